@@ -1,0 +1,63 @@
+# Bildbote — the two commands of the README are `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+BUILD   := $(CURDIR)/build
+export LANG := en_US.UTF-8
+# Tests and the demo never touch the user's own settings or keyring files.
+export XDG_CONFIG_HOME := $(BUILD)/xdg/config
+export XDG_DATA_HOME   := $(BUILD)/xdg/data
+export XDG_CACHE_HOME  := $(BUILD)/xdg/cache
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -buildid= -X github.com/bildbote/bildbote/internal/version.Version=$(VERSION)
+GOBUILD := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+
+.PHONY: help run test build check unit e2e bench dist clean
+
+help:
+	@echo "make run    build everything and open the desktop app against a local demo portal"
+	@echo "make test   the whole test suite (installs its Debian packages when missing)"
+	@echo "make bench  benchmarks against the named peers (bench/)"
+	@echo "make dist   installers and packages (packaging/)"
+
+build: ## the three binaries, the GUI with cgo
+	@scripts/deps.sh build
+	@mkdir -p $(BIN)
+	$(GOBUILD) -o $(BIN)/ ./cmd/...
+
+run: ## the main job: build, start the demo portal, open the app
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory build
+	@scripts/run-demo.sh
+
+test: ## what CI runs
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory check unit build e2e
+
+check: ## formatting, vet, and the no-cgo rule
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@scripts/check-nocgo.sh
+
+unit: ## every package's tests with the race detector
+	mkdir -p $(XDG_CONFIG_HOME) $(XDG_DATA_HOME) $(XDG_CACHE_HOME)
+	CI=$${CI:-} $(GO) test -race -timeout 20m ./...
+
+e2e: build ## end-to-end tests of the real binaries (scripts/e2e/*.sh)
+	@for t in scripts/e2e/*.sh; do [ -e "$$t" ] || continue; echo "e2e: $$t"; BIN=$(BIN) bash "$$t"; done
+
+bench:
+	@scripts/deps.sh test
+	@for b in bench/*.sh; do [ -e "$$b" ] || continue; echo "== $$b"; bash "$$b"; done
+
+dist:
+	@scripts/deps.sh dist
+	@packaging/dist.sh
+
+clean:
+	rm -rf $(BIN) $(BUILD) dist
