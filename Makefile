@@ -7,6 +7,9 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 BUILD   := $(CURDIR)/build
 export LANG := en_US.UTF-8
+# Keep Go's own caches where they were before XDG_CACHE_HOME is moved below.
+export GOCACHE := $(shell $(GO) env GOCACHE)
+export GOMODCACHE := $(shell $(GO) env GOMODCACHE)
 # Tests and the demo never touch the user's own settings or keyring files.
 export XDG_CONFIG_HOME := $(BUILD)/xdg/config
 export XDG_DATA_HOME   := $(BUILD)/xdg/data
@@ -46,7 +49,7 @@ check: ## formatting, vet, and the no-cgo rule
 
 unit: ## every package's tests with the race detector
 	mkdir -p $(XDG_CONFIG_HOME) $(XDG_DATA_HOME) $(XDG_CACHE_HOME)
-	CI=$${CI:-} $(GO) test -race -timeout 20m ./...
+	$(GO) test -race -timeout 20m ./...
 
 e2e: build ## end-to-end tests of the real binaries (scripts/e2e/*.sh)
 	@for t in scripts/e2e/*.sh; do [ -e "$$t" ] || continue; echo "e2e: $$t"; BIN=$(BIN) bash "$$t"; done
