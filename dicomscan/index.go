@@ -107,8 +107,10 @@ type Document struct {
 
 // Skipped is a file the scan did not index, with the reason.
 type Skipped struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
+	Path string `json:"path"`
+	// Code sorts the reason for translation: one of the Skip* constants.
+	Code   string `json:"code,omitempty"`
+	Reason string `json:"reason"` // English detail
 }
 
 // FS returns the medium the index was built from, so callers can open the

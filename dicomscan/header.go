@@ -1,0 +1,537 @@
+package dicomscan
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Transfer syntaxes the header reader must tell apart. Every other one
+// (JPEG, RLE, ...) encodes its dataset as explicit VR little endian.
+const (
+	tsImplicitLE = "1.2.840.10008.1.2"
+	tsExplicitLE = "1.2.840.10008.1.2.1"
+	tsDeflated   = "1.2.840.10008.1.2.1.99"
+	tsExplicitBE = "1.2.840.10008.1.2.2"
+)
+
+// ErrNotDICOM means the data is neither a DICOM Part 10 file nor a raw
+// dataset that parses.
+var ErrNotDICOM = errors.New("not a DICOM file")
+
+// Header holds the attributes of one DICOM file that the index needs.
+// Text values are UTF-8, decoded with the file's Specific Character Set;
+// trailing padding is removed.
+type Header struct {
+	// Part10 is true when the file has the 128-byte preamble and "DICM".
+	Part10 bool
+
+	MediaStorageSOPClassUID    string
+	MediaStorageSOPInstanceUID string
+	TransferSyntaxUID          string
+
+	CharacterSet       string
+	SOPClassUID        string
+	SOPInstanceUID     string
+	StudyDate          string
+	StudyTime          string
+	AccessionNumber    string
+	Modality           string
+	ReferringPhysician string
+	StudyDescription   string
+	SeriesDescription  string
+	PatientName        string
+	PatientID          string
+	PatientBirthDate   string
+	PatientSex         string
+	BodyPart           string
+	StudyInstanceUID   string
+	SeriesInstanceUID  string
+	StudyID            string
+	SeriesNumber       int
+	InstanceNumber     int
+}
+
+// Tags the index reads, as group<<16|element.
+const (
+	tagMetaGroupLength      = 0x00020000
+	tagMediaSOPClass        = 0x00020002
+	tagMediaSOPInstance     = 0x00020003
+	tagTransferSyntax       = 0x00020010
+	tagSpecificCharacterSet = 0x00080005
+	tagSOPClassUID          = 0x00080016
+	tagSOPInstanceUID       = 0x00080018
+	tagStudyDate            = 0x00080020
+	tagStudyTime            = 0x00080030
+	tagAccessionNumber      = 0x00080050
+	tagModality             = 0x00080060
+	tagReferringPhysician   = 0x00080090
+	tagStudyDescription     = 0x00081030
+	tagSeriesDescription    = 0x0008103E
+	tagPatientName          = 0x00100010
+	tagPatientID            = 0x00100020
+	tagPatientBirthDate     = 0x00100030
+	tagPatientSex           = 0x00100040
+	tagBodyPart             = 0x00180015
+	tagStudyInstanceUID     = 0x0020000D
+	tagSeriesInstanceUID    = 0x0020000E
+	tagStudyID              = 0x00200010
+	tagSeriesNumber         = 0x00200011
+	tagInstanceNumber       = 0x00200013
+	tagPixelData            = 0x7FE00010
+
+	tagItem          = 0xFFFEE000
+	tagItemDelim     = 0xFFFEE00D
+	tagSequenceDelim = 0xFFFEE0DD
+
+	// lastHeaderTag: the header reader stops at the first top-level
+	// element after it.
+	lastHeaderTag = tagInstanceNumber
+)
+
+const undefinedLength = 0xFFFFFFFF
+
+// maxDepth bounds sequence nesting; deeper data is treated as broken.
+const maxDepth = 32
+
+// decoder reads data elements in one encoding.
+type decoder struct {
+	r        *byteReader
+	big      bool
+	explicit bool
+}
+
+func (d *decoder) u16(p []byte) uint16 {
+	if d.big {
+		return binary.BigEndian.Uint16(p)
+	}
+	return binary.LittleEndian.Uint16(p)
+}
+
+func (d *decoder) u32(p []byte) uint32 {
+	if d.big {
+		return binary.BigEndian.Uint32(p)
+	}
+	return binary.LittleEndian.Uint32(p)
+}
+
+// element is the header of one data element.
+type element struct {
+	tag    uint32
+	vr     string // "" for implicit VR and item tags
+	length uint32
+	offset int64 // absolute offset of the element's first byte
+}
+
+// hasLongLength lists the explicit VRs with a 2-byte reserved field and a
+// 4-byte length.
+func hasLongLength(vr string) bool {
+	switch vr {
+	case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
+		return true
+	}
+	return false
+}
+
+func isVR(p []byte) bool {
+	return p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' && p[1] <= 'Z'
+}
+
+func (d *decoder) readTag() (uint32, error) {
+	p, err := d.r.next(4)
+	if err != nil {
+		return 0, err
+	}
+	return uint32(d.u16(p[0:2]))<<16 | uint32(d.u16(p[2:4])), nil
+}
+
+// readElement reads the next element header.
+func (d *decoder) readElement() (element, error) {
+	e := element{offset: d.r.pos}
+	tag, err := d.readTag()
+	if err != nil {
+		return e, err
+	}
+	e.tag = tag
+	if tag>>16 == 0xFFFE || !d.explicit {
+		p, err := d.r.next(4)
+		if err != nil {
+			return e, err
+		}
+		e.length = d.u32(p)
+		return e, nil
+	}
+	p, err := d.r.next(4)
+	if err != nil {
+		return e, err
+	}
+	if !isVR(p[0:2]) {
+		return e, fmt.Errorf("invalid VR %q in (%04X,%04X)", p[0:2], tag>>16, tag&0xFFFF)
+	}
+	e.vr = vrString(p[0], p[1])
+	if hasLongLength(e.vr) {
+		q, err := d.r.next(4)
+		if err != nil {
+			return e, err
+		}
+		e.length = d.u32(q)
+	} else {
+		e.length = uint32(d.u16(p[2:4]))
+	}
+	return e, nil
+}
+
+// vrString avoids allocating for the common VRs.
+func vrString(a, b byte) string {
+	const vrs = "AEASATCSDADSDTFLFDISLOLTOBODOFOLOVOWPNSHSLSQSSSTSVTMUCUIULUNURUSUTUV"
+	for i := 0; i+1 < len(vrs); i += 2 {
+		if vrs[i] == a && vrs[i+1] == b {
+			return vrs[i : i+2]
+		}
+	}
+	return string([]byte{a, b})
+}
+
+// skipValue skips the value of e, walking undefined-length sequences and
+// encapsulated data item by item.
+func (d *decoder) skipValue(e element, depth int) error {
+	if e.length != undefinedLength {
+		return d.r.skip(int64(e.length))
+	}
+	return d.skipUndefined(e, depth)
+}
+
+// skipUndefined walks an undefined-length value: a sequence (SQ, or UN
+// that holds implicit VR little endian data per PS3.5 6.2.2) or
+// encapsulated pixel data; both are items up to a sequence delimiter.
+func (d *decoder) skipUndefined(e element, depth int) error {
+	if depth >= maxDepth {
+		return fmt.Errorf("sequences nested deeper than %d", maxDepth)
+	}
+	inner := d
+	if e.vr == "UN" {
+		inner = &decoder{r: d.r, big: false, explicit: false}
+	}
+	for {
+		item, err := inner.readElement()
+		if err != nil {
+			return err
+		}
+		switch item.tag {
+		case tagSequenceDelim:
+			return nil
+		case tagItem:
+			if item.length != undefinedLength {
+				if err := d.r.skip(int64(item.length)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := inner.skipItem(depth + 1); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected (%04X,%04X) in a sequence", item.tag>>16, item.tag&0xFFFF)
+		}
+	}
+}
+
+// skipItem skips the elements of an undefined-length item up to its delimiter.
+func (d *decoder) skipItem(depth int) error {
+	for {
+		e, err := d.readElement()
+		if err != nil {
+			return err
+		}
+		if e.tag == tagItemDelim {
+			return nil
+		}
+		if e.tag == tagSequenceDelim {
+			return errors.New("sequence delimiter inside an item")
+		}
+		if err := d.skipValue(e, depth); err != nil {
+			return err
+		}
+	}
+}
+
+// readValue returns the value of e when it is short enough to keep, or
+// skips it and returns nil.
+func (d *decoder) readValue(e element, depth int) ([]byte, error) {
+	if e.length == undefinedLength || e.length > maxKeptValue {
+		return nil, d.skipValue(e, depth)
+	}
+	return d.r.next(int(e.length))
+}
+
+// ReadHeader reads the attributes the index needs from the start of a DICOM
+// file and stops before the rest: it never reads pixel data. size is the
+// file size (-1 when unknown); a declared length beyond it is an error, so
+// the reader never allocates or skips more than the file holds.
+// ReadHeader returns ErrNotDICOM (wrapped) for data that is not DICOM.
+func ReadHeader(r io.Reader, size int64) (*Header, error) {
+	return readHeader(r, size, nil)
+}
+
+func readHeader(r io.Reader, size int64, buf []byte) (*Header, error) {
+	br := newByteReader(r, size, buf)
+	h := &Header{}
+	d, err := openDataset(br, h)
+	if err != nil {
+		return nil, err
+	}
+	cs := newCharset("")
+	err = d.walk(lastHeaderTag, wantHeaderTag, func(tag uint32, v []byte) {
+		h.set(tag, v, &cs)
+	})
+	if err != nil {
+		// A file cut off after its identifying attributes still belongs
+		// in the index (the caller may list it as damaged).
+		if h.SOPInstanceUID == "" {
+			return h, err
+		}
+		return h, fmt.Errorf("%w (after the header attributes)", err)
+	}
+	return h, nil
+}
+
+func wantHeaderTag(tag uint32) bool {
+	switch tag {
+	case tagSpecificCharacterSet, tagSOPClassUID, tagSOPInstanceUID, tagStudyDate,
+		tagStudyTime, tagAccessionNumber, tagModality, tagReferringPhysician,
+		tagStudyDescription, tagSeriesDescription, tagPatientName, tagPatientID,
+		tagPatientBirthDate, tagPatientSex, tagBodyPart, tagStudyInstanceUID,
+		tagSeriesInstanceUID, tagStudyID, tagSeriesNumber, tagInstanceNumber:
+		return true
+	}
+	return false
+}
+
+// set stores one header attribute.
+func (h *Header) set(tag uint32, v []byte, cs *charset) {
+	switch tag {
+	case tagSpecificCharacterSet:
+		h.CharacterSet = asciiValue(v)
+		*cs = newCharset(h.CharacterSet)
+	case tagSOPClassUID:
+		h.SOPClassUID = uidValue(v)
+	case tagSOPInstanceUID:
+		h.SOPInstanceUID = uidValue(v)
+	case tagStudyDate:
+		h.StudyDate = asciiValue(v)
+	case tagStudyTime:
+		h.StudyTime = asciiValue(v)
+	case tagAccessionNumber:
+		h.AccessionNumber = cs.text(v)
+	case tagModality:
+		h.Modality = asciiValue(v)
+	case tagReferringPhysician:
+		h.ReferringPhysician = cs.text(v)
+	case tagStudyDescription:
+		h.StudyDescription = cs.text(v)
+	case tagSeriesDescription:
+		h.SeriesDescription = cs.text(v)
+	case tagPatientName:
+		h.PatientName = cs.text(v)
+	case tagPatientID:
+		h.PatientID = cs.text(v)
+	case tagPatientBirthDate:
+		h.PatientBirthDate = asciiValue(v)
+	case tagPatientSex:
+		h.PatientSex = asciiValue(v)
+	case tagBodyPart:
+		h.BodyPart = asciiValue(v)
+	case tagStudyInstanceUID:
+		h.StudyInstanceUID = uidValue(v)
+	case tagSeriesInstanceUID:
+		h.SeriesInstanceUID = uidValue(v)
+	case tagStudyID:
+		h.StudyID = cs.text(v)
+	case tagSeriesNumber:
+		h.SeriesNumber = intValue(v)
+	case tagInstanceNumber:
+		h.InstanceNumber = intValue(v)
+	}
+}
+
+// openDataset reads the preamble and file meta information, if any, and
+// returns a decoder positioned at the first element of the dataset.
+func openDataset(br *byteReader, h *Header) (*decoder, error) {
+	head, err := br.peek(132)
+	if err == nil && string(head[128:132]) == "DICM" {
+		h.Part10 = true
+		if err := br.skip(132); err != nil {
+			return nil, err
+		}
+		if err := readMeta(br, h); err != nil {
+			return nil, err
+		}
+		return datasetDecoder(br, h.TransferSyntaxUID)
+	}
+	if err != nil && err != errTruncated {
+		return nil, err
+	}
+	// No preamble: a raw dataset, or meta information without preamble.
+	start, err := br.peek(8)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %d bytes", ErrNotDICOM, br.remaining())
+	}
+	if binary.LittleEndian.Uint16(start) == 0x0002 && isVR(start[4:6]) {
+		if err := readMeta(br, h); err != nil {
+			return nil, err
+		}
+		return datasetDecoder(br, h.TransferSyntaxUID)
+	}
+	d, ok := guessEncoding(br, start)
+	if !ok {
+		return nil, ErrNotDICOM
+	}
+	return d, nil
+}
+
+// guessEncoding recognises a raw dataset by its first element: a group
+// 0008 tag (every image starts with one) in little or big endian, with or
+// without VR.
+func guessEncoding(br *byteReader, p []byte) (*decoder, bool) {
+	le := binary.LittleEndian.Uint16(p)
+	be := binary.BigEndian.Uint16(p)
+	switch {
+	case le == 0x0008 && isVR(p[4:6]):
+		return &decoder{r: br, explicit: true}, true
+	case le == 0x0008:
+		// Implicit VR: the length must fit in the file.
+		n := binary.LittleEndian.Uint32(p[4:8])
+		if rem := br.remaining(); rem >= 0 && int64(n) > rem {
+			return nil, false
+		}
+		return &decoder{r: br}, true
+	case be == 0x0008 && isVR(p[4:6]):
+		return &decoder{r: br, big: true, explicit: true}, true
+	}
+	return nil, false
+}
+
+// readMeta reads group 0002, always explicit VR little endian, without
+// trusting its group length.
+func readMeta(br *byteReader, h *Header) error {
+	meta := &decoder{r: br, explicit: true}
+	for {
+		p, err := br.peek(6)
+		if err != nil {
+			if err == errTruncated {
+				return nil // a file of only meta information: nothing follows
+			}
+			return err
+		}
+		if binary.LittleEndian.Uint16(p) != 0x0002 {
+			return nil
+		}
+		if !isVR(p[4:6]) {
+			// Some writers put the meta group in implicit VR.
+			meta.explicit = false
+		}
+		e, err := meta.readElement()
+		if err != nil {
+			return fmt.Errorf("file meta information: %w", err)
+		}
+		v, err := meta.readValue(e, 0)
+		if err != nil {
+			return fmt.Errorf("file meta information: %w", err)
+		}
+		switch e.tag {
+		case tagMediaSOPClass:
+			h.MediaStorageSOPClassUID = uidValue(v)
+		case tagMediaSOPInstance:
+			h.MediaStorageSOPInstanceUID = uidValue(v)
+		case tagTransferSyntax:
+			h.TransferSyntaxUID = uidValue(v)
+		}
+	}
+}
+
+// datasetDecoder returns the decoder for the dataset after the meta group.
+// It checks the first element against the declared transfer syntax: files
+// whose meta information says explicit VR but whose data is implicit (or the
+// reverse) exist, and are read the way the data is written.
+func datasetDecoder(br *byteReader, ts string) (*decoder, error) {
+	d := &decoder{r: br, explicit: true}
+	switch ts {
+	case tsImplicitLE:
+		d.explicit = false
+	case tsExplicitBE:
+		d.big = true
+	case tsDeflated:
+		rest := io.MultiReader(bytes.NewReader(append([]byte(nil), br.buf[br.start:br.end]...)), br.r)
+		fr := flate.NewReader(rest)
+		inflated := newByteReader(fr, -1, nil)
+		inflated.pos = br.pos
+		return &decoder{r: inflated, explicit: true}, nil
+	}
+	p, err := br.peek(6)
+	if err != nil {
+		return d, nil // empty dataset; walk reports it
+	}
+	if d.explicit != isVR(p[4:6]) {
+		// Implicit data in an explicit file (or the reverse): trust the bytes
+		// when the other reading gives a plausible first element.
+		d.explicit = !d.explicit
+	}
+	return d, nil
+}
+
+// walk reads top-level elements until the first tag after stopAfter, the
+// end of the data, or an error. Values of the wanted tags go to visit; the
+// rest are skipped without being read.
+func (d *decoder) walk(stopAfter uint32, want func(uint32) bool, visit func(tag uint32, v []byte)) error {
+	for !d.r.atEOF() {
+		e, err := d.readElement()
+		if err != nil {
+			return err
+		}
+		if e.tag > stopAfter {
+			return nil
+		}
+		if !want(e.tag) {
+			if err := d.skipValue(e, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := d.readValue(e, 0)
+		if err != nil {
+			return err
+		}
+		visit(e.tag, v)
+	}
+	return nil
+}
+
+func trimValue(v []byte) []byte {
+	return bytes.TrimRight(v, " \x00")
+}
+
+func asciiValue(v []byte) string {
+	return strings.TrimSpace(string(trimValue(v)))
+}
+
+// uidValue trims a UID (padded with NUL or, wrongly but often, spaces).
+func uidValue(v []byte) string {
+	return strings.Trim(string(v), " \x00")
+}
+
+func intValue(v []byte) int {
+	s := asciiValue(v)
+	if i := strings.IndexByte(s, '\\'); i >= 0 {
+		s = s[:i]
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0
+	}
+	return n
+}
