@@ -1,0 +1,299 @@
+package ui
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/bildbote/bildbote/dicomscan"
+)
+
+// sendScreen: choose a medium, see what is on it, choose the inbox, send.
+type sendScreen struct {
+	u       *UI
+	content fyne.CanvasObject
+
+	drop        *DropZone
+	disc        *widget.Select
+	progress    *widget.ProgressBarInfinite
+	progressMsg *widget.Label
+	cancelScan  *widget.Button
+	progressBox *fyne.Container
+
+	summary *widget.Label
+	warning *widget.Label
+	tree    *studyTree
+	skipped *widget.Accordion
+	result  *fyne.Container
+	source  *fyne.Container // drop zone or result, whichever shows
+	index   *dicomscan.Index
+	rescan  *widget.Button
+
+	inboxCode   *widget.Entry
+	search      *widget.Entry
+	found       *widget.Select
+	recipient   *widget.Label
+	fingerprint *widget.Label
+	senderName  *widget.Entry
+	senderMail  *widget.Entry
+	referrer    *widget.Entry
+	patientName *widget.Entry
+	patientBorn *widget.Entry
+	message     *widget.Entry
+	sendButton  *widget.Button
+	status      *widget.Label
+}
+
+func newSendScreen(u *UI) *sendScreen {
+	s := &sendScreen{u: u}
+	s.drop = NewDropZone(u.t("ui.send.drop"), u.t("ui.send.dropHint"), s.chooseFolder)
+	folder := widget.NewButtonWithIcon(u.t("ui.send.chooseFolder"), theme.FolderOpenIcon(), s.chooseFolder)
+	file := widget.NewButtonWithIcon(u.t("ui.send.chooseFile"), theme.FileIcon(), s.chooseFile)
+	s.disc = widget.NewSelect(nil, func(string) {})
+	s.disc.PlaceHolder = u.t("ui.send.disc")
+	s.disc.OnChanged = s.discChosen
+	refreshDiscs := widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), s.refreshDiscs)
+	s.refreshDiscs()
+	choosers := container.NewHBox(folder, file, container.NewGridWrap(fyne.NewSize(240, s.disc.MinSize().Height), s.disc), refreshDiscs)
+
+	s.progress = widget.NewProgressBarInfinite()
+	s.progressMsg = widget.NewLabel("")
+	s.cancelScan = widget.NewButtonWithIcon(u.t("ui.cancel"), theme.CancelIcon(), s.cancel)
+	s.progressBox = container.NewBorder(nil, nil, nil, s.cancelScan, container.NewVBox(s.progressMsg, s.progress))
+	s.progressBox.Hide()
+	s.progress.Stop()
+
+	s.summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.warning = widget.NewLabel("")
+	s.warning.Importance = widget.WarningImportance
+	s.warning.Wrapping = fyne.TextWrapWord
+	s.warning.Hide()
+	s.tree = newStudyTree(u, s.selectionChanged)
+	s.skipped = widget.NewAccordion()
+	s.rescan = widget.NewButtonWithIcon(u.t("ui.send.other"), theme.ContentUndoIcon(), s.reset)
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, s.rescan, s.summary), s.warning)
+	s.result = container.NewBorder(top, s.skipped, nil, nil, s.tree.tree)
+	s.result.Hide()
+	s.source = container.NewStack(s.drop, s.result)
+
+	left := container.NewBorder(container.NewVBox(choosers, s.progressBox), nil, nil, nil, s.source)
+	s.content = container.NewHSplit(container.NewPadded(left), s.form())
+	s.content.(*container.Split).Offset = 0.58
+	return s
+}
+
+// form is the right side: recipient, sender, patient, message, Send.
+func (s *sendScreen) form() fyne.CanvasObject {
+	u := s.u
+	s.inboxCode = widget.NewEntry()
+	s.inboxCode.SetPlaceHolder(u.t("ui.send.inboxCodePlaceholder"))
+	s.inboxCode.OnSubmitted = func(string) { s.lookupInbox() }
+	check := widget.NewButtonWithIcon(u.t("ui.send.lookup"), theme.SearchIcon(), s.lookupInbox)
+	s.search = widget.NewEntry()
+	s.search.SetPlaceHolder(u.t("ui.send.searchPlaceholder"))
+	s.search.OnSubmitted = func(string) { s.searchClinics() }
+	s.found = widget.NewSelect(nil, s.clinicChosen)
+	s.found.PlaceHolder = u.t("ui.send.searchResults")
+	s.found.Hide()
+	s.recipient = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.recipient.Wrapping = fyne.TextWrapWord
+	s.fingerprint = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	s.fingerprint.Wrapping = fyne.TextWrapWord
+
+	s.senderName = widget.NewEntry()
+	s.senderMail = widget.NewEntry()
+	s.referrer = widget.NewEntry()
+	s.patientName = widget.NewEntry()
+	s.patientBorn = widget.NewEntry()
+	s.patientBorn.SetPlaceHolder(u.dateLayoutHint())
+	s.message = widget.NewMultiLineEntry()
+	s.message.SetMinRowsVisible(3)
+	s.message.Wrapping = fyne.TextWrapWord
+
+	s.sendButton = widget.NewButtonWithIcon(u.t("ui.send.send"), theme.MailSendIcon(), s.sendNow)
+	s.sendButton.Importance = widget.HighImportance
+	s.sendButton.Disable()
+	s.status = widget.NewLabel("")
+	s.status.Wrapping = fyne.TextWrapWord
+
+	to := widget.NewForm(
+		widget.NewFormItem(u.t("ui.send.inboxCode"), container.NewBorder(nil, nil, nil, check, s.inboxCode)),
+		widget.NewFormItem(u.t("ui.send.search"), container.NewVBox(s.search, s.found)),
+	)
+	from := widget.NewForm(
+		widget.NewFormItem(u.t("ui.send.senderName"), s.senderName),
+		widget.NewFormItem(u.t("ui.send.senderContact"), s.senderMail),
+		widget.NewFormItem(u.t("ui.send.referrer"), s.referrer),
+		widget.NewFormItem(u.t("ui.send.patientName"), s.patientName),
+		widget.NewFormItem(u.t("ui.send.patientBorn"), s.patientBorn),
+		widget.NewFormItem(u.t("ui.send.message"), s.message),
+	)
+	body := container.NewVBox(
+		heading(u.t("ui.send.to")), to, s.recipient, s.fingerprint,
+		widget.NewSeparator(),
+		heading(u.t("ui.send.from")), from,
+		s.sendButton, s.status,
+	)
+	return container.NewVScroll(container.NewPadded(body))
+}
+
+func heading(text string) *widget.Label {
+	l := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	l.SizeName = theme.SizeNameSubHeadingText
+	return l
+}
+
+func (u *UI) dateLayoutHint() string { return u.t("ui.dateFormat") }
+
+func (s *sendScreen) chooseFolder() {
+	d := dialog.NewFolderOpen(func(uri fyne.ListableURI, err error) {
+		if err != nil || uri == nil {
+			return
+		}
+		s.u.Open([]string{uri.Path()})
+	}, s.u.win)
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+func (s *sendScreen) chooseFile() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		r.Close()
+		s.u.Open([]string{r.URI().Path()})
+	}, s.u.win)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".zip", ".iso", ".ZIP", ".ISO"}))
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+func (s *sendScreen) refreshDiscs() {
+	s.disc.Options = mountedDiscs()
+	if len(s.disc.Options) == 0 {
+		s.disc.PlaceHolder = s.u.t("ui.send.noDisc")
+	} else {
+		s.disc.PlaceHolder = s.u.t("ui.send.disc")
+	}
+	s.disc.ClearSelected()
+	s.disc.Refresh()
+}
+
+func (s *sendScreen) discChosen(p string) {
+	if p != "" {
+		s.u.Open([]string{p})
+	}
+}
+
+// mountedDiscs lists mounted media that may be a patient CD: optical
+// file systems from /proc/mounts, the removable-media mount folders, and
+// on Windows the drive letters.
+func mountedDiscs() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	if data, err := os.ReadFile("/proc/mounts"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 3 && (f[2] == "iso9660" || f[2] == "udf") {
+				add(strings.ReplaceAll(f[1], `\040`, " "))
+			}
+		}
+	}
+	for _, pattern := range []string{"/media/*/*", "/run/media/*/*", "/Volumes/*"} {
+		m, _ := filepath.Glob(pattern)
+		for _, p := range m {
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				add(p)
+			}
+		}
+	}
+	if runtime.GOOS == "windows" {
+		for c := 'D'; c <= 'Z'; c++ {
+			p := fmt.Sprintf("%c:\\", c)
+			if _, err := os.Stat(p); err == nil {
+				add(p)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// reset goes back to the drop zone.
+func (s *sendScreen) reset() {
+	s.index = nil
+	s.result.Hide()
+	s.drop.Show()
+	s.skipped.Items = nil
+	s.skipped.Refresh()
+	s.updateSendable()
+}
+
+func (s *sendScreen) selectionChanged() { s.updateSendable() }
+
+func (s *sendScreen) updateSendable() {
+	if s.index != nil && len(s.tree.SelectedSeries()) > 0 && s.recipient.Text != "" {
+		s.sendButton.Enable()
+	} else {
+		s.sendButton.Disable()
+	}
+}
+
+// showIndex shows a finished scan: the tree, the summary, the warning for
+// several patients, the skipped files; the patient fields are pre-filled.
+func (s *sendScreen) showIndex(ix *dicomscan.Index) {
+	u := s.u
+	s.index = ix
+	s.summary.SetText(u.t("ui.send.summary", len(ix.Patients), ix.Files, humanBytes(ix.Bytes)))
+	var warn []string
+	for _, w := range ix.Warnings {
+		key := "ui.send.warning." + w.Code
+		if hasKey(u.lang, key) {
+			warn = append(warn, u.t(key))
+		} else {
+			warn = append(warn, w.Detail)
+		}
+	}
+	if len(warn) > 0 {
+		s.warning.SetText(strings.Join(warn, "\n"))
+		s.warning.Show()
+	} else {
+		s.warning.Hide()
+	}
+	s.tree.SetIndex(ix)
+	s.skipped.Items = nil
+	if len(ix.Skipped) > 0 {
+		lines := make([]string, 0, len(ix.Skipped))
+		for _, sk := range ix.Skipped {
+			lines = append(lines, sk.Path+" — "+sk.Reason)
+		}
+		l := widget.NewLabel(strings.Join(lines, "\n"))
+		s.skipped.Append(widget.NewAccordionItem(u.t("ui.send.skipped", len(ix.Skipped)), container.NewVScroll(l)))
+	}
+	s.skipped.Refresh()
+	if len(ix.Patients) > 0 {
+		p := ix.Patients[0]
+		s.patientName.SetText(personName(p.Name))
+		s.patientBorn.SetText(u.dicomDate(p.BirthDate))
+	}
+	s.drop.Hide()
+	s.result.Show()
+	s.updateSendable()
+}

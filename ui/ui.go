@@ -1,0 +1,177 @@
+// Package ui is the Fyne desktop interface over package app. It holds no
+// business logic and never imports fyne.io/fyne/v2/app: cmd/bildbote
+// creates the fyne.App and hands it in, so the views test without cgo.
+//
+// Guarantees: every string a person reads goes through internal/i18n; no
+// work runs on the UI goroutine (flows run in goroutines and report back
+// through fyne.Do, coalesced to about ten updates a second); files dropped
+// on the window and paths given on the command line take the same path
+// (UI.Open).
+package ui
+
+import (
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// WindowSize is the size the main window opens with (and the size the
+// golden tests render at).
+var WindowSize = fyne.NewSize(1280, 800)
+
+// Options configure the UI.
+type Options struct {
+	// Lang is the interface language; "" means i18n.Detect().
+	Lang i18n.Lang
+
+	// do replaces fyne.Do (tests queue updates for the test goroutine).
+	do func(func())
+}
+
+// UI is the main window and its screens.
+type UI struct {
+	app  fyne.App
+	win  fyne.Window
+	lang i18n.Lang
+	// do runs a function on the UI goroutine: fyne.Do in the product, a
+	// queue drained by the test goroutine in tests (race-free asserts).
+	do func(func())
+
+	tabs      *container.AppTabs
+	send      *sendScreen
+	redeem    *redeemScreen
+	inbox     *inboxScreen
+	transfers *transfersScreen
+	settings  *settingsScreen
+	inboxTab  *container.TabItem
+}
+
+// New builds the main window of a. It does not show it.
+func New(a fyne.App, opts Options) *UI {
+	u := &UI{app: a, lang: opts.Lang, do: opts.do}
+	if u.do == nil {
+		u.do = fyne.Do
+	}
+	if u.lang == "" {
+		u.lang = i18n.Detect()
+	}
+	u.win = a.NewWindow(u.t("ui.title"))
+	u.build()
+	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { u.Dropped(uris) })
+	u.win.Resize(WindowSize)
+	return u
+}
+
+// Window is the main window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+func (u *UI) build() {
+	u.send = newSendScreen(u)
+	u.redeem = newRedeemScreen(u)
+	u.inbox = newInboxScreen(u)
+	u.transfers = newTransfersScreen(u)
+	u.settings = newSettingsScreen(u)
+	u.inboxTab = container.NewTabItemWithIcon(u.t("ui.tab.inbox"), theme.MailComposeIcon(), u.inbox.content)
+	u.tabs = container.NewAppTabs(
+		container.NewTabItemWithIcon(u.t("ui.tab.send"), theme.UploadIcon(), u.send.content),
+		container.NewTabItemWithIcon(u.t("ui.tab.redeem"), theme.DownloadIcon(), u.redeem.content),
+		container.NewTabItemWithIcon(u.t("ui.tab.transfers"), theme.ListIcon(), u.transfers.content),
+		container.NewTabItemWithIcon(u.t("ui.tab.settings"), theme.SettingsIcon(), u.settings.content),
+	)
+	u.tabs.SetTabLocation(container.TabLocationTop)
+	u.win.SetContent(u.tabs)
+}
+
+// showInboxTab adds or removes the clinic inbox tab (clinic mode only).
+func (u *UI) showInboxTab(show bool) {
+	for _, it := range u.tabs.Items {
+		if it == u.inboxTab {
+			if !show {
+				u.tabs.Remove(u.inboxTab)
+			}
+			return
+		}
+	}
+	if show {
+		u.tabs.Items = append(u.tabs.Items[:2], append([]*container.TabItem{u.inboxTab}, u.tabs.Items[2:]...)...)
+		u.tabs.Refresh()
+	}
+}
+
+// t translates key into the UI language.
+func (u *UI) t(key string, args ...any) string { return i18n.T(u.lang, key, args...) }
+
+// Dropped handles items dropped on the window: the same path as Open.
+func (u *UI) Dropped(uris []fyne.URI) {
+	args := make([]string, 0, len(uris))
+	for _, uri := range uris {
+		if uri.Scheme() == "file" {
+			args = append(args, uri.Path())
+		} else {
+			args = append(args, uri.String())
+		}
+	}
+	u.Open(args)
+}
+
+// Open takes what the user gave on the command line or dropped on the
+// window: an access-code link goes to Redeem, a picture of a code sheet
+// goes to Redeem, anything else (folders, ZIPs, ISOs, files) is scanned
+// for sending.
+func (u *UI) Open(args []string) {
+	var paths []string
+	for _, a := range args {
+		switch {
+		case isURL(a):
+			u.tabs.SelectIndex(1)
+			u.redeem.openLink(a)
+			return
+		case isImage(a) && len(args) == 1:
+			u.tabs.SelectIndex(1)
+			u.redeem.openImage(a)
+			return
+		default:
+			paths = append(paths, a)
+		}
+	}
+	if len(paths) > 0 {
+		u.tabs.SelectIndex(0)
+		u.send.scan(paths)
+	}
+}
+
+func isURL(s string) bool {
+	p, err := url.Parse(s)
+	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != ""
+}
+
+func isImage(p string) bool {
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".png", ".jpg", ".jpeg", ".gif", ".bmp":
+		return true
+	}
+	return false
+}
+
+// showError shows err as a person reads it: the translated message and
+// the hint saying what to do next.
+func (u *UI) showError(err error) {
+	msg, hint := i18n.Localize(u.lang, err)
+	if hint != "" {
+		msg += "\n\n" + hint
+	}
+	d := dialog.NewInformation(u.t("ui.error.title"), msg, u.win)
+	d.Show()
+}
+
+// notify sends a desktop notification.
+func (u *UI) notify(title, body string) {
+	u.app.SendNotification(fyne.NewNotification(title, body))
+}
