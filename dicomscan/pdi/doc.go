@@ -1,0 +1,34 @@
+// Package pdi writes IHE PDI (Portable Data for Imaging) file-sets from a
+// dicomscan.Index: to a folder with WriteDir, or streamed into a ZIP with
+// WriteZip (the layout DLX downloads must have, PS3.12 Annex V).
+//
+// What a file-set written here guarantees:
+//
+//   - One DICOMDIR at the root: a Basic Directory IOD in Explicit VR Little
+//     Endian with PATIENT, STUDY, SERIES and leaf records (IMAGE, or the
+//     record type the SOP class calls for: SR DOCUMENT, KEY OBJECT DOC,
+//     PRESENTATION, ENCAP DOC, WAVEFORM, RT ...), byte-exact offsets, and a
+//     Specific Character Set on every record that carries text: ISO_IR 100
+//     when its text fits Latin-1 (German umlauts do), ISO_IR 192 otherwise.
+//   - Instances under DICOM/ with File IDs the writer makes up itself
+//     (DICOM/PAT00001/STU00001/SER00001/IMG00001): upper case, at most 8
+//     characters per component, no extensions. Paths from the Index never
+//     reach a File ID.
+//   - Every instance is re-written: the 128-byte preamble is zeroed
+//     (PS3.10 §7.5, CVE-2019-11687: a preamble can hide an executable),
+//     and the File Meta Information is written afresh from the file's own
+//     meta (or from the Index when the file had none). The data set is
+//     copied byte for byte.
+//   - README.TXT (German and English) and INDEX.HTM at the root; documents
+//     (Index.Documents, e.g. PDF reports) under IHE_PDI/, outside the
+//     DICOMDIR. No executable is ever written: by name and by content.
+//   - The DICOMDIR is written last, from what was actually written, so a
+//     cancelled or failed run never leaves a folder that looks complete.
+//   - With the same Options.Time the output is byte for byte the same, so a
+//     server can answer HTTP Range requests by writing the ZIP again.
+//
+// Directory records need some Type 1 keys the files may lack. They are
+// filled like dcmmkdir +I does: Study Date and Time with Options.Time, Study
+// ID with the study's number on the medium, Patient ID with the patient's
+// File ID component, Modality with OT. The files themselves are not changed.
+package pdi
