@@ -1,19 +1,25 @@
 package ui
 
 import (
+	"context"
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/bildbote/bildbote/app"
 )
 
-// inboxScreen (clinic mode): the envelopes waiting in the clinic's inbox,
-// who sent them for which patient, and their import to a folder and/or
-// the PACS with a result per study.
+// inboxScreen (clinic mode): the envelopes waiting in the clinic's inbox
+// and their import to a folder and/or the PACS, with a result per study.
 type inboxScreen struct {
 	u       *UI
 	content fyne.CanvasObject
 
+	code     *widget.Entry
+	apiKey   *widget.Entry
 	refresh  *widget.Button
 	list     *fyne.Container
 	toFolder *widget.Check
@@ -21,24 +27,170 @@ type inboxScreen struct {
 	importB  *widget.Button
 	status   *widget.Label
 	results  *widget.Label
-	checks   []*widget.Check
+
+	checks    map[string]*widget.Check
+	order     []string
+	importJob string
 }
 
 func newInboxScreen(u *UI) *inboxScreen {
-	s := &inboxScreen{u: u}
+	s := &inboxScreen{u: u, checks: map[string]*widget.Check{}}
+	st := u.core.Settings()
+	s.code = widget.NewEntry()
+	s.code.SetText(st.DefaultInbox)
+	s.code.SetPlaceHolder(u.t("ui.send.inboxCodePlaceholder"))
+	s.apiKey = widget.NewPasswordEntry()
+	s.apiKey.SetPlaceHolder(u.t("ui.inbox.apiKeyPlaceholder"))
+	s.apiKey.OnSubmitted = func(string) { s.load() }
 	s.refresh = widget.NewButtonWithIcon(u.t("ui.inbox.refresh"), theme.ViewRefreshIcon(), s.load)
+	s.refresh.Importance = widget.HighImportance
 	s.list = container.NewVBox()
-	s.toFolder = widget.NewCheck(u.t("ui.inbox.toFolder"), nil)
+	s.toFolder = widget.NewCheck(u.t("ui.inbox.toFolder", st.LibraryDir), nil)
 	s.toFolder.SetChecked(true)
 	s.toPACS = widget.NewCheck(u.t("ui.inbox.toPACS"), nil)
+	if st.PACSStowURL == "" {
+		s.toPACS.Disable()
+	} else {
+		s.toPACS.SetChecked(true)
+	}
 	s.importB = widget.NewButtonWithIcon(u.t("ui.inbox.import"), theme.DownloadIcon(), s.importSelected)
 	s.importB.Importance = widget.HighImportance
+	s.importB.Disable()
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord
 	s.results = widget.NewLabel("")
 	s.results.Wrapping = fyne.TextWrapWord
-	top := container.NewBorder(nil, nil, heading(u.t("ui.inbox.title")), s.refresh)
+	login := widget.NewForm(
+		widget.NewFormItem(u.t("ui.inbox.code"), s.code),
+		widget.NewFormItem(u.t("ui.inbox.apiKey"), container.NewBorder(nil, nil, nil, s.refresh, s.apiKey)),
+	)
+	top := container.NewVBox(heading(u.t("ui.inbox.title")), login, widget.NewSeparator())
 	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.toFolder, s.toPACS, s.importB), s.status, s.results)
 	s.content = container.NewPadded(container.NewBorder(top, bottom, nil, nil, container.NewVScroll(s.list)))
 	return s
+}
+
+// load lists the envelopes waiting in the inbox.
+func (s *inboxScreen) load() {
+	code, key := strings.TrimSpace(s.code.Text), strings.TrimSpace(s.apiKey.Text)
+	if code == "" || key == "" {
+		s.status.SetText(s.u.t("ui.inbox.needKey"))
+		return
+	}
+	s.status.SetText(s.u.t("ui.inbox.loading"))
+	go func() {
+		items, err := s.u.core.InboxList(context.Background(), "", code, key)
+		s.u.do(func() {
+			if err != nil {
+				s.status.SetText("")
+				s.u.showError(err)
+				return
+			}
+			s.u.core.SetInboxKey(code, key)
+			s.show(items)
+		})
+	}()
+}
+
+func (s *inboxScreen) show(items []app.InboxItem) {
+	s.list.Objects = nil
+	s.checks = map[string]*widget.Check{}
+	s.order = s.order[:0]
+	for _, it := range items {
+		c := widget.NewCheck(s.u.t("ui.inbox.item", s.u.formatTime(it.ReceivedAt), humanBytes(it.Size), it.ID), nil)
+		c.SetChecked(true)
+		s.checks[it.ID] = c
+		s.order = append(s.order, it.ID)
+		s.list.Add(c)
+	}
+	s.list.Refresh()
+	s.status.SetText(s.u.t("ui.inbox.count", len(items)))
+	showEnabled(s.importB, len(items) > 0)
+}
+
+// importSelected starts one import job for the checked envelopes.
+func (s *inboxScreen) importSelected() {
+	var ids []string
+	for _, id := range s.order {
+		if s.checks[id].Checked {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	st := s.u.core.Settings()
+	req := app.ImportRequest{
+		Inbox:   strings.TrimSpace(s.code.Text),
+		APIKey:  strings.TrimSpace(s.apiKey.Text),
+		ItemIDs: ids,
+	}
+	if s.toFolder.Checked {
+		req.ToDir = st.LibraryDir
+	}
+	if s.toPACS.Checked {
+		req.StowURL = st.PACSStowURL
+	}
+	if req.ToDir == "" && req.StowURL == "" {
+		s.status.SetText(s.u.t("ui.inbox.noDestination"))
+		return
+	}
+	s.importB.Disable()
+	go func() {
+		job, err := s.u.core.StartImport(req)
+		s.u.do(func() {
+			if err != nil {
+				s.importB.Enable()
+				s.u.showError(err)
+				return
+			}
+			s.importJob = job.ID
+			s.jobChanged(job)
+		})
+	}()
+}
+
+// jobChanged follows this screen's import job and shows per-study results.
+func (s *inboxScreen) jobChanged(j *app.Job) {
+	if j.ID != s.importJob || s.importJob == "" {
+		return
+	}
+	u := s.u
+	switch j.State {
+	case app.StateDone, app.StateFailed, app.StateCanceled:
+		s.importB.Enable()
+	}
+	s.status.SetText(u.t("ui.inbox.importing", j.ItemsDone, j.ItemsTotal, u.t("ui.state."+string(j.State))))
+	if j.Error != nil {
+		s.status.SetText(j.Error.Message(u.lang) + "\n" + j.Error.Hint(u.lang))
+	}
+	if j.Receipt == nil {
+		return
+	}
+	var lines []string
+	for _, im := range j.Receipt.Imported {
+		line := u.t("ui.inbox.result", im.StudyUID, im.Files)
+		if im.Dir != "" {
+			line += " · " + u.t("ui.inbox.resultDir", im.Dir)
+		}
+		if im.Stored > 0 || im.Failed > 0 {
+			line += " · " + u.t("ui.inbox.resultPACS", im.Stored, im.Failed)
+		}
+		if im.Acked {
+			line += " · " + u.t("ui.inbox.acked")
+		}
+		lines = append(lines, line)
+	}
+	s.results.SetText(strings.Join(lines, "\n"))
+	if j.State == app.StateDone {
+		s.load()
+	}
+}
+
+func showEnabled(w fyne.Disableable, on bool) {
+	if on {
+		w.Enable()
+	} else {
+		w.Disable()
+	}
 }

@@ -5,31 +5,16 @@ import (
 	"unicode"
 )
 
-// Bindings to package app that are not yet available. Each is replaced as
-// app's API lands.
+// Bindings to package app that are not yet available: the controls stay
+// hidden until app offers them (see the report: PACS test, clinic
+// identity).
 
-func (s *sendScreen) scan(paths []string)  { s.status.SetText(strings.Join(paths, ", ")) }
-func (s *sendScreen) cancel()              {}
-func (s *sendScreen) lookupInbox()         {}
-func (s *sendScreen) searchClinics()       {}
-func (s *sendScreen) clinicChosen(string)  {}
-func (s *sendScreen) sendNow()             {}
-func (r *redeemScreen) openLink(string)    {}
-func (r *redeemScreen) openImage(string)   {}
-func (r *redeemScreen) start()             {}
-func (r *redeemScreen) answer()            {}
-func (r *redeemScreen) save(bool)          {}
-func (r *redeemScreen) openFolder()        {}
-func (r *redeemScreen) openViewer()        {}
-func (s *inboxScreen) load()               {}
-func (s *inboxScreen) importSelected()     {}
 func (s *settingsScreen) testPACS()        {}
-func (s *settingsScreen) store()           {}
 func (s *settingsScreen) createIdentity()  {}
 func (s *settingsScreen) exportPublicKey() {}
 
-type jobRow struct{}
-
+// normalizeCode is the typing aid of the code fields: letters and digits,
+// upper case. The code itself is normalised and checked by app.
 func (u *UI) normalizeCode(s string) string {
 	return strings.Map(func(r rune) rune {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {

@@ -7,6 +7,8 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/bildbote/bildbote/app"
 )
 
 // redeemScreen: type (or paste, or photograph) the access code, answer the
@@ -21,12 +23,13 @@ type redeemScreen struct {
 
 	questions     *widget.Form
 	questionsBox  *fyne.Container
-	answers       []func() string
+	answers       map[string]func() string
 	confirm       *widget.Button
 	expiry        *widget.Label
 	items         *fyne.Container
 	itemsBox      *fyne.Container
-	itemChecks    []*widget.Check
+	itemChecks    map[string]*widget.Check
+	itemOrder     []string
 	target        *widget.Label
 	changeTarget  *widget.Button
 	saveAll       *widget.Button
@@ -35,6 +38,8 @@ type redeemScreen struct {
 	done          *fyne.Container
 	status        *widget.Label
 	savedDir      string
+	session       *app.RedeemSession
+	saveJob       string
 }
 
 func newRedeemScreen(u *UI) *redeemScreen {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/dicomscan"
 )
 
@@ -50,8 +52,15 @@ type sendScreen struct {
 	patientName *widget.Entry
 	patientBorn *widget.Entry
 	message     *widget.Entry
+	password    *widget.Entry
 	sendButton  *widget.Button
 	status      *widget.Label
+
+	passwordItem *fyne.Container
+	stopScan     context.CancelFunc
+	community    *app.Community
+	foundCodes   map[string]string
+	sendJob      string
 }
 
 func newSendScreen(u *UI) *sendScreen {
@@ -89,6 +98,7 @@ func newSendScreen(u *UI) *sendScreen {
 	left := container.NewBorder(container.NewVBox(choosers, s.progressBox), nil, nil, nil, s.source)
 	s.content = container.NewHSplit(container.NewPadded(left), s.form())
 	s.content.(*container.Split).Offset = 0.58
+	s.prefill(u.core.Settings())
 	return s
 }
 
@@ -120,6 +130,11 @@ func (s *sendScreen) form() fyne.CanvasObject {
 	s.message.SetMinRowsVisible(3)
 	s.message.Wrapping = fyne.TextWrapWord
 
+	s.password = widget.NewPasswordEntry()
+	s.password.SetPlaceHolder(u.t("ui.send.password"))
+	s.passwordItem = container.NewVBox(s.password)
+	s.passwordItem.Hide()
+
 	s.sendButton = widget.NewButtonWithIcon(u.t("ui.send.send"), theme.MailSendIcon(), s.sendNow)
 	s.sendButton.Importance = widget.HighImportance
 	s.sendButton.Disable()
@@ -139,7 +154,7 @@ func (s *sendScreen) form() fyne.CanvasObject {
 		widget.NewFormItem(u.t("ui.send.message"), s.message),
 	)
 	body := container.NewVBox(
-		heading(u.t("ui.send.to")), to, s.recipient, s.fingerprint,
+		heading(u.t("ui.send.to")), to, s.recipient, s.fingerprint, s.passwordItem,
 		widget.NewSeparator(),
 		heading(u.t("ui.send.from")), from,
 		s.sendButton, s.status,
@@ -249,7 +264,7 @@ func (s *sendScreen) reset() {
 func (s *sendScreen) selectionChanged() { s.updateSendable() }
 
 func (s *sendScreen) updateSendable() {
-	if s.index != nil && len(s.tree.SelectedSeries()) > 0 && s.recipient.Text != "" {
+	if s.index != nil && len(s.tree.SelectedStudies()) > 0 && s.community != nil {
 		s.sendButton.Enable()
 	} else {
 		s.sendButton.Disable()

@@ -13,13 +13,14 @@ import (
 )
 
 // studyTree shows a scan result as patient → study → series with a check
-// box on every row. Unchecking a patient or study unchecks what it holds.
-// Node IDs are index paths: "0", "0/1", "0/1/2".
+// box on every patient and study (app sends whole studies). Unchecking a
+// patient unchecks its studies. Node IDs are index paths: "0", "0/1",
+// "0/1/2".
 type studyTree struct {
 	u        *UI
 	tree     *widget.Tree
 	index    *dicomscan.Index
-	excluded map[string]bool // series IDs the user unchecked
+	excluded map[string]bool // study IDs ("p/s") the user unchecked
 	onChange func()
 }
 
@@ -37,25 +38,21 @@ func (st *studyTree) SetIndex(ix *dicomscan.Index) {
 	st.tree.OpenAllBranches()
 }
 
-// SelectedSeries returns the Series Instance UIDs still checked.
-func (st *studyTree) SelectedSeries() []string {
+// SelectedStudies returns the Study Instance UIDs still checked.
+func (st *studyTree) SelectedStudies() []string {
 	var uids []string
 	if st.index == nil {
 		return nil
 	}
 	for pi, p := range st.index.Patients {
 		for si, s := range p.Studies {
-			for ri, r := range s.Series {
-				if !st.excluded[seriesID(pi, si, ri)] {
-					uids = append(uids, r.InstanceUID)
-				}
+			if !st.excluded[fmt.Sprintf("%d/%d", pi, si)] {
+				uids = append(uids, s.InstanceUID)
 			}
 		}
 	}
 	return uids
 }
-
-func seriesID(p, s, r int) string { return fmt.Sprintf("%d/%d/%d", p, s, r) }
 
 func parseNodeID(id string) []int {
 	if id == "" {
@@ -108,6 +105,14 @@ func (st *studyTree) update(id widget.TreeNodeID, _ bool, o fyne.CanvasObject) {
 	detail := row.Objects[0].(*widget.Label)
 	check := row.Objects[1].(*widget.Check)
 	label, info := st.describe(id)
+	if len(parseNodeID(id)) == 3 {
+		check.Hide()
+		detail.SetText(label + "   " + info)
+		detail.Importance = widget.MediumImportance
+		return
+	}
+	check.Show()
+	detail.Importance = widget.LowImportance
 	check.OnChanged = nil
 	check.Text = label
 	check.SetChecked(st.checked(id))
@@ -151,10 +156,10 @@ func (st *studyTree) describe(id string) (string, string) {
 	}
 }
 
-// checked: a series is checked unless excluded; a parent is checked while
-// any of its series is.
+// checked: a study is checked unless excluded; a patient is checked while
+// any of its studies is.
 func (st *studyTree) checked(id string) bool {
-	if len(parseNodeID(id)) == 3 {
+	if len(parseNodeID(id)) == 2 {
 		return !st.excluded[id]
 	}
 	for _, c := range st.children(id) {
@@ -166,7 +171,7 @@ func (st *studyTree) checked(id string) bool {
 }
 
 func (st *studyTree) setChecked(id string, on bool) {
-	if len(parseNodeID(id)) == 3 {
+	if len(parseNodeID(id)) == 2 {
 		if on {
 			delete(st.excluded, id)
 		} else {

@@ -21,6 +21,7 @@ type settingsScreen struct {
 	language  *widget.Select
 	save      *widget.Button
 	status    *widget.Label
+	policy    *widget.Label
 
 	identity    *widget.Label
 	fingerprint *widget.Label
@@ -43,6 +44,10 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.save.Importance = widget.HighImportance
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord
+	s.policy = widget.NewLabel("")
+	s.policy.Wrapping = fyne.TextWrapWord
+	s.policy.Importance = widget.WarningImportance
+	s.policy.Hide()
 
 	s.form = widget.NewForm(
 		widget.NewFormItem(u.t("ui.settings.portal"), s.portal),
@@ -58,14 +63,18 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.createID = widget.NewButtonWithIcon(u.t("ui.settings.createIdentity"), theme.ContentAddIcon(), s.createIdentity)
 	s.exportKey = widget.NewButtonWithIcon(u.t("ui.settings.exportKey"), theme.DocumentSaveIcon(), s.exportPublicKey)
 	s.exportKey.Hide()
+	// Not offered by app yet: PACS test and the clinic identity.
+	s.pacsTest.Hide()
+	s.createID.Hide()
 
 	body := container.NewVBox(
-		heading(u.t("ui.settings.title")), s.form,
+		heading(u.t("ui.settings.title")), s.policy, s.form,
 		container.NewHBox(s.save), s.status,
 		widget.NewSeparator(),
 		heading(u.t("ui.settings.clinic")), s.identity, s.fingerprint,
 		container.NewHBox(s.createID, s.exportKey),
 	)
 	s.content = container.NewVScroll(container.NewPadded(body))
+	s.load()
 	return s
 }

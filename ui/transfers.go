@@ -1,9 +1,14 @@
 package ui
 
 import (
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/bildbote/bildbote/app"
 )
 
 // transfersScreen lists every job, running or done: progress, bytes,
@@ -16,7 +21,6 @@ type transfersScreen struct {
 	list  *fyne.Container
 	empty *widget.Label
 	rows  map[string]*jobRow
-	order []string
 }
 
 func newTransfersScreen(u *UI) *transfersScreen {
@@ -26,4 +30,136 @@ func newTransfersScreen(u *UI) *transfersScreen {
 	s.list = container.NewVBox(s.empty)
 	s.content = container.NewPadded(container.NewBorder(heading(u.t("ui.transfers.title")), nil, nil, nil, container.NewVScroll(s.list)))
 	return s
+}
+
+// show adds or updates the row of j; the newest job is on top.
+func (s *transfersScreen) show(j *app.Job) {
+	r := s.rows[j.ID]
+	if r == nil {
+		r = newJobRow(s.u, j.ID)
+		s.rows[j.ID] = r
+		s.empty.Hide()
+		s.list.Objects = append([]fyne.CanvasObject{r.box}, s.list.Objects...)
+		s.list.Refresh()
+	}
+	r.update(j)
+}
+
+// jobRow is one job in the list.
+type jobRow struct {
+	u       *UI
+	id      string
+	box     *fyne.Container
+	title   *widget.Label
+	state   *widget.Label
+	bar     *widget.ProgressBar
+	detail  *widget.Label
+	problem *widget.Label
+	pause   *widget.Button
+	resume  *widget.Button
+	cancel  *widget.Button
+}
+
+func newJobRow(u *UI, id string) *jobRow {
+	r := &jobRow{u: u, id: id}
+	r.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	r.state = widget.NewLabel("")
+	r.bar = widget.NewProgressBar()
+	r.detail = widget.NewLabel("")
+	r.detail.Wrapping = fyne.TextWrapWord
+	r.problem = widget.NewLabel("")
+	r.problem.Wrapping = fyne.TextWrapWord
+	r.problem.Importance = widget.DangerImportance
+	r.problem.Hide()
+	r.pause = widget.NewButtonWithIcon(u.t("ui.transfers.pause"), theme.MediaPauseIcon(), func() { r.act(u.core.Pause) })
+	r.resume = widget.NewButtonWithIcon(u.t("ui.transfers.resume"), theme.MediaPlayIcon(), func() { r.act(u.core.Resume) })
+	r.cancel = widget.NewButtonWithIcon(u.t("ui.cancel"), theme.CancelIcon(), func() { r.act(u.core.Cancel) })
+	buttons := container.NewHBox(r.pause, r.resume, r.cancel)
+	head := container.NewBorder(nil, nil, nil, container.NewHBox(r.state, buttons), r.title)
+	r.box = container.NewVBox(head, r.bar, r.detail, r.problem, widget.NewSeparator())
+	return r
+}
+
+// act runs a job command off the UI goroutine; its effect arrives as an
+// event.
+func (r *jobRow) act(cmd func(string) error) {
+	go func() {
+		if err := cmd(r.id); err != nil {
+			r.u.do(func() { r.u.showError(err) })
+		}
+	}()
+}
+
+func (r *jobRow) update(j *app.Job) {
+	u := r.u
+	r.title.SetText(u.t("ui.kind."+string(j.Kind)) + " · " + j.Title)
+	state := u.t("ui.state." + string(j.State))
+	if j.Interrupted && j.State == app.StatePaused {
+		state = u.t("ui.state.interrupted")
+	}
+	r.state.SetText(state)
+	if j.BytesTotal > 0 {
+		r.bar.SetValue(float64(j.BytesDone) / float64(j.BytesTotal))
+	} else if j.State == app.StateDone {
+		r.bar.SetValue(1)
+	}
+	r.detail.SetText(r.describe(j))
+	if j.Error != nil && (j.State == app.StateFailed || j.State == app.StateWaiting) {
+		msg := j.Error.Message(u.lang)
+		if h := j.Error.Hint(u.lang); h != "" {
+			msg += "\n" + h
+		}
+		r.problem.SetText(msg)
+		r.problem.Show()
+	} else {
+		r.problem.Hide()
+	}
+	running := j.State == app.StateRunning || j.State == app.StateQueued || j.State == app.StateWaiting
+	showIf(r.pause, running)
+	showIf(r.resume, j.State == app.StatePaused || j.State == app.StateFailed)
+	showIf(r.cancel, !j.State.Final())
+}
+
+// describe is the line under the bar: bytes, speed and ETA while running,
+// the receipt when done.
+func (r *jobRow) describe(j *app.Job) string {
+	u := r.u
+	parts := []string{u.t("ui.transfers.bytes", humanBytes(j.BytesDone), humanBytes(j.BytesTotal))}
+	if j.State == app.StateRunning && j.Speed > 0 {
+		parts = append(parts, humanBytes(int64(j.Speed))+"/s")
+		if eta := formatDuration(j.ETA); eta != "" {
+			parts = append(parts, u.t("ui.transfers.eta", eta))
+		}
+	}
+	if j.Receipt != nil {
+		parts = append(parts, r.receipt(j.Receipt)...)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (r *jobRow) receipt(rc *app.Receipt) []string {
+	u := r.u
+	var out []string
+	if up := rc.Upload; up != nil {
+		name := up.CommunityName
+		if name == "" {
+			name = up.Community
+		}
+		out = append(out, u.t("ui.transfers.receipt", name, u.formatTime(up.ReceivedAt), up.ID, up.SHA256[:min(16, len(up.SHA256))]))
+	}
+	if len(rc.Saved) > 0 {
+		out = append(out, u.t("ui.transfers.saved", len(rc.Saved), rc.Saved[0].Dir))
+	}
+	for _, im := range rc.Imported {
+		out = append(out, u.t("ui.transfers.imported", im.Files, im.Stored, im.Failed, im.Dir))
+	}
+	return out
+}
+
+func showIf(o fyne.CanvasObject, show bool) {
+	if show {
+		o.Show()
+	} else {
+		o.Hide()
+	}
 }

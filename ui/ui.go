@@ -17,8 +17,11 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
+	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
@@ -28,7 +31,10 @@ var WindowSize = fyne.NewSize(1280, 800)
 
 // Options configure the UI.
 type Options struct {
-	// Lang is the interface language; "" means i18n.Detect().
+	// Core is the application core the UI drives. Required.
+	Core *app.Core
+	// Lang is the interface language; "" means the Language setting, else
+	// i18n.Detect().
 	Lang i18n.Lang
 
 	// do replaces fyne.Do (tests queue updates for the test goroutine).
@@ -37,6 +43,7 @@ type Options struct {
 
 // UI is the main window and its screens.
 type UI struct {
+	core *app.Core
 	app  fyne.App
 	win  fyne.Window
 	lang i18n.Lang
@@ -55,17 +62,21 @@ type UI struct {
 
 // New builds the main window of a. It does not show it.
 func New(a fyne.App, opts Options) *UI {
-	u := &UI{app: a, lang: opts.Lang, do: opts.do}
+	u := &UI{core: opts.Core, app: a, lang: opts.Lang, do: opts.do}
 	if u.do == nil {
 		u.do = fyne.Do
 	}
 	if u.lang == "" {
 		u.lang = i18n.Detect()
+		if l, ok := i18n.Parse(u.core.Settings().Language); ok {
+			u.lang = l
+		}
 	}
 	u.win = a.NewWindow(u.t("ui.title"))
 	u.build()
 	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { u.Dropped(uris) })
 	u.win.Resize(WindowSize)
+	u.showInboxTab(u.core.Settings().ClinicMode)
 	return u
 }
 
@@ -174,4 +185,19 @@ func (u *UI) showError(err error) {
 // notify sends a desktop notification.
 func (u *UI) notify(title, body string) {
 	u.app.SendNotification(fyne.NewNotification(title, body))
+}
+
+// StartupError shows why the core could not open (a malformed policy
+// file, a state dir in use) in a window of its own, translated, with what
+// to do next. The window quits the app when closed.
+func StartupError(a fyne.App, err error) fyne.Window {
+	lang := i18n.Detect()
+	msg, hint := i18n.Localize(lang, err)
+	w := a.NewWindow(i18n.T(lang, "ui.startup.title"))
+	text := widget.NewLabel(strings.TrimSpace(msg + "\n\n" + hint))
+	text.Wrapping = fyne.TextWrapWord
+	quit := widget.NewButton(i18n.T(lang, "ui.startup.quit"), a.Quit)
+	w.SetContent(container.NewBorder(nil, container.NewHBox(layout.NewSpacer(), quit), nil, nil, text))
+	w.Resize(fyne.NewSize(560, 240))
+	return w
 }

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
@@ -16,9 +17,10 @@ import (
 // goroutines are queued and run by the test goroutine in drain/waitFor,
 // as the real driver runs them on its own goroutine.
 type harness struct {
-	t  *testing.T
-	u  *UI
-	do chan func()
+	core *app.Core
+	t    *testing.T
+	u    *UI
+	do   chan func()
 }
 
 func newHarness(t *testing.T, lang i18n.Lang) *harness {
@@ -26,7 +28,14 @@ func newHarness(t *testing.T, lang i18n.Lang) *harness {
 	a := test.NewTempApp(t)
 	a.Settings().SetTheme(test.Theme())
 	h := &harness{t: t, do: make(chan func(), 1024)}
-	h.u = New(a, Options{Lang: lang, do: func(f func()) { h.do <- f }})
+	t.Setenv(app.PolicyEnv, "")
+	core, err := app.Open(app.Config{StateDir: t.TempDir(), LibraryDir: "/library"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { core.Close() })
+	h.core = core
+	h.u = New(a, Options{Core: core, Lang: lang, do: func(f func()) { h.do <- f }})
 	h.u.win.Resize(WindowSize)
 	t.Cleanup(h.u.win.Close)
 	return h

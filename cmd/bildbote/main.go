@@ -1,26 +1,41 @@
 // Command bildbote is the desktop app.
 //
-//	bildbote [PATH | CODE-LINK ...]
+//	bildbote [-portal URL] [-state DIR] [-library DIR] [PATH | CODE-LINK ...]
 //
 // Paths (a folder, ZIP, ISO, or a picture of a code sheet) and access-code
 // links given here take the same path as items dropped on the window.
+// BILDBOTE_STATE and BILDBOTE_POLICY work as for bildbote-cli.
 package main
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 
 	"fyne.io/fyne/v2/app"
 
+	core "github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/ui"
 )
 
 func main() {
 	crashToFile()
+	portal := flag.String("portal", "", "portal `URL` (overrides the setting, never the policy)")
+	state := flag.String("state", "", "state `dir` (default $BILDBOTE_STATE or the user config dir)")
+	library := flag.String("library", "", "library `dir` where saved studies go")
+	flag.Parse()
+
 	a := app.NewWithID("org.bildbote.Bildbote")
-	u := ui.New(a, ui.Options{})
-	u.Open(os.Args[1:])
+	c, err := core.Open(core.Config{StateDir: *state, PortalURL: *portal, LibraryDir: *library})
+	if err != nil {
+		ui.StartupError(a, err).ShowAndRun()
+		os.Exit(1)
+	}
+	defer c.Close()
+	u := ui.New(a, ui.Options{Core: c})
+	u.Start()
+	u.Open(flag.Args())
 	u.Window().ShowAndRun()
 }
 

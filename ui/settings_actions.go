@@ -1,0 +1,77 @@
+package ui
+
+import (
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// load shows the effective settings; those the policy locks are read-only
+// and say so.
+func (s *settingsScreen) load() {
+	c := s.u.core
+	st := c.Settings()
+	s.portal.SetText(st.PortalURL)
+	s.library.SetText(st.LibraryDir)
+	s.pacs.SetText(st.PACSStowURL)
+	s.bandwidth.SetText("")
+	if st.BandwidthLimitKbps > 0 {
+		s.bandwidth.SetText(strconv.Itoa(st.BandwidthLimitKbps))
+	}
+	switch st.Language {
+	case string(i18n.DE):
+		s.language.SetSelectedIndex(1)
+	case string(i18n.EN):
+		s.language.SetSelectedIndex(2)
+	default:
+		s.language.SetSelectedIndex(0)
+	}
+	locked := 0
+	for i, name := range []string{app.SettingPortalURL, app.SettingLibraryDir, app.SettingPACSStowURL, app.SettingBandwidthLimitKbps} {
+		e := []*widget.Entry{s.portal, s.library, s.pacs, s.bandwidth}[i]
+		if c.Locked(name) {
+			e.Disable()
+			s.form.Items[i].HintText = s.u.t("ui.settings.locked")
+			locked++
+		}
+	}
+	if locked > 0 {
+		s.policy.SetText(s.u.t("ui.settings.policy", c.Policy().Path))
+		s.policy.Show()
+	}
+	s.form.Refresh()
+}
+
+// store saves what the user changed; locked values are never sent back
+// changed (their fields are read-only), and app refuses if they were.
+func (s *settingsScreen) store() {
+	kbps := 0
+	if t := strings.TrimSpace(s.bandwidth.Text); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			s.status.SetText(s.u.t("ui.settings.badBandwidth"))
+			return
+		}
+		kbps = n
+	}
+	lang := []string{"", string(i18n.DE), string(i18n.EN)}[max(0, s.language.SelectedIndex())]
+	portal, library, pacs := strings.TrimSpace(s.portal.Text), strings.TrimSpace(s.library.Text), strings.TrimSpace(s.pacs.Text)
+	err := s.u.core.UpdateSettings(func(st *app.Settings) {
+		st.PortalURL, st.LibraryDir, st.PACSStowURL = portal, library, pacs
+		st.BandwidthLimitKbps = kbps
+		st.Language = lang
+	})
+	if err != nil {
+		s.u.showError(err)
+		return
+	}
+	msg := s.u.t("ui.settings.saved")
+	if l, ok := i18n.Parse(lang); ok && l != s.u.lang {
+		msg += " " + s.u.t("ui.settings.restart")
+	}
+	s.status.SetText(msg)
+}
