@@ -1,0 +1,69 @@
+// Package accesscode defines the patient access codes of bildbote-portal:
+// 12 characters from an alphabet without look-alikes, shown as
+// XXXX-XXXX-XXXX. Clients reuse Normalize to accept what people type.
+//
+// The alphabet is Crockford's base 32 (digits and upper-case letters
+// without I, L, O and U): 60 bits of randomness per code. Normalize maps
+// the usual confusions back onto it (O→0, I and L→1), drops spaces and
+// dashes and upper-cases, so "abcd efgh jkmn", "ABCD-EFGH-JKMN" and
+// "abcdefghjkmn" are the same code.
+package accesscode
+
+import (
+	"crypto/rand"
+	"strings"
+)
+
+// Alphabet is the set of characters a normalised code consists of.
+const Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// Length is the number of characters of a code, without separators.
+const Length = 12
+
+// Generate returns a new random code in normalised form (no dashes).
+func Generate() string {
+	var b [Length]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	out := make([]byte, Length)
+	for i, v := range b {
+		out[i] = Alphabet[int(v)%len(Alphabet)] // 256 is a multiple of 32: no bias
+	}
+	return string(out)
+}
+
+// Normalize turns what a person typed into the normalised code: upper
+// case, without spaces and dashes, with O read as 0 and I, L as 1. ok is
+// false when the result is not Length characters of Alphabet.
+func Normalize(input string) (code string, ok bool) {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(input) {
+		switch r {
+		case ' ', '-', '\t', '\u00a0', '_', '.':
+			continue
+		case 'O':
+			r = '0'
+		case 'I', 'L':
+			r = '1'
+		}
+		if r > 127 || !strings.ContainsRune(Alphabet, r) {
+			return "", false
+		}
+		b.WriteRune(r)
+	}
+	code = b.String()
+	if len(code) != Length {
+		return "", false
+	}
+	return code, true
+}
+
+// Format shows a normalised code as XXXX-XXXX-XXXX. Anything that is not
+// a normalised code is returned unchanged.
+func Format(code string) string {
+	if len(code) != Length {
+		return code
+	}
+	return code[0:4] + "-" + code[4:8] + "-" + code[8:12]
+}

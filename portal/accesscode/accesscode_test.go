@@ -1,0 +1,77 @@
+package accesscode
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGenerateIsNormalised(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		c := Generate()
+		n, ok := Normalize(c)
+		if !ok || n != c {
+			t.Fatalf("Generate() = %q, Normalize = %q, %v", c, n, ok)
+		}
+		if seen[c] {
+			t.Fatalf("duplicate code %q", c)
+		}
+		seen[c] = true
+	}
+}
+
+func TestGenerateUsesWholeAlphabet(t *testing.T) {
+	used := map[rune]bool{}
+	for i := 0; i < 2000; i++ {
+		for _, r := range Generate() {
+			used[r] = true
+		}
+	}
+	if len(used) != len(Alphabet) {
+		t.Fatalf("used %d of %d characters", len(used), len(Alphabet))
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"ABCD-EFGH-JKMN", "ABCDEFGHJKMN", true},
+		{"abcd efgh jkmn", "ABCDEFGHJKMN", true},
+		{" abcd-efgh-jkmn\t", "ABCDEFGHJKMN", true},
+		{"OOOO-IIII-LLLL", "000011111111", true},
+		{"oooo-iiii-llll", "000011111111", true},
+		{"ABCD-EFGH-JKM", "", false},   // too short
+		{"ABCD-EFGH-JKMNP", "", false}, // too long
+		{"ABCD-EFGH-JKMU", "", false},  // U is not in the alphabet
+		{"ABCD-EFGH-JKM!", "", false},  // punctuation
+		{"ÄBCD-EFGH-JKMN", "", false},  // non-ASCII
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := Normalize(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Normalize(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	if got := Format("ABCDEFGHJKMN"); got != "ABCD-EFGH-JKMN" {
+		t.Fatalf("Format = %q", got)
+	}
+	if got := Format("short"); got != "short" {
+		t.Fatalf("Format(short) = %q", got)
+	}
+	for _, c := range []string{Generate(), Generate()} {
+		n, ok := Normalize(Format(c))
+		if !ok || n != c {
+			t.Fatalf("round trip %q → %q", c, n)
+		}
+	}
+	if strings.ContainsAny(Alphabet, "ILOU") {
+		t.Fatal("alphabet contains a look-alike")
+	}
+}

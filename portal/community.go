@@ -1,0 +1,171 @@
+package portal
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// communityJSON is a community as the API shows it.
+type communityJSON struct {
+	Code             string          `json:"code"`
+	Name             string          `json:"name"`
+	Recipients       []RecipientInfo `json:"recipients"`
+	MaxUploadBytes   int64           `json:"maxUploadBytes"`
+	PasswordRequired bool            `json:"passwordRequired"`
+	UploadURL        string          `json:"uploadURL"`
+}
+
+// UploadsPath is where the tus endpoint is mounted.
+const UploadsPath = "/api/v1/uploads/"
+
+func publicCommunity(c *community) communityJSON {
+	info := communityInfo(c)
+	return communityJSON{
+		Code: info.Code, Name: info.Name, Recipients: info.Recipients,
+		MaxUploadBytes: info.MaxUploadBytes, PasswordRequired: info.PasswordRequired,
+		UploadURL: UploadsPath,
+	}
+}
+
+func (s *Server) handleCommunity(w http.ResponseWriter, r *http.Request) {
+	c, err := s.store.communityByCode(r.PathValue("code"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "unknown-community", "no community with this code")
+		return
+	}
+	writeJSON(w, http.StatusOK, publicCommunity(c))
+}
+
+// handleCommunitySearch finds communities whose name or code contains q
+// (case-insensitive); an empty q lists all.
+func (s *Server) handleCommunitySearch(w http.ResponseWriter, r *http.Request) {
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
+	all, err := s.store.allCommunities()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "cannot read communities")
+		return
+	}
+	out := struct {
+		Communities []communityJSON `json:"communities"`
+	}{Communities: []communityJSON{}}
+	for i := range all {
+		c := &all[i]
+		if q == "" || strings.Contains(strings.ToLower(c.Name), q) || strings.Contains(strings.ToLower(c.Code), q) {
+			out.Communities = append(out.Communities, publicCommunity(c))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleReceipt(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.store.receipt(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "unknown-receipt", "no receipt with this id")
+		return
+	}
+	writeJSON(w, http.StatusOK, rec.Receipt)
+}
+
+// inboxAuth checks the clinic's API key for the community in the path.
+// It writes the error and returns nil when the request may not proceed.
+func (s *Server) inboxAuth(w http.ResponseWriter, r *http.Request) *community {
+	c, err := s.store.communityByCode(r.PathValue("code"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "unknown-community", "no community with this code")
+		return nil
+	}
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(apiKeyHash(strings.TrimSpace(key))), []byte(c.APIKeyHash)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="inbox"`)
+		writeError(w, http.StatusUnauthorized, "bad-api-key", "missing or wrong API key")
+		return nil
+	}
+	return c
+}
+
+type inboxItem struct {
+	ID         string `json:"id"`
+	Size       int64  `json:"size"`
+	SHA256     string `json:"sha256"`
+	ReceivedAt string `json:"receivedAt"`
+}
+
+func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) {
+	c := s.inboxAuth(w, r)
+	if c == nil {
+		return
+	}
+	items, err := s.store.inbox(c.Code)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "cannot read inbox")
+		return
+	}
+	out := struct {
+		Items []Receipt `json:"items"`
+	}{Items: []Receipt{}}
+	for _, it := range items {
+		out.Items = append(out.Items, it.Receipt)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// inboxEntry finds an unacknowledged item of community c.
+func (s *Server) inboxEntry(w http.ResponseWriter, c *community, id string) *receiptRecord {
+	rec, err := s.store.receipt(id)
+	if err != nil || rec.Acknowledged || !strings.EqualFold(rec.Community, c.Code) {
+		writeError(w, http.StatusNotFound, "unknown-item", "no such item in this inbox")
+		return nil
+	}
+	return rec
+}
+
+func (s *Server) inboxPath(code, id string) string {
+	return filepath.Join(s.cfg.DataDir, inboxDir, strings.ToLower(code), id)
+}
+
+func (s *Server) handleInboxGet(w http.ResponseWriter, r *http.Request) {
+	c := s.inboxAuth(w, r)
+	if c == nil {
+		return
+	}
+	rec := s.inboxEntry(w, c, r.PathValue("id"))
+	if rec == nil {
+		return
+	}
+	f, err := os.Open(s.inboxPath(c.Code, rec.ID))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "missing-file", "stored file is missing")
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("ETag", `"`+rec.SHA256+`"`)
+	w.Header().Set("Accept-Ranges", "bytes")
+	w.Header().Set("Cache-Control", "private, no-transform")
+	http.ServeContent(w, r, "", rec.ReceivedAt, f)
+}
+
+// handleInboxDelete acknowledges an item: the clinic imported it, so the
+// portal forgets the envelope.
+func (s *Server) handleInboxDelete(w http.ResponseWriter, r *http.Request) {
+	c := s.inboxAuth(w, r)
+	if c == nil {
+		return
+	}
+	rec := s.inboxEntry(w, c, r.PathValue("id"))
+	if rec == nil {
+		return
+	}
+	if err := s.store.acknowledge(rec.ID); err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "cannot acknowledge")
+		return
+	}
+	if err := os.Remove(s.inboxPath(c.Code, rec.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.cfg.Logger.Warn("remove acknowledged envelope", "err", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,222 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/bildbote/bildbote/dicomscan"
+)
+
+// allItemsID names the ZIP of every item of a code (downloadall).
+const allItemsID = "all"
+
+// preparer builds the IHE PDI ZIPs of a code's studies into files in the
+// background, one at a time per ZIP; downloads meanwhile get 503 with a
+// time to come back.
+type preparer struct {
+	s    *Server
+	mu   sync.Mutex
+	jobs map[string]*prepJob
+	wg   sync.WaitGroup
+}
+
+type prepJob struct {
+	done bool
+	err  error
+	eta  int // seconds, estimated when started
+}
+
+func newPreparer(s *Server) *preparer { return &preparer{s: s, jobs: map[string]*prepJob{}} }
+
+func (p *preparer) zipPath(recordID, itemID string) string {
+	return filepath.Join(RecordDir(p.s.cfg.DataDir, recordID), "zip", itemID+".zip")
+}
+
+// ready returns the path of the finished ZIP, or, while it is being
+// built, the seconds to wait. A failed build is reported once and retried
+// on the next request.
+func (p *preparer) ready(rec *codeRecord, itemID string) (path string, wait int, err error) {
+	path = p.zipPath(rec.ID, itemID)
+	if _, err := os.Stat(path); err == nil {
+		return path, 0, nil
+	}
+	key := rec.ID + "/" + itemID
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	job := p.jobs[key]
+	if job != nil && job.done {
+		delete(p.jobs, key)
+		if job.err != nil {
+			return "", 0, job.err
+		}
+		return path, 0, nil
+	}
+	if job == nil {
+		job = p.startLocked(rec, itemID)
+	}
+	return "", job.eta, nil
+}
+
+// start begins building a ZIP unless it exists or is being built.
+func (p *preparer) start(rec *codeRecord, itemID string) {
+	if _, err := os.Stat(p.zipPath(rec.ID, itemID)); err == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.jobs[rec.ID+"/"+itemID] == nil {
+		p.startLocked(rec, itemID)
+	}
+}
+
+func (p *preparer) startLocked(rec *codeRecord, itemID string) *prepJob {
+	job := &prepJob{eta: estimateSeconds(rec, itemID)}
+	p.jobs[rec.ID+"/"+itemID] = job
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		err := p.build(rec, itemID)
+		if err != nil {
+			p.s.cfg.Logger.Error("prepare zip", "record", rec.ID, "err", err)
+		}
+		p.mu.Lock()
+		job.done, job.err = true, err
+		p.mu.Unlock()
+	}()
+	return job
+}
+
+// estimateSeconds guesses the build time at 50 MB/s, at least 1 second.
+func estimateSeconds(rec *codeRecord, itemID string) int {
+	var size int64
+	for _, it := range rec.Items {
+		if itemID == allItemsID || it.ID == itemID {
+			size += it.Size
+		}
+	}
+	return int(size/(50<<20)) + 1
+}
+
+// forget drops finished jobs of a record (after its files were deleted).
+func (p *preparer) forget(recordID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, j := range p.jobs {
+		if j.done && filepath.Dir(k) == recordID {
+			delete(p.jobs, k)
+		}
+	}
+}
+
+func (p *preparer) wait() { p.wg.Wait() }
+
+// build writes the ZIP to a temporary file and renames it into place, so
+// a ZIP that exists is always complete.
+func (p *preparer) build(rec *codeRecord, itemID string) error {
+	idx, err := loadRecordIndex(p.s.cfg.DataDir, rec.ID)
+	if err != nil {
+		return err
+	}
+	if itemID != allItemsID {
+		var studyUID string
+		for _, it := range rec.Items {
+			if it.ID == itemID {
+				studyUID = it.StudyUID
+			}
+		}
+		idx = onlyStudy(idx, studyUID)
+	}
+	dst := p.zipPath(rec.ID, itemID)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".building-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
+	defer cancel()
+	if err := writePDIZip(ctx, tmp, idx); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write zip: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
+}
+
+// prepareAllMissing starts the ZIPs of every live code that lacks them.
+func (s *Server) prepareAllMissing() {
+	recs, err := s.store.allCodes()
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for i := range recs {
+		if recs[i].Revoked || !now.Before(recs[i].ExpiresAt) {
+			continue
+		}
+		s.prepareRecord(&recs[i])
+	}
+}
+
+func (s *Server) prepareRecord(rec *codeRecord) {
+	for _, it := range rec.Items {
+		if it.Kind == KindStudy {
+			s.prep.start(rec, it.ID)
+		}
+	}
+}
+
+// recordIndexFile is the scan of a code's files, written when it is issued.
+const recordIndexFile = "index.json"
+
+// loadRecordIndex reads the stored index of a code and attaches its src/
+// folder as the medium.
+func loadRecordIndex(dataDir, recordID string) (*dicomscan.Index, error) {
+	dir := RecordDir(dataDir, recordID)
+	f, err := os.Open(filepath.Join(dir, recordIndexFile))
+	if err != nil {
+		return nil, fmt.Errorf("index of code: %w", err)
+	}
+	defer f.Close()
+	var idx dicomscan.Index
+	if err := json.NewDecoder(io.LimitReader(f, 256<<20)).Decode(&idx); err != nil {
+		return nil, fmt.Errorf("index of code: %w", err)
+	}
+	idx.SetFS(os.DirFS(filepath.Join(dir, "src")))
+	return &idx, nil
+}
+
+// onlyStudy returns a copy of idx with just the study studyUID and no
+// documents.
+func onlyStudy(idx *dicomscan.Index, studyUID string) *dicomscan.Index {
+	out := *idx
+	out.Patients, out.Documents, out.Files, out.Bytes = nil, nil, 0, 0
+	for _, p := range idx.Patients {
+		for _, st := range p.Studies {
+			if st.InstanceUID != studyUID {
+				continue
+			}
+			cp := *p
+			cp.Studies = []*dicomscan.Study{st}
+			out.Patients = append(out.Patients, &cp)
+			out.Files += st.Files
+			out.Bytes += st.Bytes
+		}
+	}
+	out.SetFS(idx.FS())
+	return &out
+}

@@ -1,0 +1,323 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+)
+
+// Config configures a Server. Zero values take the defaults named.
+type Config struct {
+	// DataDir holds all state (see the package doc).
+	DataDir string
+	// PublicURL is the portal's address as patients and clients reach it,
+	// e.g. "https://portal.example"; it goes into api_info and code sheets.
+	PublicURL string
+	// JWTLifetime is how long a DLX session token is valid (10 minutes).
+	JWTLifetime time.Duration
+	// Retention is how long an expired or revoked code and its files are
+	// kept before the sweep deletes them (7 days). During that time the
+	// right answers get 403 (expired) instead of 401.
+	Retention time.Duration
+	// AbandonAfter is how long an unfinished upload may rest before it is
+	// deleted, and how long a finished one stays resumable (24 hours).
+	AbandonAfter time.Duration
+	// SweepInterval is how often expired codes and abandoned uploads are
+	// looked for (10 minutes).
+	SweepInterval time.Duration
+	// PrepareEagerly starts building the ZIPs of a new code as soon as it
+	// is issued instead of at the first download.
+	PrepareEagerly bool
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+	// StoreTimeout is how long to wait for the state database's file lock
+	// (1 second).
+	StoreTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.JWTLifetime <= 0 {
+		c.JWTLifetime = 10 * time.Minute
+	}
+	if c.Retention <= 0 {
+		c.Retention = 7 * 24 * time.Hour
+	}
+	if c.AbandonAfter <= 0 {
+		c.AbandonAfter = 24 * time.Hour
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = 10 * time.Minute
+	}
+	if c.StoreTimeout <= 0 {
+		c.StoreTimeout = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+}
+
+// Server is the portal: DLX download API, community inboxes with tus
+// uploads, and the admin socket. It owns the data dir's database while it
+// runs.
+type Server struct {
+	cfg      Config
+	store    *Store
+	tus      *tusd.Handler
+	uploads  filestore.FileStore
+	locker   tusLocker
+	prep     *preparer
+	throttle *addrThrottle
+	handler  http.Handler
+
+	mu          sync.Mutex
+	adminSrv    *http.Server
+	stopSweeper context.CancelFunc
+	sweepDone   chan struct{}
+}
+
+// New opens the data dir and builds the server. It fails with ErrLocked
+// when another server holds the data dir.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	store, err := OpenStore(cfg.DataDir, cfg.StoreTimeout)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: store, throttle: newAddrThrottle()}
+	s.prep = newPreparer(s)
+	if err := s.setupUploads(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	s.handler = s.logRequests(s.routes())
+	return s, nil
+}
+
+// Handler is the portal's public HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the server's state (for the admin socket and tests).
+func (s *Server) Store() *Store { return s.store }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	// DLX v1 (download side).
+	mux.HandleFunc("GET /dlx/v1/api_info", s.handleAPIInfo)
+	mux.HandleFunc("GET /dlx/v1/token/{value}", s.handleToken)
+	mux.HandleFunc("POST /dlx/v1/tokentfa/{value}", s.handleTokenTFA)
+	mux.HandleFunc("GET /dlx/v1/list", s.handleList)
+	mux.HandleFunc("GET /dlx/v1/download/{id}", s.handleDownload)
+	mux.HandleFunc("GET /dlx/v1/downloadall", s.handleDownloadAll)
+	mux.HandleFunc("GET /c", s.handleCodeURL)
+	// Community inboxes (upload side).
+	mux.HandleFunc("GET /api/v1/communities/{code}", s.handleCommunity)
+	mux.HandleFunc("GET /api/v1/communities", s.handleCommunitySearch)
+	mux.Handle("/api/v1/uploads/", http.StripPrefix("/api/v1/uploads/", s.tus))
+	mux.HandleFunc("GET /api/v1/receipts/{id}", s.handleReceipt)
+	mux.HandleFunc("GET /api/v1/inbox/{code}", s.handleInboxList)
+	mux.HandleFunc("GET /api/v1/inbox/{code}/{id}", s.handleInboxGet)
+	mux.HandleFunc("DELETE /api/v1/inbox/{code}/{id}", s.handleInboxDelete)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return mux
+}
+
+// Start runs the background work: the sweeper (expired codes, abandoned
+// uploads) and, with PrepareEagerly, ZIPs that are still missing.
+func (s *Server) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.stopSweeper = cancel
+	s.sweepDone = make(chan struct{})
+	s.mu.Unlock()
+	go func() {
+		defer close(s.sweepDone)
+		s.sweepLoop(ctx)
+	}()
+	if s.cfg.PrepareEagerly {
+		s.prepareAllMissing()
+	}
+}
+
+// Close stops background work, the admin socket and closes the store.
+// In-flight HTTP requests are the caller's http.Server's business.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	stop, done, admin := s.stopSweeper, s.sweepDone, s.adminSrv
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	if admin != nil {
+		admin.Close()
+	}
+	s.prep.wait()
+	return s.store.Close()
+}
+
+// --- JSON helpers ---
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// apiError is the error body of the community/inbox API.
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, apiError{Error: code, Message: message})
+}
+
+// --- request log ---
+
+// statusWriter remembers the status and size of a response. Unwrap lets
+// http.ResponseController (used by tusd) reach the real writer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// logRequests writes one line per request. It logs the route pattern,
+// never the raw path or query: those carry access codes, tokens and IDs.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "(unmatched)"
+		}
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.cfg.Logger.Info("request",
+			"method", r.Method,
+			"route", route,
+			"status", sw.status,
+			"bytes", sw.bytes,
+			"ms", time.Since(start).Milliseconds(),
+			"client", clientAddr(r))
+	})
+}
+
+// clientAddr is the peer's IP address (no port). Proxies are not trusted.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// --- throttling of wrong answers per client address ---
+
+// addrThrottle counts wrong answers per client address in memory. After
+// maxFailures the address is locked out for a time that doubles with
+// every further failure.
+type addrThrottle struct {
+	mu      sync.Mutex
+	entries map[string]*throttleEntry
+}
+
+type throttleEntry struct {
+	failures    int
+	lockedUntil time.Time
+	last        time.Time
+}
+
+const maxFailures = 5
+
+func newAddrThrottle() *addrThrottle { return &addrThrottle{entries: map[string]*throttleEntry{}} }
+
+// lockout is how long to lock after the given number of failures.
+func lockout(failures int) time.Duration {
+	if failures < maxFailures {
+		return 0
+	}
+	d := time.Minute << min(failures-maxFailures, 11)
+	return min(d, 24*time.Hour)
+}
+
+func (t *addrThrottle) locked(addr string, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entries[addr]
+	return e != nil && now.Before(e.lockedUntil)
+}
+
+func (t *addrThrottle) fail(addr string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entries[addr]
+	if e == nil {
+		e = &throttleEntry{}
+		t.entries[addr] = e
+	}
+	e.failures++
+	e.last = now
+	if d := lockout(e.failures); d > 0 {
+		e.lockedUntil = now.Add(d)
+	}
+}
+
+// reset forgets every address.
+func (t *addrThrottle) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.entries)
+}
+
+// forget drops addresses without a failure for a day.
+func (t *addrThrottle) forget(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for a, e := range t.entries {
+		if now.Sub(e.last) > 24*time.Hour && now.After(e.lockedUntil) {
+			delete(t.entries, a)
+		}
+	}
+}

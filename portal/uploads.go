@@ -1,0 +1,276 @@
+package portal
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	expslog "golang.org/x/exp/slog"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+)
+
+// StatusChecksumMismatch is the tus checksum extension's status for a
+// body whose checksum does not match; the portal uses it when the whole
+// envelope's SHA-256 does not match the sha256 metadata.
+const StatusChecksumMismatch = 460
+
+type tusLocker = *memorylocker.MemoryLocker
+
+func (s *Server) setupUploads() error {
+	dir := filepath.Join(s.cfg.DataDir, uploadsDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("uploads dir: %w", err)
+	}
+	s.uploads = filestore.New(dir)
+	s.locker = memorylocker.New()
+	composer := tusd.NewStoreComposer()
+	s.uploads.UseIn(composer)
+	s.locker.UseIn(composer)
+	h, err := tusd.NewHandler(tusd.Config{
+		StoreComposer:             composer,
+		BasePath:                  UploadsPath,
+		DisableDownload:           true,
+		DisableConcatenation:      true,
+		PreUploadCreateCallback:   s.checkNewUpload,
+		PreFinishResponseCallback: s.finishUpload,
+		// tusd logs upload metadata (passwords, file names): keep it quiet.
+		Logger: expslog.New(expslog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return fmt.Errorf("tus handler: %w", err)
+	}
+	s.tus = h
+	return nil
+}
+
+// tusError is an error answer of the tus endpoint with the API's JSON body.
+func tusError(status int, code, message string) tusd.Error {
+	body, _ := json.Marshal(apiError{Error: code, Message: message})
+	return tusd.Error{
+		ErrorCode: code,
+		Message:   message,
+		HTTPResponse: tusd.HTTPResponse{
+			StatusCode: status,
+			Body:       string(body),
+			Header:     tusd.HTTPHeader{"Content-Type": "application/json"},
+		},
+	}
+}
+
+// checkNewUpload validates the metadata of an upload before it is created:
+// a known community, a SHA-256, the size within the community's limit, the
+// password when the community has one.
+func (s *Server) checkNewUpload(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
+	var none tusd.HTTPResponse
+	var keep tusd.FileInfoChanges
+	meta := hook.Upload.MetaData
+	c, err := s.store.communityByCode(meta["community"])
+	if err != nil {
+		return none, keep, tusError(http.StatusNotFound, "unknown-community", "no community with this code")
+	}
+	if !validSHA256(meta["sha256"]) {
+		return none, keep, tusError(http.StatusBadRequest, "bad-sha256", "metadata sha256 must be 64 hex digits")
+	}
+	if hook.Upload.SizeIsDeferred {
+		return none, keep, tusError(http.StatusBadRequest, "length-required", "Upload-Length is required")
+	}
+	if hook.Upload.Size > c.MaxUploadBytes {
+		return none, keep, tusError(http.StatusRequestEntityTooLarge, "too-large",
+			fmt.Sprintf("this inbox accepts at most %d bytes", c.MaxUploadBytes))
+	}
+	if c.Password != nil && !c.Password.matches(meta["password"]) {
+		return none, keep, tusError(http.StatusForbidden, "wrong-password", "missing or wrong upload password")
+	}
+	// The password has done its job: do not store it in the .info file.
+	changed := tusd.FileInfoChanges{MetaData: tusd.MetaData{}}
+	for k, v := range meta {
+		if k != "password" {
+			changed.MetaData[k] = v
+		}
+	}
+	changed.MetaData["community"] = c.Code
+	changed.MetaData["sha256"] = strings.ToLower(meta["sha256"])
+	return none, changed, nil
+}
+
+func validSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// finishUpload runs when the last byte arrived: verify the SHA-256, then
+// file the envelope into the inbox. On a mismatch the upload is deleted
+// and the final PATCH fails with 460.
+func (s *Server) finishUpload(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
+	rec, err := s.fileUpload(hook.Context, hook.Upload)
+	if errors.Is(err, errChecksum) {
+		return tusd.HTTPResponse{}, tusError(StatusChecksumMismatch, "checksum-mismatch",
+			"the SHA-256 of the received data does not match the sha256 metadata; the upload was discarded")
+	}
+	if err != nil {
+		s.cfg.Logger.Error("file upload", "err", err)
+		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, "internal", "could not file the upload")
+	}
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Bildbote-Receipt": "/api/v1/receipts/" + rec.ID}}, nil
+}
+
+var errChecksum = errors.New("checksum mismatch")
+
+// fileUpload verifies a complete upload and links it into the inbox. The
+// tus upload stays (finished, resumable HEAD answers) until the sweep
+// removes it after AbandonAfter.
+func (s *Server) fileUpload(ctx context.Context, info tusd.FileInfo) (*receiptRecord, error) {
+	if rec, err := s.store.receipt(info.ID); err == nil {
+		return rec, nil // filed before (a restart between filing and answering)
+	}
+	src := info.Storage["Path"]
+	sum, err := fileSHA256(src)
+	if err != nil {
+		return nil, err
+	}
+	if sum != info.MetaData["sha256"] {
+		if err := s.terminateUpload(ctx, info.ID); err != nil {
+			s.cfg.Logger.Error("discard upload", "err", err)
+		}
+		return nil, errChecksum
+	}
+	c, err := s.store.communityByCode(info.MetaData["community"])
+	if err != nil {
+		return nil, fmt.Errorf("community of upload: %w", err)
+	}
+	dst := s.inboxPath(c.Code, info.ID)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return nil, err
+	}
+	if err := linkOrCopy(src, dst); err != nil {
+		return nil, fmt.Errorf("file into inbox: %w", err)
+	}
+	rec := &receiptRecord{
+		Receipt: Receipt{
+			ID: info.ID, Community: c.Code, CommunityName: c.Name, Size: info.Size,
+			SHA256: sum, ReceivedAt: time.Now().UTC().Truncate(time.Second),
+		},
+		Filename: info.MetaData["filename"],
+	}
+	if err := s.store.putReceipt(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// linkOrCopy hard-links src to dst (no extra space, no copy time), and
+// copies where the file system cannot link.
+func linkOrCopy(src, dst string) error {
+	os.Remove(dst)
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// terminateUpload deletes a tus upload through the store.
+func (s *Server) terminateUpload(ctx context.Context, id string) error {
+	up, err := s.uploads.GetUpload(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.uploads.AsTerminatableUpload(up).Terminate(ctx)
+}
+
+// sweepUploads removes abandoned partial uploads and finished uploads older
+// than AbandonAfter, and files finished uploads that a crash left unfiled.
+// Each upload is locked first so an active PATCH is never cut.
+func (s *Server) sweepUploads(ctx context.Context, now time.Time) {
+	dir := filepath.Join(s.cfg.DataDir, uploadsDir)
+	infos, _ := filepath.Glob(filepath.Join(dir, "*.info"))
+	for _, p := range infos {
+		id := strings.TrimSuffix(filepath.Base(p), ".info")
+		s.sweepUpload(ctx, id, now)
+	}
+}
+
+func (s *Server) sweepUpload(ctx context.Context, id string, now time.Time) {
+	lock, err := s.locker.NewLock(id)
+	if err != nil {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := lock.Lock(lctx, func() {}); err != nil {
+		return // busy: an upload is running
+	}
+	defer lock.Unlock()
+	up, err := s.uploads.GetUpload(ctx, id)
+	if err != nil {
+		return
+	}
+	info, err := up.GetInfo(ctx)
+	if err != nil {
+		return
+	}
+	st, err := os.Stat(info.Storage["Path"])
+	if err != nil {
+		return
+	}
+	idle := now.Sub(st.ModTime())
+	complete := !info.SizeIsDeferred && info.Offset == info.Size
+	if complete {
+		if _, err := s.store.receipt(id); err != nil {
+			if _, err := s.fileUpload(ctx, info); err != nil && !errors.Is(err, errChecksum) {
+				s.cfg.Logger.Error("file finished upload", "err", err)
+			}
+			return
+		}
+	}
+	if idle > s.cfg.AbandonAfter {
+		if err := s.uploads.AsTerminatableUpload(up).Terminate(ctx); err != nil {
+			s.cfg.Logger.Error("remove abandoned upload", "err", err)
+			return
+		}
+		s.cfg.Logger.Info("removed upload", "complete", complete, "idle_hours", int(idle.Hours()))
+	}
+}
