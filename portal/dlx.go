@@ -379,4 +379,3 @@ var codePage = template.Must(template.New("code").Parse(`<!doctype html>
 <p><small>{{.Note}} DLX: {{.URL}}</small></p>
 </body></html>
 `))
-
