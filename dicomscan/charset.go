@@ -75,6 +75,13 @@ func (c charset) text(v []byte) string {
 	if len(v) == 0 {
 		return ""
 	}
+	if isASCII(v) {
+		// Every supported set agrees with ASCII on these bytes (ISO 2022
+		// switches sets only with ESC, which is ASCII too but handled below).
+		if !c.iso2022 || !containsESC(v) {
+			return strings.TrimSpace(string(v))
+		}
+	}
 	if c.iso2022 && (containsESC(v) || c.katakana) {
 		return strings.TrimSpace(decodeISO2022(v, c.first, c.katakana))
 	}
@@ -118,6 +125,15 @@ func containsESC(v []byte) bool {
 }
 
 func decodeWith(enc encoding.Encoding, v []byte) string {
+	if cm, ok := enc.(*charmap.Charmap); ok {
+		// Byte by byte: far cheaper than a transformer for short values.
+		var sb strings.Builder
+		sb.Grow(len(v) + len(v)/2)
+		for _, b := range v {
+			sb.WriteRune(cm.DecodeByte(b))
+		}
+		return sb.String()
+	}
 	out, err := enc.NewDecoder().Bytes(v)
 	if err != nil {
 		return strings.ToValidUTF8(string(v), "\uFFFD")

@@ -630,6 +630,10 @@ func checkUnreferenced(ctx context.Context, fsys fs.FS, referenced map[string]bo
 		if d.IsDir() || referenced[p] {
 			return nil
 		}
+		if !d.Type().IsRegular() {
+			ix.Skipped = append(ix.Skipped, Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"})
+			return nil
+		}
 		r := examine(fsys, p, buf)
 		switch {
 		case r.h != nil:
@@ -713,8 +717,8 @@ func (c *dirCache) resolve(p string) (string, int64, bool) {
 		}
 		next := path.Join(dir, e.Name())
 		if i == len(parts)-1 {
-			if e.IsDir() {
-				return "", 0, false
+			if !e.Type().IsRegular() {
+				return "", 0, false // a folder, or a link the scan does not follow
 			}
 			info, err := e.Info()
 			if err != nil {

@@ -186,15 +186,20 @@ func (d *decoder) readElement() (element, error) {
 	return e, nil
 }
 
-// vrString avoids allocating for the common VRs.
-func vrString(a, b byte) string {
-	const vrs = "AEASATCSDADSDTFLFDISLOLTOBODOFOLOVOWPNSHSLSQSSSTSVTMUCUIULUNURUSUTUV"
-	for i := 0; i+1 < len(vrs); i += 2 {
-		if vrs[i] == a && vrs[i+1] == b {
-			return vrs[i : i+2]
+// vrTable maps the two letters of a VR to an interned string, so that
+// reading a VR never allocates.
+var vrTable = func() (t [26 * 26]string) {
+	for a := byte('A'); a <= 'Z'; a++ {
+		for b := byte('A'); b <= 'Z'; b++ {
+			t[int(a-'A')*26+int(b-'A')] = string([]byte{a, b})
 		}
 	}
-	return string([]byte{a, b})
+	return t
+}()
+
+// vrString returns the VR for two upper-case letters (checked by isVR).
+func vrString(a, b byte) string {
+	return vrTable[int(a-'A')*26+int(b-'A')]
 }
 
 // skipValue skips the value of e, walking undefined-length sequences and
@@ -286,9 +291,12 @@ func readHeader(r io.Reader, size int64, buf []byte) (*Header, error) {
 		return nil, err
 	}
 	cs := newCharset("")
-	err = d.walk(lastHeaderTag, wantHeaderTag, func(tag uint32, v []byte) {
+	stop, stopped, err := d.walk(lastHeaderTag, wantHeaderTag, func(tag uint32, v []byte) {
 		h.set(tag, v, &cs)
 	})
+	if err == nil && stopped {
+		err = d.checkRest(stop)
+	}
 	if err != nil {
 		// A file cut off after its identifying attributes still belongs
 		// in the index (the caller may list it as damaged).
@@ -486,29 +494,62 @@ func datasetDecoder(br *byteReader, ts string) (*decoder, error) {
 
 // walk reads top-level elements until the first tag after stopAfter, the
 // end of the data, or an error. Values of the wanted tags go to visit; the
-// rest are skipped without being read.
-func (d *decoder) walk(stopAfter uint32, want func(uint32) bool, visit func(tag uint32, v []byte)) error {
+// rest are skipped without being read. It returns the header of the element
+// it stopped at (its value not yet consumed), or nil at the end of the data.
+func (d *decoder) walk(stopAfter uint32, want func(uint32) bool, visit func(tag uint32, v []byte)) (stop element, stopped bool, err error) {
 	for !d.r.atEOF() {
 		e, err := d.readElement()
 		if err != nil {
-			return err
+			return e, false, err
 		}
 		if e.tag > stopAfter {
-			return nil
+			return e, true, nil
 		}
 		if !want(e.tag) {
 			if err := d.skipValue(e, 0); err != nil {
-				return err
+				return e, false, err
 			}
 			continue
 		}
 		v, err := d.readValue(e, 0)
 		if err != nil {
-			return err
+			return e, false, err
 		}
 		visit(e.tag, v)
 	}
-	return nil
+	return element{}, false, nil
+}
+
+// checkRest skips the elements after the header, without reading their
+// values, to the pixel data, and checks that the pixel data fits in the
+// file: a file cut off while being copied is caught here. Encapsulated
+// pixel data is not walked (its fragments may be many); data of unknown
+// size (deflated) is not checked.
+func (d *decoder) checkRest(e element) error {
+	if d.r.size < 0 {
+		return nil
+	}
+	for {
+		if e.tag == tagPixelData {
+			if e.length == undefinedLength {
+				return nil
+			}
+			if rem := d.r.remaining(); int64(e.length) > rem {
+				return fmt.Errorf("pixel data is cut off (%d of %d bytes present)", rem, e.length)
+			}
+			return nil
+		}
+		if err := d.skipValue(e, 0); err != nil {
+			return fmt.Errorf("(%04X,%04X): %w", e.tag>>16, e.tag&0xFFFF, err)
+		}
+		if d.r.atEOF() {
+			return nil
+		}
+		var err error
+		if e, err = d.readElement(); err != nil {
+			return err
+		}
+	}
 }
 
 func trimValue(v []byte) []byte {

@@ -155,6 +155,16 @@ func fullScan(ctx context.Context, fsys fs.FS, ix *Index, opts Options) ([]found
 			if d.IsDir() {
 				return nil
 			}
+			if !d.Type().IsRegular() {
+				// Symbolic links are not followed: they could lead out of
+				// the medium, to files the user never meant to send.
+				select {
+				case results <- scanResult{path: p, skipped: &Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"}}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				return nil
+			}
 			select {
 			case jobs <- p:
 			case <-ctx.Done():
