@@ -1,0 +1,580 @@
+// Package tus is a client for the tus 1.0 resumable upload protocol
+// (https://tus.io/protocols/resumable-upload), core protocol plus the
+// creation and termination extensions, on net/http.
+//
+// Guarantees: an upload survives cut connections, server restarts and
+// program restarts. Before every PATCH after a failure the client asks
+// the server for its offset (HEAD), so at most one chunk is sent twice.
+// While the network is away it waits with exponential backoff (capped at
+// 30 s), reporting transfer.StateWaitingNetwork with the last error, and
+// never gives up on its own: only the context ends an upload. The upload
+// URL is handed to the caller (Job.OnURL) before the first byte is sent,
+// so a job store can persist it and Resume after a reboot.
+//
+// Errors a person can act on unwrap to *i18n.UserError: the server's
+// checksum verdict (*ChecksumError, status 460), a size limit (413), a
+// refused password (403), an unknown inbox (404 at creation).
+package tus
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/internal/retry"
+	"github.com/bildbote/bildbote/transfer/ratelimit"
+)
+
+// Version is the tus protocol version spoken.
+const Version = "1.0.0"
+
+// StatusChecksumMismatch is the status of a failed checksum (tus checksum
+// extension; the portal uses it for the whole-envelope SHA-256).
+const StatusChecksumMismatch = 460
+
+// DefaultChunkSize is the PATCH size when Client.ChunkSize is 0.
+const DefaultChunkSize = 8 << 20
+
+// Client uploads with tus. The zero value works; fields are options.
+type Client struct {
+	// HTTP is the client used; http.DefaultClient when nil. Do not set a
+	// Timeout on it: StallTimeout handles hung connections.
+	HTTP *http.Client
+	// ChunkSize is the body size of one PATCH (default 8 MiB).
+	ChunkSize int64
+	// Bandwidth limits the upload (shared with other transfers); nil is
+	// unlimited. See ratelimit.New.
+	Bandwidth *ratelimit.Bucket
+	// Progress receives reports; may be nil.
+	Progress transfer.Progress
+	// Retry sets the waits between attempts (1 s doubling to 30 s).
+	Retry retry.Policy
+	// StallTimeout aborts a request when no byte moved and no answer came
+	// for this long (default 2 minutes), to retry it.
+	StallTimeout time.Duration
+	// Header is added to every request (e.g. User-Agent).
+	Header http.Header
+}
+
+// Job is one upload.
+type Job struct {
+	// Endpoint is the creation URL, e.g. "https://portal/api/v1/uploads/".
+	Endpoint string
+	// Metadata goes into Upload-Metadata at creation.
+	Metadata map[string]string
+	// File is the data, Size its length (the sealed spool file).
+	File io.ReaderAt
+	Size int64
+	// URL is the upload's URL from an earlier run; empty creates one.
+	URL string
+	// OnURL is called with the upload URL as soon as it is known (after
+	// creation, or a re-creation after the server lost the upload),
+	// before any byte is sent. Persist it; an error aborts the upload.
+	OnURL func(uploadURL string) error
+}
+
+// Result is a finished upload.
+type Result struct {
+	URL string // the upload URL
+	ID  string // its last path segment (the portal's receipt id)
+	// Receipt is the portal's receipt path from the final PATCH's
+	// Bildbote-Receipt header; empty when that answer was lost.
+	Receipt string
+	Size    int64
+}
+
+// ErrUploadGone: the server no longer knows the upload (404/410), e.g. it
+// was abandoned. Upload starts over on it; Resume returns it.
+var ErrUploadGone = errors.New("tus: upload no longer exists on the server")
+
+// ChecksumError: the server received all bytes but their checksum did not
+// match (status 460); it discarded the upload. Retrying the same bytes
+// will not help: the spool file is damaged.
+type ChecksumError struct{ Message string }
+
+func (e *ChecksumError) Error() string { return "tus: checksum mismatch: " + e.Message }
+
+func (e *ChecksumError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.tus.checksum").WithHint("transfer.tus.checksum.hint")
+}
+
+// StatusError is an answer the client cannot recover from.
+type StatusError struct {
+	Op      string // "create", "head", "patch"
+	Status  int
+	Code    string // the portal's machine code ("too-large", ...), if any
+	Message string // the server's English message, if any
+}
+
+func (e *StatusError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("tus %s: %d %s", e.Op, e.Status, msg)
+}
+
+// Unwrap maps the statuses a person can act on to user errors.
+func (e *StatusError) Unwrap() error {
+	switch {
+	case e.Status == http.StatusRequestEntityTooLarge:
+		return i18n.NewError(i18n.KindRefused, "transfer.tus.too_large").WithHint("transfer.tus.too_large.hint")
+	case e.Status == http.StatusForbidden:
+		return i18n.NewError(i18n.KindInput, "transfer.tus.password").WithHint("transfer.tus.password.hint")
+	case e.Status == http.StatusNotFound && e.Op == "create":
+		return i18n.NewError(i18n.KindInput, "transfer.tus.unknown_inbox").WithHint("transfer.tus.unknown_inbox.hint")
+	}
+	return i18n.NewError(i18n.KindRefused, "transfer.tus.refused", e.Status)
+}
+
+// MismatchError: the upload URL belongs to an upload of another length:
+// the job store handed the wrong file.
+type MismatchError struct{ Server, Local int64 }
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("tus: server upload has length %d, local file %d", e.Server, e.Local)
+}
+
+// transientStatus: the server is restarting, overloaded or still holds
+// the lock of a cut request (423).
+func transientStatus(code int) bool {
+	switch code {
+	case http.StatusLocked, http.StatusTooManyRequests, http.StatusRequestTimeout,
+		http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) chunk() int64 {
+	if c.ChunkSize > 0 {
+		return c.ChunkSize
+	}
+	return DefaultChunkSize
+}
+
+func (c *Client) stall() time.Duration {
+	if c.StallTimeout > 0 {
+		return c.StallTimeout
+	}
+	return 2 * time.Minute
+}
+
+// upload is the state of one running upload.
+type upload struct {
+	c       *Client
+	job     *Job
+	url     string
+	offset  int64
+	sent    atomic.Int64 // bytes confirmed plus in flight, for progress
+	waiter  *retry.Waiter
+	receipt string
+}
+
+func (u *upload) status(state transfer.State) transfer.Status {
+	return transfer.Status{State: state, Item: path.Base(u.url), Done: u.sent.Load(), Total: u.job.Size}
+}
+
+// Upload runs job to completion: it creates the upload when job.URL is
+// empty or the server lost it, and otherwise resumes it.
+func (c *Client) Upload(ctx context.Context, job Job) (*Result, error) {
+	if job.File == nil || job.Size < 0 {
+		return nil, errors.New("tus: job without file")
+	}
+	u := &upload{c: c, job: &job, url: job.URL}
+	u.waiter = retry.New(c.Retry, c.Progress, func() transfer.Status { return u.status(transfer.StateUploading) })
+	for {
+		if u.url == "" {
+			if err := u.create(ctx); err != nil {
+				return nil, err
+			}
+		}
+		err := u.run(ctx)
+		if errors.Is(err, ErrUploadGone) && job.Endpoint != "" {
+			u.url = "" // start over
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		transfer.Report(c.Progress, u.status(transfer.StateDone))
+		return &Result{URL: u.url, ID: path.Base(u.url), Receipt: u.receipt, Size: job.Size}, nil
+	}
+}
+
+// Resume continues the upload at uploadURL with file (size bytes). It
+// returns ErrUploadGone when the server no longer has it; Upload with an
+// Endpoint starts over instead.
+func (c *Client) Resume(ctx context.Context, uploadURL string, file io.ReaderAt, size int64) (*Result, error) {
+	return c.Upload(ctx, Job{URL: uploadURL, File: file, Size: size})
+}
+
+// create POSTs a new upload and hands its URL to OnURL.
+func (u *upload) create(ctx context.Context) error {
+	transfer.Report(u.c.Progress, u.status(transfer.StateConnecting))
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.job.Endpoint, nil)
+		if err != nil {
+			return fmt.Errorf("tus create: %w", err)
+		}
+		u.c.setHeaders(req)
+		req.Header.Set("Upload-Length", strconv.FormatInt(u.job.Size, 10))
+		if md := encodeMetadata(u.job.Metadata); md != "" {
+			req.Header.Set("Upload-Metadata", md)
+		}
+		resp, err := u.c.http().Do(req)
+		if err != nil {
+			if retry.Permanent(ctx, err) {
+				return fmt.Errorf("tus create: %w", err)
+			}
+			if werr := u.waiter.Wait(ctx, err); werr != nil {
+				return werr
+			}
+			continue
+		}
+		loc := resp.Header.Get("Location")
+		serr := statusError("create", resp)
+		if resp.StatusCode == http.StatusCreated && loc != "" {
+			abs, err := resolve(u.job.Endpoint, loc)
+			if err != nil {
+				return fmt.Errorf("tus create: bad Location: %w", err)
+			}
+			u.url, u.offset = abs, 0
+			u.sent.Store(0)
+			u.waiter.Reset()
+			if u.job.OnURL != nil {
+				if err := u.job.OnURL(abs); err != nil {
+					return fmt.Errorf("tus: persist upload URL: %w", err)
+				}
+			}
+			return nil
+		}
+		if !transientStatus(resp.StatusCode) {
+			return serr
+		}
+		if werr := u.waiter.Wait(ctx, serr); werr != nil {
+			return werr
+		}
+	}
+}
+
+// run HEADs and PATCHes until the server has every byte.
+func (u *upload) run(ctx context.Context) error {
+	needHead := true
+	for {
+		if needHead {
+			done, err := u.head(ctx)
+			if err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+			needHead = false
+		}
+		transfer.Report(u.c.Progress, u.status(transfer.StateUploading))
+		complete, err := u.patch(ctx)
+		if err == nil {
+			u.waiter.Reset()
+			if complete {
+				return nil
+			}
+			continue
+		}
+		var te *transientError
+		if !errors.As(err, &te) {
+			return err
+		}
+		needHead = true
+		if te.conflict {
+			continue // 409: our offset was wrong, ask at once
+		}
+		if werr := u.waiter.Wait(ctx, te.err); werr != nil {
+			return werr
+		}
+	}
+}
+
+// transientError marks a failed attempt worth repeating after a HEAD.
+type transientError struct {
+	err      error
+	conflict bool
+}
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// head asks the server for its offset, retrying while the network is away.
+// done is true when the server has every byte.
+func (u *upload) head(ctx context.Context) (done bool, err error) {
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.url, nil)
+		if err != nil {
+			return false, fmt.Errorf("tus head: %w", err)
+		}
+		u.c.setHeaders(req)
+		req.Header.Set("Cache-Control", "no-store")
+		resp, err := u.c.doWithStall(ctx, req, nil)
+		if err != nil {
+			if retry.Permanent(ctx, err) {
+				return false, fmt.Errorf("tus head: %w", err)
+			}
+			if werr := u.waiter.Wait(ctx, err); werr != nil {
+				return false, werr
+			}
+			continue
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent:
+			off, err1 := strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64)
+			length, err2 := strconv.ParseInt(resp.Header.Get("Upload-Length"), 10, 64)
+			if err1 != nil || off < 0 {
+				return false, fmt.Errorf("tus head: bad Upload-Offset %q", resp.Header.Get("Upload-Offset"))
+			}
+			if err2 == nil && length != u.job.Size {
+				return false, &MismatchError{Server: length, Local: u.job.Size}
+			}
+			if off > u.job.Size {
+				return false, &MismatchError{Server: off, Local: u.job.Size}
+			}
+			u.offset = off
+			u.sent.Store(off)
+			return off == u.job.Size, nil
+		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+			return false, ErrUploadGone
+		case transientStatus(resp.StatusCode):
+			if werr := u.waiter.Wait(ctx, statusError("head", resp)); werr != nil {
+				return false, werr
+			}
+		default:
+			return false, statusError("head", resp)
+		}
+	}
+}
+
+// patch sends one chunk from u.offset. complete is true after the last one.
+func (u *upload) patch(ctx context.Context) (complete bool, err error) {
+	n := min(u.c.chunk(), u.job.Size-u.offset)
+	var body io.Reader = io.NewSectionReader(u.job.File, u.offset, n)
+	body = u.c.Bandwidth.Reader(ctx, body)
+	body = &countReader{r: body, n: &u.sent, progress: func() {
+		transfer.Report(u.c.Progress, u.status(transfer.StateUploading))
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, u.url, nil)
+	if err != nil {
+		return false, fmt.Errorf("tus patch: %w", err)
+	}
+	u.c.setHeaders(req)
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	req.Header.Set("Upload-Offset", strconv.FormatInt(u.offset, 10))
+	req.ContentLength = n
+	resp, err := u.c.doWithStall(ctx, req, body)
+	if err != nil {
+		u.sent.Store(u.offset)
+		if retry.Permanent(ctx, err) {
+			return false, fmt.Errorf("tus patch: %w", err)
+		}
+		return false, &transientError{err: err}
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusOK:
+		off, perr := strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64)
+		if perr != nil || off < u.offset || off > u.job.Size {
+			return false, &transientError{err: fmt.Errorf("tus patch: bad Upload-Offset %q", resp.Header.Get("Upload-Offset"))}
+		}
+		u.offset = off
+		u.sent.Store(off)
+		if r := resp.Header.Get("Bildbote-Receipt"); r != "" {
+			u.receipt = r
+		}
+		return off == u.job.Size, nil
+	case resp.StatusCode == http.StatusConflict:
+		u.sent.Store(u.offset)
+		return false, &transientError{err: statusError("patch", resp), conflict: true}
+	case resp.StatusCode == StatusChecksumMismatch:
+		e := statusError("patch", resp)
+		return false, &ChecksumError{Message: e.Message}
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return false, ErrUploadGone
+	case transientStatus(resp.StatusCode):
+		u.sent.Store(u.offset)
+		return false, &transientError{err: statusError("patch", resp)}
+	default:
+		se := statusError("patch", resp)
+		if interrupted(se) {
+			// tusd: another request for this upload (our own earlier,
+			// cut one, still queued server-side) took the lock.
+			u.sent.Store(u.offset)
+			return false, &transientError{err: se}
+		}
+		return false, se
+	}
+}
+
+// doWithStall sends req with body, cancelling it when neither the body
+// moves nor an answer comes for StallTimeout.
+func (c *Client) doWithStall(ctx context.Context, req *http.Request, body io.Reader) (*http.Response, error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	stall := c.stall()
+	timer := time.AfterFunc(stall, func() { cancel(errStalled) })
+	if body != nil {
+		req.Body = io.NopCloser(&kickReader{r: body, kick: func() { timer.Reset(stall) }})
+		req.GetBody = nil
+	}
+	req = req.WithContext(rctx)
+	resp, err := c.http().Do(req)
+	timer.Stop()
+	if err != nil {
+		if context.Cause(rctx) == errStalled && ctx.Err() == nil {
+			err = fmt.Errorf("%w: %v", errStalled, err)
+		}
+		cancel(nil)
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
+	return resp, nil
+}
+
+var errStalled = errors.New("connection stalled")
+
+type kickReader struct {
+	r    io.Reader
+	kick func()
+}
+
+func (k *kickReader) Read(p []byte) (int, error) {
+	n, err := k.r.Read(p)
+	if n > 0 {
+		k.kick()
+	}
+	return n, err
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+type countReader struct {
+	r        io.Reader
+	n        *atomic.Int64
+	progress func()
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n.Add(int64(n))
+		c.progress()
+	}
+	return n, err
+}
+
+func (c *Client) setHeaders(req *http.Request) {
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Tus-Resumable", Version)
+}
+
+// Terminate deletes an upload (termination extension), e.g. when the user
+// cancels a send.
+func (c *Client) Terminate(ctx context.Context, uploadURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, uploadURL, nil)
+	if err != nil {
+		return err
+	}
+	c.setHeaders(req)
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return fmt.Errorf("tus terminate: %w", err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNoContent, http.StatusOK, http.StatusNotFound, http.StatusGone:
+		return nil
+	}
+	return statusError("terminate", resp)
+}
+
+// interrupted reports tusd's "ERR_UPLOAD_INTERRUPTED" (400): the PATCH
+// lost the upload's lock to a newer request for the same upload.
+func interrupted(e *StatusError) bool {
+	return e.Status == http.StatusBadRequest && (e.Code == "ERR_UPLOAD_INTERRUPTED" || strings.HasPrefix(e.Message, "ERR_UPLOAD_INTERRUPTED"))
+}
+
+// statusError reads the portal's JSON error body ({"error","message"}),
+// if any, into a StatusError.
+func statusError(op string, resp *http.Response) *StatusError {
+	e := &StatusError{Op: op, Status: resp.StatusCode}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var body struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(data, &body) == nil {
+		e.Code, e.Message = body.Error, body.Message
+	} else {
+		e.Message = strings.TrimSpace(string(data))
+	}
+	return e
+}
+
+// encodeMetadata renders Upload-Metadata: "key base64(value)" pairs,
+// comma separated, keys sorted for stable requests.
+func encodeMetadata(md map[string]string) string {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if md[k] == "" {
+			parts = append(parts, k) // the spec's form for an empty value
+			continue
+		}
+		parts = append(parts, k+" "+base64.StdEncoding.EncodeToString([]byte(md[k])))
+	}
+	return strings.Join(parts, ",")
+}
+
+func resolve(base, ref string) (string, error) {
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return "", err
+	}
+	return b.ResolveReference(r).String(), nil
+}
