@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/dicomscan/pdi"
 )
 
 // allItemsID names the ZIP of every item of a code (downloadall).
@@ -123,14 +124,12 @@ func (p *preparer) build(rec *codeRecord, itemID string) error {
 	if err != nil {
 		return err
 	}
-	if itemID != allItemsID {
-		var studyUID string
-		for _, it := range rec.Items {
-			if it.ID == itemID {
-				studyUID = it.StudyUID
-			}
+	// One study per item; downloadall holds every study and the reports.
+	opts := pdi.Options{Time: rec.CreatedAt, IncludeDocuments: itemID == allItemsID}
+	for _, it := range rec.Items {
+		if it.ID == itemID {
+			opts.Studies = []string{it.StudyUID}
 		}
-		idx = onlyStudy(idx, studyUID)
 	}
 	dst := p.zipPath(rec.ID, itemID)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
@@ -143,7 +142,7 @@ func (p *preparer) build(rec *codeRecord, itemID string) error {
 	defer os.Remove(tmp.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
-	if err := writePDIZip(ctx, tmp, idx); err != nil {
+	if _, err := pdi.WriteZip(ctx, tmp, idx, opts); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write zip: %w", err)
 	}
@@ -198,25 +197,4 @@ func loadRecordIndex(dataDir, recordID string) (*dicomscan.Index, error) {
 	}
 	idx.SetFS(os.DirFS(filepath.Join(dir, "src")))
 	return &idx, nil
-}
-
-// onlyStudy returns a copy of idx with just the study studyUID and no
-// documents.
-func onlyStudy(idx *dicomscan.Index, studyUID string) *dicomscan.Index {
-	out := *idx
-	out.Patients, out.Documents, out.Files, out.Bytes = nil, nil, 0, 0
-	for _, p := range idx.Patients {
-		for _, st := range p.Studies {
-			if st.InstanceUID != studyUID {
-				continue
-			}
-			cp := *p
-			cp.Studies = []*dicomscan.Study{st}
-			out.Patients = append(out.Patients, &cp)
-			out.Files += st.Files
-			out.Bytes += st.Bytes
-		}
-	}
-	out.SetFS(idx.FS())
-	return &out
 }

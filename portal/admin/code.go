@@ -114,10 +114,3 @@ func (e *env) codeRevoke(args []string) error {
 	return nil
 }
 
-func (e *env) codeIssue(args []string) error {
-	return fmt.Errorf("code issue: not yet available")
-}
-
-func (e *env) demo(args []string) error {
-	return fmt.Errorf("demo: not yet available")
-}

@@ -1,0 +1,163 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/portal"
+	"github.com/bildbote/bildbote/portal/accesscode"
+	"github.com/bildbote/bildbote/portal/codesheet"
+)
+
+// issueOptions are the inputs of `code issue`.
+type issueOptions struct {
+	data, dob, studyDate, password, questionDE, questionEN, answer string
+	patient, publicURL, sheet, issuer                               string
+	expires                                                         time.Duration
+	paths                                                           []string
+}
+
+func (e *env) codeIssue(args []string) error {
+	f := e.newFlags("code issue")
+	var o issueOptions
+	f.StringVar(&o.data, "data", "", "data directory")
+	f.StringVar(&o.dob, "dob", "", "patient's date of birth (YYYY-MM-DD); default: from the DICOM files")
+	f.StringVar(&o.studyDate, "study-date", "", "also ask for the study date (YYYY-MM-DD)")
+	f.StringVar(&o.password, "password", "", "also ask for this password / one-time code")
+	f.StringVar(&o.questionDE, "question-de", "", "also ask this custom question (German text)")
+	f.StringVar(&o.questionEN, "question-en", "", "also ask this custom question (English text)")
+	f.StringVar(&o.answer, "answer", "", "the answer to the custom question")
+	f.StringVar(&o.patient, "patient", "", "only the studies of this Patient ID")
+	f.StringVar(&o.publicURL, "public-url", "", "portal address for the sheet (default: the one serve uses)")
+	f.StringVar(&o.sheet, "sheet", "", "where to write the code sheet PDF (default DIR/sheets/RECORD.pdf)")
+	f.StringVar(&o.issuer, "issuer", "", "practice or clinic name printed on the sheet")
+	o.expires = 90 * 24 * time.Hour
+	f.Var(durationFlag{&o.expires}, "expires", "validity (e.g. 90d)")
+	paths, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := f.require("data", o.data); err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		fmt.Fprintln(e.stderr, "code issue: give the folders, ZIPs or files to share")
+		return errUsage
+	}
+	o.paths = paths
+	return e.issue(context.Background(), o)
+}
+
+func (e *env) issue(ctx context.Context, o issueOptions) (err error) {
+	rid := portal.NewRecordID()
+	staged, err := portal.StageItems(ctx, o.data, rid, o.paths, portal.StageOptions{PatientID: o.patient})
+	defer func() {
+		if err != nil {
+			os.RemoveAll(portal.RecordDir(o.data, rid))
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	if n := len(staged.Patients); n > 1 {
+		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.issue.several_patients", n))
+	}
+	questions, err := e.questions(o, staged)
+	if err != nil {
+		return err
+	}
+	s, err := portal.OpenAdmin(o.data)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := s.IssueCode(ctx, portal.IssueRequest{
+		RecordID: rid, Items: staged.Items, Questions: questions, ExpiresAt: time.Now().Add(o.expires),
+	})
+	if err != nil {
+		return err
+	}
+	sheetPath, err := writeSheet(o, res, questions, staged, e.lang)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, accesscode.Format(res.Code))
+	fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.issue.done", res.RecordID, len(staged.Items),
+		res.ExpiresAt.Local().Format("2006-01-02"), sheetPath))
+	return nil
+}
+
+// questions turns the flags into second factors: the date of birth
+// first (from --dob, else the one patient's DICOM birth date), then the
+// optional ones.
+func (e *env) questions(o issueOptions, staged *portal.Staged) ([]portal.QuestionSpec, error) {
+	var qs []portal.QuestionSpec
+	dob := o.dob
+	if dob == "" && len(staged.Patients) == 1 {
+		dob = staged.Patients[0].BirthDate
+	}
+	if dob != "" {
+		qs = append(qs, portal.QuestionSpec{Type: portal.QuestionBirthDate, Answer: dob})
+	}
+	if o.studyDate != "" {
+		qs = append(qs, portal.QuestionSpec{Type: portal.QuestionStudyDate, Answer: o.studyDate})
+	}
+	if o.password != "" {
+		qs = append(qs, portal.QuestionSpec{Type: portal.QuestionPassword, Answer: o.password})
+	}
+	if o.questionDE != "" || o.questionEN != "" || o.answer != "" {
+		texts := map[string]string{}
+		if o.questionDE != "" {
+			texts["de"] = o.questionDE
+		}
+		if o.questionEN != "" {
+			texts["en"] = o.questionEN
+		}
+		qs = append(qs, portal.QuestionSpec{Type: portal.QuestionCustom, Answer: o.answer, Texts: texts})
+	}
+	if len(qs) == 0 {
+		return nil, i18n.NewError(i18n.KindInput, "portal.err.no_question")
+	}
+	return qs, nil
+}
+
+func writeSheet(o issueOptions, res portal.IssueResult, qs []portal.QuestionSpec, staged *portal.Staged, lang i18n.Lang) (string, error) {
+	path := o.sheet
+	if path == "" {
+		path = filepath.Join(o.data, "sheets", res.RecordID+".pdf")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	var types []string
+	for _, q := range qs {
+		types = append(types, q.Type)
+	}
+	studies, reports := 0, 0
+	for _, it := range staged.Items {
+		if it.Kind == portal.KindStudy {
+			studies++
+		} else {
+			reports++
+		}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("code sheet: %w", err)
+	}
+	err = codesheet.Write(f, codesheet.Sheet{
+		Code: res.Code, PublicURL: publicURL(o.data, o.publicURL), ExpiresAt: res.ExpiresAt,
+		Questions: types, Issuer: o.issuer, Contents: i18n.T(lang, "portal.issue.contents", studies, reports),
+	})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("code sheet: %w", err)
+	}
+	return path, nil
+}
