@@ -113,4 +113,3 @@ func (e *env) codeRevoke(args []string) error {
 	fmt.Fprintln(e.stdout, i18n.T(e.lang, "portal.code.revoked", info.RecordID))
 	return nil
 }
-

@@ -16,9 +16,9 @@ import (
 // issueOptions are the inputs of `code issue`.
 type issueOptions struct {
 	data, dob, studyDate, password, questionDE, questionEN, answer string
-	patient, publicURL, sheet, issuer                               string
-	expires                                                         time.Duration
-	paths                                                           []string
+	patient, publicURL, sheet, issuer                              string
+	expires                                                        time.Duration
+	paths                                                          []string
 }
 
 func (e *env) codeIssue(args []string) error {
