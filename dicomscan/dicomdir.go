@@ -467,6 +467,10 @@ func scanDICOMDIRs(ctx context.Context, fsys fs.FS, ix *Index, opts Options) (us
 		ix.Documents, ix.Skipped = nil, nil
 		return false, extra, nil
 	}
+	if reason := sampleSeries(fsys, files); reason != "" {
+		ix.Documents, ix.Skipped = nil, nil
+		return false, reason, nil
+	}
 	buildIndex(ix, files)
 	if opts.Progress != nil {
 		opts.Progress.Update(Counts{Files: len(referenced) + len(ix.Documents) + len(ix.Skipped), Bytes: ix.Bytes, Folder: "."})
@@ -732,4 +736,66 @@ func (c *dirCache) resolve(p string) (string, int64, bool) {
 		dir = next
 	}
 	return "", 0, false
+}
+
+// sampleSeries reads the header of one file per series (the first by
+// path). DICOMDIR records carry few attributes (no series description, often
+// no birth date); the sample fills the gaps for the whole series and checks
+// that the DICOMDIR agrees with the file it names. A disagreement is
+// returned as the reason not to trust the DICOMDIR.
+func sampleSeries(fsys fs.FS, files []found) string {
+	first := map[string]int{}
+	for i, f := range files {
+		j, ok := first[f.h.SeriesInstanceUID]
+		if !ok || f.path < files[j].path {
+			first[f.h.SeriesInstanceUID] = i
+		}
+	}
+	samples := map[string]*Header{}
+	buf := make([]byte, 16<<10)
+	for uid, i := range first {
+		f := files[i]
+		r := examine(fsys, f.path, buf)
+		if r.h == nil {
+			reason := "not a DICOM file"
+			if r.skipped != nil {
+				reason = r.skipped.Reason
+			}
+			return fmt.Sprintf("%s, listed in the DICOMDIR, cannot be used (%s)", f.path, reason)
+		}
+		h := r.h
+		if h.SOPInstanceUID != f.h.SOPInstanceUID || h.StudyInstanceUID != f.h.StudyInstanceUID || h.SeriesInstanceUID != f.h.SeriesInstanceUID {
+			return fmt.Sprintf("the DICOMDIR disagrees with %s (its UIDs differ)", f.path)
+		}
+		samples[uid] = h
+	}
+	for _, f := range files {
+		fillFromSample(f.h, samples[f.h.SeriesInstanceUID])
+	}
+	return ""
+}
+
+// fillFromSample copies the patient, study and series attributes the
+// DICOMDIR left empty from a file of the same series.
+func fillFromSample(h, s *Header) {
+	if s == nil {
+		return
+	}
+	for _, p := range [][2]*string{
+		{&h.PatientName, &s.PatientName}, {&h.PatientID, &s.PatientID},
+		{&h.PatientBirthDate, &s.PatientBirthDate}, {&h.PatientSex, &s.PatientSex},
+		{&h.StudyDate, &s.StudyDate}, {&h.StudyTime, &s.StudyTime}, {&h.StudyID, &s.StudyID},
+		{&h.StudyDescription, &s.StudyDescription}, {&h.AccessionNumber, &s.AccessionNumber},
+		{&h.ReferringPhysician, &s.ReferringPhysician}, {&h.Modality, &s.Modality},
+		{&h.SeriesDescription, &s.SeriesDescription}, {&h.BodyPart, &s.BodyPart},
+		{&h.SOPClassUID, &s.SOPClassUID}, {&h.TransferSyntaxUID, &s.TransferSyntaxUID},
+	} {
+		setIfEmpty(p[0], *p[1])
+	}
+	if h.SeriesNumber == 0 {
+		h.SeriesNumber = s.SeriesNumber
+	}
+	// The record's character set is the DICOMDIR's; the files' is what
+	// Instance.CharacterSet promises.
+	h.CharacterSet = s.CharacterSet
 }

@@ -298,12 +298,9 @@ func readHeader(r io.Reader, size int64, buf []byte) (*Header, error) {
 		err = d.checkRest(stop)
 	}
 	if err != nil {
-		// A file cut off after its identifying attributes still belongs
-		// in the index (the caller may list it as damaged).
-		if h.SOPInstanceUID == "" {
-			return h, err
-		}
-		return h, fmt.Errorf("%w (after the header attributes)", err)
+		// The header found so far comes back with the error, so that a
+		// caller can say which study a damaged file belonged to.
+		return h, err
 	}
 	return h, nil
 }

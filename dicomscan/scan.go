@@ -265,7 +265,7 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 		}
 		r.skipped = &Skipped{Path: p, Code: SkipNotDICOM, Reason: "not a DICOM file"}
 	case err != nil:
-		r.skipped = &Skipped{Path: p, Code: SkipDamaged, Reason: "damaged DICOM header: " + errText(err)}
+		r.skipped = &Skipped{Path: p, Code: SkipDamaged, Reason: "damaged: " + errText(err)}
 	default:
 		if msg := h.missing(); msg != "" {
 			if h.MediaStorageSOPClassUID == sopClassDICOMDIR {
