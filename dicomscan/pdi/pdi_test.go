@@ -311,3 +311,43 @@ func validateDICOMDIR(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// TestNonImageRecords: SR, RT and waveform instances get the record type
+// their SOP class calls for, with keys read from the file (implicit VR,
+// explicit VR, and a bare data set without meta information).
+func TestNonImageRecords(t *testing.T) {
+	srcs := []source{
+		pydicomFile(t, "test-SR.dcm", "sr"),
+		pydicomFile(t, "rtplan.dcm", "rtplan"),
+		pydicomFile(t, "rtdose.dcm", "rtdose"),
+		pydicomFile(t, "ExplVR_LitEndNoMeta.dcm", "ionplan"),
+		pydicomFile(t, "waveform_ecg.dcm", "ecg"),
+		pydicomFile(t, "CT_small.dcm", "ct"),
+	}
+	mediumDir, idx := medium(t, srcs)
+	out := filepath.Join(t.TempDir(), "fs")
+	res, err := WriteDir(context.Background(), out, idx, Options{Time: fixedTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFileSet(t, out, mediumDir, res, len(srcs))
+	const py = `
+import sys, warnings
+warnings.simplefilter("ignore")
+from pydicom import dcmread
+for r in dcmread(sys.argv[1]).DirectoryRecordSequence:
+    if "ReferencedFileID" in r:
+        print(r.DirectoryRecordType)
+`
+	got, err := exec.Command(corpus.PythonWithPydicom(t), "-c", py, filepath.Join(out, "DICOMDIR")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := strings.Fields(strings.ReplaceAll(string(got), " ", "_"))
+	sortStrings(types)
+	// the ion plan has no RT Plan Label (Type 1): it falls back to IMAGE
+	want := []string{"IMAGE", "IMAGE", "RT_DOSE", "RT_PLAN", "SR_DOCUMENT", "WAVEFORM"}
+	if strings.Join(types, ",") != strings.Join(want, ",") {
+		t.Errorf("record types %v, want %v", types, want)
+	}
+}

@@ -1,7 +1,9 @@
 package pdi
 
 import (
+	"bufio"
 	"strconv"
+	"strings"
 
 	"github.com/bildbote/bildbote/dicomscan"
 )
@@ -157,9 +159,170 @@ func digits(s string) bool {
 	return true
 }
 
-// leafKeys picks the leaf record type for the SOP class and its keys.
+// leafRecordType is the Directory Record Type for a SOP class (PS3.3
+// F.4, following pydicom's FileSet): IMAGE unless the class is one of the
+// non-image kinds below. Less common classes (spectroscopy, raw data,
+// registration...) get IMAGE, as pydicom gives every unknown class.
+func leafRecordType(sopClass string) string {
+	const storage = "1.2.840.10008.5.1.4.1.1."
+	c, ok := strings.CutPrefix(sopClass, storage)
+	if !ok {
+		return "IMAGE"
+	}
+	switch {
+	case c == "481.2":
+		return "RT DOSE"
+	case c == "481.3":
+		return "RT STRUCTURE SET"
+	case c == "481.5" || c == "481.8":
+		return "RT PLAN"
+	case c == "481.4" || c == "481.6" || c == "481.7" || c == "481.9":
+		return "RT TREAT RECORD"
+	case strings.HasPrefix(c, "11.") || c == "131":
+		return "PRESENTATION"
+	case strings.HasPrefix(c, "9."):
+		return "WAVEFORM"
+	case c == "88.59":
+		return "KEY OBJECT DOC"
+	case strings.HasPrefix(c, "88."):
+		return "SR DOCUMENT"
+	case strings.HasPrefix(c, "104."):
+		return "ENCAP DOC"
+	}
+	return "IMAGE"
+}
+
+// leafKeys picks the leaf record type for the SOP class and its keys. The
+// keys of non-image records are read from the file; when a Type 1 key is
+// missing there the record falls back to IMAGE (pydicom would refuse the
+// file, dcmmkdir too), so the instance stays on the medium.
 func (w *writer) leafKeys(pi *planInstance, ref *fileRef) (leafKeys, error) {
-	return leafKeys{typ: "IMAGE", keys: []key{
-		{tag: tagInstanceNumber, vr: "IS", text: strconv.Itoa(pi.inst.Number)},
-	}}, nil
+	number := key{tag: tagInstanceNumber, vr: "IS", text: strconv.Itoa(pi.inst.Number)}
+	image := leafKeys{typ: "IMAGE", keys: []key{number}}
+	typ := leafRecordType(ref.sopClass)
+	if typ == "IMAGE" {
+		return image, nil
+	}
+	dk, err := w.readKeys(pi.inst.Path, ref.ts)
+	if err != nil {
+		return image, nil // the copy will read the file again and report real trouble
+	}
+	if keys, ok := nonImageKeys(typ, dk, number); ok {
+		return leafKeys{typ: typ, keys: keys}, nil
+	}
+	return image, nil
+}
+
+// readKeys opens a file a second time and reads the non-image keys.
+func (w *writer) readKeys(p, ts string) (*datasetKeys, error) {
+	f, err := w.fsys.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size := int64(1 << 40)
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	br := bufio.NewReaderSize(f, 64<<10)
+	m, err := readSourceMeta(br)
+	if err != nil {
+		return nil, err
+	}
+	return readDatasetKeys(br, firstNonEmpty(m.ts, ts), size-m.dataStart)
+}
+
+// nonImageKeys builds the keys of a non-image record (PS3.3 F.5); ok is
+// false when a Type 1 key is missing or empty.
+func nonImageKeys(typ string, dk *datasetKeys, number key) ([]key, bool) {
+	v := dk.values
+	keys := []key{number}
+	ok := true
+	need := func(t tag, vr string) {
+		s := v[t]
+		if vr == "DA" {
+			s = cleanDate(s)
+		} else if vr == "TM" {
+			s = cleanTime(s)
+		} else {
+			s = cleanText(vr, s)
+		}
+		if s == "" {
+			ok = false
+		}
+		keys = append(keys, key{tag: t, vr: vr, text: s})
+	}
+	optional := func(t tag, vr string) {
+		s := v[t]
+		if vr == "DA" {
+			s = cleanDate(s)
+		} else if vr == "TM" {
+			s = cleanTime(s)
+		}
+		keys = append(keys, key{tag: t, vr: vr, text: s})
+	}
+	concept := func(required bool) {
+		cn := dk.conceptName
+		if cn == nil || cn[tagCodeValue] == "" || cn[tagCodingSchemeDesig] == "" || cn[tagCodeMeaning] == "" {
+			if required {
+				ok = false
+			} else {
+				keys = append(keys, key{tag: tagConceptNameCodeSeq, vr: "SQ"})
+			}
+			return
+		}
+		item := []key{
+			{tag: tagCodeValue, vr: "SH", text: cn[tagCodeValue]},
+			{tag: tagCodingSchemeDesig, vr: "SH", text: cn[tagCodingSchemeDesig]},
+			{tag: tagCodeMeaning, vr: "LO", text: cn[tagCodeMeaning]},
+		}
+		if ver := cn[tagCodingSchemeVersion]; ver != "" {
+			item = append(item, key{tag: tagCodingSchemeVersion, vr: "SH", text: ver})
+		}
+		keys = append(keys, key{tag: tagConceptNameCodeSeq, vr: "SQ", items: [][]key{item}})
+	}
+	switch typ {
+	case "RT DOSE":
+		need(tagDoseSummationType, "CS")
+	case "RT STRUCTURE SET":
+		need(tagStructureSetLabel, "SH")
+		optional(tagStructureSetDate, "DA")
+		optional(tagStructureSetTime, "TM")
+	case "RT PLAN":
+		need(tagRTPlanLabel, "SH")
+		optional(tagRTPlanDate, "DA")
+		optional(tagRTPlanTime, "TM")
+	case "RT TREAT RECORD":
+		optional(tagTreatmentDate, "DA")
+		optional(tagTreatmentTime, "TM")
+	case "PRESENTATION":
+		need(tagPresentationDate, "DA")
+		need(tagPresentationTime, "TM")
+		need(tagContentLabel, "CS")
+		optional(tagContentDescription, "LO")
+		optional(tagContentCreatorName, "PN")
+	case "WAVEFORM":
+		need(tagContentDate, "DA")
+		need(tagContentTime, "TM")
+	case "SR DOCUMENT":
+		need(tagCompletionFlag, "CS")
+		need(tagVerificationFlag, "CS")
+		need(tagContentDate, "DA")
+		need(tagContentTime, "TM")
+		if cleanText("CS", v[tagVerificationFlag]) == "VERIFIED" {
+			need(tagVerificationDateTime, "DT")
+		}
+		concept(true)
+	case "KEY OBJECT DOC":
+		need(tagContentDate, "DA")
+		need(tagContentTime, "TM")
+		concept(true)
+	case "ENCAP DOC":
+		optional(tagContentDate, "DA")
+		optional(tagContentTime, "TM")
+		optional(tagDocumentTitle, "ST")
+		need(tagMIMETypeEncapsulated, "LO")
+		concept(false)
+	}
+	return keys, ok
 }

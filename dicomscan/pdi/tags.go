@@ -69,6 +69,7 @@ const (
 	tagCompletionFlag       tag = 0x0040A491
 	tagVerificationFlag     tag = 0x0040A493
 	tagVerificationDateTime tag = 0x0040A030
+	tagVerifyingObserverSeq tag = 0x0040A073
 )
 
 // UIDs this package writes.
