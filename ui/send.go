@@ -119,6 +119,8 @@ func (s *sendScreen) form() fyne.CanvasObject {
 	s.recipient.Wrapping = fyne.TextWrapWord
 	s.fingerprint = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	s.fingerprint.Wrapping = fyne.TextWrapWord
+	s.recipient.Hide()
+	s.fingerprint.Hide()
 
 	s.senderName = widget.NewEntry()
 	s.senderMail = widget.NewEntry()

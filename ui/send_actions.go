@@ -69,7 +69,8 @@ func (s *sendScreen) lookupInbox() {
 	}
 	s.community = nil
 	s.recipient.SetText(s.u.t("ui.send.lookingUp"))
-	s.fingerprint.SetText("")
+	s.recipient.Show()
+	s.fingerprint.Hide()
 	s.updateSendable()
 	go func() {
 		c, err := s.u.core.LookupCommunity(context.Background(), "", code)
@@ -79,7 +80,7 @@ func (s *sendScreen) lookupInbox() {
 
 func (s *sendScreen) showCommunity(c *app.Community, err error) {
 	if err != nil {
-		s.recipient.SetText("")
+		s.recipient.Hide()
 		s.u.showError(err)
 		return
 	}
@@ -93,6 +94,7 @@ func (s *sendScreen) showCommunity(c *app.Community, err error) {
 		fp += "\n" + s.u.t("ui.send.pinChanged", c.PinnedFingerprint)
 	}
 	s.fingerprint.SetText(fp)
+	s.fingerprint.Show()
 	showIf(s.passwordItem, c.PasswordRequired)
 	s.updateSendable()
 }

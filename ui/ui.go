@@ -172,14 +172,27 @@ func isImage(p string) bool {
 }
 
 // showError shows err as a person reads it: the translated message and
-// the hint saying what to do next.
+// the hint saying what to do next. The OK button has the focus, so Enter
+// closes the dialog.
 func (u *UI) showError(err error) {
 	msg, hint := i18n.Localize(u.lang, err)
+	text := widget.NewLabel(msg)
+	text.Wrapping = fyne.TextWrapWord
+	body := container.NewVBox(text)
 	if hint != "" {
-		msg += "\n\n" + hint
+		h := widget.NewLabel(hint)
+		h.Wrapping = fyne.TextWrapWord
+		h.Importance = widget.LowImportance
+		body.Add(h)
 	}
-	d := dialog.NewInformation(u.t("ui.error.title"), msg, u.win)
+	var d dialog.Dialog
+	ok := widget.NewButton(u.t("ui.ok"), func() { d.Hide() })
+	ok.Importance = widget.HighImportance
+	body.Add(container.NewCenter(ok))
+	d = dialog.NewCustomWithoutButtons(u.t("ui.error.title"), body, u.win)
+	d.Resize(fyne.NewSize(480, body.MinSize().Height))
 	d.Show()
+	u.win.Canvas().Focus(ok)
 }
 
 // notify sends a desktop notification.
