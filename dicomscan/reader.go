@@ -71,7 +71,19 @@ func (b *byteReader) fill(n int) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF || err == nil {
 		return errTruncated
 	}
-	return err
+	return &readError{err}
+}
+
+// readError is a failure of the medium (a bad sector, a vanished file), as
+// opposed to a malformed file.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+func isReadError(err error) bool {
+	var re *readError
+	return errors.As(err, &re)
 }
 
 // peek returns the next n bytes without consuming them.
@@ -114,7 +126,7 @@ func (b *byteReader) skip(n int64) error {
 	b.start, b.end = 0, 0
 	if s, ok := b.r.(io.Seeker); ok && b.size >= 0 {
 		if _, err := s.Seek(n, io.SeekCurrent); err != nil {
-			return fmt.Errorf("seek: %w", err)
+			return &readError{fmt.Errorf("seek: %w", err)}
 		}
 		b.pos += n
 		return nil
@@ -125,7 +137,7 @@ func (b *byteReader) skip(n int64) error {
 		if err == nil || err == io.EOF {
 			return errTruncated
 		}
-		return err
+		return &readError{err}
 	}
 	return nil
 }

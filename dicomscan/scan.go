@@ -264,6 +264,8 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 			return r
 		}
 		r.skipped = &Skipped{Path: p, Code: SkipNotDICOM, Reason: "not a DICOM file"}
+	case isReadError(err):
+		r.skipped = &Skipped{Path: p, Code: SkipUnreadable, Reason: errText(err)}
 	case err != nil:
 		r.skipped = &Skipped{Path: p, Code: SkipDamaged, Reason: "damaged: " + errText(err)}
 	default:
