@@ -262,11 +262,11 @@ func TestUnreadableFiles(t *testing.T) {
 	}
 	other, _ := os.ReadFile(corpus.PydicomFile(t, "MR_small.dcm"))
 	mfs := failingFS{MapFS: fstest.MapFS{
-		"DICOM/GOOD":     {Data: good},
-		"DICOM/LOCKED":   {Data: other},
-		"DICOM/BADREAD":  {Data: other},
-		"BROKEN/IM1":     {Data: other},
-		"BROKEN/IM2":     {Data: other},
+		"DICOM/GOOD":       {Data: good},
+		"DICOM/LOCKED":     {Data: other},
+		"DICOM/BADREAD":    {Data: other},
+		"BROKEN/IM1":       {Data: other},
+		"BROKEN/IM2":       {Data: other},
 		"REPORT/ARZTBRIEF": {Data: []byte("%PDF-1.4 a report without an extension")},
 	}, bad: map[string]bool{"DICOM/LOCKED": true, "DICOM/BADREAD#read": true, "BROKEN": true}}
 	ix, err := Scan(context.Background(), &Medium{FS: mfs, Name: "bad sectors"}, Options{})
