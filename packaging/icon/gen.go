@@ -5,7 +5,10 @@
 // signed distance functions sampled 4x4 per pixel, so edges are smooth and
 // the output is byte-for-byte reproducible.
 //
-//	go run packaging/icon/gen.go -out packaging/icon.png
+//	go run packaging/icon/gen.go -out packaging/icon.png [-size 512]
+//
+// The shapes are drawn in a 512x512 design space and scaled, so smaller
+// sizes (hicolor 48..256) are rendered, not downsampled.
 package main
 
 import (
@@ -18,7 +21,7 @@ import (
 	"os"
 )
 
-const size = 512
+const size = 512 // design space
 
 type rgba struct{ r, g, b, a float64 }
 
@@ -127,16 +130,18 @@ func shade(x, y float64) rgba {
 
 func main() {
 	out := flag.String("out", "packaging/icon.png", "output PNG")
+	px := flag.Int("size", size, "width and height in pixels")
 	flag.Parse()
 
 	const ss = 4 // samples per axis
-	img := image.NewNRGBA(image.Rect(0, 0, size, size))
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
+	scale := float64(size) / float64(*px)
+	img := image.NewNRGBA(image.Rect(0, 0, *px, *px))
+	for y := 0; y < *px; y++ {
+		for x := 0; x < *px; x++ {
 			var sum rgba
 			for sy := 0; sy < ss; sy++ {
 				for sx := 0; sx < ss; sx++ {
-					c := shade(float64(x)+(float64(sx)+0.5)/ss, float64(y)+(float64(sy)+0.5)/ss)
+					c := shade((float64(x)+(float64(sx)+0.5)/ss)*scale, (float64(y)+(float64(sy)+0.5)/ss)*scale)
 					// premultiply for averaging
 					sum.r += c.r * c.a
 					sum.g += c.g * c.a

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/bildbote/bildbote/app"
+)
+
+// uncommentKey matches the example's commented-out keys ("# key = ...",
+// "# [pinned_keys]", "# bM1X = ..."), not its prose lines.
+var uncommentKey = regexp.MustCompile(`(?m)^# ((?:[a-z_]+|bM1X) = |\[pinned_keys\])`)
+
+// The shipped example must stay in step with the app's loader: as shipped
+// (everything commented) it locks nothing, and with every key switched on
+// it loads and locks all of them.
+func TestExampleMatchesTheLoader(t *testing.T) {
+	example, err := os.ReadFile("../policy/policy.toml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	asShipped := filepath.Join(dir, "shipped.toml")
+	if err := os.WriteFile(asShipped, example, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := app.LoadPolicy(asShipped)
+	if err != nil {
+		t.Fatalf("example as shipped: %v", err)
+	}
+	if len(p.Keys()) != 0 {
+		t.Fatalf("example as shipped locks %v, want nothing", p.Keys())
+	}
+
+	everything := filepath.Join(dir, "everything.toml")
+	if err := os.WriteFile(everything, uncommentKey.ReplaceAll(example, []byte("$1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err = app.LoadPolicy(everything)
+	if err != nil {
+		t.Fatalf("example with every key: %v", err)
+	}
+	want := []string{app.SettingAllowedPortals, app.SettingBandwidthLimitKbps, app.SettingClinicMode,
+		app.SettingDefaultInbox, app.SettingLibraryDir, app.SettingPACSStowURL,
+		app.SettingPinnedKeys, app.SettingPortalURL}
+	if got := p.Keys(); len(got) != len(want) {
+		t.Fatalf("example with every key locks %v, want %v", got, want)
+	}
+}
