@@ -103,7 +103,9 @@ func WriteDir(ctx context.Context, dir string, idx *dicomscan.Index, opts Option
 		return nil, fmt.Errorf("pdi: open %s: %w", dir, err)
 	}
 	defer root.Close()
-	return write(ctx, idx, opts, &dirSink{root: root})
+	ds := &dirSink{root: root}
+	defer ds.close()
+	return write(ctx, idx, opts, ds)
 }
 
 // WriteZip streams the file-set as a ZIP into w: one file-set, DICOMDIR at
@@ -112,11 +114,25 @@ func WriteDir(ctx context.Context, dir string, idx *dicomscan.Index, opts Option
 // syntaxes (JPEG, JPEG-LS, JPEG 2000, RLE, deflated, MPEG) are stored,
 // everything else is deflated at the fastest level.
 func WriteZip(ctx context.Context, w io.Writer, idx *dicomscan.Index, opts Options) (*Result, error) {
+	return writeZip(ctx, w, idx, opts, zipDeflateUncompressed)
+}
+
+// zipPolicy decides per entry whether to deflate (the benchmark compares
+// the choices).
+type zipPolicy int
+
+const (
+	zipDeflateUncompressed zipPolicy = iota // the default, see WriteZip
+	zipStoreAll
+	zipDeflateAll
+)
+
+func writeZip(ctx context.Context, w io.Writer, idx *dicomscan.Index, opts Options, policy zipPolicy) (*Result, error) {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(out, flate.BestSpeed)
 	})
-	res, err := write(ctx, idx, opts, &zipSink{zw: zw})
+	res, err := write(ctx, idx, opts, &zipSink{zw: zw, policy: policy})
 	if err != nil {
 		return nil, err
 	}
@@ -135,11 +151,14 @@ type sink interface {
 	rename(from, to string) error
 }
 
-type zipSink struct{ zw *zip.Writer }
+type zipSink struct {
+	zw     *zip.Writer
+	policy zipPolicy
+}
 
 func (z *zipSink) create(name string, compress bool, mod time.Time) (io.Writer, error) {
 	h := &zip.FileHeader{Name: name, Method: zip.Store, Modified: mod}
-	if compress {
+	if z.policy == zipDeflateAll || z.policy == zipDeflateUncompressed && compress {
 		h.Method = zip.Deflate
 	}
 	return z.zw.CreateHeader(h)
@@ -151,20 +170,53 @@ func (z *zipSink) rename(from, to string) error { return errors.New("zip: rename
 type dirSink struct {
 	root *os.Root
 	f    *os.File
+	// the folder of the last file, kept open: instances of one series go
+	// to the same folder, and opening through it saves walking the path
+	// from the root for every file
+	dirName string
+	dir     *os.Root
 }
 
 func (d *dirSink) create(name string, _ bool, _ time.Time) (io.Writer, error) {
-	if dir := path.Dir(name); dir != "." {
-		if err := d.root.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	target := d.root
+	if dir != "" {
+		if dir != d.dirName {
+			if err := d.openDir(dir); err != nil {
+				return nil, err
+			}
 		}
+		target = d.dir
 	}
-	f, err := d.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := target.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	d.f = f
 	return f, nil
+}
+
+func (d *dirSink) openDir(dir string) error {
+	if d.dir != nil {
+		d.dir.Close()
+		d.dir, d.dirName = nil, ""
+	}
+	if err := d.root.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	sub, err := d.root.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	d.dir, d.dirName = sub, dir
+	return nil
+}
+
+func (d *dirSink) close() {
+	if d.dir != nil {
+		d.dir.Close()
+	}
 }
 
 func (d *dirSink) closeFile() error {
