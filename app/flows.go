@@ -1,0 +1,147 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// errNotReady marks a flow whose transfer client has not landed yet.
+var errNotReady = i18n.NewError(i18n.KindTransient, "app.not-available")
+
+// --- Scan ---------------------------------------------------------------
+
+// Scan finds the DICOM studies in paths (folders, ZIPs, ISOs, files).
+// progress, when not nil, is called at most ~10 times a second; the same
+// reports go out as EventScanProgress.
+func (c *Core) Scan(ctx context.Context, paths []string, progress func(ScanProgress)) (*dicomscan.Index, error) {
+	return c.scan(ctx, paths, progress)
+}
+
+// --- Send ---------------------------------------------------------------
+
+// Community is a clinic's inbox as the portal describes it, with the
+// local pin status of its key.
+type Community struct {
+	Portal string `json:"portal"`
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+	// Recipients are the age public keys envelopes are sealed to.
+	Recipients []Recipient `json:"recipients"`
+	// Fingerprint is the community's fingerprint as pinned (see
+	// crypto.CommunityFingerprint); read it out to the clinic by phone.
+	Fingerprint      string `json:"fingerprint"`
+	MaxUploadBytes   int64  `json:"maxUploadBytes,omitempty"`
+	PasswordRequired bool   `json:"passwordRequired,omitempty"`
+	// Pin is how the key compares with the local pin.
+	Pin PinStatus `json:"pin"`
+	// PinnedFingerprint is the fingerprint pinned before (for PinChanged).
+	PinnedFingerprint string `json:"pinnedFingerprint,omitempty"`
+}
+
+// Recipient is one age public key and its fingerprint.
+type Recipient struct {
+	Recipient   string `json:"recipient"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// PinStatus compares a community's key with what was pinned.
+type PinStatus string
+
+// The pin states.
+const (
+	PinNew     PinStatus = "new"     // never seen: it will be pinned on first send (TOFU)
+	PinMatch   PinStatus = "match"   // same as pinned (by use or by policy)
+	PinChanged PinStatus = "changed" // differs: sending is refused unless the user accepts the new key
+)
+
+// SendRequest is everything a send needs.
+type SendRequest struct {
+	// Portal is a portal root URL ("" = the configured portal).
+	Portal string
+	// Inbox is the community code, e.g. "bM1X".
+	Inbox string
+	// Index is the scanned medium; Studies picks studies by Study
+	// Instance UID (empty = all).
+	Index   *dicomscan.Index
+	Studies []string
+	Sender  Sender
+	// Patient is an optional note about the patient for the clinic; the
+	// studies' own patient data travels inside the envelope anyway.
+	Patient  string
+	Referrer string
+	Message  string
+	// Password is the inbox password when the community requires one.
+	Password string
+	// AcceptNewKey: the user checked a changed community key with the
+	// clinic and accepts it (re-pins). Without it a changed key is refused.
+	AcceptNewKey bool
+}
+
+// Sender says who sends (remembered in Settings between sessions).
+type Sender struct {
+	Name    string `json:"name"`
+	Contact string `json:"contact,omitempty"`
+}
+
+// --- Redeem -------------------------------------------------------------
+
+// Question is one second-factor question of a code.
+type Question struct {
+	ID string `json:"id"`
+	// Type is PAT_BIRTH_DATE, STUDY_DATE, PASSWORD or CUSTOM.
+	Type string `json:"type"`
+	// Format is DATE (answer YYYYMMDD; NormalizeDate accepts more) or STRING.
+	Format string `json:"format"`
+	// Text is the portal's wording in the best available language;
+	// Texts has all of them by ISO 639 code.
+	Text  string            `json:"text"`
+	Texts map[string]string `json:"texts,omitempty"`
+}
+
+// Item is one thing a redeemed code offers (a study, a PDF report).
+type Item struct {
+	ID          string    `json:"id"`
+	MIMEType    string    `json:"mimeType"`
+	Description string    `json:"description"`
+	StudyUID    string    `json:"studyInstanceUID,omitempty"`
+	Date        string    `json:"date,omitempty"`
+	Modalities  []string  `json:"modalities,omitempty"`
+	PatientName string    `json:"patientName,omitempty"`
+	BirthDate   string    `json:"-"` // memory only
+	FileCount   int       `json:"fileCount,omitempty"`
+	Size        int64     `json:"size,omitempty"`
+	Updated     time.Time `json:"-"`
+}
+
+// --- Receive ------------------------------------------------------------
+
+// InboxItem is one envelope waiting in a community inbox.
+type InboxItem struct {
+	ID         string    `json:"id"`
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"sha256"`
+	ReceivedAt time.Time `json:"receivedAt"`
+}
+
+// ImportRequest is everything an import needs.
+type ImportRequest struct {
+	// Portal root ("" = the configured portal), inbox code and its API key.
+	// The key is kept in memory only (for resuming) and never logged.
+	Portal string
+	Inbox  string
+	APIKey string
+	// ItemIDs picks envelopes (empty = every item in the inbox now).
+	ItemIDs []string
+	// ToDir writes the studies as folders here; StowURL stores them in a
+	// PACS by STOW-RS. At least one is needed ("" StowURL and "" ToDir =
+	// the policy's/settings' pacs_stow_url).
+	ToDir   string
+	StowURL string
+}
+
+// ErrNoDestination: an import with neither a folder nor a PACS.
+var ErrNoDestination = errors.New("import needs a folder or a STOW-RS URL")

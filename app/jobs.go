@@ -1,0 +1,272 @@
+package app
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// JobKind is what a job does.
+type JobKind string
+
+// The job kinds.
+const (
+	KindSend   JobKind = "send"   // seal and upload studies to a community inbox
+	KindSave   JobKind = "save"   // download redeemed studies into the library
+	KindImport JobKind = "import" // fetch an inbox, decrypt, verify, store, acknowledge
+)
+
+// JobState is where a job is in its life.
+type JobState string
+
+// The job states. Done, Failed and Cancelled are final.
+const (
+	StateQueued   JobState = "queued"
+	StateRunning  JobState = "running"
+	StateWaiting  JobState = "waiting-for-network" // retrying after a transient error
+	StatePaused   JobState = "paused"
+	StateDone     JobState = "done"
+	StateFailed   JobState = "failed"
+	StateCanceled JobState = "cancelled"
+)
+
+// Final reports whether the state is an end state.
+func (s JobState) Final() bool {
+	return s == StateDone || s == StateFailed || s == StateCanceled
+}
+
+// Job is one transfer, as stored in the job store and sent in events.
+type Job struct {
+	ID    string   `json:"id"`
+	Kind  JobKind  `json:"kind"`
+	State JobState `json:"state"`
+	// Title is a short description for lists ("bM1X · 2 studies").
+	Title   string    `json:"title"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+
+	BytesDone  int64 `json:"bytesDone"`
+	BytesTotal int64 `json:"bytesTotal"`
+	// Items counts envelopes, studies or files, whichever the kind moves.
+	ItemsDone  int `json:"itemsDone,omitempty"`
+	ItemsTotal int `json:"itemsTotal,omitempty"`
+	// Speed in bytes per second, averaged; ETA is 0 while unknown.
+	Speed float64       `json:"speed,omitempty"`
+	ETA   time.Duration `json:"etaNs,omitempty"`
+
+	// Interrupted is set when the process stopped while the job ran (crash,
+	// reboot, Close); such a job is paused and can be resumed.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Error says why the job failed or is waiting; nil otherwise.
+	Error   *JobError `json:"error,omitempty"`
+	Receipt *Receipt  `json:"receipt,omitempty"`
+
+	// Params is the kind's own resumable state (spool path, upload URL…).
+	// Never holds secrets: no API keys, codes, answers or JWTs.
+	Params json.RawMessage `json:"params,omitempty"`
+}
+
+// JobError is a translatable error: an i18n key, its arguments and a hint
+// key, plus the English detail for logs.
+type JobError struct {
+	Kind    i18n.Kind `json:"kind"`
+	Key     string    `json:"key"`
+	Args    []any     `json:"args,omitempty"`
+	HintKey string    `json:"hint,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// Message is the translated message.
+func (e *JobError) Message(lang i18n.Lang) string { return i18n.T(lang, e.Key, e.Args...) }
+
+// Hint is the translated hint, "" when there is none.
+func (e *JobError) Hint(lang i18n.Lang) string {
+	if e.HintKey == "" {
+		return ""
+	}
+	return i18n.T(lang, e.HintKey)
+}
+
+// UserError turns the stored error back into an *i18n.UserError.
+func (e *JobError) UserError() *i18n.UserError {
+	ue := i18n.NewError(e.Kind, e.Key, e.Args...).WithHint(e.HintKey)
+	if e.Detail != "" {
+		ue.Wrap(errors.New(e.Detail))
+	}
+	return ue
+}
+
+// UnmarshalJSON restores integer arguments as int64 so %d verbs still work.
+func (e *JobError) UnmarshalJSON(data []byte) error {
+	type plain JobError
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&p); err != nil {
+		return err
+	}
+	for i, a := range p.Args {
+		if n, ok := a.(json.Number); ok {
+			if v, err := n.Int64(); err == nil {
+				p.Args[i] = v
+			} else if f, err := n.Float64(); err == nil {
+				p.Args[i] = f
+			}
+		}
+	}
+	*e = JobError(p)
+	return nil
+}
+
+// jobErrorFrom records err for the job store: a UserError keeps its key,
+// arguments and hint; anything else becomes "unexpected error".
+func jobErrorFrom(err error) *JobError {
+	if ue, ok := i18n.AsUserError(err); ok {
+		je := &JobError{Kind: ue.Kind, Key: ue.Key, HintKey: ue.HintKey, Detail: err.Error()}
+		for _, a := range ue.Args {
+			je.Args = append(je.Args, plainArg(a))
+		}
+		return je
+	}
+	return &JobError{Key: "common.unexpected", Args: []any{err.Error()}, Detail: err.Error()}
+}
+
+// plainArg keeps numbers and strings; anything else becomes its text, so
+// the stored error survives JSON.
+func plainArg(a any) any {
+	switch v := a.(type) {
+	case string, bool, float64, float32:
+		return v
+	case int:
+		return int64(v)
+	case int64:
+		return v
+	case int32:
+		return int64(v)
+	case uint64:
+		return int64(v)
+	case fmt.Stringer:
+		return v.String()
+	}
+	return fmt.Sprint(a)
+}
+
+// Receipt is what a finished job produced.
+type Receipt struct {
+	// Upload is the portal's receipt of a send.
+	Upload *UploadReceipt `json:"upload,omitempty"`
+	// Saved lists the folders a save wrote into the library.
+	Saved []SavedStudy `json:"saved,omitempty"`
+	// Imported lists what an import did, per envelope and study.
+	Imported []ImportResult `json:"imported,omitempty"`
+}
+
+// UploadReceipt is the portal's confirmation that an envelope arrived.
+type UploadReceipt struct {
+	ID            string    `json:"id"`
+	Community     string    `json:"community"`
+	CommunityName string    `json:"communityName,omitempty"`
+	Size          int64     `json:"size"`
+	SHA256        string    `json:"sha256"`
+	ReceivedAt    time.Time `json:"receivedAt"`
+	Portal        string    `json:"portal"`
+	Studies       int       `json:"studies"`
+	Files         int       `json:"files"`
+}
+
+// SavedStudy is one study folder a save wrote.
+type SavedStudy struct {
+	ItemID string `json:"itemId"`
+	Dir    string `json:"dir"`
+	Files  int    `json:"files"`
+	Bytes  int64  `json:"bytes"`
+}
+
+// ImportResult is the outcome for one study of one envelope.
+type ImportResult struct {
+	ItemID   string `json:"itemId"`
+	StudyUID string `json:"studyInstanceUID,omitempty"`
+	Files    int    `json:"files"`
+	Dir      string `json:"dir,omitempty"`
+	// Stored and Failed count instances the PACS accepted and refused.
+	Stored int `json:"stored,omitempty"`
+	Failed int `json:"failed,omitempty"`
+	// Acked is true once the envelope was deleted from the portal.
+	Acked bool `json:"acked"`
+}
+
+var (
+	bucketJobs  = []byte("jobs")
+	bucketCodes = []byte("codes")
+)
+
+// jobStore persists jobs in bbolt, keyed by ID.
+type jobStore struct{ db *bolt.DB }
+
+func newJobID() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func (s *jobStore) put(j *Job) error {
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).Put([]byte(j.ID), data)
+	})
+}
+
+func (s *jobStore) get(id string) (*Job, error) {
+	var j *Job
+	err := s.db.View(func(tx *bolt.Tx) error {
+		data := tx.Bucket(bucketJobs).Get([]byte(id))
+		if data == nil {
+			return nil
+		}
+		j = new(Job)
+		return json.Unmarshal(data, j)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", id, err)
+	}
+	if j == nil {
+		return nil, i18n.NewError(i18n.KindInput, "app.job-unknown", id).WithHint("app.job-unknown.hint")
+	}
+	return j, nil
+}
+
+func (s *jobStore) list() ([]*Job, error) {
+	var jobs []*Job
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+			j := new(Job)
+			if err := json.Unmarshal(v, j); err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+			return nil
+		})
+	})
+	sort.Slice(jobs, func(a, b int) bool { return jobs[a].Created.Before(jobs[b].Created) })
+	return jobs, err
+}
+
+func (s *jobStore) delete(id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketJobs).Delete([]byte(id)) })
+}
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

@@ -1,0 +1,214 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// PolicyEnv names the environment variable that overrides the policy file's
+// path (tests, and admins who keep it elsewhere).
+const PolicyEnv = "BILDBOTE_POLICY"
+
+// DefaultPolicyPath is where clinic IT puts the policy file on this OS.
+func DefaultPolicyPath() string {
+	switch runtime.GOOS {
+	case "windows":
+		dir := os.Getenv("ProgramData")
+		if dir == "" {
+			dir = `C:\ProgramData`
+		}
+		return filepath.Join(dir, "Bildbote", "policy.toml")
+	case "darwin":
+		return "/Library/Application Support/Bildbote/policy.toml"
+	default:
+		return "/etc/bildbote/policy.toml"
+	}
+}
+
+// policyPath returns the path to read: explicit, then BILDBOTE_POLICY, then
+// the OS default. explicitNamed says whether a missing file is an error
+// (a named file that does not exist is a typo worth reporting).
+func policyPath(explicit string) (path string, explicitNamed bool) {
+	if explicit != "" {
+		return explicit, true
+	}
+	if env := os.Getenv(PolicyEnv); env != "" {
+		return env, true
+	}
+	return DefaultPolicyPath(), false
+}
+
+// Policy is the clinic's policy file as read: which keys it sets. Every key
+// present is locked: user settings never override it.
+type Policy struct {
+	// Path is the file the policy came from; empty when there is none.
+	Path  string
+	layer settingsLayer
+}
+
+// Keys lists the setting names the policy locks, sorted.
+func (p *Policy) Keys() []string {
+	if p == nil {
+		return nil
+	}
+	return p.layer.keys()
+}
+
+// Locks reports whether the policy locks the setting name (a TOML key such
+// as "portal_url").
+func (p *Policy) Locks(name string) bool {
+	if p == nil {
+		return false
+	}
+	for _, k := range p.layer.keys() {
+		if k == name {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadPolicy reads the policy file at path ("" = BILDBOTE_POLICY or the OS
+// default). A missing default file means no policy; a file that exists but
+// is malformed — bad TOML, an unknown key, a wrong type, an invalid value —
+// is an *i18n.UserError wrapping ErrPolicy, never a silent default.
+func LoadPolicy(path string) (*Policy, error) {
+	p, named := policyPath(path)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) && !named {
+		return &Policy{}, nil
+	}
+	if err != nil {
+		return nil, policyError(p, err.Error())
+	}
+	var layer settingsLayer
+	md, err := toml.Decode(string(data), &layer)
+	if err != nil {
+		return nil, policyError(p, err.Error())
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		names := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			names[i] = k.String()
+		}
+		sort.Strings(names)
+		return nil, policyError(p, "unknown key(s): "+strings.Join(names, ", "))
+	}
+	if err := layer.validate(); err != nil {
+		return nil, policyError(p, err.Error())
+	}
+	return &Policy{Path: p, layer: layer}, nil
+}
+
+// ErrPolicy is wrapped by every malformed-policy error.
+var ErrPolicy = errors.New("malformed policy file")
+
+func policyError(path, detail string) error {
+	return i18n.NewError(i18n.KindInput, "app.policy-malformed", path, detail).
+		WithHint("app.policy-malformed.hint").
+		Wrap(ErrPolicy)
+}
+
+// validate checks values a TOML decoder accepts but Bildbote cannot use.
+func (l *settingsLayer) validate() error {
+	if l.PortalURL != nil {
+		if err := checkHTTPURL("portal_url", *l.PortalURL); err != nil {
+			return err
+		}
+	}
+	for _, u := range l.AllowedPortals {
+		if err := checkHTTPURL("allowed_portals", u); err != nil {
+			return err
+		}
+	}
+	if l.PortalURL != nil && l.AllowedPortals != nil && !portalAllowed(*l.PortalURL, l.AllowedPortals) {
+		return fmt.Errorf("portal_url %q is not among allowed_portals", *l.PortalURL)
+	}
+	if l.PACSStowURL != nil && *l.PACSStowURL != "" {
+		if err := checkHTTPURL("pacs_stow_url", *l.PACSStowURL); err != nil {
+			return err
+		}
+	}
+	if l.LibraryDir != nil && !filepath.IsAbs(*l.LibraryDir) {
+		return fmt.Errorf("library_dir %q must be an absolute path", *l.LibraryDir)
+	}
+	if l.BandwidthLimitKbps != nil && *l.BandwidthLimitKbps < 0 {
+		return fmt.Errorf("bandwidth_limit_kbps must not be negative, is %d", *l.BandwidthLimitKbps)
+	}
+	if l.DefaultInbox != nil && !validInboxCode(*l.DefaultInbox) {
+		return fmt.Errorf("default_inbox %q is not an inbox code", *l.DefaultInbox)
+	}
+	for inbox, fp := range l.PinnedKeys {
+		if !validInboxCode(inbox) {
+			return fmt.Errorf("pinned_keys: %q is not an inbox code", inbox)
+		}
+		if NormalizeFingerprint(fp) == "" {
+			return fmt.Errorf("pinned_keys.%s: %q is not a key fingerprint", inbox, fp)
+		}
+	}
+	return nil
+}
+
+func checkHTTPURL(key, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%s %q is not an http(s) URL", key, raw)
+	}
+	return nil
+}
+
+// validInboxCode accepts the short community codes (letters and digits).
+func validInboxCode(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// NormalizeFingerprint strips spaces and upper-cases a fingerprint as a
+// person types it; "" when what is left is not base32.
+func NormalizeFingerprint(fp string) string {
+	var b strings.Builder
+	for _, r := range fp {
+		switch {
+		case r == ' ' || r == '-' || r == '\t':
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+		case r >= 'A' && r <= 'Z', r >= '2' && r <= '7':
+			b.WriteRune(r)
+		default:
+			return ""
+		}
+	}
+	if b.Len() < 16 {
+		return ""
+	}
+	return b.String()
+}
+
+// portalAllowed compares portal roots without a trailing slash.
+func portalAllowed(portal string, allowed []string) bool {
+	p := strings.TrimRight(portal, "/")
+	for _, a := range allowed {
+		if strings.EqualFold(strings.TrimRight(a, "/"), p) {
+			return true
+		}
+	}
+	return false
+}

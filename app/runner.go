@@ -1,0 +1,544 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// Causes a job's context is cancelled with.
+var (
+	errPaused   = errors.New("paused")
+	errCanceled = errors.New("cancelled")
+	errShutdown = errors.New("shutting down")
+)
+
+// kindSpec is how a job kind runs. run must be resumable: it reads its
+// persisted Params and continues where they say. cleanup removes what a
+// cancelled job leaves behind (spool files, partial downloads).
+type kindSpec struct {
+	run     func(ctx context.Context, r *jobRun) error
+	cleanup func(j *Job)
+}
+
+// kinds is filled by the flow files' init functions.
+var kinds = map[JobKind]kindSpec{}
+
+// jobRun is a job while a goroutine works on it. The flow reports progress
+// through it; the core's ticker turns that into throttled events.
+type jobRun struct {
+	core   *Core
+	id     string
+	kind   JobKind
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	bytesDone, bytesTotal atomic.Int64
+	itemsDone, itemsTotal atomic.Int64
+
+	mu      sync.Mutex
+	params  json.RawMessage
+	receipt *Receipt
+
+	// ticker state, guarded by tickMu (the ticker and the final flush)
+	tickMu      sync.Mutex
+	lastBytes   int64
+	lastItems   int64
+	lastPersist time.Time
+	speed       float64
+	lastTick    time.Time
+	lastChange  time.Time
+}
+
+// SetTotal sets the bytes the job will move.
+func (r *jobRun) SetTotal(n int64) { r.bytesTotal.Store(n) }
+
+// SetDone sets the bytes moved so far (for example a tus offset).
+func (r *jobRun) SetDone(n int64) { r.bytesDone.Store(n) }
+
+// Add counts n more bytes moved.
+func (r *jobRun) Add(n int64) { r.bytesDone.Add(n) }
+
+// SetItems sets done and total items.
+func (r *jobRun) SetItems(done, total int) {
+	r.itemsDone.Store(int64(done))
+	r.itemsTotal.Store(int64(total))
+}
+
+// Params decodes the job's persisted parameters into v.
+func (r *jobRun) Params(v any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return json.Unmarshal(r.params, v)
+}
+
+// SaveParams persists v as the job's parameters at once, so a kill right
+// after (an upload URL just created) loses nothing.
+func (r *jobRun) SaveParams(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.params = data
+	r.mu.Unlock()
+	return r.core.updateJob(r.id, func(j *Job) { j.Params = data })
+}
+
+// SetReceipt records what the job produced.
+func (r *jobRun) SetReceipt(rc *Receipt) {
+	r.mu.Lock()
+	r.receipt = rc
+	r.mu.Unlock()
+}
+
+// Job returns a snapshot of the job.
+func (r *jobRun) Job() (*Job, error) { return r.core.jobs.get(r.id) }
+
+// updateJob changes a stored job under the core's lock and returns the new
+// snapshot.
+func (c *Core) updateJob(id string, change func(*Job)) error {
+	_, err := c.changeJob(id, change)
+	return err
+}
+
+func (c *Core) changeJob(id string, change func(*Job)) (*Job, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j, err := c.jobs.get(id)
+	if err != nil {
+		return nil, err
+	}
+	change(j)
+	j.Updated = time.Now().UTC()
+	if err := c.jobs.put(j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// setState stores a state change and publishes it (and Finished/Failed).
+func (c *Core) setState(id string, state JobState, change func(*Job)) *Job {
+	j, err := c.changeJob(id, func(j *Job) {
+		j.State = state
+		if change != nil {
+			change(j)
+		}
+	})
+	if err != nil {
+		return nil
+	}
+	c.publish(Event{Type: EventJobState, Job: j})
+	switch state {
+	case StateDone:
+		c.publish(Event{Type: EventJobFinished, Job: j})
+	case StateFailed:
+		c.publish(Event{Type: EventJobFailed, Job: j})
+	}
+	return j
+}
+
+// addJob stores a new queued job and starts it.
+func (c *Core) addJob(kind JobKind, title string, params any) (*Job, error) {
+	data, err := json.Marshal(params)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	j := &Job{ID: newJobID(), Kind: kind, State: StateQueued, Title: title, Created: now, Updated: now, Params: data}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errors.New("core is closed")
+	}
+	err = c.jobs.put(j)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	c.publish(Event{Type: EventJobAdded, Job: j})
+	if err := c.launch(j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// launch starts a goroutine working on j unless one already does.
+func (c *Core) launch(j *Job) error {
+	spec, ok := kinds[j.Kind]
+	if !ok {
+		return errors.New("unknown job kind " + string(j.Kind))
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errors.New("core is closed")
+	}
+	if _, busy := c.running[j.ID]; busy {
+		c.mu.Unlock()
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	r := &jobRun{core: c, id: j.ID, kind: j.Kind, cancel: cancel, done: make(chan struct{}), params: j.Params}
+	r.bytesDone.Store(j.BytesDone)
+	r.bytesTotal.Store(j.BytesTotal)
+	r.itemsDone.Store(int64(j.ItemsDone))
+	r.itemsTotal.Store(int64(j.ItemsTotal))
+	c.running[j.ID] = r
+	c.mu.Unlock()
+	go c.work(ctx, r, spec)
+	return nil
+}
+
+// work runs a job to an end state, pausing or retrying on the way.
+func (c *Core) work(ctx context.Context, r *jobRun, spec kindSpec) {
+	defer func() {
+		c.mu.Lock()
+		delete(c.running, r.id)
+		c.mu.Unlock()
+		close(r.done)
+	}()
+	select {
+	case c.sem <- struct{}{}:
+		defer func() { <-c.sem }()
+	case <-ctx.Done():
+		c.stopped(ctx, r, spec)
+		return
+	}
+	retry := newRetryDelay()
+	lastProgress := time.Now()
+	for {
+		c.setState(r.id, StateRunning, func(j *Job) { j.Error = nil; j.Interrupted = false })
+		before := r.bytesDone.Load()
+		err := spec.run(ctx, r)
+		c.flushProgress(r)
+		if err == nil {
+			r.mu.Lock()
+			rc := r.receipt
+			r.mu.Unlock()
+			c.setState(r.id, StateDone, func(j *Job) { j.Receipt = rc; j.ETA = 0 })
+			return
+		}
+		if ctx.Err() != nil {
+			c.stopped(ctx, r, spec)
+			return
+		}
+		if !IsTransient(err) {
+			c.setState(r.id, StateFailed, func(j *Job) { j.Error = jobErrorFrom(err) })
+			return
+		}
+		if r.bytesDone.Load() > before {
+			lastProgress = time.Now()
+			retry = newRetryDelay()
+		}
+		if c.cfg.GiveUpAfter > 0 && time.Since(lastProgress) > c.cfg.GiveUpAfter {
+			c.setState(r.id, StateFailed, func(j *Job) { j.Error = jobErrorFrom(err) })
+			return
+		}
+		c.setState(r.id, StateWaiting, func(j *Job) { j.Error = jobErrorFrom(err) })
+		select {
+		case <-time.After(retry.next()):
+		case <-ctx.Done():
+			c.stopped(ctx, r, spec)
+			return
+		}
+	}
+}
+
+// stopped records why a job's context ended: pause, cancel or shutdown.
+func (c *Core) stopped(ctx context.Context, r *jobRun, spec kindSpec) {
+	switch context.Cause(ctx) {
+	case errCanceled:
+		j := c.setState(r.id, StateCanceled, nil)
+		if spec.cleanup != nil && j != nil {
+			spec.cleanup(j)
+		}
+	case errPaused:
+		c.setState(r.id, StatePaused, nil)
+	default: // shutdown: resumable, and resumed by ResumeInterrupted
+		c.setState(r.id, StatePaused, func(j *Job) { j.Interrupted = true })
+	}
+}
+
+// retryDelay grows from 1 s to 1 min with jitter-free doubling; simple on
+// purpose: the transfer clients do their own fine-grained retries.
+type retryDelay struct{ d time.Duration }
+
+func newRetryDelay() *retryDelay { return &retryDelay{d: 500 * time.Millisecond} }
+
+func (r *retryDelay) next() time.Duration {
+	r.d *= 2
+	if r.d > time.Minute {
+		r.d = time.Minute
+	}
+	return r.d
+}
+
+// IsTransient reports whether err is worth retrying later: a UserError of
+// KindTransient, or a network failure (refused, reset, timeout, cut).
+func IsTransient(err error) bool {
+	if ue, ok := i18n.AsUserError(err); ok {
+		return ue.Kind == i18n.KindTransient
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// progressTicker is the one ticker that turns counters into progress
+// events, at most 10 a second per job, and persists progress every 2 s.
+func (c *Core) progressTicker() {
+	defer c.wg.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		runs := make([]*jobRun, 0, len(c.running))
+		for _, r := range c.running {
+			runs = append(runs, r)
+		}
+		c.mu.Unlock()
+		for _, r := range runs {
+			c.tick(r, false)
+		}
+	}
+}
+
+// flushProgress stores the final counters of a run.
+func (c *Core) flushProgress(r *jobRun) { c.tick(r, true) }
+
+func (c *Core) tick(r *jobRun, force bool) {
+	r.tickMu.Lock()
+	defer r.tickMu.Unlock()
+	now := time.Now()
+	done, items := r.bytesDone.Load(), r.itemsDone.Load()
+	if r.lastTick.IsZero() {
+		// first tick: no speed yet, but report where the job stands
+		r.lastTick, r.lastChange = now, now
+		r.lastBytes, r.lastItems = done, -1
+	}
+	dt := now.Sub(r.lastTick).Seconds()
+	changed := done != r.lastBytes || items != r.lastItems
+	if dt > 0 {
+		inst := float64(done-r.lastBytes) / dt
+		if inst < 0 {
+			inst = 0
+		}
+		if r.speed == 0 {
+			r.speed = inst
+		} else {
+			r.speed = 0.8*r.speed + 0.2*inst // smooth over ~0.5 s
+		}
+	}
+	r.lastTick = now
+	if !changed && !force {
+		return
+	}
+	r.lastBytes, r.lastItems, r.lastChange = done, items, now
+	total := r.bytesTotal.Load()
+	var eta time.Duration
+	if r.speed > 0 && total > done {
+		eta = time.Duration(float64(total-done) / r.speed * float64(time.Second))
+	}
+	snap := func(j *Job) {
+		j.BytesDone, j.BytesTotal = done, total
+		j.ItemsDone, j.ItemsTotal = int(items), int(r.itemsTotal.Load())
+		j.Speed, j.ETA = r.speed, eta
+	}
+	var j *Job
+	if force || now.Sub(r.lastPersist) > 2*time.Second {
+		r.lastPersist = now
+		j, _ = c.changeJob(r.id, snap)
+	} else {
+		c.mu.Lock()
+		j, _ = c.jobs.get(r.id)
+		c.mu.Unlock()
+		if j != nil {
+			snap(j)
+		}
+	}
+	if j != nil {
+		c.publish(Event{Type: EventJobProgress, Job: j})
+	}
+}
+
+// markInterrupted turns jobs a previous process left unfinished into
+// paused, interrupted jobs.
+func (c *Core) markInterrupted() error {
+	jobs, err := c.jobs.list()
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if j.State == StateRunning || j.State == StateQueued || j.State == StateWaiting {
+			j.State, j.Interrupted, j.Speed, j.ETA = StatePaused, true, 0, 0
+			if err := c.jobs.put(j); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Jobs lists every stored job, oldest first, with live counters.
+func (c *Core) Jobs() ([]*Job, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	jobs, err := c.jobs.list()
+	for _, j := range jobs {
+		c.overlayLocked(j)
+	}
+	return jobs, err
+}
+
+// Job returns one job with live counters.
+func (c *Core) Job(id string) (*Job, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j, err := c.jobs.get(id)
+	if err == nil {
+		c.overlayLocked(j)
+	}
+	return j, err
+}
+
+// overlayLocked puts a running job's counters, which are persisted only
+// every few seconds, into its snapshot. c.mu must be held.
+func (c *Core) overlayLocked(j *Job) {
+	if r := c.running[j.ID]; r != nil {
+		j.BytesDone, j.BytesTotal = r.bytesDone.Load(), r.bytesTotal.Load()
+		j.ItemsDone, j.ItemsTotal = int(r.itemsDone.Load()), int(r.itemsTotal.Load())
+	}
+}
+
+// Unfinished lists jobs that are not done, failed or cancelled.
+func (c *Core) Unfinished() ([]*Job, error) {
+	all, err := c.Jobs()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Job
+	for _, j := range all {
+		if !j.State.Final() {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// Pause stops a running job; Resume continues it later.
+func (c *Core) Pause(id string) error { return c.stopRun(id, errPaused) }
+
+// Cancel stops a job for good and removes what it left behind. A paused
+// or interrupted job is cancelled too.
+func (c *Core) Cancel(id string) error {
+	c.mu.Lock()
+	r := c.running[id]
+	c.mu.Unlock()
+	if r != nil {
+		r.cancel(errCanceled)
+		<-r.done
+		return nil
+	}
+	j, err := c.Job(id)
+	if err != nil {
+		return err
+	}
+	if j.State.Final() {
+		return nil
+	}
+	j = c.setState(id, StateCanceled, nil)
+	if spec, ok := kinds[j.Kind]; ok && spec.cleanup != nil && j != nil {
+		spec.cleanup(j)
+	}
+	return nil
+}
+
+func (c *Core) stopRun(id string, cause error) error {
+	c.mu.Lock()
+	r := c.running[id]
+	c.mu.Unlock()
+	if r == nil {
+		if _, err := c.Job(id); err != nil {
+			return err
+		}
+		return nil
+	}
+	r.cancel(cause)
+	<-r.done
+	return nil
+}
+
+// Resume starts a paused, interrupted or waiting job again. A failed job
+// can be resumed too (retry). Done and cancelled jobs cannot.
+func (c *Core) Resume(id string) error {
+	j, err := c.Job(id)
+	if err != nil {
+		return err
+	}
+	if j.State == StateDone || j.State == StateCanceled {
+		return i18n.NewError(i18n.KindInput, "app.job-final", id, string(j.State))
+	}
+	return c.launch(j)
+}
+
+// ResumeInterrupted resumes every job a crash, reboot or Close left
+// unfinished, and returns their IDs.
+func (c *Core) ResumeInterrupted() ([]string, error) {
+	jobs, err := c.Unfinished()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, j := range jobs {
+		if j.Interrupted {
+			if err := c.launch(j); err != nil {
+				return ids, err
+			}
+			ids = append(ids, j.ID)
+		}
+	}
+	return ids, nil
+}
+
+// Forget deletes a finished job from the store.
+func (c *Core) Forget(id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, busy := c.running[id]; busy {
+		return i18n.NewError(i18n.KindInput, "app.job-busy", id)
+	}
+	return c.jobs.delete(id)
+}
+
+// Wait blocks until the job stops running (done, failed, cancelled or
+// paused) or ctx ends, and returns its final snapshot.
+func (c *Core) Wait(ctx context.Context, id string) (*Job, error) {
+	c.mu.Lock()
+	r := c.running[id]
+	c.mu.Unlock()
+	if r != nil {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return c.Job(id)
+}

@@ -1,0 +1,303 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// Settings are the effective settings: defaults, overridden by the user's
+// settings file, overridden by the clinic policy. The JSON names are the
+// policy file's TOML keys; Sender* and Referrer exist only for the user.
+type Settings struct {
+	PortalURL          string            `json:"portal_url"`
+	AllowedPortals     []string          `json:"allowed_portals,omitempty"`
+	DefaultInbox       string            `json:"default_inbox,omitempty"`
+	PACSStowURL        string            `json:"pacs_stow_url,omitempty"`
+	LibraryDir         string            `json:"library_dir"`
+	BandwidthLimitKbps int               `json:"bandwidth_limit_kbps,omitempty"`
+	ClinicMode         bool              `json:"clinic_mode,omitempty"`
+	PinnedKeys         map[string]string `json:"pinned_keys,omitempty"`
+
+	// Remembered between sessions (send form); never locked.
+	SenderName    string `json:"sender_name,omitempty"`
+	SenderContact string `json:"sender_contact,omitempty"`
+	Referrer      string `json:"referrer,omitempty"`
+	// Language is "de", "en" or "" for the environment's.
+	Language string `json:"language,omitempty"`
+}
+
+// Setting names, as in the policy file. Every one the policy sets is locked.
+const (
+	SettingPortalURL          = "portal_url"
+	SettingAllowedPortals     = "allowed_portals"
+	SettingDefaultInbox       = "default_inbox"
+	SettingPACSStowURL        = "pacs_stow_url"
+	SettingLibraryDir         = "library_dir"
+	SettingBandwidthLimitKbps = "bandwidth_limit_kbps"
+	SettingClinicMode         = "clinic_mode"
+	SettingPinnedKeys         = "pinned_keys"
+)
+
+// settingsLayer is one source of settings; nil means "not set here". The
+// policy file decodes into it with the TOML tags, the user file with JSON.
+type settingsLayer struct {
+	PortalURL          *string           `toml:"portal_url" json:"portal_url,omitempty"`
+	AllowedPortals     []string          `toml:"allowed_portals" json:"allowed_portals,omitempty"`
+	DefaultInbox       *string           `toml:"default_inbox" json:"default_inbox,omitempty"`
+	PACSStowURL        *string           `toml:"pacs_stow_url" json:"pacs_stow_url,omitempty"`
+	LibraryDir         *string           `toml:"library_dir" json:"library_dir,omitempty"`
+	BandwidthLimitKbps *int              `toml:"bandwidth_limit_kbps" json:"bandwidth_limit_kbps,omitempty"`
+	ClinicMode         *bool             `toml:"clinic_mode" json:"clinic_mode,omitempty"`
+	PinnedKeys         map[string]string `toml:"pinned_keys" json:"pinned_keys,omitempty"`
+
+	// User-only keys: the policy decoder rejects them as unknown.
+	SenderName    *string `toml:"-" json:"sender_name,omitempty"`
+	SenderContact *string `toml:"-" json:"sender_contact,omitempty"`
+	Referrer      *string `toml:"-" json:"referrer,omitempty"`
+	Language      *string `toml:"-" json:"language,omitempty"`
+}
+
+// keys lists the policy-able names this layer sets.
+func (l *settingsLayer) keys() []string {
+	var k []string
+	add := func(set bool, name string) {
+		if set {
+			k = append(k, name)
+		}
+	}
+	add(l.PortalURL != nil, SettingPortalURL)
+	add(l.AllowedPortals != nil, SettingAllowedPortals)
+	add(l.DefaultInbox != nil, SettingDefaultInbox)
+	add(l.PACSStowURL != nil, SettingPACSStowURL)
+	add(l.LibraryDir != nil, SettingLibraryDir)
+	add(l.BandwidthLimitKbps != nil, SettingBandwidthLimitKbps)
+	add(l.ClinicMode != nil, SettingClinicMode)
+	add(l.PinnedKeys != nil, SettingPinnedKeys)
+	sort.Strings(k)
+	return k
+}
+
+// clear unsets the policy-able setting name.
+func (l *settingsLayer) clear(name string) {
+	switch name {
+	case SettingPortalURL:
+		l.PortalURL = nil
+	case SettingAllowedPortals:
+		l.AllowedPortals = nil
+	case SettingDefaultInbox:
+		l.DefaultInbox = nil
+	case SettingPACSStowURL:
+		l.PACSStowURL = nil
+	case SettingLibraryDir:
+		l.LibraryDir = nil
+	case SettingBandwidthLimitKbps:
+		l.BandwidthLimitKbps = nil
+	case SettingClinicMode:
+		l.ClinicMode = nil
+	case SettingPinnedKeys:
+		l.PinnedKeys = nil
+	}
+}
+
+// apply overrides s with everything the layer sets.
+func (l *settingsLayer) apply(s *Settings) {
+	setStr := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setStr(&s.PortalURL, l.PortalURL)
+	if l.AllowedPortals != nil {
+		s.AllowedPortals = append([]string(nil), l.AllowedPortals...)
+	}
+	setStr(&s.DefaultInbox, l.DefaultInbox)
+	setStr(&s.PACSStowURL, l.PACSStowURL)
+	setStr(&s.LibraryDir, l.LibraryDir)
+	if l.BandwidthLimitKbps != nil {
+		s.BandwidthLimitKbps = *l.BandwidthLimitKbps
+	}
+	if l.ClinicMode != nil {
+		s.ClinicMode = *l.ClinicMode
+	}
+	if l.PinnedKeys != nil {
+		s.PinnedKeys = map[string]string{}
+		for k, v := range l.PinnedKeys {
+			s.PinnedKeys[k] = v
+		}
+	}
+	setStr(&s.SenderName, l.SenderName)
+	setStr(&s.SenderContact, l.SenderContact)
+	setStr(&s.Referrer, l.Referrer)
+	setStr(&s.Language, l.Language)
+}
+
+// layerFrom records every value of s as a user layer.
+func layerFrom(s Settings) settingsLayer {
+	str := func(v string) *string { return &v }
+	l := settingsLayer{
+		PortalURL:          str(s.PortalURL),
+		DefaultInbox:       str(s.DefaultInbox),
+		PACSStowURL:        str(s.PACSStowURL),
+		LibraryDir:         str(s.LibraryDir),
+		BandwidthLimitKbps: &s.BandwidthLimitKbps,
+		ClinicMode:         &s.ClinicMode,
+		SenderName:         str(s.SenderName),
+		SenderContact:      str(s.SenderContact),
+		Referrer:           str(s.Referrer),
+		Language:           str(s.Language),
+	}
+	if s.AllowedPortals != nil {
+		l.AllowedPortals = append([]string(nil), s.AllowedPortals...)
+	}
+	if s.PinnedKeys != nil {
+		l.PinnedKeys = map[string]string{}
+		for k, v := range s.PinnedKeys {
+			l.PinnedKeys[k] = v
+		}
+	}
+	return l
+}
+
+// ErrLocked is wrapped by the error of changing a setting the policy locks.
+var ErrLocked = errors.New("setting locked by policy")
+
+// LockedError says which setting the policy locks. It is returned wrapped
+// in an *i18n.UserError of KindRefused; errors.Is(err, ErrLocked) holds.
+type LockedError struct {
+	Setting string
+	Policy  string // the policy file's path
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%s is locked by the policy %s", e.Setting, e.Policy)
+}
+
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// fieldOf returns the effective value of a policy-able setting, for
+// comparing a requested change against the locked value.
+func fieldOf(s Settings, name string) any {
+	switch name {
+	case SettingPortalURL:
+		return s.PortalURL
+	case SettingAllowedPortals:
+		return s.AllowedPortals
+	case SettingDefaultInbox:
+		return s.DefaultInbox
+	case SettingPACSStowURL:
+		return s.PACSStowURL
+	case SettingLibraryDir:
+		return s.LibraryDir
+	case SettingBandwidthLimitKbps:
+		return s.BandwidthLimitKbps
+	case SettingClinicMode:
+		return s.ClinicMode
+	case SettingPinnedKeys:
+		return s.PinnedKeys
+	}
+	return nil
+}
+
+func sameValue(a, b any) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.Kind() == reflect.Slice || va.Kind() == reflect.Map {
+		if va.Len() == 0 && vb.Len() == 0 {
+			return true
+		}
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// settingsStore keeps the user's settings file (settings.json in the state
+// dir) and merges it with the defaults and the policy.
+type settingsStore struct {
+	path     string
+	defaults Settings
+	override settingsLayer // from Config: above the user file, below the policy
+	user     settingsLayer
+	policy   *Policy
+}
+
+func loadSettingsStore(path string, defaults Settings, override settingsLayer, policy *Policy) (*settingsStore, error) {
+	st := &settingsStore{path: path, defaults: defaults, override: override, policy: policy}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("read settings %s: %w", path, err)
+	default:
+		if err := json.Unmarshal(data, &st.user); err != nil {
+			return nil, i18n.NewError(i18n.KindInput, "app.settings-malformed", path).
+				WithHint("app.settings-malformed.hint").Wrap(err)
+		}
+	}
+	return st, nil
+}
+
+// effective merges default < user < config < policy.
+func (st *settingsStore) effective() Settings {
+	s := st.defaults
+	st.user.apply(&s)
+	st.override.apply(&s)
+	st.policy.layer.apply(&s)
+	return s
+}
+
+// save stores s as the user's settings after checking that it changes no
+// locked value.
+func (st *settingsStore) save(s Settings) error {
+	cur := st.effective()
+	for _, name := range st.policy.Keys() {
+		if !sameValue(fieldOf(cur, name), fieldOf(s, name)) {
+			return i18n.NewError(i18n.KindRefused, "app.setting-locked", name).
+				WithHint("app.setting-locked.hint").
+				Wrap(&LockedError{Setting: name, Policy: st.policy.Path})
+		}
+	}
+	layer := layerFrom(s)
+	for _, name := range st.policy.Keys() {
+		layer.clear(name) // the policy's value is not the user's choice
+	}
+	data, err := json.MarshalIndent(layer, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(st.path, data, 0o600); err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	st.user = layer
+	return nil
+}
+
+// writeFileAtomic writes via a temporary file and rename, so a crash leaves
+// either the old or the new file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), perm); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
