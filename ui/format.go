@@ -4,22 +4,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
-// humanBytes formats a size for reading: 1.5 MB, 700 kB.
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
+// bytes formats a size for reading (1,5 MB in German, 1.5 MB in English).
+func (u *UI) bytes(n int64) string { return dicomscan.HumanBytes(u.lang, n) }
 
 // dateLayout is the local date format of the UI language.
 func (u *UI) dateLayout() string {
@@ -31,13 +21,7 @@ func (u *UI) dateLayout() string {
 
 // dicomDate shows a DICOM DA value (YYYYMMDD) in the local format; a value
 // that is not a date is shown as it is.
-func (u *UI) dicomDate(da string) string {
-	t, err := time.Parse("20060102", da)
-	if err != nil {
-		return da
-	}
-	return t.Format(u.dateLayout())
-}
+func (u *UI) dicomDate(da string) string { return dicomscan.FormatDate(u.lang, da) }
 
 // formatTime shows a point in time in the local format.
 func (u *UI) formatTime(t time.Time) string {

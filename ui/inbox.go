@@ -97,7 +97,7 @@ func (s *inboxScreen) show(items []app.InboxItem) {
 	s.checks = map[string]*widget.Check{}
 	s.order = s.order[:0]
 	for _, it := range items {
-		c := widget.NewCheck(s.u.t("ui.inbox.item", s.u.formatTime(it.ReceivedAt), humanBytes(it.Size), it.ID), nil)
+		c := widget.NewCheck(s.u.t("ui.inbox.item", s.u.formatTime(it.ReceivedAt), s.u.bytes(it.Size), it.ID), nil)
 		c.SetChecked(true)
 		s.checks[it.ID] = c
 		s.order = append(s.order, it.ID)

@@ -3,6 +3,8 @@ package ui
 import (
 	"strings"
 	"unicode"
+
+	"github.com/bildbote/bildbote/transfer/dlx"
 )
 
 // Bindings to package app that are not yet available: the controls stay
@@ -13,9 +15,14 @@ func (s *settingsScreen) testPACS()        {}
 func (s *settingsScreen) createIdentity()  {}
 func (s *settingsScreen) exportPublicKey() {}
 
-// normalizeCode is the typing aid of the code fields: letters and digits,
-// upper case. The code itself is normalised and checked by app.
+// normalizeCode is the typing aid of the code fields. A complete code is
+// normalised by transfer/dlx (the one definition: O read as 0, I and L
+// as 1); while the code is incomplete the fields only show letters and
+// digits in upper case.
 func (u *UI) normalizeCode(s string) string {
+	if n := dlx.NormalizeToken(s); n != strings.TrimSpace(s) || len(n) == 12 {
+		return n
+	}
 	return strings.Map(func(r rune) rune {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			return unicode.ToUpper(r)

@@ -169,7 +169,7 @@ func describeItem(u *UI, it app.Item) string {
 		parts = append(parts, u.t("ui.redeem.files", it.FileCount))
 	}
 	if it.Size > 0 {
-		parts = append(parts, humanBytes(it.Size))
+		parts = append(parts, u.bytes(it.Size))
 	}
 	return strings.Join(parts, " · ")
 }

@@ -278,15 +278,10 @@ func (s *sendScreen) updateSendable() {
 func (s *sendScreen) showIndex(ix *dicomscan.Index) {
 	u := s.u
 	s.index = ix
-	s.summary.SetText(u.t("ui.send.summary", len(ix.Patients), ix.Files, humanBytes(ix.Bytes)))
+	s.summary.SetText(u.t("ui.send.summary", len(ix.Patients), ix.Files, u.bytes(ix.Bytes)))
 	var warn []string
 	for _, w := range ix.Warnings {
-		key := "ui.send.warning." + w.Code
-		if hasKey(u.lang, key) {
-			warn = append(warn, u.t(key))
-		} else {
-			warn = append(warn, w.Detail)
-		}
+		warn = append(warn, ix.WarningText(u.lang, w))
 	}
 	if len(warn) > 0 {
 		s.warning.SetText(strings.Join(warn, "\n"))
@@ -299,7 +294,7 @@ func (s *sendScreen) showIndex(ix *dicomscan.Index) {
 	if len(ix.Skipped) > 0 {
 		lines := make([]string, 0, len(ix.Skipped))
 		for _, sk := range ix.Skipped {
-			lines = append(lines, sk.Path+" — "+sk.Reason)
+			lines = append(lines, sk.Path+" — "+dicomscan.SkipText(u.lang, sk.Code))
 		}
 		l := widget.NewLabel(strings.Join(lines, "\n"))
 		s.skipped.Append(widget.NewAccordionItem(u.t("ui.send.skipped", len(ix.Skipped)), container.NewVScroll(l)))
@@ -307,7 +302,7 @@ func (s *sendScreen) showIndex(ix *dicomscan.Index) {
 	s.skipped.Refresh()
 	if len(ix.Patients) > 0 {
 		p := ix.Patients[0]
-		s.patientName.SetText(personName(p.Name))
+		s.patientName.SetText(dicomscan.FormatName(p.Name))
 		s.patientBorn.SetText(u.dicomDate(p.BirthDate))
 	}
 	s.drop.Hide()

@@ -32,7 +32,7 @@ func (s *sendScreen) scanProgress(p app.ScanProgress) {
 	if s.stopScan == nil || p.Done {
 		return
 	}
-	s.progressMsg.SetText(s.u.t("ui.send.scanProgress", p.Files, humanBytes(p.Bytes)))
+	s.progressMsg.SetText(s.u.t("ui.send.scanProgress", p.Files, s.u.bytes(p.Bytes)))
 }
 
 func (s *sendScreen) scanDone(ctx context.Context, ix *dicomscan.Index, err error) {
@@ -211,7 +211,7 @@ func (s *sendScreen) jobChanged(j *app.Job) {
 		}
 		s.status.SetText(msg)
 	default:
-		s.status.SetText(s.u.t("ui.send.progress", humanBytes(j.BytesDone), humanBytes(j.BytesTotal)))
+		s.status.SetText(s.u.t("ui.send.progress", s.u.bytes(j.BytesDone), s.u.bytes(j.BytesTotal)))
 	}
 }
 

@@ -132,11 +132,11 @@ func (st *studyTree) describe(id string) (string, string) {
 			files += s.Files
 			bytes += s.Bytes
 		}
-		title := fmt.Sprintf("%s (%s)", personName(p.Name), p.ID)
+		title := fmt.Sprintf("%s (%s)", dicomscan.FormatName(p.Name), p.ID)
 		if p.BirthDate != "" {
 			title = fmt.Sprintf("%s, %s %s", title, st.u.t("ui.send.born"), st.u.dicomDate(p.BirthDate))
 		}
-		return title, st.u.t("ui.send.studies", len(p.Studies), files, humanBytes(bytes))
+		return title, st.u.t("ui.send.studies", len(p.Studies), files, st.u.bytes(bytes))
 	case 2:
 		s := p.Studies[path[1]]
 		title := s.Description
@@ -144,7 +144,7 @@ func (st *studyTree) describe(id string) (string, string) {
 			title = st.u.t("ui.send.study")
 		}
 		return fmt.Sprintf("%s  %s  %s", st.u.dicomDate(s.Date), strings.Join(s.Modalities, ", "), title),
-			st.u.t("ui.send.seriesCount", len(s.Series), s.Files, humanBytes(s.Bytes))
+			st.u.t("ui.send.seriesCount", len(s.Series), s.Files, st.u.bytes(s.Bytes))
 	default:
 		r := p.Studies[path[1]].Series[path[2]]
 		title := r.Description
@@ -152,7 +152,7 @@ func (st *studyTree) describe(id string) (string, string) {
 			title = st.u.t("ui.send.seriesNumber", r.Number)
 		}
 		return fmt.Sprintf("%s  %s", r.Modality, title),
-			st.u.t("ui.send.images", len(r.Instances), humanBytes(r.Bytes))
+			st.u.t("ui.send.images", len(r.Instances), st.u.bytes(r.Bytes))
 	}
 }
 
@@ -186,16 +186,4 @@ func (st *studyTree) setChecked(id string, on bool) {
 	if st.onChange != nil {
 		st.onChange()
 	}
-}
-
-// personName turns a DICOM PN ("Müller^Anna") into "Müller, Anna".
-func personName(pn string) string {
-	parts := strings.Split(pn, "^")
-	for len(parts) > 0 && parts[len(parts)-1] == "" {
-		parts = parts[:len(parts)-1]
-	}
-	if len(parts) >= 2 {
-		return parts[0] + ", " + strings.Join(parts[1:], " ")
-	}
-	return strings.Join(parts, "")
 }

@@ -124,9 +124,9 @@ func (r *jobRow) update(j *app.Job) {
 // the receipt when done.
 func (r *jobRow) describe(j *app.Job) string {
 	u := r.u
-	parts := []string{u.t("ui.transfers.bytes", humanBytes(j.BytesDone), humanBytes(j.BytesTotal))}
+	parts := []string{u.t("ui.transfers.bytes", u.bytes(j.BytesDone), u.bytes(j.BytesTotal))}
 	if j.State == app.StateRunning && j.Speed > 0 {
-		parts = append(parts, humanBytes(int64(j.Speed))+"/s")
+		parts = append(parts, u.bytes(int64(j.Speed))+"/s")
 		if eta := formatDuration(j.ETA); eta != "" {
 			parts = append(parts, u.t("ui.transfers.eta", eta))
 		}

@@ -37,6 +37,9 @@ type Options struct {
 	// i18n.Detect().
 	Lang i18n.Lang
 
+	// InboxKey is the clinic inbox's API key to pre-fill (memory only).
+	InboxKey string
+
 	// do replaces fyne.Do (tests queue updates for the test goroutine).
 	do func(func())
 }
@@ -58,6 +61,8 @@ type UI struct {
 	transfers *transfersScreen
 	settings  *settingsScreen
 	inboxTab  *container.TabItem
+
+	lastErr error // the last error shown (tests)
 }
 
 // New builds the main window of a. It does not show it.
@@ -74,6 +79,7 @@ func New(a fyne.App, opts Options) *UI {
 	}
 	u.win = a.NewWindow(u.t("ui.title"))
 	u.build()
+	u.inbox.apiKey.SetText(opts.InboxKey)
 	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { u.Dropped(uris) })
 	u.win.Resize(WindowSize)
 	u.showInboxTab(u.core.Settings().ClinicMode)
@@ -133,29 +139,38 @@ func (u *UI) Dropped(uris []fyne.URI) {
 }
 
 // Open takes what the user gave on the command line or dropped on the
-// window: an access-code link goes to Redeem, a picture of a code sheet
-// goes to Redeem, anything else (folders, ZIPs, ISOs, files) is scanned
-// for sending.
+// window: an access-code link or a picture of a code sheet goes to
+// Redeem; folders, ZIPs, ISOs and files are scanned for sending. The tab
+// of the first item given is shown.
 func (u *UI) Open(args []string) {
 	var paths []string
+	tab := -1
 	for _, a := range args {
 		switch {
 		case isURL(a):
-			u.tabs.SelectIndex(1)
 			u.redeem.openLink(a)
-			return
-		case isImage(a) && len(args) == 1:
-			u.tabs.SelectIndex(1)
+			tab = firstTab(tab, 1)
+		case isImage(a):
 			u.redeem.openImage(a)
-			return
+			tab = firstTab(tab, 1)
 		default:
 			paths = append(paths, a)
+			tab = firstTab(tab, 0)
 		}
 	}
 	if len(paths) > 0 {
-		u.tabs.SelectIndex(0)
 		u.send.scan(paths)
 	}
+	if tab >= 0 {
+		u.tabs.SelectIndex(tab)
+	}
+}
+
+func firstTab(cur, t int) int {
+	if cur < 0 {
+		return t
+	}
+	return cur
 }
 
 func isURL(s string) bool {
@@ -175,6 +190,7 @@ func isImage(p string) bool {
 // the hint saying what to do next. The OK button has the focus, so Enter
 // closes the dialog.
 func (u *UI) showError(err error) {
+	u.lastErr = err
 	msg, hint := i18n.Localize(u.lang, err)
 	text := widget.NewLabel(msg)
 	text.Wrapping = fyne.TextWrapWord

@@ -25,11 +25,16 @@ type harness struct {
 
 func newHarness(t *testing.T, lang i18n.Lang) *harness {
 	t.Helper()
+	return newHarnessWith(t, lang, app.Config{StateDir: t.TempDir(), LibraryDir: "/library"})
+}
+
+func newHarnessWith(t *testing.T, lang i18n.Lang, cfg app.Config) *harness {
+	t.Helper()
 	a := test.NewTempApp(t)
 	a.Settings().SetTheme(test.Theme())
 	h := &harness{t: t, do: make(chan func(), 1024)}
 	t.Setenv(app.PolicyEnv, "")
-	core, err := app.Open(app.Config{StateDir: t.TempDir(), LibraryDir: "/library"})
+	core, err := app.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +43,7 @@ func newHarness(t *testing.T, lang i18n.Lang) *harness {
 	h.u = New(a, Options{Core: core, Lang: lang, do: func(f func()) { h.do <- f }})
 	h.u.win.Resize(WindowSize)
 	t.Cleanup(h.u.win.Close)
+	h.u.Start()
 	return h
 }
 

@@ -1,10 +1,14 @@
 // Command bildbote is the desktop app.
 //
-//	bildbote [-portal URL] [-state DIR] [-library DIR] [PATH | CODE-LINK ...]
+//	bildbote [-portal URL] [-state DIR] [-library DIR] [-inbox CODE] [-clinic]
+//	         [PATH | CODE-LINK ...]
 //
 // Paths (a folder, ZIP, ISO, or a picture of a code sheet) and access-code
 // links given here take the same path as items dropped on the window.
-// BILDBOTE_STATE and BILDBOTE_POLICY work as for bildbote-cli.
+// -inbox and -clinic are stored in the settings (the policy wins).
+// BILDBOTE_STATE and BILDBOTE_POLICY work as for bildbote-cli;
+// BILDBOTE_INBOX_KEY pre-fills the clinic inbox's API key (kept in memory,
+// never on the command line where other users could read it).
 package main
 
 import (
@@ -24,6 +28,8 @@ func main() {
 	portal := flag.String("portal", "", "portal `URL` (overrides the setting, never the policy)")
 	state := flag.String("state", "", "state `dir` (default $BILDBOTE_STATE or the user config dir)")
 	library := flag.String("library", "", "library `dir` where saved studies go")
+	inbox := flag.String("inbox", "", "default inbox `code` to send to")
+	clinic := flag.Bool("clinic", false, "clinic mode: show the inbox of received studies")
 	flag.Parse()
 
 	a := app.NewWithID("org.bildbote.Bildbote")
@@ -33,7 +39,15 @@ func main() {
 		os.Exit(1)
 	}
 	defer c.Close()
-	u := ui.New(a, ui.Options{Core: c})
+	if *inbox != "" || *clinic {
+		_ = c.UpdateSettings(func(s *core.Settings) {
+			if *inbox != "" {
+				s.DefaultInbox = *inbox
+			}
+			s.ClinicMode = s.ClinicMode || *clinic
+		})
+	}
+	u := ui.New(a, ui.Options{Core: c, InboxKey: os.Getenv("BILDBOTE_INBOX_KEY")})
 	u.Start()
 	u.Open(flag.Args())
 	u.Window().ShowAndRun()
