@@ -148,6 +148,7 @@ func TestDICOMDIRVariants(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.variant, func(t *testing.T) {
+			t.Parallel()
 			dir := dicomdirTree(t, c.variant)
 			ix := scanDir(t, dir, Options{})
 			if ix.Method != c.method {

@@ -134,8 +134,13 @@ func fullScan(ctx context.Context, fsys fs.FS, ix *Index, opts Options) ([]found
 	jobs := make(chan string, 64)
 	results := make(chan scanResult, 64)
 
+	// results closes when the walker and every worker are done: the
+	// walker reports unreadable folders and links itself.
+	var wg sync.WaitGroup
 	var walkErr error
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		defer close(jobs)
 		walkErr = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 			if ctx.Err() != nil {
@@ -174,7 +179,6 @@ func fullScan(ctx context.Context, fsys fs.FS, ix *Index, opts Options) ([]found
 		})
 	}()
 
-	var wg sync.WaitGroup
 	for range opts.workers() {
 		wg.Add(1)
 		go func() {
@@ -194,12 +198,14 @@ func fullScan(ctx context.Context, fsys fs.FS, ix *Index, opts Options) ([]found
 
 	var out []found
 	var counts Counts
+	strs := interner{}
 	for r := range results {
 		counts.Files++
 		counts.Bytes += r.size
 		counts.Folder = path.Dir(r.path)
 		switch {
 		case r.h != nil:
+			strs.header(r.h)
 			out = append(out, found{path: r.path, size: r.size, h: r.h})
 		case r.doc != nil:
 			ix.Documents = append(ix.Documents, *r.doc)
@@ -377,4 +383,36 @@ func documentType(name string, head []byte) string {
 
 func sortSkipped(s []Skipped) {
 	sort.SliceStable(s, func(i, j int) bool { return s[i].Path < s[j].Path })
+}
+
+// interner shares the strings that repeat from file to file (names, study
+// and series attributes), so that a medium of 20,000 files keeps one copy
+// of each instead of 20,000: memory then grows with the per-file UIDs and
+// paths only.
+type interner map[string]string
+
+func (in interner) str(p *string) {
+	if *p == "" {
+		return
+	}
+	if s, ok := in[*p]; ok {
+		*p = s
+		return
+	}
+	in[*p] = *p
+}
+
+func (in interner) header(h *Header) {
+	for _, p := range []*string{&h.MediaStorageSOPClassUID, &h.TransferSyntaxUID, &h.CharacterSet,
+		&h.SOPClassUID, &h.StudyDate, &h.StudyTime, &h.AccessionNumber, &h.Modality,
+		&h.ReferringPhysician, &h.StudyDescription, &h.SeriesDescription, &h.PatientName,
+		&h.PatientID, &h.PatientBirthDate, &h.PatientSex, &h.BodyPart, &h.StudyInstanceUID,
+		&h.SeriesInstanceUID, &h.StudyID} {
+		in.str(p)
+	}
+	// Per-file values: the meta copy of the SOP Instance UID is the same
+	// string as the dataset's in almost every file.
+	if h.MediaStorageSOPInstanceUID == h.SOPInstanceUID {
+		h.MediaStorageSOPInstanceUID = h.SOPInstanceUID
+	}
 }

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Header scan of a patient CD: dicomscan against gdcmscanner, dcmdump and
+# pydicom on the same files in the same run, plus the floor (Go reading the
+# first 16 KiB of every file) and dicomscan's DICOMDIR path; then peak RSS
+# on the same CD and on one of 20,000 files.
+#
+#   bench/scan.sh                 # 2000-file CD (~1 GB) under build/bench/
+#   FILES=500 BIG=0 bench/scan.sh # smaller, without the 20,000-file run
+#   STRICT=1 bench/scan.sh        # exit 1 when a target is missed
+#
+# Targets (issue "dicomscan: find every study..."): full scan <= 1/3 of
+# gdcmscanner's time, DICOMDIR path < 50 ms, peak RSS < 64 MB.
+# Times are the best of RUNS runs with a warm page cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FILES=${FILES:-2000}
+BIG=${BIG:-20000}
+RUNS=${RUNS:-3}
+OUT=${OUT:-build/bench}
+CD=$OUT/cd-$FILES
+PY=/usr/bin/python3
+
+for tool in gdcmscanner dcmdump dcmmkdir /usr/bin/time; do
+	command -v "$tool" >/dev/null || { echo "bench/scan.sh: $tool missing (scripts/deps.sh test)" >&2; exit 2; }
+done
+mkdir -p "$OUT"
+go build -o "$OUT/scanbench" ./bench/cmd/scanbench
+
+generate() { # dir files [extra gencd flags]
+	if [ ! -f "$1/DICOMDIR" ]; then
+		rm -rf "$1"
+		go run ./testdata/gencd -out "$1" -files "$2" -dicomdir -documents "${@:3}"
+	fi
+}
+generate "$CD" "$FILES"
+find "$CD" -type f -exec cat {} + >/dev/null # warm the page cache
+
+# The tags our index reads, for the peers.
+TAGS=(0008,0005 0008,0016 0008,0018 0008,0020 0008,0030 0008,0050 0008,0060 0008,0090
+	0008,1030 0008,103e 0010,0010 0010,0020 0010,0030 0010,0040 0018,0015 0020,000d
+	0020,000e 0020,0010 0020,0011 0020,0013)
+GDCM_ARGS=() DCMDUMP_ARGS=()
+for t in "${TAGS[@]}"; do GDCM_ARGS+=(-t "$t"); DCMDUMP_ARGS+=(+P "$t"); done
+
+PYSCAN='
+import os, sys
+from pydicom import dcmread
+n = 0
+for root, dirs, files in os.walk(sys.argv[1]):
+    for f in files:
+        try:
+            dcmread(os.path.join(root, f), stop_before_pixels=True)
+            n += 1
+        except Exception:
+            pass
+print(n)
+'
+
+# best CMD...: the shortest wall time of RUNS runs, in seconds.
+best() {
+	local b="" s e d
+	for _ in $(seq "$RUNS"); do
+		s=$(date +%s%N)
+		"$@" >/dev/null 2>&1 || true
+		e=$(date +%s%N)
+		d=$(( (e - s) / 1000 ))
+		if [ -z "$b" ] || [ "$d" -lt "$b" ]; then b=$d; fi
+	done
+	awk -v us="$b" 'BEGIN { printf "%.4f", us / 1e6 }'
+}
+# ours [scanbench flags]: scanbench's own best-of time (without process start).
+ours() { "$OUT/scanbench" -runs "$RUNS" "$@" | sed -E 's/^seconds=([0-9.]+).*/\1/'; }
+# rss [cmd...]: peak resident set size in MB.
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{ printf "%.1f", $1 / 1024 }'; }
+
+echo "== header scan of $CD ($FILES files, $(du -sh "$CD" | cut -f1)), $(nproc) CPUs, best of $RUNS"
+t_floor=$(ours -floor "$CD")
+t_full=$(ours -ignore-dicomdir "$CD")
+t_full_proc=$(best "$OUT/scanbench" -runs 1 -ignore-dicomdir "$CD")
+t_dicomdir=$(ours "$CD")
+t_gdcm=$(best gdcmscanner -d "$CD" -r "${GDCM_ARGS[@]}")
+t_dcmdump=$(best dcmdump -q +sd +r -M +sb 7fe0,0010 "${DCMDUMP_ARGS[@]}" "$CD")
+t_pydicom=$(best "$PY" -c "$PYSCAN" "$CD")
+
+row() { printf '%-44s %8s s %s\n' "$1" "$2" "${3:-}"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+row "floor (Go reads first 16 KiB of each file)" "$t_floor"
+row "dicomscan full scan (DICOMDIR ignored)" "$t_full" "= $(ratio "$t_full" "$t_gdcm") x gdcmscanner (target <= 0.33)"
+row "  same, whole process incl. start" "$t_full_proc" "= $(ratio "$t_full_proc" "$t_gdcm") x gdcmscanner"
+row "dicomscan DICOMDIR path" "$t_dicomdir" "(target < 0.050)"
+row "gdcmscanner -r, ${#TAGS[@]} tags" "$t_gdcm"
+row "dcmdump +sd +r -M +sb 7fe0,0010" "$t_dcmdump" "= $(ratio "$t_dcmdump" "$t_full") x dicomscan"
+row "pydicom dcmread(stop_before_pixels=True)" "$t_pydicom" "= $(ratio "$t_pydicom" "$t_full") x dicomscan"
+
+rss_full=$(rss "$OUT/scanbench" -runs 1 -ignore-dicomdir "$CD")
+rss_dd=$(rss "$OUT/scanbench" -runs 1 "$CD")
+echo "== peak RSS (target < 64 MB)"
+row "full scan, $FILES files" "$rss_full" "MB"
+row "DICOMDIR path, $FILES files" "$rss_dd" "MB"
+fail=0
+awk -v a="$t_full" -v b="$t_gdcm" 'BEGIN { exit !(a <= b / 3) }' || { echo "TARGET MISSED: full scan > 1/3 of gdcmscanner"; fail=1; }
+awk -v a="$t_dicomdir" 'BEGIN { exit !(a < 0.05) }' || { echo "TARGET MISSED: DICOMDIR path >= 50 ms"; fail=1; }
+awk -v a="$rss_full" 'BEGIN { exit !(a < 64) }' || { echo "TARGET MISSED: RSS >= 64 MB"; fail=1; }
+
+if [ "$BIG" -gt 0 ]; then
+	BIGCD=$OUT/cd-$BIG-small
+	generate "$BIGCD" "$BIG" -small
+	find "$BIGCD" -type f -exec cat {} + >/dev/null
+	rss_big=$(rss "$OUT/scanbench" -runs 1 -ignore-dicomdir "$BIGCD")
+	rss_big_dd=$(rss "$OUT/scanbench" -runs 1 "$BIGCD")
+	row "full scan, $BIG files (64x64 images)" "$rss_big" "MB"
+	row "DICOMDIR path, $BIG files" "$rss_big_dd" "MB"
+	row "  full scan time, $BIG files" "$(ours -ignore-dicomdir "$BIGCD")" "s"
+	row "  gdcmscanner, $BIG files" "$(best gdcmscanner -d "$BIGCD" -r "${GDCM_ARGS[@]}")" "s"
+	row "  DICOMDIR path time, $BIG files" "$(ours "$BIGCD")" "s"
+	awk -v a="$rss_big" 'BEGIN { exit !(a < 64) }' || { echo "TARGET MISSED: RSS >= 64 MB at $BIG files"; fail=1; }
+fi
+if [ "${STRICT:-0}" = 1 ]; then exit "$fail"; fi
