@@ -265,6 +265,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		if it.ID != id {
 			continue
 		}
+		s.countDownload(r, rec)
 		if it.Kind == KindPDF {
 			s.serveFile(w, r, filepath.Join(RecordDir(s.cfg.DataDir, rec.ID), "src", filepath.FromSlash(it.Path)), "application/pdf", "")
 			return
@@ -280,7 +281,17 @@ func (s *Server) handleDownloadAll(w http.ResponseWriter, r *http.Request) {
 	if rec == nil {
 		return
 	}
+	s.countDownload(r, rec)
 	s.serveZip(w, r, rec, allItemsID)
+}
+
+// countDownload counts whole-file requests of a code for `code list` (a
+// resumed download's ranges do not count again).
+func (s *Server) countDownload(r *http.Request, rec *codeRecord) {
+	if r.Header.Get("Range") != "" {
+		return
+	}
+	s.store.updateCode(rec.ID, func(c *codeRecord) error { c.Downloads++; return nil })
 }
 
 // serveZip serves a prepared ZIP, or starts preparing it and answers 503

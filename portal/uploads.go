@@ -37,9 +37,15 @@ func (s *Server) setupUploads() error {
 	composer := tusd.NewStoreComposer()
 	s.uploads.UseIn(composer)
 	s.locker.UseIn(composer)
+	// With a public URL the Location of a new upload is absolute, so it
+	// is right behind a TLS reverse proxy too.
+	base := UploadsPath
+	if s.cfg.PublicURL != "" {
+		base = s.cfg.PublicURL + UploadsPath
+	}
 	h, err := tusd.NewHandler(tusd.Config{
 		StoreComposer:             composer,
-		BasePath:                  UploadsPath,
+		BasePath:                  base,
 		DisableDownload:           true,
 		DisableConcatenation:      true,
 		PreUploadCreateCallback:   s.checkNewUpload,

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -220,5 +221,29 @@ func TestDemo(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+first.APIKey)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("demo inbox: %v %v", resp.StatusCode, err)
+	}
+}
+
+// TestIssueFromZip: a CD given as a ZIP is staged like a folder.
+func TestIssueFromZip(t *testing.T) {
+	cd, gen := makeCD(t)
+	zipPath := filepath.Join(t.TempDir(), "cd.zip")
+	f, err := os.Create(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	if err := zw.AddFS(os.DirFS(cd)); err != nil {
+		t.Fatal(err)
+	}
+	zw.Close()
+	f.Close()
+	data := t.TempDir()
+	p := gen.Patients[0]
+	mustRun(t, "code", "issue", "--data", data, "--patient", p.ID, zipPath)
+	var codes []portal.CodeInfo
+	json.Unmarshal([]byte(mustRun(t, "code", "list", "--data", data, "--json")), &codes)
+	if len(codes) != 1 || codes[0].Items != len(p.Studies)+1 {
+		t.Fatalf("code from ZIP: %+v", codes)
 	}
 }

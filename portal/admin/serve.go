@@ -48,11 +48,29 @@ func (e *env) serve(args []string) error {
 	if !useTLS && !isLoopback(*listen) {
 		return i18n.NewError(i18n.KindRefused, "portal.err.plain_http", *listen).WithHint("portal.hint.plain_http")
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return e.serveUntil(ctx, serveOptions{
+		cfg: cfg, data: *data, listen: *listen, certFile: *certFile, keyFile: *keyFile, publicURL: *publicURL,
+	}, nil)
+}
+
+type serveOptions struct {
+	cfg                                        portal.Config
+	data, listen, certFile, keyFile, publicURL string
+}
+
+// serveUntil runs the portal until ctx ends, then shuts down gracefully:
+// no new connections, running requests get 30 seconds, then the database
+// is closed. ready, when set, is told the public URL once requests are
+// accepted.
+func (e *env) serveUntil(ctx context.Context, o serveOptions, ready func(url string)) error {
+	useTLS := o.certFile != ""
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
 	if !useTLS {
 		log.Warn(i18n.T(i18n.EN, "portal.warn.plain_http"))
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -61,8 +79,9 @@ func (e *env) serve(args []string) error {
 	if useTLS {
 		scheme = "https"
 	}
-	cfg.DataDir = *data
-	cfg.PublicURL = *publicURL
+	cfg := o.cfg
+	cfg.DataDir = o.data
+	cfg.PublicURL = o.publicURL
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = scheme + "://" + ln.Addr().String()
 	}
@@ -73,24 +92,25 @@ func (e *env) serve(args []string) error {
 		return err
 	}
 	defer srv.Close()
-	os.WriteFile(filepath.Join(*data, publicURLFile), []byte(cfg.PublicURL+"\n"), 0o600)
+	os.WriteFile(filepath.Join(o.data, publicURLFile), []byte(cfg.PublicURL+"\n"), 0o600)
 	if err := srv.ListenAdmin(); err != nil {
 		return err
 	}
 	srv.Start()
 
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() {
 		if useTLS {
-			errc <- hs.ServeTLS(ln, *certFile, *keyFile)
+			errc <- hs.ServeTLS(ln, o.certFile, o.keyFile)
 		} else {
 			errc <- hs.Serve(ln)
 		}
 	}()
 	log.Info("listening", "addr", ln.Addr().String(), "url", cfg.PublicURL, "tls", useTLS)
+	if ready != nil {
+		ready(cfg.PublicURL)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
