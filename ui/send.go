@@ -307,5 +307,6 @@ func (s *sendScreen) showIndex(ix *dicomscan.Index) {
 	}
 	s.drop.Hide()
 	s.result.Show()
+	s.result.Refresh() // lay out again: the warning row may have appeared
 	s.updateSendable()
 }

@@ -45,6 +45,19 @@ func (s *transfersScreen) show(j *app.Job) {
 	r.update(j)
 }
 
+// drop removes the row of a forgotten job.
+func (s *transfersScreen) drop(id string) {
+	r := s.rows[id]
+	if r == nil {
+		return
+	}
+	delete(s.rows, id)
+	s.list.Remove(r.box)
+	if len(s.rows) == 0 {
+		s.empty.Show()
+	}
+}
+
 // jobRow is one job in the list.
 type jobRow struct {
 	u       *UI
@@ -58,6 +71,7 @@ type jobRow struct {
 	pause   *widget.Button
 	resume  *widget.Button
 	cancel  *widget.Button
+	forget  *widget.Button
 }
 
 func newJobRow(u *UI, id string) *jobRow {
@@ -74,7 +88,8 @@ func newJobRow(u *UI, id string) *jobRow {
 	r.pause = widget.NewButtonWithIcon(u.t("ui.transfers.pause"), theme.MediaPauseIcon(), func() { r.act(u.core.Pause) })
 	r.resume = widget.NewButtonWithIcon(u.t("ui.transfers.resume"), theme.MediaPlayIcon(), func() { r.act(u.core.Resume) })
 	r.cancel = widget.NewButtonWithIcon(u.t("ui.cancel"), theme.CancelIcon(), func() { r.act(u.core.Cancel) })
-	buttons := container.NewHBox(r.pause, r.resume, r.cancel)
+	r.forget = widget.NewButtonWithIcon(u.t("ui.transfers.forget"), theme.DeleteIcon(), r.remove)
+	buttons := container.NewHBox(r.pause, r.resume, r.cancel, r.forget)
 	head := container.NewBorder(nil, nil, nil, container.NewHBox(r.state, buttons), r.title)
 	r.box = container.NewVBox(head, r.bar, r.detail, r.problem, widget.NewSeparator())
 	return r
@@ -118,6 +133,21 @@ func (r *jobRow) update(j *app.Job) {
 	showIf(r.pause, running)
 	showIf(r.resume, j.State == app.StatePaused || j.State == app.StateFailed)
 	showIf(r.cancel, !j.State.Final())
+	showIf(r.forget, j.State.Final())
+	if j.State == app.StateFailed {
+		r.resume.SetText(u.t("ui.transfers.retry"))
+	} else {
+		r.resume.SetText(u.t("ui.transfers.resume"))
+	}
+}
+
+// remove forgets a finished job and takes its row away.
+func (r *jobRow) remove() {
+	if err := r.u.core.Forget(r.id); err != nil {
+		r.u.showError(err)
+		return
+	}
+	r.u.transfers.drop(r.id)
 }
 
 // describe is the line under the bar: bytes, speed and ETA while running,
