@@ -12,6 +12,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/bildbote/bildbote/crypto"
+	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
@@ -34,6 +36,11 @@ type Config struct {
 	HTTPClient *http.Client
 	// MaxParallel bounds the jobs running at once (default 2).
 	MaxParallel int
+	// Passphrase protects the clinic's key file where no OS keyring is
+	// available (env BILDBOTE_KEY_PASSPHRASE, a file, or a prompt).
+	Passphrase crypto.Passphrase
+	// ScryptWorkFactor for new key files (0 = age's default; tests lower it).
+	ScryptWorkFactor int
 	// GiveUpAfter ends a job's retries after this long without progress
 	// (0 = never: a laptop offline for a day resumes when back).
 	GiveUpAfter time.Duration
@@ -74,6 +81,7 @@ type Core struct {
 	running  map[string]*jobRun
 	secrets  map[string]string // inbox code → API key, memory only
 	sessions map[string]*RedeemSession
+	media    map[*dicomscan.Index]*dicomscan.Medium
 
 	sem      chan struct{}
 	ctx      context.Context // cancelled by Close
@@ -145,8 +153,8 @@ func Open(cfg Config) (*Core, error) {
 		cfg: cfg, stateDir: stateDir, client: client, db: db,
 		jobs: &jobStore{db: db}, bus: newEventBus(), settings: settings,
 		running: map[string]*jobRun{}, secrets: map[string]string{},
-		sessions: map[string]*RedeemSession{},
-		sem:      make(chan struct{}, cfg.MaxParallel), ctx: ctx, stop: stop,
+		sessions: map[string]*RedeemSession{}, media: map[*dicomscan.Index]*dicomscan.Medium{},
+		sem: make(chan struct{}, cfg.MaxParallel), ctx: ctx, stop: stop,
 	}
 	if err := c.markInterrupted(); err != nil {
 		db.Close()
@@ -179,6 +187,12 @@ func (c *Core) Close() error {
 	}
 	c.stop()
 	c.wg.Wait()
+	c.mu.Lock()
+	for ix, m := range c.media {
+		m.Close()
+		delete(c.media, ix)
+	}
+	c.mu.Unlock()
 	c.bus.closeAll()
 	c.closeErr = c.db.Close()
 	return c.closeErr

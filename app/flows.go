@@ -145,3 +145,18 @@ type ImportRequest struct {
 
 // ErrNoDestination: an import with neither a folder nor a PACS.
 var ErrNoDestination = errors.New("import needs a folder or a STOW-RS URL")
+
+// ImportInbox is the inbox code of an import job ("" for other kinds), so
+// a front end can ask for the right API key before resuming it.
+func ImportInbox(j *Job) string {
+	if j.Kind != KindImport {
+		return ""
+	}
+	var p struct {
+		Inbox string `json:"inbox"`
+	}
+	if jsonUnmarshal(j.Params, &p) != nil {
+		return ""
+	}
+	return p.Inbox
+}

@@ -1,12 +1,26 @@
 // Package cli is bildbote-cli: the headless face over package app, with the
 // same flows as the desktop app, text or --json output, and exit codes that
 // tell user errors from transient failures.
+//
+// Output rules (restic style): results go to stdout — translated text, or
+// with --json one JSON document; progress goes to stderr — a status line
+// (redrawn on a terminal, a line per change otherwise), or with --json one
+// JSON object per line. Errors go to stderr as a translated message and a
+// hint line (age style); with --json also as a JSON object on stdout.
+// Secrets (API keys, access codes, answers) are never printed.
 package cli
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
+	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/version"
 )
@@ -21,6 +35,32 @@ const (
 	ExitRefused   = 4
 	ExitTransient = 5
 )
+
+// command is one subcommand.
+type command struct {
+	run func(e *env, args []string) int
+}
+
+var commands = map[string]command{
+	"scan":    {runScan},
+	"send":    {runSend},
+	"redeem":  {runRedeem},
+	"receive": {runReceive},
+	"keys":    {runKeys},
+	"jobs":    {runJobs},
+	"codes":   {runCodes},
+}
+
+// env is what every command gets: the streams, the language and the
+// context that a signal cancels.
+type env struct {
+	ctx    context.Context
+	lang   i18n.Lang
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	name   string // the subcommand, for usage messages
+}
 
 // Main runs the command line args and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -37,7 +77,65 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, i18n.T(lang, "cli.usage"))
 		return ExitOK
 	}
-	fmt.Fprintln(stderr, i18n.T(lang, "cli.unknown-command", args[0]))
-	fmt.Fprintln(stderr, i18n.T(lang, "cli.usage"))
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintln(stderr, i18n.T(lang, "cli.unknown-command", args[0]))
+		fmt.Fprintln(stderr, i18n.T(lang, "cli.usage"))
+		return ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{ctx: ctx, lang: lang, stdin: stdin, stdout: stdout, stderr: stderr, name: args[0]}
+	return cmd.run(e, args[1:])
+}
+
+// common flags of the commands that open the core.
+type coreFlags struct {
+	state   string
+	library string
+	portal  string
+	json    bool
+}
+
+func (cf *coreFlags) register(fs *flag.FlagSet, withPortal bool) {
+	fs.StringVar(&cf.state, "state", "", "")
+	fs.StringVar(&cf.library, "library", "", "")
+	fs.BoolVar(&cf.json, "json", false, "")
+	if withPortal {
+		fs.StringVar(&cf.portal, "portal", "", "")
+	}
+}
+
+// open opens the core with the flags' state and library dirs. The portal
+// flag is not a setting: flows take it per call.
+func (e *env) open(cf *coreFlags) (*app.Core, error) {
+	return app.Open(app.Config{StateDir: cf.state, LibraryDir: cf.library})
+}
+
+// exitCode maps an error to the exit code of its kind.
+func exitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if ue, ok := i18n.AsUserError(err); ok {
+		switch ue.Kind {
+		case i18n.KindInput:
+			return ExitInput
+		case i18n.KindRefused:
+			return ExitRefused
+		case i18n.KindTransient:
+			return ExitTransient
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return ExitTransient
+	}
+	return ExitFailure
+}
+
+// usageError prints a usage problem with the command's usage text.
+func (e *env) usageError(key string, args ...any) int {
+	fmt.Fprintln(e.stderr, "bildbote-cli "+e.name+": "+i18n.T(e.lang, key, args...))
+	fmt.Fprintln(e.stderr, i18n.T(e.lang, "cli.usage."+e.name))
 	return ExitUsage
 }
