@@ -220,12 +220,21 @@ func (s *Session) Close() error {
 // OpenAdmin reaches the data dir: through the running server's admin
 // socket if one answers, else by opening the database directly.
 func OpenAdmin(dataDir string) (*Session, error) {
-	if api, err := DialAdmin(dataDir); err == nil {
-		return &Session{AdminAPI: api}, nil
+	// A server may start between the two attempts: then the database is
+	// locked, and the socket answers on the next round.
+	var err error
+	for range 3 {
+		if api, derr := DialAdmin(dataDir); derr == nil {
+			return &Session{AdminAPI: api}, nil
+		}
+		var st *Store
+		st, err = OpenStore(dataDir, 2*time.Second)
+		if err == nil {
+			return &Session{AdminAPI: st, close: st.Close}, nil
+		}
+		if !errors.Is(err, ErrLocked) {
+			return nil, err
+		}
 	}
-	st, err := OpenStore(dataDir, 2*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return &Session{AdminAPI: st, close: st.Close}, nil
+	return nil, err
 }

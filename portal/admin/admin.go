@@ -22,17 +22,6 @@ import (
 	"github.com/bildbote/bildbote/portal"
 )
 
-const usage = `usage: bildbote-portal COMMAND [OPTIONS]
-
-commands:
-  serve       --data DIR --listen 127.0.0.1:8080 [--tls-cert F --tls-key F] [--public-url URL]
-  code        issue --data DIR --dob 1958-02-14 --expires 90d PATH...
-              list|extend|revoke --data DIR ...
-  community   add --data DIR --code bM1X --name NAME --recipient age1...
-              list --data DIR
-  demo        --data DIR: seed a data dir with a demo inbox and a demo code
-  version     print the version`
-
 // Exit codes, as bildbote-cli: 0 ok, 1 failure, 2 usage, 3 input, 4 refused, 5 transient.
 const (
 	exitOK        = 0
@@ -53,7 +42,7 @@ type env struct {
 func Main(args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, lang: i18n.Detect()}
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stderr, i18n.T(e.lang, "portal.usage"))
 		return exitUsage
 	}
 	var err error
@@ -62,7 +51,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "bildbote-portal", version.Version)
 		return exitOK
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usage)
+		fmt.Fprintln(stdout, i18n.T(e.lang, "portal.usage"))
 		return exitOK
 	case "serve":
 		err = e.serve(args[1:])
@@ -77,7 +66,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		err = e.demo(args[1:])
 	default:
-		fmt.Fprintf(stderr, "unknown command %q\n%s\n", args[0], usage)
+		fmt.Fprintln(stderr, i18n.T(e.lang, "portal.usage.unknown", args[0]))
+		fmt.Fprintln(stderr, i18n.T(e.lang, "portal.usage"))
 		return exitUsage
 	}
 	return e.exit(err)
@@ -88,7 +78,7 @@ var errUsage = errors.New("usage")
 
 func (e *env) sub(args []string, cmds map[string]func([]string) error) error {
 	if len(args) == 0 || cmds[args[0]] == nil {
-		fmt.Fprintln(e.stderr, usage)
+		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.usage"))
 		return errUsage
 	}
 	return cmds[args[0]](args[1:])
@@ -160,7 +150,7 @@ func (f *flags) dataDir() *string { return f.String("data", "", "data directory"
 
 func (f *flags) require(name, value string) error {
 	if strings.TrimSpace(value) == "" {
-		fmt.Fprintf(f.e.stderr, "%s: --%s is required\n", f.Name(), name)
+		fmt.Fprintln(f.e.stderr, i18n.T(f.e.lang, "portal.usage.required", f.Name(), name))
 		return errUsage
 	}
 	return nil

@@ -71,7 +71,7 @@ func (e *env) codeExtend(args []string) error {
 		return err
 	}
 	if len(refs) != 1 {
-		fmt.Fprintln(e.stderr, "code extend: give one record ID or code")
+		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.usage.one_ref", "code extend"))
 		return errUsage
 	}
 	s, err := portal.OpenAdmin(*data)
@@ -98,7 +98,7 @@ func (e *env) codeRevoke(args []string) error {
 		return err
 	}
 	if len(refs) != 1 {
-		fmt.Fprintln(e.stderr, "code revoke: give one record ID or code")
+		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.usage.one_ref", "code revoke"))
 		return errUsage
 	}
 	s, err := portal.OpenAdmin(*data)

@@ -45,7 +45,7 @@ func (e *env) codeIssue(args []string) error {
 		return err
 	}
 	if len(paths) == 0 {
-		fmt.Fprintln(e.stderr, "code issue: give the folders, ZIPs or files to share")
+		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.usage.paths"))
 		return errUsage
 	}
 	o.paths = paths

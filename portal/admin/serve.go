@@ -42,7 +42,7 @@ func (e *env) serve(args []string) error {
 	}
 	useTLS := *certFile != "" || *keyFile != ""
 	if useTLS && (*certFile == "" || *keyFile == "") {
-		fmt.Fprintln(e.stderr, "serve: --tls-cert and --tls-key go together")
+		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.usage.tls_pair"))
 		return errUsage
 	}
 	if !useTLS && !isLoopback(*listen) {

@@ -54,6 +54,13 @@ func Write(w io.Writer, s Sheet) error {
 	pdf.AddPage()
 	tr := pdf.UnicodeTranslatorFromDescriptor("") // cp1252: umlauts, „quotes“
 	t := func(lang i18n.Lang, key string, args ...any) string { return tr(i18n.T(lang, key, args...)) }
+	both := func(key string) string { // "Gültig bis / Valid until", once when the same
+		de, en := t(i18n.DE, key), t(i18n.EN, key)
+		if de == en {
+			return de
+		}
+		return de + " / " + en
+	}
 	const width = 170.0
 
 	// Header band.
@@ -83,19 +90,19 @@ func Write(w io.Writer, s Sheet) error {
 	pdf.SetTextColor(0, 0, 0)
 	pdf.SetXY(26, top+7)
 	pdf.SetFont("Helvetica", "", 10)
-	pdf.CellFormat(100, 5, t(i18n.DE, "portal.sheet.code_label")+" / "+t(i18n.EN, "portal.sheet.code_label"), "", 2, "L", false, 0, "")
+	pdf.CellFormat(100, 5, both("portal.sheet.code_label"), "", 2, "L", false, 0, "")
 	pdf.SetFont("Courier", "B", 26)
 	pdf.SetX(26)
 	pdf.CellFormat(100, 14, accesscode.Format(s.Code), "", 2, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "", 10)
 	pdf.SetX(26)
-	pdf.CellFormat(100, 5, t(i18n.DE, "portal.sheet.portal_label")+" / "+t(i18n.EN, "portal.sheet.portal_label"), "", 2, "L", false, 0, "")
+	pdf.CellFormat(100, 5, both("portal.sheet.portal_label"), "", 2, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "B", 11)
 	pdf.SetX(26)
 	pdf.CellFormat(100, 6, tr(s.PublicURL), "", 2, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "", 10)
 	pdf.SetX(26)
-	pdf.CellFormat(100, 5, t(i18n.DE, "portal.sheet.valid_label")+" / "+t(i18n.EN, "portal.sheet.valid_label"), "", 2, "L", false, 0, "")
+	pdf.CellFormat(100, 5, both("portal.sheet.valid_label"), "", 2, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "B", 11)
 	pdf.SetX(26)
 	pdf.CellFormat(100, 6, s.ExpiresAt.Local().Format("02.01.2006")+"  ("+s.ExpiresAt.Local().Format("2006-01-02")+")", "", 2, "L", false, 0, "")
