@@ -23,6 +23,7 @@ const (
 	maxNesting      = 32
 	undefinedLength = 0xFFFFFFFF
 	lastKeyTag      = tagRTPlanTime
+	maxInflated     = 8 << 20
 )
 
 // keyVR are the VRs of the tags read, for implicit VR data sets.
@@ -50,6 +51,7 @@ type dsReader struct {
 	explicit bool
 	pos      int64
 	size     int64 // bytes available (the file size), a bound for lengths
+	scratch  [8]byte
 }
 
 var errStop = errors.New("stop")
@@ -66,7 +68,9 @@ func readDatasetKeys(r *bufio.Reader, ts string, size int64) (*datasetKeys, erro
 	case uidDeflatedExplicitVRLE:
 		fr := flate.NewReader(r)
 		defer fr.Close()
-		d.r, d.size = fr, 1<<40
+		// a few bytes can inflate to gigabytes: the keys sit near the
+		// start, so stop after maxInflated bytes
+		d.r, d.size = fr, maxInflated
 	}
 	k := &datasetKeys{values: map[tag]string{}}
 	raw := map[tag][]byte{}
@@ -136,13 +140,13 @@ func (d *dsReader) walk(fn func(t tag, vr string, length uint32) error) error {
 
 // header reads an element or item header.
 func (d *dsReader) header() (tag, string, uint32, error) {
-	b, err := d.next(4)
+	b, err := d.small(4)
 	if err != nil {
 		return 0, "", 0, err
 	}
 	t := tag(uint32(d.bo.Uint16(b))<<16 | uint32(d.bo.Uint16(b[2:])))
 	if t.group() == 0xFFFE || !d.explicit {
-		lb, err := d.next(4)
+		lb, err := d.small(4)
 		if err != nil {
 			return 0, "", 0, err
 		}
@@ -152,19 +156,19 @@ func (d *dsReader) header() (tag, string, uint32, error) {
 		}
 		return t, vr, d.bo.Uint32(lb), nil
 	}
-	vb, err := d.next(2)
+	vb, err := d.small(2)
 	if err != nil {
 		return 0, "", 0, err
 	}
 	vr := string(vb)
 	if longVR(vr) || !isVR(vr) {
-		lb, err := d.next(6)
+		lb, err := d.small(6)
 		if err != nil {
 			return 0, "", 0, err
 		}
 		return t, vr, d.bo.Uint32(lb[2:]), nil
 	}
-	lb, err := d.next(2)
+	lb, err := d.small(2)
 	if err != nil {
 		return 0, "", 0, err
 	}
@@ -258,6 +262,20 @@ func (d *dsReader) skipItem(depth int) error {
 			return err
 		}
 	}
+}
+
+// small reads n <= 8 bytes into a scratch buffer (headers: no allocation).
+func (d *dsReader) small(n int) ([]byte, error) {
+	if d.pos == d.size {
+		return nil, io.EOF
+	}
+	if int64(n) > d.size-d.pos {
+		return nil, io.ErrUnexpectedEOF
+	}
+	b := d.scratch[:n]
+	_, err := io.ReadFull(d.r, b)
+	d.pos += int64(n)
+	return b, err
 }
 
 func (d *dsReader) next(n int) ([]byte, error) {
