@@ -5,13 +5,15 @@
 // signed distance functions sampled 4x4 per pixel, so edges are smooth and
 // the output is byte-for-byte reproducible.
 //
-//	go run packaging/icon/gen.go -out packaging/icon.png [-size 512]
+//	go run packaging/icon/gen.go -out packaging/icon.png [-size 512] [-ico bildbote.ico]
 //
 // The shapes are drawn in a 512x512 design space and scaled, so smaller
 // sizes (hicolor 48..256) are rendered, not downsampled.
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"flag"
 	"image"
 	"image/color"
@@ -128,16 +130,13 @@ func shade(x, y float64) rgba {
 	return px
 }
 
-func main() {
-	out := flag.String("out", "packaging/icon.png", "output PNG")
-	px := flag.Int("size", size, "width and height in pixels")
-	flag.Parse()
-
+// render draws the icon at px x px.
+func render(px int) *image.NRGBA {
 	const ss = 4 // samples per axis
-	scale := float64(size) / float64(*px)
-	img := image.NewNRGBA(image.Rect(0, 0, *px, *px))
-	for y := 0; y < *px; y++ {
-		for x := 0; x < *px; x++ {
+	scale := float64(size) / float64(px)
+	img := image.NewNRGBA(image.Rect(0, 0, px, px))
+	for y := 0; y < px; y++ {
+		for x := 0; x < px; x++ {
 			var sum rgba
 			for sy := 0; sy < ss; sy++ {
 				for sx := 0; sx < ss; sx++ {
@@ -163,15 +162,51 @@ func main() {
 			img.SetNRGBA(x, y, c)
 		}
 	}
-	f, err := os.Create(*out)
-	if err != nil {
-		log.Fatal(err)
-	}
+	return img
+}
+
+func encodePNG(img image.Image) []byte {
+	var buf bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(f, img); err != nil {
+	if err := enc.Encode(&buf, img); err != nil {
 		log.Fatal(err)
 	}
-	if err := f.Close(); err != nil {
-		log.Fatal(err)
+	return buf.Bytes()
+}
+
+// encodeICO packs PNG-compressed images into a Windows .ico (Vista and
+// later read PNG entries at every size).
+func encodeICO(sizes []int) []byte {
+	var dir, data bytes.Buffer
+	le := binary.LittleEndian
+	binary.Write(&dir, le, [3]uint16{0, 1, uint16(len(sizes))}) // reserved, type icon, count
+	offset := 6 + 16*len(sizes)
+	for _, px := range sizes {
+		img := encodePNG(render(px))
+		dim := uint8(px) // 256 is written as 0
+		binary.Write(&dir, le, struct {
+			W, H, Colors, Reserved uint8
+			Planes, BitCount       uint16
+			Bytes, Offset          uint32
+		}{dim, dim, 0, 0, 1, 32, uint32(len(img)), uint32(offset + data.Len())})
+		data.Write(img)
+	}
+	return append(dir.Bytes(), data.Bytes()...)
+}
+
+func main() {
+	out := flag.String("out", "packaging/icon.png", "output PNG")
+	px := flag.Int("size", size, "width and height in pixels")
+	ico := flag.String("ico", "", "also write a Windows .ico (16-256 px) to this path")
+	flag.Parse()
+
+	write := func(path string, data []byte) {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	write(*out, encodePNG(render(*px)))
+	if *ico != "" {
+		write(*ico, encodeICO([]int{16, 24, 32, 48, 64, 256}))
 	}
 }

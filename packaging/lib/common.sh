@@ -25,25 +25,32 @@ gobuild() {
 		go build -trimpath -ldflags "$BB_LDFLAGS ${BB_EXTRA_LDFLAGS:-}" "$@" -o "$out" "$pkg")
 }
 
-# snapshot_source DIR: the tree to build. BB_SOURCE=head (default) builds
-# the committed HEAD (git archive), so the artifacts match the version
-# string; BB_SOURCE=worktree builds the working tree as it is.
+# snapshot_source DIR: a private copy of the tree to build, so packaging
+# never writes into the shared working tree (fyne package rewrites
+# FyneApp.toml, the Windows build drops .syso files into cmd/). BB_SOURCE:
+#   head      (default) the committed HEAD via git archive: artifacts match
+#             the version string
+#   worktree  the working tree's files as they are (tracked and untracked,
+#             not ignored): what `make e2e` tests
 snapshot_source() {
 	local dir=$1
+	rm -rf "$dir" && mkdir -p "$dir"
 	case "${BB_SOURCE:-head}" in
 	head)
-		rm -rf "$dir" && mkdir -p "$dir"
 		git -C "$BB_ROOT" archive --format=tar HEAD | tar -x -C "$dir"
-		BB_SRC=$dir
 		;;
 	worktree)
-		BB_SRC=$BB_ROOT
-		if [ -n "$(git -C "$BB_ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-			log "warning: building a working tree with uncommitted changes as $BB_VERSION"
+		if [ -n "$(git -C "$BB_ROOT" status --porcelain 2>/dev/null)" ]; then
+			log "note: the working tree differs from HEAD; artifacts are still named $BB_VERSION"
 		fi
+		# files deleted but not yet committed are listed too: skip them
+		(cd "$BB_ROOT" && git ls-files -z --cached --others --exclude-standard |
+			while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+			tar --null -cf - -T -) | tar -x -C "$dir"
 		;;
 	*) die "BB_SOURCE must be head or worktree, not ${BB_SOURCE}" ;;
 	esac
+	BB_SRC=$dir
 	export BB_SRC
 }
 

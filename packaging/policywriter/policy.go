@@ -40,6 +40,7 @@ func (p *policyFile) empty() bool {
 // request is one invocation: where to write and what.
 type request struct {
 	out    string
+	check  string // --check FILE: only load FILE as the app would
 	policy policyFile
 }
 
@@ -51,6 +52,7 @@ func parseArgs(args []string, stderr io.Writer) (*request, error) {
 	req := &request{}
 	var allowed, pinned, bandwidth, clinic string
 	fs.StringVar(&req.out, "out", app.DefaultPolicyPath(), "policy file to write")
+	fs.StringVar(&req.check, "check", "", "only check FILE with the app's loader and list the keys it locks")
 	fs.StringVar(&req.policy.PortalURL, "portal-url", "", "portal_url")
 	fs.StringVar(&allowed, "allowed-portals", "", "allowed_portals, separated by ',' or ';'")
 	fs.StringVar(&req.policy.DefaultInbox, "default-inbox", "", "default_inbox")

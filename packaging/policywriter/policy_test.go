@@ -110,3 +110,26 @@ func TestRejectedValueKeepsOldFileAndFails(t *testing.T) {
 		t.Fatalf("temporary files left: %v", left)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(good, []byte("portal_url = \"https://portal.example\"\ndefault_inbox = \"bM1X\"\n"), 0o644)
+	os.WriteFile(bad, []byte("portal_url = \"https://portal.example\"\nportal = \"typo\"\n"), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--check", good}, &stdout, &stderr); code != 0 {
+		t.Fatalf("good file: exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "default_inbox, portal_url") {
+		t.Errorf("locked keys not listed: %q", stdout.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"--check", bad}, &stdout, &stderr); code != 2 {
+		t.Fatalf("file with an unknown key: exit %d, want 2", code)
+	}
+	if !strings.Contains(stderr.String(), "portal") {
+		t.Errorf("the unknown key is not named: %q", stderr.String())
+	}
+}
