@@ -133,7 +133,7 @@ func dlxQuestion(q question) tfaQuestion {
 // revoked), 403 only when everything is right but the code expired.
 func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	addr := clientAddr(r)
+	addr := throttleKey(clientAddr(r))
 	var body tfaAnswers
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil {
 		writeError(w, http.StatusUnauthorized, "bad-request", "answers must be JSON tfaAnswers")
@@ -150,7 +150,10 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 		rec, _ = s.store.codeByValue(code)
 	}
 	if rec == nil {
-		dummyHash.matches(code) // same time as a known code
+		// The same hashing work as a known code with the default
+		// question: the code's hash and one answer's.
+		dummyHash.matches(code)
+		dummyHash.matches(code)
 		s.throttle.fail(addr, now)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "unknown code or wrong answer")
 		return
@@ -265,8 +268,8 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		if it.ID != id {
 			continue
 		}
-		s.countDownload(r, rec)
 		if it.Kind == KindPDF {
+			s.countDownload(r, rec)
 			s.serveFile(w, r, filepath.Join(RecordDir(s.cfg.DataDir, rec.ID), "src", filepath.FromSlash(it.Path)), "application/pdf", "")
 			return
 		}
@@ -281,7 +284,6 @@ func (s *Server) handleDownloadAll(w http.ResponseWriter, r *http.Request) {
 	if rec == nil {
 		return
 	}
-	s.countDownload(r, rec)
 	s.serveZip(w, r, rec, allItemsID)
 }
 
@@ -305,6 +307,7 @@ func (s *Server) serveZip(w http.ResponseWriter, r *http.Request, rec *codeRecor
 		w.Header().Set("Retry-After", fmt.Sprint(wait))
 		writeJSON(w, http.StatusServiceUnavailable, comebackLater{TimeOutInSeconds: wait})
 	default:
+		s.countDownload(r, rec)
 		name := "study-" + itemID + ".zip"
 		if itemID == allItemsID {
 			name = "all.zip"

@@ -211,6 +211,16 @@ func TestThrottlePerAddress(t *testing.T) {
 	}
 }
 
+func TestThrottleKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1": "127.0.0.1", "2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64", "2001:db8:1:2::99": "2001:db8:1:2::/64",
+	} {
+		if got := throttleKey(in); got != want {
+			t.Errorf("throttleKey(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 func TestLockoutGrows(t *testing.T) {
 	if lockout(maxFailures-1) != 0 || lockout(maxFailures) != time.Minute || lockout(maxFailures+1) != 2*time.Minute || lockout(100) != 24*time.Hour {
 		t.Fatal("lockout schedule")

@@ -255,6 +255,16 @@ func clientAddr(r *http.Request) string {
 
 // --- throttling of wrong answers per client address ---
 
+// throttleKey is the unit a lock-out applies to: an IPv4 address, or the
+// /64 network of an IPv6 address (one host can use a whole /64).
+func throttleKey(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
 // addrThrottle counts wrong answers per client address in memory. After
 // maxFailures the address is locked out for a time that doubles with
 // every further failure.

@@ -2,6 +2,9 @@ package portal
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -24,6 +27,7 @@ func (s *Server) sweepLoop(ctx context.Context) {
 // it with a chosen now.
 func (s *Server) Sweep(ctx context.Context, now time.Time) {
 	s.sweepCodes(now)
+	s.sweepOrphans(now)
 	s.sweepUploads(ctx, now)
 	s.throttle.forget(now)
 }
@@ -52,5 +56,28 @@ func (s *Server) sweepCodes(now time.Time) {
 			continue
 		}
 		s.cfg.Logger.Info("deleted expired code", "record", rec.ID)
+	}
+}
+
+// sweepOrphans removes code folders without a record that are older than
+// a day: files an interrupted `code issue` staged but never registered.
+func (s *Server) sweepOrphans(now time.Time) {
+	entries, err := os.ReadDir(filepath.Join(s.cfg.DataDir, codesDir))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !validRecordID(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || now.Sub(info.ModTime()) < 24*time.Hour {
+			continue
+		}
+		if _, err := s.store.codeByID(e.Name()); errors.Is(err, ErrNotFound) {
+			if err := removeRecordFiles(s.cfg.DataDir, e.Name()); err == nil {
+				s.cfg.Logger.Info("removed unregistered code files", "record", e.Name())
+			}
+		}
 	}
 }

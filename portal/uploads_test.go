@@ -324,6 +324,11 @@ func TestSweep(t *testing.T) {
 	_, oldRID := p.issuePDFCode("19580214", time.Now().Add(-48*time.Hour))
 	_, recentRID := p.issuePDFCode("19580214", time.Now().Add(-time.Hour))
 
+	// Files an interrupted `code issue` left behind, a day old.
+	orphan := RecordDir(p.dir, NewRecordID())
+	os.MkdirAll(filepath.Join(orphan, "src"), 0o700)
+	dayAgo := time.Now().Add(-25 * time.Hour)
+	os.Chtimes(orphan, dayAgo, dayAgo)
 	// Make the old upload and the finished one idle for two hours.
 	past := time.Now().Add(-2 * time.Hour)
 	for _, loc := range []string{oldLoc, doneLoc} {
@@ -348,6 +353,12 @@ func TestSweep(t *testing.T) {
 	}
 	if _, err := os.Stat(RecordDir(p.dir, oldRID)); !os.IsNotExist(err) {
 		t.Error("files of a code past retention survived")
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Error("unregistered code files survived")
+	}
+	if _, err := os.Stat(RecordDir(p.dir, recentRID)); err != nil {
+		t.Error("files of a registered code were removed")
 	}
 	if _, err := p.srv.Store().codeByID(recentRID); err != nil {
 		t.Error("recently expired code was deleted")
