@@ -619,7 +619,7 @@ func fileIDPath(parts []string) (string, error) {
 // medium, and the returned reason says so.
 func checkUnreferenced(ctx context.Context, fsys fs.FS, referenced map[string]bool, ix *Index, opts Options) (string, error) {
 	var extraDICOM []string
-	buf := make([]byte, 16<<10)
+	buf := make([]byte, headerChunk)
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -666,6 +666,9 @@ func checkUnreferenced(ctx context.Context, fsys fs.FS, referenced map[string]bo
 type dirCache struct {
 	fsys fs.FS
 	dirs map[string]*dirListing
+	// resolved maps a folder path as a DICOMDIR writes it to the folder on
+	// the medium, so that 2000 files in one folder resolve it once.
+	resolved map[string]string
 }
 
 type dirListing struct {
@@ -675,7 +678,7 @@ type dirListing struct {
 }
 
 func newDirCache(fsys fs.FS) *dirCache {
-	return &dirCache{fsys: fsys, dirs: map[string]*dirListing{}}
+	return &dirCache{fsys: fsys, dirs: map[string]*dirListing{}, resolved: map[string]string{}}
 }
 
 // nameKey normalises a file name for matching: upper case, without a
@@ -705,37 +708,46 @@ func (c *dirCache) list(dir string) (*dirListing, error) {
 // resolve finds the file p names, matching each component loosely; it
 // returns the actual path and the file's size.
 func (c *dirCache) resolve(p string) (string, int64, bool) {
-	dir := "."
-	parts := strings.Split(p, "/")
-	for i, part := range parts {
-		if part == "." {
-			continue
-		}
-		l, err := c.list(dir)
-		if err != nil {
-			return "", 0, false
-		}
-		e, ok := l.byKey[nameKey(part)]
-		if !ok {
-			return "", 0, false
-		}
-		next := path.Join(dir, e.Name())
-		if i == len(parts)-1 {
-			if !e.Type().IsRegular() {
-				return "", 0, false // a folder, or a link the scan does not follow
-			}
-			info, err := e.Info()
-			if err != nil {
-				return "", 0, false
-			}
-			return next, info.Size(), true
-		}
-		if !e.IsDir() {
-			return "", 0, false
-		}
-		dir = next
+	dirPart, base := path.Split(p)
+	dir, ok := c.resolveDir(strings.TrimSuffix(dirPart, "/"))
+	if !ok {
+		return "", 0, false
 	}
-	return "", 0, false
+	l, err := c.list(dir)
+	if err != nil {
+		return "", 0, false
+	}
+	e, ok := l.byKey[nameKey(base)]
+	if !ok || !e.Type().IsRegular() {
+		return "", 0, false // missing, a folder, or a link the scan does not follow
+	}
+	info, err := e.Info()
+	if err != nil {
+		return "", 0, false
+	}
+	return path.Join(dir, e.Name()), info.Size(), true
+}
+
+// resolveDir finds the folder dir names ("" or "." for the root).
+func (c *dirCache) resolveDir(dir string) (string, bool) {
+	if dir == "" || dir == "." {
+		return ".", true
+	}
+	if actual, ok := c.resolved[dir]; ok {
+		return actual, actual != ""
+	}
+	parentPart, base := path.Split(dir)
+	parent, ok := c.resolveDir(strings.TrimSuffix(parentPart, "/"))
+	actual := ""
+	if ok {
+		if l, err := c.list(parent); err == nil {
+			if e, found := l.byKey[nameKey(base)]; found && e.IsDir() {
+				actual = path.Join(parent, e.Name())
+			}
+		}
+	}
+	c.resolved[dir] = actual
+	return actual, actual != ""
 }
 
 // sampleSeries reads the header of one file per series (the first by
@@ -752,7 +764,7 @@ func sampleSeries(fsys fs.FS, files []found) string {
 		}
 	}
 	samples := map[string]*Header{}
-	buf := make([]byte, 16<<10)
+	buf := make([]byte, headerChunk)
 	for uid, i := range first {
 		f := files[i]
 		r := examine(fsys, f.path, buf)

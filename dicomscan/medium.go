@@ -99,7 +99,7 @@ func openItem(p string) (item, error) {
 		if err != nil {
 			return item{}, fmt.Errorf("open folder %s: %w", p, err)
 		}
-		return item{name: name, kind: "folder", fsys: os.DirFS(abs)}, nil
+		return item{name: name, kind: "folder", fsys: newHostDir(abs)}, nil
 	}
 	switch sniffArchive(p, st.Size()) {
 	case "zip":
@@ -323,3 +323,20 @@ func (i dirInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }
 func (i dirInfo) ModTime() time.Time { return i.mod }
 func (i dirInfo) IsDir() bool        { return true }
 func (i dirInfo) Sys() any           { return nil }
+
+// hostDir is a folder on a local disk: os.DirFS, plus its path so that the
+// scan can read headers with fewer system calls (readHostFile).
+type hostDir struct {
+	fs.FS
+	root string
+}
+
+func newHostDir(root string) *hostDir { return &hostDir{FS: os.DirFS(root), root: root} }
+
+func (d *hostDir) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(d.FS, name) }
+func (d *hostDir) Stat(name string) (fs.FileInfo, error)      { return fs.Stat(d.FS, name) }
+
+// hostPath returns the host path of name, which must be a valid fs path.
+func (d *hostDir) hostPath(name string) string {
+	return filepath.Join(d.root, filepath.FromSlash(name))
+}

@@ -13,6 +13,11 @@ var errTruncated = errors.New("file ends inside an element")
 // errTooLong: an element declares more bytes than the file (or our limit) holds.
 var errTooLong = errors.New("element length exceeds the file")
 
+// headerChunk is the first read of every file. Scanner headers are mostly
+// 1-6 KiB up to the attributes the index needs; longer ones are read on
+// (values past the header are skipped by seeking).
+const headerChunk = 8 << 10
+
 // maxKeptValue bounds a value the reader copies into memory. Every value
 // the index needs is a short string; longer ones are skipped, never read.
 const maxKeptValue = 64 << 10
@@ -30,7 +35,7 @@ type byteReader struct {
 
 func newByteReader(r io.Reader, size int64, buf []byte) *byteReader {
 	if cap(buf) < 4096 {
-		buf = make([]byte, 16<<10)
+		buf = make([]byte, headerChunk)
 	}
 	return &byteReader{r: r, buf: buf[:cap(buf)], size: size}
 }

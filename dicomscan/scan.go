@@ -183,7 +183,7 @@ func fullScan(ctx context.Context, fsys fs.FS, ix *Index, opts Options) ([]found
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 16<<10)
+			buf := make([]byte, headerChunk)
 			for p := range jobs {
 				r := examine(fsys, p, buf)
 				select {
@@ -238,27 +238,21 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 		r.skipped = &Skipped{Path: p, Code: SkipClutter, Reason: "not DICOM (viewer, autorun or read-me file)"}
 		return r
 	}
-	f, err := fsys.Open(p)
-	if err != nil {
-		r.skipped = &Skipped{Path: p, Code: SkipUnreadable, Reason: errText(err)}
-		return r
+	var h *Header
+	var err error
+	if hd, ok := fsys.(*hostDir); ok && hostFastPath && documentType(name, nil) == "" && fs.ValidPath(p) {
+		var notRegular bool
+		r.size, h, notRegular, err = readHostFile(hd.hostPath(p), buf)
+		if notRegular {
+			r.skipped = &Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"}
+			return r
+		}
+	} else {
+		var done bool
+		if r.size, h, err, done = openAndRead(fsys, p, name, buf, &r); done {
+			return r
+		}
 	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		r.skipped = &Skipped{Path: p, Code: SkipUnreadable, Reason: errText(err)}
-		return r
-	}
-	if !info.Mode().IsRegular() {
-		r.skipped = &Skipped{Path: p, Code: SkipNotRegular, Reason: "not a regular file"}
-		return r
-	}
-	r.size = info.Size()
-	if mime := documentType(name, nil); mime != "" {
-		r.doc = &Document{Path: p, Size: r.size, MIMEType: mime}
-		return r
-	}
-	h, err := readHeader(f, r.size, buf)
 	switch {
 	case errors.Is(err, ErrNotDICOM):
 		var head []byte
@@ -286,6 +280,33 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 		r.h = h
 	}
 	return r
+}
+
+// openAndRead reads the header of p through the fs.FS; done is true when r
+// already holds the outcome (unreadable, not regular, a document).
+func openAndRead(fsys fs.FS, p, name string, buf []byte, r *scanResult) (size int64, h *Header, err error, done bool) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		r.skipped = &Skipped{Path: p, Code: SkipUnreadable, Reason: errText(err)}
+		return 0, nil, nil, true
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		r.skipped = &Skipped{Path: p, Code: SkipUnreadable, Reason: errText(err)}
+		return 0, nil, nil, true
+	}
+	if !info.Mode().IsRegular() {
+		r.skipped = &Skipped{Path: p, Code: SkipNotRegular, Reason: "not a regular file"}
+		return 0, nil, nil, true
+	}
+	r.size = info.Size()
+	if mime := documentType(name, nil); mime != "" {
+		r.doc = &Document{Path: p, Size: r.size, MIMEType: mime}
+		return r.size, nil, nil, true
+	}
+	h, err = readHeader(f, r.size, buf)
+	return r.size, h, err, false
 }
 
 const sopClassDICOMDIR = "1.2.840.10008.1.3.10"
