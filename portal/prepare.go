@@ -25,7 +25,13 @@ type preparer struct {
 	mu   sync.Mutex
 	jobs map[string]*prepJob
 	wg   sync.WaitGroup
+	// slots bounds how many ZIPs are built at once (disk and CPU bound:
+	// more in parallel only makes each slower).
+	slots chan struct{}
 }
+
+// maxParallelBuilds is the number of ZIPs built at the same time.
+const maxParallelBuilds = 2
 
 type prepJob struct {
 	done bool
@@ -33,7 +39,9 @@ type prepJob struct {
 	eta  int // seconds, estimated when started
 }
 
-func newPreparer(s *Server) *preparer { return &preparer{s: s, jobs: map[string]*prepJob{}} }
+func newPreparer(s *Server) *preparer {
+	return &preparer{s: s, jobs: map[string]*prepJob{}, slots: make(chan struct{}, maxParallelBuilds)}
+}
 
 func (p *preparer) zipPath(recordID, itemID string) string {
 	return filepath.Join(RecordDir(p.s.cfg.DataDir, recordID), "zip", itemID+".zip")
@@ -82,7 +90,9 @@ func (p *preparer) startLocked(rec *codeRecord, itemID string) *prepJob {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		p.slots <- struct{}{}
 		err := p.build(rec, itemID)
+		<-p.slots
 		if err != nil {
 			p.s.cfg.Logger.Error("prepare zip", "record", rec.ID, "err", err)
 		}

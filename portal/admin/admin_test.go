@@ -247,3 +247,22 @@ func TestIssueFromZip(t *testing.T) {
 		t.Fatalf("code from ZIP: %+v", codes)
 	}
 }
+
+// TestSocketErrorsAreTranslated: a UserError raised in the server comes
+// back over the admin socket with its key, and prints translated.
+func TestSocketErrorsAreTranslated(t *testing.T) {
+	data := t.TempDir()
+	srv, err := portal.New(portal.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.ListenAdmin(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LANG", "de_DE.UTF-8")
+	code, _, errOut := run(t, "community", "add", "--data", data, "--code", "bM1X", "--name", "X", "--recipient", "age1kaputt")
+	if code != exitInput || !strings.Contains(errOut, "ist kein öffentlicher age-Schlüssel") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
