@@ -15,6 +15,7 @@ import (
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/ratelimit"
 )
 
 // StateEnv overrides the state directory (tests, portable installs).
@@ -82,6 +83,11 @@ type Core struct {
 	secrets  map[string]string // inbox code → API key, memory only
 	sessions map[string]*RedeemSession
 	media    map[*dicomscan.Index]*dicomscan.Medium
+	sources  map[*dicomscan.Index][]string
+	// jobIndexes hands a scanned index to the send job that seals it.
+	jobIndexes map[string]*dicomscan.Index
+	bucket     *ratelimit.Bucket
+	bucketKbps int
 
 	sem      chan struct{}
 	ctx      context.Context // cancelled by Close
@@ -154,6 +160,7 @@ func Open(cfg Config) (*Core, error) {
 		jobs: &jobStore{db: db}, bus: newEventBus(), settings: settings,
 		running: map[string]*jobRun{}, secrets: map[string]string{},
 		sessions: map[string]*RedeemSession{}, media: map[*dicomscan.Index]*dicomscan.Medium{},
+		sources: map[*dicomscan.Index][]string{}, jobIndexes: map[string]*dicomscan.Index{},
 		sem: make(chan struct{}, cfg.MaxParallel), ctx: ctx, stop: stop,
 	}
 	if err := c.markInterrupted(); err != nil {
@@ -191,6 +198,7 @@ func (c *Core) Close() error {
 	for ix, m := range c.media {
 		m.Close()
 		delete(c.media, ix)
+		delete(c.sources, ix)
 	}
 	c.mu.Unlock()
 	c.bus.closeAll()

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
@@ -148,12 +149,28 @@ func (c *Core) setState(id string, state JobState, change func(*Job)) *Job {
 
 // addJob stores a new queued job and starts it.
 func (c *Core) addJob(kind JobKind, title string, params any) (*Job, error) {
+	return c.addJobWithID(newJobID(), kind, title, params, nil, nil)
+}
+
+// addJobWithID is addJob with a chosen ID, an optional set-up of the run
+// (initial totals) and an optional scanned index for the job to use.
+func (c *Core) addJobWithID(id string, kind JobKind, title string, params any, setup func(*jobRun), ix *dicomscan.Index) (*Job, error) {
 	data, err := json.Marshal(params)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
-	j := &Job{ID: newJobID(), Kind: kind, State: StateQueued, Title: title, Created: now, Updated: now, Params: data}
+	j := &Job{ID: id, Kind: kind, State: StateQueued, Title: title, Created: now, Updated: now, Params: data}
+	if setup != nil {
+		r := &jobRun{}
+		setup(r)
+		j.BytesTotal, j.BytesDone = r.bytesTotal.Load(), r.bytesDone.Load()
+	}
+	if ix != nil {
+		c.mu.Lock()
+		c.jobIndexes[id] = ix
+		c.mu.Unlock()
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -30,8 +31,15 @@ func (c *Core) scan(ctx context.Context, paths []string, progress func(ScanProgr
 	rep.finish(ix)
 	// The index reads its files through the medium (ZIP, ISO): keep it
 	// open until the core closes or the index is released.
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		if abs[i], err = filepath.Abs(p); err != nil {
+			abs[i] = p
+		}
+	}
 	c.mu.Lock()
 	c.media[ix] = m
+	c.sources[ix] = abs
 	c.mu.Unlock()
 	return ix, nil
 }
@@ -42,6 +50,7 @@ func (c *Core) Release(ix *dicomscan.Index) {
 	c.mu.Lock()
 	m := c.media[ix]
 	delete(c.media, ix)
+	delete(c.sources, ix)
 	c.mu.Unlock()
 	if m != nil {
 		m.Close()
