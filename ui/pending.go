@@ -7,13 +7,10 @@ import (
 	"github.com/bildbote/bildbote/transfer/dlx"
 )
 
-// Bindings to package app that are not yet available: the controls stay
-// hidden until app offers them (see the report: PACS test, clinic
-// identity).
+// Bindings to package app that are not yet available: the control stays
+// hidden until app offers it (see the report: PACS test).
 
-func (s *settingsScreen) testPACS()        {}
-func (s *settingsScreen) createIdentity()  {}
-func (s *settingsScreen) exportPublicKey() {}
+func (s *settingsScreen) testPACS() {}
 
 // normalizeCode is the typing aid of the code fields. A complete code is
 // normalised by transfer/dlx (the one definition: O read as 0, I and L

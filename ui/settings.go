@@ -5,6 +5,8 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/bildbote/bildbote/app"
 )
 
 // settingsScreen edits the user's settings; values the clinic's policy
@@ -19,6 +21,7 @@ type settingsScreen struct {
 	pacsTest  *widget.Button
 	bandwidth *widget.Entry
 	language  *widget.Select
+	clinic    *widget.Check
 	save      *widget.Button
 	status    *widget.Label
 	policy    *widget.Label
@@ -28,6 +31,7 @@ type settingsScreen struct {
 	createID    *widget.Button
 	exportKey   *widget.Button
 	form        *widget.Form
+	key         *app.KeyInfo
 }
 
 func newSettingsScreen(u *UI) *settingsScreen {
@@ -40,6 +44,7 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.bandwidth = widget.NewEntry()
 	s.bandwidth.SetPlaceHolder(u.t("ui.settings.unlimited"))
 	s.language = widget.NewSelect([]string{u.t("ui.settings.langAuto"), "Deutsch", "English"}, nil)
+	s.clinic = widget.NewCheck(u.t("ui.settings.clinicMode"), nil)
 	s.save = widget.NewButtonWithIcon(u.t("ui.settings.save"), theme.DocumentSaveIcon(), s.store)
 	s.save.Importance = widget.HighImportance
 	s.status = widget.NewLabel("")
@@ -55,6 +60,7 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		widget.NewFormItem(u.t("ui.settings.pacs"), container.NewBorder(nil, nil, nil, s.pacsTest, s.pacs)),
 		widget.NewFormItem(u.t("ui.settings.bandwidth"), s.bandwidth),
 		widget.NewFormItem(u.t("ui.settings.language"), s.language),
+		widget.NewFormItem("", s.clinic),
 	)
 
 	s.identity = widget.NewLabel(u.t("ui.settings.noIdentity"))
@@ -63,9 +69,9 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.createID = widget.NewButtonWithIcon(u.t("ui.settings.createIdentity"), theme.ContentAddIcon(), s.createIdentity)
 	s.exportKey = widget.NewButtonWithIcon(u.t("ui.settings.exportKey"), theme.DocumentSaveIcon(), s.exportPublicKey)
 	s.exportKey.Hide()
-	// Not offered by app yet: PACS test and the clinic identity.
+	s.fingerprint.Hide()
+	// Not offered by app yet: the PACS test.
 	s.pacsTest.Hide()
-	s.createID.Hide()
 
 	body := container.NewVBox(
 		heading(u.t("ui.settings.title")), s.policy, s.form,

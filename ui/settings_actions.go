@@ -30,6 +30,7 @@ func (s *settingsScreen) load() {
 	default:
 		s.language.SetSelectedIndex(0)
 	}
+	s.clinic.SetChecked(st.ClinicMode)
 	locked := 0
 	for i, name := range []string{app.SettingPortalURL, app.SettingLibraryDir, app.SettingPACSStowURL, app.SettingBandwidthLimitKbps} {
 		e := []*widget.Entry{s.portal, s.library, s.pacs, s.bandwidth}[i]
@@ -38,6 +39,11 @@ func (s *settingsScreen) load() {
 			s.form.Items[i].HintText = s.u.t("ui.settings.locked")
 			locked++
 		}
+	}
+	if c.Locked(app.SettingClinicMode) {
+		s.clinic.Disable()
+		s.form.Items[5].HintText = s.u.t("ui.settings.locked")
+		locked++
 	}
 	if locked > 0 {
 		s.policy.SetText(s.u.t("ui.settings.policy", c.Policy().Path))
@@ -60,15 +66,18 @@ func (s *settingsScreen) store() {
 	}
 	lang := []string{"", string(i18n.DE), string(i18n.EN)}[max(0, s.language.SelectedIndex())]
 	portal, library, pacs := strings.TrimSpace(s.portal.Text), strings.TrimSpace(s.library.Text), strings.TrimSpace(s.pacs.Text)
+	clinic := s.clinic.Checked
 	err := s.u.core.UpdateSettings(func(st *app.Settings) {
 		st.PortalURL, st.LibraryDir, st.PACSStowURL = portal, library, pacs
 		st.BandwidthLimitKbps = kbps
 		st.Language = lang
+		st.ClinicMode = clinic
 	})
 	if err != nil {
 		s.u.showError(err)
 		return
 	}
+	s.u.showInboxTab(clinic)
 	msg := s.u.t("ui.settings.saved")
 	if l, ok := i18n.Parse(lang); ok && l != s.u.lang {
 		msg += " " + s.u.t("ui.settings.restart")

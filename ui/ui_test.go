@@ -34,6 +34,7 @@ func newHarnessWith(t *testing.T, lang i18n.Lang, cfg app.Config) *harness {
 	a.Settings().SetTheme(test.Theme())
 	h := &harness{t: t, do: make(chan func(), 1024)}
 	t.Setenv(app.PolicyEnv, "")
+	cfg.ScryptWorkFactor = 10
 	core, err := app.Open(cfg)
 	if err != nil {
 		t.Fatal(err)

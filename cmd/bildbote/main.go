@@ -33,7 +33,10 @@ func main() {
 	flag.Parse()
 
 	a := app.NewWithID("org.bildbote.Bildbote")
-	c, err := core.Open(core.Config{StateDir: *state, PortalURL: *portal, LibraryDir: *library})
+	var u *ui.UI // asks for the clinic key's passphrase once it exists
+	cfg := core.Config{StateDir: *state, PortalURL: *portal, LibraryDir: *library}
+	cfg.Passphrase.Prompt = func() (string, error) { return u.AskPassphrase() }
+	c, err := core.Open(cfg)
 	if err != nil {
 		ui.StartupError(a, err).ShowAndRun()
 		os.Exit(1)
@@ -47,7 +50,7 @@ func main() {
 			s.ClinicMode = s.ClinicMode || *clinic
 		})
 	}
-	u := ui.New(a, ui.Options{Core: c, InboxKey: os.Getenv("BILDBOTE_INBOX_KEY")})
+	u = ui.New(a, ui.Options{Core: c, InboxKey: os.Getenv("BILDBOTE_INBOX_KEY")})
 	u.Start()
 	u.Open(flag.Args())
 	u.Window().ShowAndRun()

@@ -1,0 +1,57 @@
+package ui
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// Values the clinic's policy fixes are read-only and say why; the rest
+// saves; clinic mode from the policy shows the inbox tab.
+func TestSettingsPolicyLocks(t *testing.T) {
+	policy := filepath.Join(t.TempDir(), "policy.toml")
+	if err := os.WriteFile(policy, []byte("portal_url = \"https://portal.example\"\nclinic_mode = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range i18n.Langs {
+		state := t.TempDir()
+		h := newHarnessWith(t, lang, app.Config{StateDir: state, PolicyPath: policy, LibraryDir: "/library"})
+		s := h.u.settings
+		h.u.tabs.SelectIndex(4)
+		h.capture("settings_policy_" + string(lang))
+		if !s.portal.Disabled() || s.portal.Text != "https://portal.example" {
+			t.Errorf("locked portal: disabled=%v text=%q", s.portal.Disabled(), s.portal.Text)
+		}
+		if s.form.Items[0].HintText != i18n.T(lang, "ui.settings.locked") || !s.policy.Visible() {
+			t.Error("no note that the policy fixes the portal")
+		}
+		if !s.clinic.Disabled() || !s.clinic.Checked || len(h.u.tabs.Items) != 5 {
+			t.Error("clinic mode from the policy: not locked on, or no inbox tab")
+		}
+		if s.library.Disabled() {
+			t.Fatal("library folder locked without a policy key")
+		}
+		s.library.SetText("/srv/bilder")
+		test.Tap(s.save)
+		if h.u.lastErr != nil {
+			t.Fatalf("saving an unlocked value: %v", h.u.lastErr)
+		}
+		if got := h.core.Settings().LibraryDir; got != "/library" {
+			// The -library override (Config.LibraryDir) stays above the
+			// user's file; the saved value shows once it is gone.
+			t.Logf("library with override = %q", got)
+		}
+		data, err := os.ReadFile(filepath.Join(state, "settings.json"))
+		if err != nil || !contains(string(data), "/srv/bilder") || contains(string(data), "portal.example") {
+			t.Errorf("settings.json = %s, %v; want the library, not the locked portal", data, err)
+		}
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
