@@ -22,12 +22,13 @@ func main() {
 	dicomdir := flag.Bool("dicomdir", false, "create a DICOMDIR with dcmmkdir (dcmtk)")
 	documents := flag.Bool("documents", false, "add a PDF report REPORT/BEFUND.PDF")
 	small := flag.Bool("small", false, "64x64 images instead of 512x512 CT / 360x360 MR")
+	workers := flag.Int("workers", 0, "files written in parallel (default: GOMAXPROCS)")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	opt := gencd.Options{Files: *files, Seed: *seed, DICOMDIR: *dicomdir, Documents: *documents}
+	opt := gencd.Options{Files: *files, Seed: *seed, DICOMDIR: *dicomdir, Documents: *documents, Workers: *workers}
 	if *small {
 		opt.PixelSize = 64
 	}

@@ -173,8 +173,9 @@ type job struct {
 	pat    *Patient
 	pspec  *patientSpec
 	sspec  *seriesSpec
-	index  int // 0-based position in the series
-	count  int // images in the series
+	paint  *painter // shared by the series
+	index  int      // 0-based position in the series
+	count  int      // images in the series
 	acqNo  int
 }
 
@@ -225,6 +226,7 @@ func plan(dir string, opt Options) (*Result, []job) {
 					st.Modalities = append(st.Modalities, ss.modality)
 				}
 				st.Series = append(st.Series, se)
+				paint := newPainter(ss)
 				for i := 0; i < n; i++ {
 					inst := &Instance{
 						SOPInstanceUID: uidFrom(opt.Seed, fmt.Sprintf("instance/%d/%d/%d/%d", pi, sti, sei, i)),
@@ -235,7 +237,7 @@ func plan(dir string, opt Options) (*Result, []job) {
 					}
 					se.Instances = append(se.Instances, inst)
 					jobs = append(jobs, job{inst: inst, series: se, study: st, pat: pat,
-						pspec: ps, sspec: ss, index: i, count: n, acqNo: 1})
+						pspec: ps, sspec: ss, paint: paint, index: i, count: n, acqNo: 1})
 				}
 			}
 		}

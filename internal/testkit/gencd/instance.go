@@ -39,8 +39,7 @@ func (w *writer) write(dir string, j *job) error {
 	if cap(w.rowBuf) < g.cols {
 		w.rowBuf = make([]int32, g.cols)
 	}
-	p := j.painter()
-	p.paint(b[start:], g, newXorshift(seedFor(0, j.inst.SOPInstanceUID)), w.rowBuf)
+	j.paint.paint(b[start:], g, newXorshift(seedFor(0, j.inst.SOPInstanceUID)), w.rowBuf)
 	w.buf = b
 	path := filepath.Join(dir, filepath.FromSlash(j.inst.Path))
 	if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -90,10 +89,10 @@ func (j *job) geometry() geometry {
 	return g
 }
 
-func (j *job) painter() *painter {
-	ss := j.sspec
+// newPainter renders the images of one series.
+func newPainter(ss *seriesSpec) *painter {
 	if ss.modality == "MR" {
-		return &painter{blobs: head, value: ss.mr.tissue, noise: ss.noise, bgNoise: ss.noise / 2, magnitude: true, maxStored: 1<<bitsStored - 1}
+		return &painter{blobs: head, value: ss.mr.tissue, noise: ss.noise, bgSigma: ss.noise / 2, magnitude: true, maxStored: 1<<bitsStored - 1}
 	}
 	phase := 0
 	if ss.contrast {
@@ -103,7 +102,7 @@ func (j *job) painter() *painter {
 	for t, hu := range ctHU {
 		v[t] = hu[phase]
 	}
-	return &painter{blobs: torso, value: v, background: ctHU[air][0], offset: -ctIntercept, noise: ss.noise, bgNoise: ss.noise / 2, maxStored: 1<<bitsStored - 1, fovCircle: true}
+	return &painter{blobs: torso, value: v, background: ctHU[air][0], offset: -ctIntercept, noise: ss.noise, bgSigma: ss.noise / 2, maxStored: 1<<bitsStored - 1, fovCircle: true}
 }
 
 // Tags written, named for readability.

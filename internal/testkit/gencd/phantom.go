@@ -3,6 +3,7 @@ package gencd
 import (
 	"encoding/binary"
 	"math"
+	"sync"
 )
 
 // tissue names a material of the phantom; each series maps tissues to
@@ -98,12 +99,16 @@ type painter struct {
 	background float64
 	offset     float64 // stored = value + offset (CT: -RescaleIntercept)
 	noise      float64 // standard deviation
-	magnitude  bool    // MR: fold noise to positive values
-	bgNoise    float64 // noise standard deviation where nothing was painted
+	magnitude  bool    // MR: background noise is folded to positive values
+	bgSigma    float64 // noise standard deviation where nothing was painted
 	maxStored  int32
 	// fovCircle sets pixels outside the reconstruction circle (the disc
 	// inscribed in the image) to stored 0, as CT scanners do.
 	fovCircle bool
+
+	once        sync.Once
+	tissueNoise [1 << noiseBits]int32
+	bgNoise     [1 << noiseBits]int32
 }
 
 // fixedShift is the fractional precision of the row accumulator.
@@ -112,8 +117,7 @@ const fixedShift = 8
 // paint writes rows*cols little-endian uint16 pixels into dst.
 // rowBuf is scratch space of at least cols int32 values.
 func (p *painter) paint(dst []byte, g geometry, rng *xorshift, rowBuf []int32) {
-	noiseScale := int32(math.Round(p.noise * 256 / 147.8)) // sum of 4 bytes has σ≈147.8
-	bgScale := int32(math.Round(p.bgNoise * 256 / 147.8))
+	p.once.Do(p.makeNoiseTables)
 	bg := int32(math.Round((p.background + p.offset) * (1 << fixedShift)))
 	row := rowBuf[:g.cols]
 	for r := 0; r < g.rows; r++ {
@@ -134,7 +138,25 @@ func (p *painter) paint(dst []byte, g geometry, rng *xorshift, rowBuf []int32) {
 		out := dst[2*r*g.cols : 2*(r+1)*g.cols]
 		clear(out[:2*lo])
 		clear(out[2*hi:])
-		p.finishRow(out[2*lo:2*hi], row[lo:hi], rng, noiseScale, bgScale, bg)
+		p.finishRow(out[2*lo:2*hi], row[lo:hi], rng, bg)
+	}
+}
+
+// noiseBits is log2 of the noise table size.
+const noiseBits = 12
+
+// makeNoiseTables fills the tables with Gaussian quantiles in fixed point,
+// so a pixel's noise is one table lookup with 12 random bits.
+func (p *painter) makeNoiseTables() {
+	const n = 1 << noiseBits
+	for i := 0; i < n; i++ {
+		z := math.Sqrt2 * math.Erfinv(2*(float64(i)+0.5)/n-1)
+		p.tissueNoise[i] = int32(math.Round(z * p.noise * (1 << fixedShift)))
+		bgz := z
+		if p.magnitude {
+			bgz = math.Abs(z)
+		}
+		p.bgNoise[i] = int32(math.Round(bgz * p.bgSigma * (1 << fixedShift)))
 	}
 }
 
@@ -190,28 +212,27 @@ func (p *painter) paintSpan(row []int32, b *blob, a [3]float64, g geometry) {
 	}
 }
 
-// finishRow adds noise, clamps to the stored range and encodes.
-func (p *painter) finishRow(out []byte, row []int32, rng *xorshift, noiseScale, bgScale, bg int32) {
+// finishRow adds noise, clamps to the stored range and encodes. Pixels
+// still at the background value get the background noise.
+func (p *painter) finishRow(out []byte, row []int32, rng *xorshift, bg int32) {
+	const mask = 1<<noiseBits - 1
 	maxV := p.maxStored
-	for c := 0; c < len(row); c += 2 {
-		x := rng.next()
-		for k := 0; k < 2 && c+k < len(row); k++ {
-			s := int32(x&0xff) + int32(x>>8&0xff) + int32(x>>16&0xff) + int32(x>>24&0xff) - 510
-			x >>= 32
-			v := row[c+k]
-			n := s * noiseScale // fixed point, fixedShift bits
-			if v == bg {
-				n = s * bgScale
-			}
-			if p.magnitude && v < 4<<fixedShift {
-				if n < 0 {
-					n = -n
-				}
-			}
-			px := (v + n + 1<<(fixedShift-1)) >> fixedShift
-			px = min(max(px, 0), maxV)
-			binary.LittleEndian.PutUint16(out[2*(c+k):], uint16(px))
+	var x uint64
+	left := 0
+	for c, v := range row {
+		if left == 0 {
+			x, left = rng.next(), 64/noiseBits
 		}
+		i := x & mask
+		x >>= noiseBits
+		left--
+		n := p.tissueNoise[i]
+		if v == bg {
+			n = p.bgNoise[i]
+		}
+		px := (v + n + 1<<(fixedShift-1)) >> fixedShift
+		px = min(max(px, 0), maxV)
+		binary.LittleEndian.PutUint16(out[2*c:], uint16(px))
 	}
 }
 
