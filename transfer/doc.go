@@ -28,7 +28,10 @@ const (
 	// a busy server; the client waits (Status.Wait) and retries, forever,
 	// until its context is cancelled. Status.Err is the last error.
 	StateWaitingNetwork State = "waiting-network"
-	StateDone           State = "done"
+	// StateWaitingServer: the server is busy preparing (DLX 503) and said
+	// when to come back (Status.Wait).
+	StateWaitingServer State = "waiting-server"
+	StateDone          State = "done"
 )
 
 // Status is one progress report.

@@ -95,15 +95,29 @@ func (p *Proxy) serve() {
 	}
 }
 
-// budget returns how many bytes the next connection may carry, -1 for no cut.
+// budget returns how many bytes the next connection may carry before it
+// is cut, -1 for no cut. Every connection gets a budget while cuts are
+// left; a cut is counted only when it happens (see takeCut), so a
+// connection that closes early does not use one up.
 func (p *Proxy) budget() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.left <= 0 {
 		return -1
 	}
-	p.left--
 	return p.opt.MinBytes + p.rng.Int64N(p.opt.MaxBytes-p.opt.MinBytes+1)
+}
+
+// takeCut reports whether a cut may still happen, and counts it.
+func (p *Proxy) takeCut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.left <= 0 {
+		return false
+	}
+	p.left--
+	p.cuts.Add(1)
+	return true
 }
 
 func (p *Proxy) track(cs ...net.Conn) bool {
@@ -145,9 +159,6 @@ func (p *Proxy) handle(client net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cut := func() {
-		if budget >= 0 {
-			p.cuts.Add(1)
-		}
 		// An abortive close (RST), as when a network goes away.
 		if tc, ok := client.(*net.TCPConn); ok {
 			tc.SetLinger(0)
@@ -166,7 +177,7 @@ func (p *Proxy) handle(client net.Conn) {
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {
-				if budget >= 0 && used.Add(int64(n)) > budget {
+				if budget >= 0 && used.Add(int64(n)) > budget && p.takeCut() {
 					once.Do(cut)
 					return
 				}

@@ -54,10 +54,20 @@ func (w *Waiter) Wait(ctx context.Context, err error) error {
 	return w.WaitFor(ctx, w.b.NextBackOff(), err)
 }
 
-// WaitFor is Wait with a given duration (a server's "come back in N s").
+// WaitFor is Wait with a given duration.
 func (w *Waiter) WaitFor(ctx context.Context, d time.Duration, err error) error {
+	return w.wait(ctx, transfer.StateWaitingNetwork, d, err)
+}
+
+// Busy waits d because the server asked to come back later, reporting
+// StateWaitingServer.
+func (w *Waiter) Busy(ctx context.Context, d time.Duration, err error) error {
+	return w.wait(ctx, transfer.StateWaitingServer, d, err)
+}
+
+func (w *Waiter) wait(ctx context.Context, state transfer.State, d time.Duration, err error) error {
 	st := w.status()
-	st.State = transfer.StateWaitingNetwork
+	st.State = state
 	st.Err = err
 	st.Wait = d
 	transfer.Report(w.progress, st)

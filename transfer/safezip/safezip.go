@@ -1,0 +1,332 @@
+// Package safezip extracts ZIP archives from untrusted sources (a DLX
+// download, a ZIP a user dropped) safely.
+//
+// Guarantees: every entry is written through an os.Root, so nothing can
+// land outside the destination — no "../", no absolute paths, no drive
+// letters, no symbolic links, devices or other special entries are
+// created, and modes from the archive are ignored (files 0644, folders
+// 0755). The total uncompressed size, the entry count, each entry's size
+// and its compression ratio are capped (zip bombs), and the sizes the
+// archive declares are enforced while reading, not trusted. Extraction
+// goes into a temporary folder inside the destination's parent and is
+// renamed to the destination only when every entry was written and its
+// CRC-32 checked; on any error — a full disk included, reported as
+// *diskspace.FullError — nothing is left behind.
+package safezip
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/diskspace"
+)
+
+// Limits cap what Extract accepts; zero fields take the defaults.
+type Limits struct {
+	MaxTotalBytes int64   // default 64 GiB
+	MaxFileBytes  int64   // default 16 GiB
+	MaxEntries    int     // default 200000
+	MaxRatio      float64 // uncompressed/compressed per entry, default 200 (DICOM compresses ~3:1, zeros up to ~1000:1)
+	// RatioFloor: entries smaller than this are not ratio-checked (a
+	// tiny file of zeros compresses absurdly well and is harmless).
+	RatioFloor int64 // default 1 MiB
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxTotalBytes <= 0 {
+		l.MaxTotalBytes = 64 << 30
+	}
+	if l.MaxFileBytes <= 0 {
+		l.MaxFileBytes = 16 << 30
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = 200000
+	}
+	if l.MaxRatio <= 0 {
+		l.MaxRatio = 200
+	}
+	if l.RatioFloor <= 0 {
+		l.RatioFloor = 1 << 20
+	}
+	return l
+}
+
+// UnsafeEntryError: an entry tries to leave the destination or is not a
+// plain file or folder.
+type UnsafeEntryError struct {
+	Name   string
+	Reason string // "path", "symlink", "special"
+}
+
+func (e *UnsafeEntryError) Error() string {
+	return fmt.Sprintf("zip entry %q refused: %s", e.Name, e.Reason)
+}
+
+func (e *UnsafeEntryError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.zip.unsafe", e.Name).WithHint("transfer.zip.unsafe.hint")
+}
+
+// LimitError: the archive exceeds a limit (a zip bomb, or just too big).
+type LimitError struct {
+	Name       string // the entry, empty for archive-wide limits
+	What       string // "entries", "total size", "file size", "compression ratio"
+	Limit, Got float64
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("zip %s limit exceeded at %q: %.0f > %.0f", e.What, e.Name, e.Got, e.Limit)
+}
+
+func (e *LimitError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.zip.limit", e.What).WithHint("transfer.zip.unsafe.hint")
+}
+
+// CorruptError: the archive cannot be read (truncated, bad CRC, not a ZIP).
+type CorruptError struct {
+	Name string
+	Err  error
+}
+
+func (e *CorruptError) Error() string { return fmt.Sprintf("zip damaged at %q: %v", e.Name, e.Err) }
+
+func (e *CorruptError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.zip.corrupt").WithHint("transfer.zip.corrupt.hint").Wrap(e.Err)
+}
+
+// Result describes an extraction.
+type Result struct {
+	Files int
+	Bytes int64
+}
+
+// ExtractFile extracts the ZIP file at src into the new directory dst.
+func ExtractFile(ctx context.Context, src, dst string, lim Limits, progress transfer.Progress) (*Result, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return Extract(ctx, f, st.Size(), dst, lim, progress)
+}
+
+// Extract extracts the ZIP in r (size bytes) into the new directory dst
+// (it must not exist; its parent must).
+func Extract(ctx context.Context, r io.ReaderAt, size int64, dst string, lim Limits, progress transfer.Progress) (*Result, error) {
+	lim = lim.withDefaults()
+	dst = filepath.Clean(dst)
+	if _, err := os.Lstat(dst); err == nil {
+		return nil, fmt.Errorf("extract: %s already exists", dst)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	zr, err := zip.NewReader(r, size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		return nil, &CorruptError{Err: err}
+	}
+	total, err := plan(zr, lim)
+	if err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(dst)
+	if err := diskspace.Check(parent, total); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dst)+".partial-")
+	if err != nil {
+		return nil, diskspace.Map(parent, fmt.Errorf("extract: %w", err))
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	res, err := extractInto(ctx, zr, tmp, total, lim, progress)
+	if err != nil {
+		return nil, diskspace.Map(parent, err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	ok = true
+	transfer.Report(progress, transfer.Status{State: transfer.StateDone, Done: res.Bytes, Total: res.Bytes})
+	return res, nil
+}
+
+// plan checks every entry's name, type and declared sizes before anything
+// is written, and returns the declared total.
+func plan(zr *zip.Reader, lim Limits) (int64, error) {
+	if len(zr.File) > lim.MaxEntries {
+		return 0, &LimitError{What: "entries", Limit: float64(lim.MaxEntries), Got: float64(len(zr.File))}
+	}
+	var total int64
+	seen := map[string]bool{}
+	for _, f := range zr.File {
+		name, err := cleanName(f.Name)
+		if err != nil {
+			return 0, err
+		}
+		if err := checkType(f); err != nil {
+			return 0, err
+		}
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		key := strings.ToLower(name)
+		if seen[key] {
+			return 0, &UnsafeEntryError{Name: f.Name, Reason: "duplicate"}
+		}
+		seen[key] = true
+		if err := checkSize(f.Name, f.UncompressedSize64, f.CompressedSize64, lim); err != nil {
+			return 0, err
+		}
+		total += int64(f.UncompressedSize64)
+		if total > lim.MaxTotalBytes {
+			return 0, &LimitError{Name: f.Name, What: "total size", Limit: float64(lim.MaxTotalBytes), Got: float64(total)}
+		}
+	}
+	return total, nil
+}
+
+func checkSize(name string, uncompressed, compressed uint64, lim Limits) error {
+	if uncompressed > uint64(lim.MaxFileBytes) {
+		return &LimitError{Name: name, What: "file size", Limit: float64(lim.MaxFileBytes), Got: float64(uncompressed)}
+	}
+	if int64(uncompressed) > lim.RatioFloor {
+		ratio := float64(uncompressed) / float64(max(compressed, 1))
+		if ratio > lim.MaxRatio {
+			return &LimitError{Name: name, What: "compression ratio", Limit: lim.MaxRatio, Got: ratio}
+		}
+	}
+	return nil
+}
+
+// cleanName maps an entry name to a safe relative slash path, or refuses.
+func cleanName(name string) (string, error) {
+	n := strings.ReplaceAll(name, "\\", "/")
+	if n == "" || strings.HasPrefix(n, "/") || strings.Contains(n, ":") || strings.ContainsRune(n, 0) {
+		return "", &UnsafeEntryError{Name: name, Reason: "path"}
+	}
+	n = strings.TrimSuffix(n, "/")
+	for _, part := range strings.Split(n, "/") {
+		if part == ".." || part == "" && n != "" {
+			return "", &UnsafeEntryError{Name: name, Reason: "path"}
+		}
+	}
+	clean := path.Clean(n)
+	if clean == "." || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", &UnsafeEntryError{Name: name, Reason: "path"}
+	}
+	return clean, nil
+}
+
+// checkType allows plain files and folders only.
+func checkType(f *zip.File) error {
+	mode := f.Mode()
+	switch {
+	case mode&os.ModeSymlink != 0:
+		return &UnsafeEntryError{Name: f.Name, Reason: "symlink"}
+	case mode&(os.ModeDevice|os.ModeNamedPipe|os.ModeSocket|os.ModeCharDevice|os.ModeIrregular) != 0:
+		return &UnsafeEntryError{Name: f.Name, Reason: "special"}
+	}
+	return nil
+}
+
+func extractInto(ctx context.Context, zr *zip.Reader, dir string, total int64, lim Limits, progress transfer.Progress) (*Result, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	res := &Result{}
+	buf := make([]byte, 256<<10)
+	for _, f := range zr.File {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		name, _ := cleanName(f.Name) // checked in plan
+		if f.FileInfo().IsDir() {
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return nil, fmt.Errorf("extract %s: %w", name, err)
+			}
+			continue
+		}
+		if d := path.Dir(name); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return nil, fmt.Errorf("extract %s: %w", name, err)
+			}
+		}
+		_, err := extractFile(root, f, name, buf, func(n int64) {
+			res.Bytes += n
+			transfer.Report(progress, transfer.Status{State: transfer.StateOpening, Item: name, Done: res.Bytes, Total: total})
+		})
+		if err != nil {
+			return nil, err
+		}
+		if res.Bytes > lim.MaxTotalBytes {
+			return nil, &LimitError{Name: f.Name, What: "total size", Limit: float64(lim.MaxTotalBytes), Got: float64(res.Bytes)}
+		}
+		res.Files++
+	}
+	return res, nil
+}
+
+// extractFile copies one entry, reading at most its declared size plus
+// one byte: archive/zip checks the CRC and the declared size at EOF.
+func extractFile(root *os.Root, f *zip.File, name string, buf []byte, advance func(int64)) (int64, error) {
+	rc, err := f.Open()
+	if err != nil {
+		return 0, &CorruptError{Name: f.Name, Err: err}
+	}
+	defer rc.Close()
+	out, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("extract %s: %w", name, err)
+	}
+	src := &countingReader{r: io.LimitReader(rc, int64(f.UncompressedSize64)+1), advance: advance}
+	n, err := io.CopyBuffer(out, src, buf)
+	cerr := out.Close()
+	if err != nil {
+		if src.readErr != nil {
+			return n, &CorruptError{Name: f.Name, Err: src.readErr}
+		}
+		return n, fmt.Errorf("extract %s: %w", name, err)
+	}
+	if cerr != nil {
+		return n, fmt.Errorf("extract %s: %w", name, cerr)
+	}
+	if uint64(n) != f.UncompressedSize64 {
+		return n, &CorruptError{Name: f.Name, Err: fmt.Errorf("%d bytes, declared %d", n, f.UncompressedSize64)}
+	}
+	return n, nil
+}
+
+type countingReader struct {
+	r       io.Reader
+	advance func(int64)
+	readErr error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.advance(int64(n))
+	}
+	if err != nil && err != io.EOF {
+		c.readErr = err
+	}
+	return n, err
+}
