@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // communityJSON is a community as the API shows it.
@@ -87,11 +88,12 @@ func (s *Server) inboxAuth(w http.ResponseWriter, r *http.Request) *community {
 	return c
 }
 
+// inboxItem is one envelope in the inbox list (the wire contract's shape).
 type inboxItem struct {
-	ID         string `json:"id"`
-	Size       int64  `json:"size"`
-	SHA256     string `json:"sha256"`
-	ReceivedAt string `json:"receivedAt"`
+	ID         string    `json:"id"`
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"sha256"`
+	ReceivedAt time.Time `json:"receivedAt"`
 }
 
 func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) {
@@ -105,10 +107,10 @@ func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		Items []Receipt `json:"items"`
-	}{Items: []Receipt{}}
+		Items []inboxItem `json:"items"`
+	}{Items: []inboxItem{}}
 	for _, it := range items {
-		out.Items = append(out.Items, it.Receipt)
+		out.Items = append(out.Items, inboxItem{ID: it.ID, Size: it.Size, SHA256: it.SHA256, ReceivedAt: it.ReceivedAt})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -28,6 +28,10 @@ type preparer struct {
 	// slots bounds how many ZIPs are built at once (disk and CPU bound:
 	// more in parallel only makes each slower).
 	slots chan struct{}
+	// ctx ends with the server: running builds stop, their temporary
+	// files go.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // maxParallelBuilds is the number of ZIPs built at the same time.
@@ -40,7 +44,8 @@ type prepJob struct {
 }
 
 func newPreparer(s *Server) *preparer {
-	return &preparer{s: s, jobs: map[string]*prepJob{}, slots: make(chan struct{}, maxParallelBuilds)}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &preparer{s: s, jobs: map[string]*prepJob{}, slots: make(chan struct{}, maxParallelBuilds), ctx: ctx, cancel: cancel}
 }
 
 func (p *preparer) zipPath(recordID, itemID string) string {
@@ -90,9 +95,14 @@ func (p *preparer) startLocked(rec *codeRecord, itemID string) *prepJob {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.slots <- struct{}{}
-		err := p.build(rec, itemID)
-		<-p.slots
+		var err error
+		select {
+		case p.slots <- struct{}{}:
+			err = p.build(rec, itemID)
+			<-p.slots
+		case <-p.ctx.Done():
+			err = p.ctx.Err()
+		}
 		if err != nil {
 			p.s.cfg.Logger.Error("prepare zip", "record", rec.ID, "err", err)
 		}
@@ -127,6 +137,12 @@ func (p *preparer) forget(recordID string) {
 
 func (p *preparer) wait() { p.wg.Wait() }
 
+// stop cancels running builds and waits for them.
+func (p *preparer) stop() {
+	p.cancel()
+	p.wg.Wait()
+}
+
 // build writes the ZIP to a temporary file and renames it into place, so
 // a ZIP that exists is always complete.
 func (p *preparer) build(rec *codeRecord, itemID string) error {
@@ -150,7 +166,7 @@ func (p *preparer) build(rec *codeRecord, itemID string) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
+	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Hour)
 	defer cancel()
 	if _, err := pdi.WriteZip(ctx, tmp, idx, opts); err != nil {
 		tmp.Close()

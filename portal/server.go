@@ -163,7 +163,7 @@ func (s *Server) Close() error {
 	if admin != nil {
 		admin.Close()
 	}
-	s.prep.wait()
+	s.prep.stop()
 	return s.store.Close()
 }
 

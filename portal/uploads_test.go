@@ -120,9 +120,18 @@ func TestTusUploadToInbox(t *testing.T) {
 
 	auth := hdr("Authorization", "Bearer "+key)
 	resp, body = p.do("GET", "/api/v1/inbox/bM1X", auth, nil)
-	var list struct{ Items []Receipt }
-	if resp.StatusCode != 200 || json.Unmarshal(body, &list) != nil || len(list.Items) != 1 || list.Items[0].ID != id {
+	var list struct{ Items []map[string]any }
+	if resp.StatusCode != 200 || json.Unmarshal(body, &list) != nil || len(list.Items) != 1 || list.Items[0]["id"] != id {
 		t.Fatalf("inbox: %d %s", resp.StatusCode, body)
+	}
+	// Exactly the contract's fields.
+	for _, k := range []string{"id", "size", "sha256", "receivedAt"} {
+		if _, ok := list.Items[0][k]; !ok {
+			t.Errorf("inbox item lacks %s: %s", k, body)
+		}
+	}
+	if len(list.Items[0]) != 4 || list.Items[0]["sha256"] != sha(envelope) || list.Items[0]["size"] != float64(len(envelope)) {
+		t.Errorf("inbox item: %s", body)
 	}
 	resp, got := p.do("GET", "/api/v1/inbox/bM1X/"+id, auth, nil)
 	if resp.StatusCode != 200 || string(got) != string(envelope) || resp.Header.Get("ETag") != `"`+sha(envelope)+`"` ||
