@@ -13,8 +13,8 @@ run=("${build[@]}" libgl1-mesa-dri)
 test=("${build[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
 	dcmtk dicom3tools python3-pydicom libgdcm-tools orthanc orthanc-dicomweb
 	poppler-utils curl unzip zstd age iproute2 xorriso)
-dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools osslsigncode lintian
-	dpkg-dev fakeroot xz-utils shellcheck appstream desktop-file-utils)
+dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools wixl osslsigncode openssl lintian
+	dpkg-dev fakeroot xz-utils shellcheck appstream desktop-file-utils python3-yaml flatpak-builder)
 
 case "${1:-}" in
 build) want=("${build[@]}") ;;

@@ -50,22 +50,27 @@ icons() {
 	done
 }
 
-# fyne_tarball: Fyne's own packaging (layout, .desktop, Makefile), then the
-# CLI added, our translated .desktop file swapped in and re-packed
-# reproducibly. `fyne package` bumps Build in FyneApp.toml: restored after.
+# tarball: Fyne's own packaging (layout, .desktop, icon, Makefile from
+# FyneApp.toml), then our reproducible binaries and translated .desktop file
+# put in and the whole re-packed reproducibly. fyne package is given a stub
+# executable: it only copies it, and compressing the real 26 MB binary twice
+# would cost minutes on a loaded 2-core machine. fyne package bumps Build in
+# FyneApp.toml: restored after.
 tarball() {
 	local out=$dist/bildbote-$BB_VERSION-linux-$arch.tar.xz tmp=$work/fyne-tar
 	log "linux: fyne package → $(basename "$out")"
-	rm -rf "$tmp" && mkdir -p "$tmp/pkg"
+	rm -rf "$tmp" && mkdir -p "$tmp/pkg" "$tmp/stub"
+	printf '#!/bin/sh\n' >"$tmp/stub/bildbote" && chmod 0755 "$tmp/stub/bildbote"
 	cp "$BB_SRC/FyneApp.toml" "$tmp/FyneApp.toml.orig"
 	(cd "$BB_SRC" && go tool fyne package -os linux --release \
-		--executable "$bin/bildbote" --app-version "${BB_MSI_VERSION}" --app-build "$BB_BUILD" >&2)
+		--executable "$tmp/stub/bildbote" --app-version "${BB_MSI_VERSION}" --app-build "$BB_BUILD" >&2)
 	cp "$tmp/FyneApp.toml.orig" "$BB_SRC/FyneApp.toml"
 	mv "$BB_SRC/Bildbote.tar.xz" "$tmp/"
 	tar -xJf "$tmp/Bildbote.tar.xz" -C "$tmp/pkg"
 	local prefix=usr/local
 	[ -d "$tmp/pkg/usr/local" ] || prefix=usr
 	[ -x "$tmp/pkg/$prefix/bin/bildbote" ] || die "fyne package: no $prefix/bin/bildbote in the tarball"
+	cp "$bin/bildbote" "$tmp/pkg/$prefix/bin/bildbote"
 	cp "$here/org.bildbote.Bildbote.desktop" "$tmp/pkg/$prefix/share/applications/"
 	cp "$bin/bildbote-cli" "$tmp/pkg/$prefix/bin/"
 	# Fyne's Makefile installs the GUI only: install the CLI with it.
@@ -115,7 +120,8 @@ finish_deb() {
 	normalize_tree "$root/DEBIAN"
 	out=$dist/$(sed -n 's/^Package: //p' "$root/DEBIAN/control")_${BB_DEB_VERSION}_$arch.deb
 	log "linux: $(basename "$out")"
-	dpkg-deb --root-owner-group -Zxz --build "$root" "$out" >/dev/null
+	# one compressor thread: multi-threaded xz output depends on the core count
+	dpkg-deb --root-owner-group -Zxz --threads-max=1 --build "$root" "$out" >/dev/null
 }
 
 # shlib_depends BINARY: the Depends line dpkg-shlibdeps computes (libGL, X11...).

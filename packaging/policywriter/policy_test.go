@@ -115,8 +115,14 @@ func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.toml")
 	bad := filepath.Join(dir, "bad.toml")
-	os.WriteFile(good, []byte("portal_url = \"https://portal.example\"\ndefault_inbox = \"bM1X\"\n"), 0o644)
-	os.WriteFile(bad, []byte("portal_url = \"https://portal.example\"\nportal = \"typo\"\n"), 0o644)
+	for path, content := range map[string]string{
+		good: "portal_url = \"https://portal.example\"\ndefault_inbox = \"bM1X\"\n",
+		bad:  "portal_url = \"https://portal.example\"\nportal = \"typo\"\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"--check", good}, &stdout, &stderr); code != 0 {
 		t.Fatalf("good file: exit %d: %s", code, stderr.String())

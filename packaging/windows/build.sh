@@ -54,7 +54,7 @@ build_console() {
 # free of the build time; -H=windowsgui makes it a GUI-subsystem program
 # (no console window).
 build_gui() {
-	CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc CXX=x86_64-w64-mingw32-g++ \
+	CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc \
 		BB_EXTRA_LDFLAGS="-H=windowsgui -extldflags=-Wl,--no-insert-timestamp" \
 		gobuild "$out/bildbote.exe" ./cmd/bildbote
 }
