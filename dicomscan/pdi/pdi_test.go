@@ -220,6 +220,27 @@ func TestPreambleZeroed(t *testing.T) {
 	if !bytes.Equal(got[:128], make([]byte, 128)) {
 		t.Errorf("preamble not zeroed: % x", got[:16])
 	}
+
+	// CVE-2019-11687: a DICOM file whose preamble is a Windows program
+	// header ("MZ...") is both; written out, it is only DICOM
+	poly := append([]byte(nil), data...)
+	copy(poly, "MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff")
+	polyDir := t.TempDir()
+	writeFile(t, filepath.Join(polyDir, "setup.dcm"), poly)
+	idx = pydicomIndex(t, polyDir, "setup.dcm")
+	out = filepath.Join(t.TempDir(), "fs")
+	res, err = WriteDir(context.Background(), out, idx, Options{Time: fixedTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFileSet(t, out, polyDir, res, 1)
+	got, err = os.ReadFile(filepath.Join(out, filepath.FromSlash(res.Written[0].Path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isExecutableContent(got) || !bytes.Equal(got[:128], make([]byte, 128)) {
+		t.Errorf("polyglot preamble survived: % x", got[:16])
+	}
 }
 
 func TestWriteZip(t *testing.T) {

@@ -83,8 +83,8 @@ func makePlan(idx *dicomscan.Index, studies []string, withDocs bool) (*plan, err
 			for _, se := range s.Series {
 				pse := &planSeries{s: se}
 				for _, in := range se.Instances {
-					if reason := pl.reject(in, seen); reason != "" {
-						pl.skipped = append(pl.skipped, dicomscan.Skipped{Path: in.Path, Reason: reason})
+					if code, reason := pl.reject(in, seen); reason != "" {
+						pl.skipped = append(pl.skipped, dicomscan.Skipped{Path: in.Path, Code: code, Reason: reason})
 						continue
 					}
 					seen[in.SOPInstanceUID] = true
@@ -121,17 +121,18 @@ func makePlan(idx *dicomscan.Index, studies []string, withDocs bool) (*plan, err
 	return pl, nil
 }
 
-// reject says why an instance cannot go into the file-set, or "".
-func (pl *plan) reject(in *dicomscan.Instance, seen map[string]bool) string {
+// reject says why an instance cannot go into the file-set (a dicomscan
+// Skip* code and English detail), or "", "".
+func (pl *plan) reject(in *dicomscan.Instance, seen map[string]bool) (code, reason string) {
 	switch {
 	case !fs.ValidPath(in.Path) || in.Path == ".":
-		return "invalid path"
+		return dicomscan.SkipUnreadable, "invalid path"
 	case isExecutableName(in.Path):
-		return "executable file name"
+		return dicomscan.SkipClutter, "executable file name"
 	case in.SOPInstanceUID != "" && seen[in.SOPInstanceUID]:
-		return "duplicate SOP Instance UID"
+		return dicomscan.SkipDuplicate, "duplicate SOP Instance UID"
 	}
-	return ""
+	return "", ""
 }
 
 func (pl *plan) assignFileIDs() error {
@@ -169,11 +170,11 @@ func (pl *plan) planDocuments(docs []dicomscan.Document) {
 	n := 0
 	for _, d := range docs {
 		if !fs.ValidPath(d.Path) || d.Path == "." {
-			pl.skipped = append(pl.skipped, dicomscan.Skipped{Path: d.Path, Reason: "invalid path"})
+			pl.skipped = append(pl.skipped, dicomscan.Skipped{Path: d.Path, Code: dicomscan.SkipUnreadable, Reason: "invalid path"})
 			continue
 		}
 		if isExecutableName(d.Path) || isExecutableMIME(d.MIMEType) {
-			pl.skipped = append(pl.skipped, dicomscan.Skipped{Path: d.Path, Reason: "executable"})
+			pl.skipped = append(pl.skipped, dicomscan.Skipped{Path: d.Path, Code: dicomscan.SkipClutter, Reason: "executable"})
 			continue
 		}
 		n++

@@ -302,9 +302,11 @@ func TestHostileNames(t *testing.T) {
 		{Path: "AUTORUN.INF", MIMEType: "text/plain"},
 		{Path: "../../etc/passwd", MIMEType: "text/plain"},
 	}
-	// an instance path that tries to leave the medium
+	// instances that try to leave the medium, or are programs
 	idx.Patients[0].Studies[0].Series[0].Instances = append(idx.Patients[0].Studies[0].Series[0].Instances,
-		&dicomscan.Instance{Path: "../../../etc/passwd", SOPInstanceUID: "1.2.3", SOPClassUID: "1.2.3", TransferSyntaxUID: uidExplicitVRLE})
+		&dicomscan.Instance{Path: "../../../etc/passwd", SOPInstanceUID: "1.2.3", SOPClassUID: "1.2.3", TransferSyntaxUID: uidExplicitVRLE},
+		&dicomscan.Instance{Path: "VIEWER.EXE", SOPInstanceUID: "1.2.4", SOPClassUID: "1.2.3", TransferSyntaxUID: uidExplicitVRLE},
+		&dicomscan.Instance{Path: "innocent.pdf", SOPInstanceUID: "1.2.5", SOPClassUID: "1.2.3", TransferSyntaxUID: uidExplicitVRLE})
 
 	out := filepath.Join(t.TempDir(), "fs")
 	res, err := WriteDir(context.Background(), out, idx, Options{Time: fixedTime, IncludeDocuments: true})
@@ -329,6 +331,9 @@ func TestHostileNames(t *testing.T) {
 		if !skipped[p] {
 			t.Errorf("%s not skipped", p)
 		}
+	}
+	if n := len(res.Skipped); n != 7 {
+		t.Errorf("%d skipped, want 7 (3 instances, 4 documents): %v", n, res.Skipped)
 	}
 	html, err := os.ReadFile(filepath.Join(out, "INDEX.HTM"))
 	if err != nil {

@@ -117,7 +117,8 @@ var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
 <h1>{{.T.Title}}</h1>
 <p>{{.T.Intro}}</p>
 {{range .Patients}}<h2>{{.Name}}</h2>
-<p>{{.Details}}</p>
+{{if .Details}}<p>{{.Details}}</p>
+{{end}}
 <table>
 <thead><tr><th>{{$.T.Date}}</th><th>{{$.T.Description}}</th><th>{{$.T.Modalities}}</th><th>{{$.T.Series}}</th><th>{{$.T.Images}}</th></tr></thead>
 <tbody>
@@ -165,13 +166,18 @@ func indexHTML(sum summary, lang i18n.Lang, made time.Time) ([]byte, error) {
 		Documents: sum.Documents,
 	}
 	for _, p := range sum.Patients {
-		ip := indexPatient{Name: displayName(p.Name), Details: i18n.T(lang, "pdi.index.patient-id", p.ID)}
+		ip := indexPatient{Name: displayName(p.Name)}
 		if ip.Name == "" {
 			ip.Name = unknown
 		}
+		var details []string
 		if d := formatDate(lang, p.BirthDate); d != "" {
-			ip.Details = i18n.T(lang, "pdi.index.born", d) + " · " + ip.Details
+			details = append(details, i18n.T(lang, "pdi.index.born", d))
 		}
+		if id := strings.TrimSpace(p.ID); id != "" {
+			details = append(details, i18n.T(lang, "pdi.index.patient-id", id))
+		}
+		ip.Details = strings.Join(details, " · ")
 		for _, s := range p.Studies {
 			s.Date = formatDate(lang, s.Date)
 			if s.Date == "" {

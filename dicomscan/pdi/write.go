@@ -249,9 +249,7 @@ func write(ctx context.Context, idx *dicomscan.Index, opts Options, s sink) (*Re
 	if opts.Time.IsZero() {
 		opts.Time = time.Now()
 	}
-	if opts.Lang == "" {
-		opts.Lang = i18n.DE
-	}
+	opts.Lang, _ = i18n.Parse(string(opts.Lang)) // German unless a supported language
 	pl, err := makePlan(idx, opts.Studies, opts.IncludeDocuments)
 	if err != nil {
 		return nil, err
@@ -324,18 +322,22 @@ func (w *writer) writeInstance(pi *planInstance) error {
 	in := pi.inst
 	f, err := w.fsys.Open(in.Path)
 	if err != nil {
-		w.skip(in.Path, "open: "+err.Error())
+		w.skip(in.Path, dicomscan.SkipUnreadable, "open: "+err.Error())
 		return nil
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
 	if head, _ := br.Peek(132); isExecutableContent(head) && !(len(head) == 132 && string(head[128:]) == "DICM") {
-		w.skip(in.Path, "executable")
+		w.skip(in.Path, dicomscan.SkipClutter, "executable")
 		return nil
 	}
 	m, err := readSourceMeta(br)
+	if errors.Is(err, errNotDICOM) {
+		w.skip(in.Path, dicomscan.SkipNotDICOM, "not DICOM")
+		return nil
+	}
 	if err != nil {
-		w.skip(in.Path, "header: "+err.Error())
+		w.skip(in.Path, dicomscan.SkipDamaged, "header: "+err.Error())
 		return nil
 	}
 	ref := &fileRef{
@@ -345,12 +347,12 @@ func (w *writer) writeInstance(pi *planInstance) error {
 		ts:          firstNonEmpty(m.ts, in.TransferSyntaxUID),
 	}
 	if ref.sopClass == "" || ref.sopInstance == "" || ref.ts == "" {
-		w.skip(in.Path, "SOP Class, SOP Instance or Transfer Syntax UID unknown")
+		w.skip(in.Path, dicomscan.SkipIncomplete, "SOP Class, SOP Instance or Transfer Syntax UID unknown")
 		return nil
 	}
 	keys, err := w.leafKeys(pi, ref)
 	if err != nil {
-		w.skip(in.Path, err.Error())
+		w.skip(in.Path, dicomscan.SkipDamaged, err.Error())
 		return nil
 	}
 	meta, err := newMeta(cleanUID(ref.sopClass), cleanUID(ref.sopInstance), cleanUID(ref.ts))
@@ -412,13 +414,13 @@ func (w *writer) writeDocument(d planDocument) (bool, error) {
 	}
 	f, err := w.fsys.Open(d.doc.Path)
 	if err != nil {
-		w.skip(d.doc.Path, "open: "+err.Error())
+		w.skip(d.doc.Path, dicomscan.SkipUnreadable, "open: "+err.Error())
 		return false, nil
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
 	if head, _ := br.Peek(8); isExecutableContent(head) {
-		w.skip(d.doc.Path, "executable")
+		w.skip(d.doc.Path, dicomscan.SkipClutter, "executable")
 		return false, nil
 	}
 	out, err := w.sink.create(d.name, compressibleMIME(d.doc.MIMEType), w.opts.Time)
@@ -482,8 +484,8 @@ func (w *writer) progress(files int, bytes int64) {
 	}
 }
 
-func (w *writer) skip(p, reason string) {
-	w.res.Skipped = append(w.res.Skipped, dicomscan.Skipped{Path: p, Reason: reason})
+func (w *writer) skip(p, code, reason string) {
+	w.res.Skipped = append(w.res.Skipped, dicomscan.Skipped{Path: p, Code: code, Reason: reason})
 }
 
 func firstNonEmpty(s ...string) string {
