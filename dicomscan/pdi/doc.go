@@ -31,4 +31,19 @@
 // filled like dcmmkdir +I does: Study Date and Time with Options.Time, Study
 // ID with the study's number on the medium, Patient ID with the patient's
 // File ID component, Modality with OT. The files themselves are not changed.
+// A non-image instance whose file lacks a Type 1 key of its record type
+// (an RT Plan without RT Plan Label, say) gets an IMAGE record instead of
+// being left out. Records also carry Patient's Birth Date and Sex, Series
+// Description and Referring Physician when known: dciodvfy reports them as
+// warnings (a Standard Extended DICOMDIR), and they let a reader rebuild the
+// whole Index from the DICOMDIR alone.
+//
+// ZIP entries of uncompressed transfer syntaxes are deflated at the fastest
+// level; JPEG, JPEG-LS, JPEG 2000, RLE, MPEG and deflated instances are
+// stored. Measured with bench/pdi.sh on the synthetic 2000-file CD (1 GB
+// of 512x512 CT and 360x360 MR, two busy cores): deflate 70 MB/s of input,
+// output 44 % of the source; store 2.3 GB/s, 100 %. Deflating is the faster
+// download whenever the link is slower than about 70 MB/s (560 Mbit/s) —
+// true for every patient at home — and the portal builds its ZIPs once,
+// ahead of the download.
 package pdi
