@@ -2,13 +2,29 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/diskspace"
+	"github.com/bildbote/bildbote/transfer/dlx"
+	"github.com/bildbote/bildbote/transfer/safezip"
 )
 
+func init() {
+	kinds[KindSave] = kindSpec{run: runSave, cleanup: cleanupSave}
+}
+
 // RedeemSession is one access code being redeemed. It holds the code and
-// the answers in memory only (to renew the download JWT); nothing of it is
-// stored except the masked code (see Codes).
+// the answers in memory only (the DLX client renews its JWT with them);
+// nothing of it is stored except the masked code (see Codes).
 type RedeemSession struct {
 	ID     string `json:"id"`
 	Portal string `json:"portal"` // the DLX base URL
@@ -17,29 +33,315 @@ type RedeemSession struct {
 	Questions []Question `json:"questions"`
 	// Items is filled by Answer.
 	Items []Item `json:"items,omitempty"`
-	// Expires is the code's expiry when the portal says (zero otherwise).
+	// Expires is the code's expiry when known. DLX v1 does not carry it;
+	// SetExpiry records it from the code sheet.
 	Expires time.Time `json:"expires,omitzero"`
 
-	mu      sync.Mutex
-	core    *Core
-	token   string
-	answers map[string]string
+	mu     sync.Mutex
+	core   *Core
+	client *dlx.Client
+	token  string
+	sess   *dlx.Session
 }
 
 // RedeemStart asks the portal which questions guard a code. portalOrURL
 // is a portal root, a DLX base (…/dlx/v1) or "" (the configured portal);
-// code is the code as typed, a code URL or the path of a QR image.
+// code is the code as typed, a code URL (QR payload) or the path of a
+// picture of the QR code.
 func (c *Core) RedeemStart(ctx context.Context, portalOrURL, code string) (*RedeemSession, error) {
-	return nil, errNotReady
+	input := strings.TrimSpace(code)
+	if input == "" {
+		return nil, i18n.NewError(i18n.KindInput, "app.code-missing")
+	}
+	if looksLikeImage(input) {
+		payload, err := dlx.DecodeQRImage(input)
+		if err != nil {
+			return nil, err
+		}
+		input = payload
+	}
+	portal := strings.TrimSpace(portalOrURL)
+	if portal == "" {
+		portal = c.Settings().PortalURL
+	}
+	client := &dlx.Client{HTTP: c.client, Bandwidth: c.bandwidth(), MaxBusyWait: 5 * time.Minute}
+	target, err := dlx.Resolve(ctx, client, input, portal)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.portalRoot(target.Base); err != nil {
+		return nil, err // not an allowed portal
+	}
+	if target.Token == "" {
+		return nil, i18n.NewError(i18n.KindInput, "app.code-missing")
+	}
+	client.Base = target.Base
+	qs := target.Questions
+	if qs == nil {
+		if qs, err = client.Questions(ctx, target.Token); err != nil {
+			return nil, err
+		}
+	}
+	s := &RedeemSession{ID: newJobID(), Portal: target.Base, Masked: MaskCode(dlx.FormatToken(target.Token)),
+		core: c, client: client, token: target.Token}
+	lang := i18n.Detect()
+	if l, ok := i18n.Parse(c.Settings().Language); ok {
+		lang = l
+	}
+	for _, q := range qs {
+		s.Questions = append(s.Questions, Question{ID: q.ID, Type: q.Type, Format: q.Format, Text: q.Text(lang), Texts: q.Texts})
+	}
+	c.mu.Lock()
+	c.sessions[s.ID] = s
+	c.mu.Unlock()
+	return s, nil
 }
 
-// Answer sends the answers (question ID → answer) and lists the items.
-// A wrong answer or unknown code is KindInput; an expired code KindRefused.
+func looksLikeImage(s string) bool {
+	ext := strings.ToLower(filepath.Ext(s))
+	switch ext {
+	case ".png", ".jpg", ".jpeg", ".gif", ".bmp":
+	default:
+		return false
+	}
+	_, err := os.Stat(s)
+	return err == nil
+}
+
+// NormalizeDate turns a date as people type it (YYYY-MM-DD, DD.MM.YYYY,
+// YYYYMMDD) into DLX's YYYYMMDD.
+func NormalizeDate(s string) (string, bool) { return dlx.NormalizeDate(s) }
+
+// Answer sends the answers (question ID → answer; DATE answers in any
+// form NormalizeDate accepts) and lists the items. A wrong answer or an
+// unknown code is KindInput; an expired code KindRefused. The code is
+// recorded, masked, for Codes.
 func (s *RedeemSession) Answer(ctx context.Context, answers map[string]string) ([]Item, error) {
-	return nil, errNotReady
+	var as []dlx.Answer
+	for _, q := range s.Questions {
+		a, ok := answers[q.ID]
+		if !ok {
+			return nil, i18n.NewError(i18n.KindInput, "app.answer-missing", q.Text)
+		}
+		if q.Format == dlx.FormatDate {
+			d, ok := dlx.NormalizeDate(a)
+			if !ok {
+				return nil, i18n.NewError(i18n.KindInput, "app.answer-date", a).WithHint("app.answer-date.hint")
+			}
+			a = d
+		}
+		as = append(as, dlx.Answer{QuestionID: q.ID, Answer: a})
+	}
+	sess, err := s.client.Authorize(ctx, s.token, as)
+	if err != nil {
+		return nil, err
+	}
+	list, err := sess.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]Item, 0, len(list))
+	var descs []string
+	for _, it := range list {
+		items = append(items, Item{ID: it.ID, MIMEType: it.MIMEType, Description: it.Description,
+			StudyUID: it.StudyInstanceUID, Date: it.Date, Modalities: it.Modalities,
+			PatientName: it.PatientsName, BirthDate: it.PatientsBirthdate, FileCount: it.FileCount})
+		descs = append(descs, it.Description)
+	}
+	s.mu.Lock()
+	s.sess, s.Items = sess, items
+	s.mu.Unlock()
+	root, _ := s.core.portalRoot(s.Portal)
+	err = s.core.putCode(&RedeemedCode{ID: s.ID, Masked: s.Masked, Portal: root, RedeemedAt: time.Now().UTC(),
+		Expires: s.Expires, Items: descs})
+	return items, err
 }
 
-// StartSave downloads the items into dir ("" = the library) as a job.
+// SetExpiry records the code's expiry (from the code sheet) so the core
+// reminds the user a week before.
+func (s *RedeemSession) SetExpiry(t time.Time) error {
+	s.Expires = t
+	return s.core.updateCode(s.ID, func(rc *RedeemedCode) { rc.Expires = t })
+}
+
+// saveParams is a save job's state: where each item goes. The session
+// (code, answers, JWT) is in memory only: after a restart the code must
+// be redeemed again.
+type saveParams struct {
+	Session string     `json:"session"`
+	CodeID  string     `json:"codeId"`
+	Items   []saveItem `json:"items"`
+	WorkDir string     `json:"workDir"`
+}
+
+type saveItem struct {
+	ID       string `json:"id"`
+	MIMEType string `json:"mimeType"`
+	Target   string `json:"target"` // folder for a study, file for a document
+	Files    int    `json:"fileCount,omitempty"`
+	Done     bool   `json:"done,omitempty"`
+	Saved    string `json:"saved,omitempty"`
+	Count    int    `json:"count,omitempty"`
+	Bytes    int64  `json:"bytes,omitempty"`
+}
+
+// StartSave downloads the items (nil = all) into dir ("" = the library)
+// as <dir>/<patient name> <birth date>/<study date> <description>/, each a
+// complete IHE PDI file-set with its DICOMDIR; documents go beside it.
 func (c *Core) StartSave(s *RedeemSession, itemIDs []string, dir string) (*Job, error) {
-	return nil, errNotReady
+	s.mu.Lock()
+	items, sess := s.Items, s.sess
+	s.mu.Unlock()
+	if sess == nil {
+		return nil, i18n.NewError(i18n.KindInput, "app.redeem-again").WithHint("app.redeem-again.hint")
+	}
+	if dir == "" {
+		dir = c.Settings().LibraryDir
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, id := range itemIDs {
+		want[id] = true
+	}
+	id := newJobID()
+	p := saveParams{Session: s.ID, CodeID: s.ID, WorkDir: filepath.Join(dir, ".bildbote-"+id)}
+	for _, it := range items {
+		if len(want) > 0 && !want[it.ID] {
+			continue
+		}
+		p.Items = append(p.Items, saveItem{ID: it.ID, MIMEType: it.MIMEType, Target: libraryPath(dir, it), Files: it.FileCount})
+	}
+	if len(p.Items) == 0 {
+		return nil, i18n.NewError(i18n.KindInput, "app.save-nothing")
+	}
+	title := fmt.Sprintf("%s · %d", s.Masked, len(p.Items))
+	return c.addJobWithID(id, KindSave, title, p, nil, nil)
+}
+
+// libraryPath is where an item goes in the library.
+func libraryPath(lib string, it Item) string {
+	patient := SanitizeName(strings.TrimSpace(dicomscan.FormatName(it.PatientName) + " " + dicomscan.FormatDate(i18n.EN, it.BirthDate)))
+	if it.PatientName == "" {
+		patient = SanitizeName("Unbekannt")
+	}
+	study := SanitizeName(strings.TrimSpace(dicomscan.FormatDate(i18n.EN, it.Date) + " " + it.Description))
+	if it.MIMEType != "application/zip" {
+		ext := ".bin"
+		if it.MIMEType == "application/pdf" {
+			ext = ".pdf"
+		}
+		return filepath.Join(lib, patient, study+ext)
+	}
+	return filepath.Join(lib, patient, study)
+}
+
+func runSave(ctx context.Context, r *jobRun) error {
+	c := r.core
+	var p saveParams
+	if err := r.Params(&p); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	s := c.sessions[p.Session]
+	c.mu.Unlock()
+	if s == nil || s.sess == nil {
+		return i18n.NewError(i18n.KindInput, "app.redeem-again").WithHint("app.redeem-again.hint")
+	}
+	if err := os.MkdirAll(p.WorkDir, 0o700); err != nil {
+		return diskspace.Map(p.WorkDir, err)
+	}
+	var doneBytes int64
+	for _, it := range p.Items {
+		doneBytes += it.Bytes
+	}
+	for i := range p.Items {
+		it := &p.Items[i]
+		r.SetItems(i, len(p.Items))
+		if it.Done {
+			continue
+		}
+		if err := c.saveItem(ctx, r, s, &p, it, doneBytes); err != nil {
+			return err
+		}
+		doneBytes += it.Bytes
+		r.SetDone(doneBytes)
+		if err := r.SaveParams(p); err != nil {
+			return err
+		}
+		saved := it.Saved
+		c.updateCode(p.CodeID, func(rc *RedeemedCode) { rc.Saved = append(rc.Saved, saved) })
+	}
+	r.SetItems(len(p.Items), len(p.Items))
+	rc := &Receipt{}
+	for _, it := range p.Items {
+		rc.Saved = append(rc.Saved, SavedStudy{ItemID: it.ID, Dir: it.Saved, Files: it.Count, Bytes: it.Bytes})
+	}
+	r.SetReceipt(rc)
+	os.RemoveAll(p.WorkDir)
+	return nil
+}
+
+// saveItem downloads one item (resumable, JWT renewed by the session) and
+// unpacks it; only a complete, verified extraction is moved into place.
+func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *saveParams, it *saveItem, base int64) error {
+	s.client.Progress = transfer.ProgressFunc(func(st transfer.Status) {
+		if st.Total > 0 {
+			r.SetTotal(max(r.bytesTotal.Load(), base+st.Total))
+		}
+		r.SetDone(base + st.Done)
+	})
+	dl := filepath.Join(p.WorkDir, SanitizeName(it.ID)+".download")
+	res, err := s.sess.Download(ctx, it.ID, dl)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dl)
+	if err := os.MkdirAll(filepath.Dir(it.Target), 0o755); err != nil {
+		return diskspace.Map(filepath.Dir(it.Target), err)
+	}
+	if it.MIMEType != "application/zip" {
+		dst := uniqueFile(it.Target)
+		if err := os.Rename(dl, dst); err != nil {
+			return diskspace.Map(dst, err)
+		}
+		it.Done, it.Saved, it.Count, it.Bytes = true, dst, 1, res.Size
+		return nil
+	}
+	tmp := filepath.Join(p.WorkDir, SanitizeName(it.ID))
+	os.RemoveAll(tmp)
+	zr, err := safezip.ExtractFile(ctx, dl, tmp, safezip.Limits{}, nil)
+	if err != nil {
+		return err
+	}
+	dst := uniqueDir(it.Target)
+	if err := os.Rename(tmp, dst); err != nil {
+		os.RemoveAll(tmp)
+		return diskspace.Map(dst, err)
+	}
+	it.Done, it.Saved, it.Count, it.Bytes = true, dst, zr.Files, res.Size
+	return nil
+}
+
+func uniqueFile(p string) string {
+	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+		return p
+	}
+	ext := filepath.Ext(p)
+	stem := strings.TrimSuffix(p, ext)
+	for i := 2; ; i++ {
+		q := fmt.Sprintf("%s (%d)%s", stem, i, ext)
+		if _, err := os.Lstat(q); errors.Is(err, os.ErrNotExist) {
+			return q
+		}
+	}
+}
+
+func cleanupSave(j *Job) {
+	var p saveParams
+	if jsonUnmarshal(j.Params, &p) == nil && p.WorkDir != "" {
+		os.RemoveAll(p.WorkDir)
+	}
 }
