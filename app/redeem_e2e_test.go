@@ -2,10 +2,10 @@ package app_test
 
 import (
 	"context"
-	"os/exec"
-	"strconv"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
