@@ -84,10 +84,3 @@ func (e *ConnectError) Error() string { return "dlx: " + e.Err.Error() }
 func (e *ConnectError) Unwrap() error {
 	return i18n.NewError(i18n.KindRefused, "transfer.dlx.connect").WithHint("transfer.dlx.connect.hint").Wrap(e.Err)
 }
-
-// SizeError: the server sent fewer or more bytes than it announced.
-type SizeError struct{ Want, Got int64 }
-
-func (e *SizeError) Error() string {
-	return fmt.Sprintf("dlx: download has %d bytes, server announced %d", e.Got, e.Want)
-}

@@ -1,0 +1,366 @@
+// Package inbox is the client of a Bildbote portal's community API: find a
+// clinic's inbox (its code, name and age recipients), fetch an upload's
+// receipt, and — for the clinic, with its API key — list, download and
+// acknowledge the envelopes waiting in its inbox.
+//
+// Guarantees: every recipient's fingerprint as the portal shows it is
+// checked against crypto.Fingerprint of the recipient (a portal that
+// mislabels keys is refused); downloads resume with Range (the portal's
+// ETag is the envelope's SHA-256) and the finished file's SHA-256 is
+// checked against the inbox listing; connection errors are retried with
+// backoff until the context ends. The API key is sent only as a bearer
+// token and never appears in errors.
+package inbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bildbote/bildbote/crypto"
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/internal/fetch"
+	"github.com/bildbote/bildbote/transfer/internal/retry"
+	"github.com/bildbote/bildbote/transfer/ratelimit"
+)
+
+// Client talks to one portal.
+type Client struct {
+	// Portal is the portal's root URL, e.g. "https://portal.example".
+	Portal string
+	// APIKey is the clinic's key for its inbox (List, Download, Ack).
+	APIKey string
+	// HTTP is the client used (http.DefaultClient when nil).
+	HTTP      *http.Client
+	Progress  transfer.Progress
+	Retry     retry.Policy
+	Bandwidth *ratelimit.Bucket
+	Header    http.Header
+}
+
+// Community is a clinic's inbox as the portal describes it.
+type Community struct {
+	Code             string      `json:"code"`
+	Name             string      `json:"name"`
+	Recipients       []Recipient `json:"recipients"`
+	MaxUploadBytes   int64       `json:"maxUploadBytes"`
+	PasswordRequired bool        `json:"passwordRequired"`
+	// UploadURL is the tus creation URL, absolute (resolved against the
+	// portal root).
+	UploadURL string `json:"uploadURL"`
+}
+
+// Recipient is an age recipient with its fingerprint.
+type Recipient struct {
+	Recipient   string `json:"recipient"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// RecipientStrings returns the recipients as "age1…" strings (for sealing
+// and pinning).
+func (c *Community) RecipientStrings() []string {
+	out := make([]string, len(c.Recipients))
+	for i, r := range c.Recipients {
+		out[i] = r.Recipient
+	}
+	return out
+}
+
+// Receipt confirms an upload was filed into an inbox.
+type Receipt struct {
+	ID            string    `json:"id"`
+	Community     string    `json:"community"`
+	CommunityName string    `json:"communityName"`
+	Size          int64     `json:"size"`
+	SHA256        string    `json:"sha256"`
+	ReceivedAt    time.Time `json:"receivedAt"`
+}
+
+// Item is an envelope waiting in an inbox.
+type Item struct {
+	ID         string    `json:"id"`
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"sha256"`
+	ReceivedAt time.Time `json:"receivedAt"`
+}
+
+// APIError is an error answer of the portal ({"error","message"}).
+type APIError struct {
+	Op      string
+	Status  int
+	Code    string // machine code, e.g. "unknown-community", "bad-api-key"
+	Message string // the portal's English text
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("portal %s: %d %s: %s", e.Op, e.Status, e.Code, e.Message)
+}
+
+// Unwrap maps what a person can fix to user errors.
+func (e *APIError) Unwrap() error {
+	switch {
+	case e.Code == "unknown-community" || (e.Status == http.StatusNotFound && e.Op == "community"):
+		return i18n.NewError(i18n.KindInput, "transfer.inbox.unknown_community").WithHint("transfer.inbox.unknown_community.hint")
+	case e.Status == http.StatusUnauthorized:
+		return i18n.NewError(i18n.KindInput, "transfer.inbox.bad_api_key").WithHint("transfer.inbox.bad_api_key.hint")
+	case e.Status == http.StatusNotFound:
+		return i18n.NewError(i18n.KindRefused, "transfer.inbox.unknown_item")
+	}
+	return i18n.NewError(i18n.KindRefused, "transfer.inbox.refused", e.Status)
+}
+
+// FingerprintError: the portal shows a fingerprint that does not belong to
+// the recipient it lists.
+type FingerprintError struct {
+	Community string
+	Recipient string
+}
+
+func (e *FingerprintError) Error() string {
+	return fmt.Sprintf("portal shows a wrong fingerprint for a key of community %s", e.Community)
+}
+
+func (e *FingerprintError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.inbox.bad_fingerprint", e.Community)
+}
+
+// HashError: a downloaded envelope does not hash like the inbox says.
+type HashError struct{ ID, Want, Got string }
+
+func (e *HashError) Error() string {
+	return fmt.Sprintf("inbox item %s: SHA-256 %s, expected %s", e.ID, e.Got, e.Want)
+}
+
+func (e *HashError) Unwrap() error {
+	return i18n.NewError(i18n.KindTransient, "transfer.inbox.hash").WithHint("transfer.inbox.hash.hint")
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) url(parts ...string) string {
+	u := strings.TrimSuffix(c.Portal, "/") + "/api/v1"
+	for _, p := range parts {
+		u += "/" + url.PathEscape(p)
+	}
+	return u
+}
+
+// send runs a request, retrying connection errors and 502/503/504 until
+// ctx ends; other answers go back to the caller.
+func (c *Client) send(ctx context.Context, w *retry.Waiter, method, u string, auth bool, prepare func(*http.Request)) (*http.Response, error) {
+	for {
+		req, err := http.NewRequestWithContext(ctx, method, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range c.Header {
+			req.Header[k] = v
+		}
+		req.Header.Set("Accept", "application/json")
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+c.APIKey)
+		}
+		if prepare != nil {
+			prepare(req)
+		}
+		resp, err := c.http().Do(req)
+		if err != nil {
+			if retry.Permanent(ctx, err) {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, fmt.Errorf("portal: %w", err)
+			}
+			if werr := w.Wait(ctx, err); werr != nil {
+				return nil, werr
+			}
+			continue
+		}
+		switch resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			resp.Body.Close()
+			if werr := w.Wait(ctx, fmt.Errorf("portal: status %d", resp.StatusCode)); werr != nil {
+				return nil, werr
+			}
+			continue
+		}
+		return resp, nil
+	}
+}
+
+func (c *Client) getJSON(ctx context.Context, op, u string, auth bool, v any) error {
+	w := retry.New(c.Retry, c.Progress, nil)
+	resp, err := c.send(ctx, w, http.MethodGet, u, auth, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return apiError(op, resp)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v); err != nil {
+		return fmt.Errorf("portal %s: %w", op, err)
+	}
+	return nil
+}
+
+func apiError(op string, resp *http.Response) *APIError {
+	e := &APIError{Op: op, Status: resp.StatusCode}
+	var body struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) == nil {
+		e.Code, e.Message = body.Error, body.Message
+	}
+	return e
+}
+
+// Community looks up an inbox by its code.
+func (c *Client) Community(ctx context.Context, code string) (*Community, error) {
+	var cm Community
+	if err := c.getJSON(ctx, "community", c.url("communities", strings.TrimSpace(code)), false, &cm); err != nil {
+		return nil, err
+	}
+	if err := c.check(&cm); err != nil {
+		return nil, err
+	}
+	return &cm, nil
+}
+
+// Search finds inboxes whose name or code contains q.
+func (c *Client) Search(ctx context.Context, q string) ([]Community, error) {
+	var out struct {
+		Communities []Community `json:"communities"`
+	}
+	if err := c.getJSON(ctx, "search", c.url("communities")+"?q="+url.QueryEscape(q), false, &out); err != nil {
+		return nil, err
+	}
+	for i := range out.Communities {
+		if err := c.check(&out.Communities[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out.Communities, nil
+}
+
+// check verifies the fingerprints and makes the upload URL absolute.
+func (c *Client) check(cm *Community) error {
+	if len(cm.Recipients) == 0 {
+		return &FingerprintError{Community: cm.Code}
+	}
+	for _, r := range cm.Recipients {
+		if _, err := crypto.ParseRecipients([]string{r.Recipient}); err != nil || !crypto.FingerprintsEqual(r.Fingerprint, crypto.Fingerprint(r.Recipient)) {
+			return &FingerprintError{Community: cm.Code, Recipient: r.Recipient}
+		}
+	}
+	base, err := url.Parse(strings.TrimSuffix(c.Portal, "/") + "/")
+	if err != nil {
+		return err
+	}
+	up := cm.UploadURL
+	if up == "" {
+		up = "/api/v1/uploads/"
+	}
+	ref, err := url.Parse(up)
+	if err != nil {
+		return fmt.Errorf("portal: bad uploadURL: %w", err)
+	}
+	cm.UploadURL = base.ResolveReference(ref).String()
+	return nil
+}
+
+// Receipt fetches the receipt of a finished upload (its id is the last
+// path segment of the tus upload URL).
+func (c *Client) Receipt(ctx context.Context, id string) (*Receipt, error) {
+	var r Receipt
+	if err := c.getJSON(ctx, "receipt", c.url("receipts", id), false, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// List returns the envelopes waiting in the inbox code.
+func (c *Client) List(ctx context.Context, code string) ([]Item, error) {
+	var out struct {
+		Items []Item `json:"items"`
+	}
+	if err := c.getJSON(ctx, "inbox", c.url("inbox", code), true, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// Download fetches envelope item of inbox code into dst (resuming with
+// Range after connection errors) and checks its SHA-256 against item.
+func (c *Client) Download(ctx context.Context, code string, item Item, dst string) (*fetch.Result, error) {
+	u := c.url("inbox", code, item.ID)
+	res, err := fetch.ToFile(ctx, dst, fetch.Options{
+		Item: item.ID, Progress: c.Progress, Bandwidth: c.Bandwidth, Retry: c.Retry,
+		Send: func(rctx context.Context, w *retry.Waiter, prepare func(*http.Request)) (*http.Response, error) {
+			return c.send(rctx, w, http.MethodGet, u, true, prepare)
+		},
+		Refused: func(resp *http.Response) error { return apiError("download", resp) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	got, err := fileSHA256(dst)
+	if err != nil {
+		return nil, err
+	}
+	if item.SHA256 != "" && !strings.EqualFold(got, item.SHA256) {
+		os.Remove(dst)
+		return nil, &HashError{ID: item.ID, Want: item.SHA256, Got: got}
+	}
+	return res, nil
+}
+
+// Ack acknowledges an imported envelope; the portal deletes it. An item
+// already gone counts as acknowledged.
+func (c *Client) Ack(ctx context.Context, code, id string) error {
+	w := retry.New(c.Retry, c.Progress, nil)
+	resp, err := c.send(ctx, w, http.MethodDelete, c.url("inbox", code, id), true, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNoContent, http.StatusOK:
+		return nil
+	case http.StatusNotFound:
+		e := apiError("ack", resp)
+		if e.Code == "unknown-item" {
+			return nil
+		}
+		return e
+	}
+	return apiError("ack", resp)
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
