@@ -16,9 +16,10 @@
 //     reach a File ID.
 //   - Every instance is re-written: the 128-byte preamble is zeroed
 //     (PS3.10 §7.5, CVE-2019-11687: a preamble can hide an executable),
-//     and the File Meta Information is written afresh from the file's own
-//     meta (or from the Index when the file had none). The data set is
-//     copied byte for byte.
+//     and the File Meta Information is written afresh: SOP Class and
+//     Instance UID as the Index read them from the data set, the transfer
+//     syntax from the file's meta (or the Index, or a look at the data when
+//     the file had none). The data set is copied byte for byte.
 //   - README.TXT (German and English) and INDEX.HTM at the root; documents
 //     (Index.Documents, e.g. PDF reports) under IHE_PDI/, outside the
 //     DICOMDIR. No executable is ever written: by name and by content.

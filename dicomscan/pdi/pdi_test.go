@@ -251,6 +251,7 @@ func TestWriteZip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	zipPath := filepath.Join(t.TempDir(), "pdi.zip")
 	if err := os.WriteFile(zipPath, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
@@ -261,6 +262,22 @@ func TestWriteZip(t *testing.T) {
 		t.Fatalf("unzip: %v\n%s", err, msg)
 	}
 	checkFileSet(t, out, mediumDir, res, len(srcs))
+	readme, err := os.ReadFile(filepath.Join(out, "README.TXT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, de := bytes.Index(readme, []byte("MEDICAL IMAGES")), bytes.Index(readme, []byte("MEDIZINISCHE BILDER"))
+	if en != 0+len("BILDBOTE - ") || de < en || !bytes.Contains(readme, []byte("\r\n")) {
+		t.Errorf("README.TXT: English first, then German, CRLF:\n%s", readme)
+	}
+	index, err := os.ReadFile(filepath.Join(out, "INDEX.HTM"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(index, []byte(`<html lang="en">`)) || !bytes.Contains(index, []byte("Äneas, Rüdiger")) {
+		t.Errorf("INDEX.HTM: not English or the German name is lost")
+	}
+	wellFormed(t, index)
 
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	if err != nil {
@@ -370,5 +387,10 @@ for r in dcmread(sys.argv[1]).DirectoryRecordSequence:
 	want := []string{"IMAGE", "IMAGE", "RT_DOSE", "RT_PLAN", "SR_DOCUMENT", "WAVEFORM"}
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Errorf("record types %v, want %v", types, want)
+	}
+	// the dicomscan reader takes every leaf record type from the DICOMDIR
+	again := scan(t, out, dicomscan.Options{})
+	if again.Method != dicomscan.MethodDICOMDIR || instances(again) != len(srcs) {
+		t.Errorf("rescan: method %q (%s), %d instances, want %d", again.Method, again.FallbackReason, instances(again), len(srcs))
 	}
 }

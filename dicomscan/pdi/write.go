@@ -340,10 +340,14 @@ func (w *writer) writeInstance(pi *planInstance) error {
 		w.skip(in.Path, dicomscan.SkipDamaged, "header: "+err.Error())
 		return nil
 	}
+	// The SOP UIDs come from the data set (the Index read them there): a
+	// meta group that disagrees with its data set (pydicom's rtplan.dcm
+	// does) is corrected by the rewrite. The transfer syntax comes from the
+	// meta, which says how the bytes that follow are encoded.
 	ref := &fileRef{
 		fileID:      pi.fileID,
-		sopClass:    firstNonEmpty(m.sopClass, in.SOPClassUID),
-		sopInstance: firstNonEmpty(m.sopInstance, in.SOPInstanceUID),
+		sopClass:    firstNonEmpty(in.SOPClassUID, m.sopClass),
+		sopInstance: firstNonEmpty(in.SOPInstanceUID, m.sopInstance),
 		ts:          firstNonEmpty(m.ts, in.TransferSyntaxUID),
 	}
 	if ref.sopClass == "" || ref.sopInstance == "" || ref.ts == "" {
