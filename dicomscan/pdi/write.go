@@ -112,7 +112,8 @@ func WriteDir(ctx context.Context, dir string, idx *dicomscan.Index, opts Option
 // the root (written last, it is small). Nothing is held in memory beyond a
 // copy buffer and the directory records. Instances in compressed transfer
 // syntaxes (JPEG, JPEG-LS, JPEG 2000, RLE, deflated, MPEG) are stored,
-// everything else is deflated at the fastest level.
+// everything else is deflated at the fastest level. On error the ZIP in w
+// is incomplete (no central directory): discard it.
 func WriteZip(ctx context.Context, w io.Writer, idx *dicomscan.Index, opts Options) (*Result, error) {
 	return writeZip(ctx, w, idx, opts, zipDeflateUncompressed)
 }
