@@ -42,8 +42,8 @@ type (
 		TFAAnswer []tfaAnswer `json:"tfaAnswer"`
 	}
 	tfaAnswer struct {
-		QuestionID string `json:"questionId"`
-		Answer     string `json:"answer"`
+		QuestionID lenientString `json:"questionId"`
+		Answer     lenientString `json:"answer"`
 	}
 	dataItems struct {
 		DataItem []dataItem `json:"dataItem"`
@@ -64,6 +64,25 @@ type (
 		TimeOutInSeconds int `json:"timeOutInSeconds"`
 	}
 )
+
+// lenientString is a JSON string that also accepts a number: the spec's
+// own examples write questionId: 1 and answer: 19700101 unquoted, so
+// clients may send numbers.
+type lenientString string
+
+func (l *lenientString) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*l = lenientString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*l = lenientString(n.String())
+	return nil
+}
 
 // DLXBasePath is where the DLX v1 API is mounted.
 const DLXBasePath = "/dlx/v1"
@@ -204,7 +223,7 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 func answersMatch(questions []question, answers []tfaAnswer) bool {
 	byID := map[string]string{}
 	for _, a := range answers {
-		byID[a.QuestionID] = a.Answer
+		byID[string(a.QuestionID)] = string(a.Answer)
 	}
 	ok := true
 	for _, q := range questions {

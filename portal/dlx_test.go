@@ -54,6 +54,7 @@ func TestDLXStatusCodes(t *testing.T) {
 		{"tfa wrong answer", "POST", "/dlx/v1/tokentfa/" + code, json, answers("1", "19580215"), 401, nil},
 		{"tfa missing answer", "POST", "/dlx/v1/tokentfa/" + code, json, answers(), 401, nil},
 		{"tfa unknown code", "POST", "/dlx/v1/tokentfa/ZZZZ-ZZZZ-ZZZZ", json, answers("1", "19580214"), 401, nil},
+		{"tfa with numbers as in the spec's example", "POST", "/dlx/v1/tokentfa/" + code, json, []byte(`{"tfaAnswer":[{"questionId":1,"answer":19580214}]}`), 200, map[string]string{"Content-Type": "application/jwt"}},
 		{"tfa not json", "POST", "/dlx/v1/tokentfa/" + code, json, []byte("dob=1958"), 401, nil},
 		{"tfa expired, right", "POST", "/dlx/v1/tokentfa/" + expiredCode, json, answers("1", "19580214"), 403, nil},
 		{"tfa expired, wrong", "POST", "/dlx/v1/tokentfa/" + expiredCode, json, answers("1", "19000101"), 401, nil},

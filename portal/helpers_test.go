@@ -109,7 +109,7 @@ func (p *testPortal) do(method, path string, header http.Header, body []byte) (*
 func answers(pairs ...string) []byte {
 	var a tfaAnswers
 	for i := 0; i+1 < len(pairs); i += 2 {
-		a.TFAAnswer = append(a.TFAAnswer, tfaAnswer{QuestionID: pairs[i], Answer: pairs[i+1]})
+		a.TFAAnswer = append(a.TFAAnswer, tfaAnswer{QuestionID: lenientString(pairs[i]), Answer: lenientString(pairs[i+1])})
 	}
 	b, _ := json.Marshal(a)
 	return b

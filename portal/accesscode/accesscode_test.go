@@ -75,3 +75,23 @@ func TestFormat(t *testing.T) {
 		t.Fatal("alphabet contains a look-alike")
 	}
 }
+
+// FuzzNormalize: whatever is accepted is a normalised code, and
+// normalising is idempotent through Format.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"ABCD-EFGH-JKMN", "oooo iiii llll", "", "ÄÖÜ", "abcd-efgh-jkmn-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := Normalize(s)
+		if !ok {
+			return
+		}
+		if len(n) != Length || strings.Trim(n, Alphabet) != "" {
+			t.Fatalf("%q → %q", s, n)
+		}
+		if again, ok := Normalize(Format(n)); !ok || again != n {
+			t.Fatalf("%q → %q → %q", s, n, again)
+		}
+	})
+}
