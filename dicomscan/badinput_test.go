@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -400,5 +401,44 @@ func TestProgressAndCancel(t *testing.T) {
 	cancel()
 	if _, err := Scan(ctx, m, Options{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("scan with a cancelled context: %v", err)
+	}
+}
+
+// A damaged ISO image (any byte of its volume descriptors and directories
+// flipped) is refused or scanned, never a panic or a hang.
+func TestCorruptISO(t *testing.T) {
+	corpus.Tool(t, "xorriso")
+	src := t.TempDir()
+	for _, name := range []string{"CT_small.dcm", "MR_small.dcm"} {
+		copyFile(t, corpus.PydicomFile(t, name), filepath.Join(src, "DICOM", strings.ToUpper(strings.TrimSuffix(name, ".dcm"))))
+	}
+	iso := filepath.Join(t.TempDir(), "cd.iso")
+	if out, err := exec.Command("xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", iso, src).CombinedOutput(); err != nil {
+		t.Fatalf("xorriso: %v\n%s", err, out)
+	}
+	good, err := os.ReadFile(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix := scanMedium(t, Options{}, iso); ix.Files != 2 {
+		t.Fatalf("intact ISO: %d files", ix.Files)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.iso")
+	// The volume descriptors and directory records sit in the first
+	// sectors after the 32 KiB system area.
+	for at := 16 * 2048; at < min(len(good), 40*2048); at += 37 {
+		data := append([]byte(nil), good...)
+		data[at] ^= 0xA5
+		if err := os.WriteFile(bad, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Open(bad)
+		if err != nil {
+			continue
+		}
+		if _, err := Scan(context.Background(), m, Options{}); err != nil {
+			t.Errorf("byte %d flipped: scan failed: %v", at, err)
+		}
+		m.Close()
 	}
 }

@@ -238,20 +238,9 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 		r.skipped = &Skipped{Path: p, Code: SkipClutter, Reason: "not DICOM (viewer, autorun or read-me file)"}
 		return r
 	}
-	var h *Header
-	var err error
-	if hd, ok := fsys.(*hostDir); ok && hostFastPath && documentType(name, nil) == "" && fs.ValidPath(p) {
-		var notRegular bool
-		r.size, h, notRegular, err = readHostFile(hd.hostPath(p), buf)
-		if notRegular {
-			r.skipped = &Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"}
-			return r
-		}
-	} else {
-		var done bool
-		if r.size, h, err, done = openAndRead(fsys, p, name, buf, &r); done {
-			return r
-		}
+	h, done, err := readFile(fsys, p, name, buf, &r)
+	if done {
+		return r
 	}
 	switch {
 	case errors.Is(err, ErrNotDICOM):
@@ -282,31 +271,40 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 	return r
 }
 
-// openAndRead reads the header of p through the fs.FS; done is true when r
-// already holds the outcome (unreadable, not regular, a document).
-func openAndRead(fsys fs.FS, p, name string, buf []byte, r *scanResult) (size int64, h *Header, err error, done bool) {
+// readFile reads the header of p. done is true when r already holds the
+// outcome (unreadable, not a regular file, a document).
+func readFile(fsys fs.FS, p, name string, buf []byte, r *scanResult) (h *Header, done bool, err error) {
+	if hd, ok := fsys.(*hostDir); ok && hostFastPath && documentType(name, nil) == "" && fs.ValidPath(p) {
+		var notRegular bool
+		r.size, h, notRegular, err = readHostFile(hd.hostPath(p), buf)
+		if notRegular {
+			r.skipped = &Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"}
+			return nil, true, nil
+		}
+		return h, false, err
+	}
 	f, err := fsys.Open(p)
 	if err != nil {
 		r.skipped = &Skipped{Path: p, Code: SkipUnreadable, Reason: errText(err)}
-		return 0, nil, nil, true
+		return nil, true, nil
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
 		r.skipped = &Skipped{Path: p, Code: SkipUnreadable, Reason: errText(err)}
-		return 0, nil, nil, true
+		return nil, true, nil
 	}
 	if !info.Mode().IsRegular() {
 		r.skipped = &Skipped{Path: p, Code: SkipNotRegular, Reason: "not a regular file"}
-		return 0, nil, nil, true
+		return nil, true, nil
 	}
 	r.size = info.Size()
 	if mime := documentType(name, nil); mime != "" {
 		r.doc = &Document{Path: p, Size: r.size, MIMEType: mime}
-		return r.size, nil, nil, true
+		return nil, true, nil
 	}
 	h, err = readHeader(f, r.size, buf)
-	return r.size, h, err, false
+	return h, false, err
 }
 
 const sopClassDICOMDIR = "1.2.840.10008.1.3.10"
