@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/bildbote/bildbote/app"
+)
+
+// apiKeyFrom returns the flag's key or BILDBOTE_API_KEY.
+func apiKeyFrom(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv("BILDBOTE_API_KEY")
+}
+
+// bildbote-cli receive --portal URL --inbox CODE --api-key KEY [--to DIR]
+// [--stow URL] [--watch [--interval D]] [--list]
+func runReceive(e *env, args []string) int {
+	var cf coreFlags
+	fs := newFlags("receive")
+	cf.register(fs, true)
+	inbox := fs.String("inbox", "", "")
+	apiKeyFlag := fs.String("api-key", "", "")
+	to := fs.String("to", "", "")
+	stow := fs.String("stow", "", "")
+	watch := fs.Bool("watch", false, "")
+	interval := fs.Duration("interval", time.Minute, "")
+	listOnly := fs.Bool("list", false, "")
+	if _, code, ok := e.parse(fs, args); !ok {
+		return code
+	}
+	pr := e.printer(cf.json)
+	core, err := e.open(&cf)
+	if err != nil {
+		return pr.Error(err)
+	}
+	defer core.Close()
+	if *inbox == "" {
+		*inbox = core.Settings().DefaultInbox
+	}
+	apiKey := apiKeyFrom(*apiKeyFlag)
+	if *inbox == "" || apiKey == "" {
+		return e.usageError("cli.receive.need-inbox")
+	}
+	if *listOnly {
+		items, err := core.InboxList(e.ctx, cf.portal, *inbox, apiKey)
+		if err != nil {
+			return pr.Error(err)
+		}
+		if items == nil {
+			items = []app.InboxItem{}
+		}
+		pr.Result(items, func(w io.Writer) {
+			for _, it := range items {
+				fmt.Fprintf(w, "%s\t%s\t%s\n", it.ID, humanBytes(e, it.Size), it.ReceivedAt.Local().Format("2006-01-02 15:04"))
+			}
+		})
+		return ExitOK
+	}
+	for {
+		code := receiveOnce(e, core, pr, app.ImportRequest{Portal: cf.portal, Inbox: *inbox, APIKey: apiKey, ToDir: *to, StowURL: *stow})
+		if !*watch || code == ExitInput || code == ExitUsage {
+			return code
+		}
+		select {
+		case <-e.ctx.Done():
+			return ExitOK
+		case <-time.After(*interval):
+		}
+	}
+}
+
+func receiveOnce(e *env, core *app.Core, pr printer, req app.ImportRequest) int {
+	sub := core.Subscribe()
+	job, err := core.StartImport(req)
+	if err != nil {
+		sub.Close()
+		return pr.Error(err)
+	}
+	if job == nil {
+		sub.Close()
+		pr.Info("cli.receive.empty")
+		return ExitOK
+	}
+	j, code := follow(e, core, pr, sub, job.ID)
+	if code != ExitOK {
+		return code
+	}
+	printJobResult(e, pr, j)
+	return ExitOK
+}

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/dlx"
+)
+
+// bildbote-cli redeem [--portal URL] [--dob DATE | --answer ID=VALUE…]
+// [--item ID…] [--out DIR] [--expires DATE] [--list] CODE|URL|IMAGE
+func runRedeem(e *env, args []string) int {
+	var cf coreFlags
+	fs := newFlags("redeem")
+	cf.register(fs, true)
+	dob := fs.String("dob", "", "")
+	var answers, items stringList
+	fs.Var(&answers, "answer", "")
+	fs.Var(&items, "item", "")
+	out := fs.String("out", "", "")
+	expires := fs.String("expires", "", "")
+	listOnly := fs.Bool("list", false, "")
+	pos, code, ok := e.parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return e.usageError("cli.redeem.need-code")
+	}
+	pr := e.printer(cf.json)
+	core, err := e.open(&cf)
+	if err != nil {
+		return pr.Error(err)
+	}
+	defer core.Close()
+	s, err := core.RedeemStart(e.ctx, cf.portal, pos[0])
+	if err != nil {
+		return pr.Error(err)
+	}
+	given := map[string]string{}
+	for _, a := range answers {
+		id, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return e.usageError("cli.redeem.bad-answer", a)
+		}
+		given[id] = v
+	}
+	for _, q := range s.Questions {
+		if _, ok := given[q.ID]; ok {
+			continue
+		}
+		if q.Type == dlx.TypeBirthDate && *dob != "" {
+			given[q.ID] = *dob
+			continue
+		}
+		if !e.isTTY() {
+			return pr.Error(i18n.NewError(i18n.KindInput, "cli.redeem.unanswered", q.Text, q.ID).WithHint("cli.redeem.unanswered.hint"))
+		}
+		v, err := e.readLine(q.Text + ": ")
+		if err != nil {
+			return pr.Error(err)
+		}
+		given[q.ID] = v
+	}
+	list, err := s.Answer(e.ctx, given)
+	if err != nil {
+		return pr.Error(err)
+	}
+	if *expires != "" {
+		t, err := parseDay(*expires)
+		if err != nil {
+			return e.usageError("cli.redeem.bad-expires", *expires)
+		}
+		s.SetExpiry(t)
+	}
+	if *listOnly {
+		pr.Result(list, func(w io.Writer) { printItems(e, w, list) })
+		return ExitOK
+	}
+	sub := core.Subscribe()
+	job, err := core.StartSave(s, items, *out)
+	if err != nil {
+		sub.Close()
+		return pr.Error(err)
+	}
+	j, code := follow(e, core, pr, sub, job.ID)
+	if code != ExitOK {
+		return code
+	}
+	printJobResult(e, pr, j)
+	return ExitOK
+}
+
+func printItems(e *env, w io.Writer, items []app.Item) {
+	for _, it := range items {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", it.ID, it.Date, it.Description, it.MIMEType)
+	}
+}
+
+func parseDay(s string) (time.Time, error) {
+	d, ok := app.NormalizeDate(s)
+	if !ok {
+		return time.Time{}, fmt.Errorf("not a date: %q", s)
+	}
+	return time.ParseInLocation("20060102", d, time.Local)
+}
