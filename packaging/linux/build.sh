@@ -31,7 +31,12 @@ build_static() {
 	CGO_ENABLED=0 gobuild "$bin/bildbote-policywriter" ./packaging/policywriter
 }
 
-build_gui() { CGO_ENABLED=1 gobuild "$bin/bildbote" ./cmd/bildbote; }
+# The GUI links against libGL and X11: build it as a hardened ELF (PIE,
+# full RELRO, immediate binding), as Debian expects of dynamic executables.
+build_gui() {
+	CGO_ENABLED=1 BB_EXTRA_LDFLAGS="-extldflags=-Wl,-z,relro,-z,now" \
+		gobuild "$bin/bildbote" ./cmd/bildbote -buildmode=pie
+}
 
 build_binaries() {
 	log "linux: CLI, portal and policy writer (CGO_ENABLED=0)"
@@ -93,7 +98,7 @@ debian_doc() {
 		Source: https://github.com/bildbote/bildbote
 
 		Files: *
-		Copyright: The Bildbote authors
+		Copyright: $(date -u -d "@$SOURCE_DATE_EPOCH" +%Y) The Bildbote authors
 		License: $license
 		 The full text is in the LICENSE file of the source repository and, for
 		 licenses Debian ships, under /usr/share/common-licenses/.
