@@ -1,0 +1,424 @@
+// Package stow stores DICOM instances in a PACS with DICOMweb STOW-RS
+// (PS3.18 §10.5): POST {base}/studies, multipart/related;
+// type="application/dicom", one part per instance.
+//
+// Guarantees: requests are batched (by count and bytes) and their bodies
+// streamed from the files (io.Pipe), so memory stays bounded whatever the
+// study size. The response (application/dicom+json) is read into one
+// Result per instance: stored (ReferencedSOPSequence 0008,1199) or failed
+// with its FailureReason (0008,1197 in FailedSOPSequence 0008,1198).
+// Instances that failed, or that the answer does not mention, are sent
+// once more in a batch of their own; what still fails is reported, not
+// retried forever. Connection errors and 503 are retried with backoff
+// until the context ends (storing an instance twice is harmless: the PACS
+// keeps one). Statuses a person must fix (wrong URL, no access, a PACS
+// that refuses the media type) are typed errors.
+package stow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"os"
+	"strings"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/internal/retry"
+)
+
+// Client stores into one DICOMweb service.
+type Client struct {
+	// Base is the DICOMweb root, e.g. "http://pacs.local:8042/dicom-web".
+	Base string
+	// HTTP is the client used (http.DefaultClient when nil).
+	HTTP *http.Client
+	// BatchFiles and BatchBytes bound one request (defaults 100 files,
+	// 128 MiB; a batch holds at least one instance).
+	BatchFiles int
+	BatchBytes int64
+	Progress   transfer.Progress
+	Retry      retry.Policy
+	// Header is added to every request (e.g. Authorization for a PACS
+	// behind a proxy).
+	Header http.Header
+}
+
+// Instance is one DICOM file to store.
+type Instance struct {
+	Path           string // file on disk
+	Size           int64
+	SOPInstanceUID string // to match the PACS's answer
+}
+
+// Result is what the PACS said about one instance.
+type Result struct {
+	Instance
+	Stored bool
+	// FailureReason is the PACS's 0008,1197 code (e.g. 0xA700 out of
+	// resources, 0xC000 cannot understand, 0x0110 processing failure);
+	// 0 when stored or when the answer did not mention the instance.
+	FailureReason int
+	// HTTPStatus is set when the PACS refused the request holding the
+	// instance as a whole (400, 409).
+	HTTPStatus int
+	Retried    bool
+}
+
+// Report sums up a Store.
+type Report struct {
+	Results        []Result
+	Stored, Failed int
+	Requests       int
+}
+
+// StatusError: the PACS refused a request as a whole.
+type StatusError struct {
+	Status  int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("STOW-RS: status %d: %s", e.Status, e.Message)
+}
+
+// Unwrap maps what a person can fix to user errors.
+func (e *StatusError) Unwrap() error {
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return i18n.NewError(i18n.KindRefused, "transfer.stow.auth").WithHint("transfer.stow.config.hint")
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return i18n.NewError(i18n.KindInput, "transfer.stow.not_found").WithHint("transfer.stow.config.hint")
+	case http.StatusUnsupportedMediaType, http.StatusNotAcceptable:
+		return i18n.NewError(i18n.KindRefused, "transfer.stow.unsupported").WithHint("transfer.stow.config.hint")
+	case http.StatusRequestEntityTooLarge:
+		return i18n.NewError(i18n.KindRefused, "transfer.stow.too_large")
+	}
+	return i18n.NewError(i18n.KindRefused, "transfer.stow.refused", e.Status)
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) batches(insts []Instance) [][]Instance {
+	maxFiles, maxBytes := c.BatchFiles, c.BatchBytes
+	if maxFiles <= 0 {
+		maxFiles = 100
+	}
+	if maxBytes <= 0 {
+		maxBytes = 128 << 20
+	}
+	var out [][]Instance
+	var cur []Instance
+	var size int64
+	for _, in := range insts {
+		if len(cur) > 0 && (len(cur) >= maxFiles || size+in.Size > maxBytes) {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, in)
+		size += in.Size
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// Store sends every instance and reports per instance.
+func (c *Client) Store(ctx context.Context, insts []Instance) (*Report, error) {
+	var total, done int64
+	for _, in := range insts {
+		total += in.Size
+	}
+	status := func() transfer.Status {
+		return transfer.Status{State: transfer.StateStoring, Done: done, Total: total}
+	}
+	w := retry.New(c.Retry, c.Progress, status)
+	rep := &Report{}
+	var failed []Result
+	for _, batch := range c.batches(insts) {
+		results, err := c.storeBatch(ctx, w, batch, rep)
+		if refused(err) {
+			// One bad file can make a PACS refuse the whole request:
+			// each instance gets its own try below.
+			results, err = failAll(batch, err), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range results {
+			done += r.Size
+			if r.Stored {
+				rep.Results = append(rep.Results, r)
+			} else {
+				failed = append(failed, r)
+			}
+		}
+		transfer.Report(c.Progress, status())
+	}
+	// One more try for each failure, alone: a batch-level hiccup (out of
+	// resources) often passes the second time.
+	for _, f := range failed {
+		results, err := c.storeBatch(ctx, w, []Instance{f.Instance}, rep)
+		if refused(err) {
+			results, err = failAll([]Instance{f.Instance}, err), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		r := results[0]
+		r.Retried = true
+		rep.Results = append(rep.Results, r)
+	}
+	for _, r := range rep.Results {
+		if r.Stored {
+			rep.Stored++
+		} else {
+			rep.Failed++
+		}
+	}
+	transfer.Report(c.Progress, transfer.Status{State: transfer.StateDone, Done: total, Total: total})
+	return rep, nil
+}
+
+// refused reports a PACS answer that refuses the content of a request
+// (400 bad request, 409 nothing stored without details, 415/422): about
+// the instances, not the connection or the configuration.
+func refused(err error) bool {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Status {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
+
+func failAll(batch []Instance, err error) []Result {
+	var se *StatusError
+	errors.As(err, &se)
+	out := make([]Result, len(batch))
+	for i, in := range batch {
+		out[i] = Result{Instance: in, HTTPStatus: se.Status}
+	}
+	return out
+}
+
+// storeBatch POSTs one batch, retrying transient trouble.
+func (c *Client) storeBatch(ctx context.Context, w *retry.Waiter, batch []Instance, rep *Report) ([]Result, error) {
+	for {
+		rep.Requests++
+		resp, err := c.post(ctx, batch)
+		if err != nil {
+			if retry.Permanent(ctx, err) {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, fmt.Errorf("STOW-RS: %w", err)
+			}
+			var fe *fileError
+			if errors.As(err, &fe) {
+				return nil, fe.err
+			}
+			if werr := w.Wait(ctx, err); werr != nil {
+				return nil, werr
+			}
+			continue
+		}
+		results, err := c.answer(resp, batch)
+		resp.Body.Close()
+		var se *StatusError
+		if errors.As(err, &se) && transientStatus(se.Status) {
+			if werr := w.Wait(ctx, err); werr != nil {
+				return nil, werr
+			}
+			continue
+		}
+		if err == nil {
+			w.Reset()
+		}
+		return results, err
+	}
+}
+
+func transientStatus(code int) bool {
+	switch code {
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+		return true
+	}
+	return false
+}
+
+// fileError marks a local read error (not worth retrying the network).
+type fileError struct{ err error }
+
+func (e *fileError) Error() string { return e.err.Error() }
+
+// post streams the batch as multipart/related.
+func (c *Client) post(ctx context.Context, batch []Instance) (*http.Response, error) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	readErr := make(chan error, 1)
+	go func() {
+		err := writeParts(mw, batch)
+		if err == nil {
+			err = mw.Close()
+		}
+		readErr <- err
+		pw.CloseWithError(err)
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.Base, "/")+"/studies", pr)
+	if err != nil {
+		pr.Close()
+		return nil, err
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", fmt.Sprintf(`multipart/related; type="application/dicom"; boundary=%s`, mw.Boundary()))
+	req.Header.Set("Accept", "application/dicom+json")
+	resp, err := c.http().Do(req)
+	pr.Close() // unblocks the writer if the server answered early
+	if err != nil {
+		if ferr := <-readErr; ferr != nil && !errors.Is(ferr, io.ErrClosedPipe) {
+			var pe *os.PathError
+			if errors.As(ferr, &pe) {
+				return nil, &fileError{err: fmt.Errorf("STOW-RS: %w", ferr)}
+			}
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+func writeParts(mw *multipart.Writer, batch []Instance) error {
+	for _, in := range batch {
+		part, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/dicom"}})
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(in.Path)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(part, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Tags of the STOW-RS response (PS3.18 Table 10.5.3-1).
+const (
+	tagFailedSOPSequence     = "00081198"
+	tagReferencedSOPSequence = "00081199"
+	tagReferencedSOPInstance = "00081155"
+	tagFailureReason         = "00081197"
+)
+
+type element struct {
+	VR    string            `json:"vr"`
+	Value []json.RawMessage `json:"Value"`
+}
+
+type dataset map[string]element
+
+// answer maps the response to results in batch order.
+func (c *Client) answer(resp *http.Response, batch []Instance) ([]Result, error) {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusAccepted:
+	case http.StatusConflict:
+		// Nothing stored; the failures may be listed.
+		if !strings.Contains(string(body), tagFailedSOPSequence) {
+			return nil, &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(body[:min(len(body), 300)]))}
+		}
+	default:
+		return nil, &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(body[:min(len(body), 300)]))}
+	}
+	stored, failed, err := parseResponse(body)
+	if err != nil {
+		return nil, &StatusError{Status: resp.StatusCode, Message: "unreadable response: " + err.Error()}
+	}
+	out := make([]Result, len(batch))
+	for i, in := range batch {
+		out[i] = Result{Instance: in}
+		if stored[in.SOPInstanceUID] {
+			out[i].Stored = true
+		} else if reason, ok := failed[in.SOPInstanceUID]; ok {
+			out[i].FailureReason = reason
+		}
+	}
+	return out, nil
+}
+
+// parseResponse reads the dicom+json answer (an object, or an array of
+// one object as some servers send).
+func parseResponse(body []byte) (stored map[string]bool, failed map[string]int, err error) {
+	stored, failed = map[string]bool{}, map[string]int{}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return stored, failed, nil
+	}
+	var ds dataset
+	if err := json.Unmarshal(body, &ds); err != nil {
+		var list []dataset
+		if err2 := json.Unmarshal(body, &list); err2 != nil || len(list) == 0 {
+			return nil, nil, err
+		}
+		ds = list[0]
+	}
+	for _, item := range items(ds[tagReferencedSOPSequence]) {
+		if uid := firstString(item[tagReferencedSOPInstance]); uid != "" {
+			stored[uid] = true
+		}
+	}
+	for _, item := range items(ds[tagFailedSOPSequence]) {
+		if uid := firstString(item[tagReferencedSOPInstance]); uid != "" {
+			failed[uid] = firstInt(item[tagFailureReason])
+		}
+	}
+	return stored, failed, nil
+}
+
+func items(e element) []dataset {
+	var out []dataset
+	for _, raw := range e.Value {
+		var ds dataset
+		if json.Unmarshal(raw, &ds) == nil {
+			out = append(out, ds)
+		}
+	}
+	return out
+}
+
+func firstString(e element) string {
+	if len(e.Value) == 0 {
+		return ""
+	}
+	var s string
+	json.Unmarshal(e.Value[0], &s)
+	return s
+}
+
+func firstInt(e element) int {
+	if len(e.Value) == 0 {
+		return 0
+	}
+	var n int
+	json.Unmarshal(e.Value[0], &n)
+	return n
+}
