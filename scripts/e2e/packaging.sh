@@ -38,6 +38,8 @@ shellcheck -x "${scripts[@]}" scripts/e2e/packaging.sh packaging/linux/deb/bildb
 mark "shellcheck" "$t"
 
 step "icon"
+(cd "$root" && CGO_ENABLED=0 go run ./packaging/icon/gen.go -out "$tmp/icon.png")
+cmp -s "$tmp/icon.png" "$root/packaging/icon.png" || fail "packaging/icon.png is not what packaging/icon/gen.go draws"
 /usr/bin/python3 - "$root/packaging/icon.png" <<'PY'
 import struct, sys
 d = open(sys.argv[1], 'rb').read()
