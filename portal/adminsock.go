@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -31,9 +32,13 @@ func (s *Server) ListenAdmin() error {
 	if err != nil {
 		return fmt.Errorf("admin socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return fmt.Errorf("admin socket: %w", err)
+	// On Windows the data dir's ACL protects the socket; chmod does not
+	// apply to it there.
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(path, 0o600); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin socket: %w", err)
+		}
 	}
 	srv := &http.Server{Handler: s.adminRoutes(), ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
