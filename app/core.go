@@ -42,6 +42,9 @@ type Config struct {
 	Passphrase crypto.Passphrase
 	// ScryptWorkFactor for new key files (0 = age's default; tests lower it).
 	ScryptWorkFactor int
+	// RetryInitial is the first wait after a network error (default 1 s,
+	// doubling); tests shorten it.
+	RetryInitial time.Duration
 	// GiveUpAfter ends a job's retries after this long without progress
 	// (0 = never: a laptop offline for a day resumes when back).
 	GiveUpAfter time.Duration

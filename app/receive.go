@@ -18,6 +18,7 @@ import (
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/envelope"
+	"github.com/bildbote/bildbote/transfer/inbox"
 )
 
 func init() {
@@ -40,7 +41,7 @@ type importParams struct {
 }
 
 // InboxList lists the envelopes waiting in a community inbox.
-func (c *Core) InboxList(ctx context.Context, portal, inbox, apiKey string) ([]InboxItem, error) {
+func (c *Core) InboxList(ctx context.Context, portal, inboxCode, apiKey string) ([]InboxItem, error) {
 	root, err := c.portalRoot(portal)
 	if err != nil {
 		return nil, err
@@ -48,7 +49,15 @@ func (c *Core) InboxList(ctx context.Context, portal, inbox, apiKey string) ([]I
 	if apiKey == "" {
 		return nil, i18n.NewError(i18n.KindInput, "app.api-key-needed").WithHint("app.api-key-wrong.hint")
 	}
-	return c.inboxList(ctx, root, strings.TrimSpace(inbox), apiKey)
+	items, err := c.inboxClient(root, apiKey, nil).List(ctx, strings.TrimSpace(inboxCode))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]InboxItem, len(items))
+	for i, it := range items {
+		out[i] = InboxItem(it)
+	}
+	return out, nil
 }
 
 // StartImport downloads, decrypts, verifies and stores envelopes as a job,
@@ -188,17 +197,23 @@ func runImport(ctx context.Context, r *jobRun) error {
 // acknowledges it.
 func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *age.X25519Identity, apiKey string, it InboxItem, base int64) ([]ImportResult, error) {
 	env := filepath.Join(p.WorkDir, it.ID+".age")
+	ic := c.inboxClient(p.Portal, apiKey, transfer.ProgressFunc(func(s transfer.Status) {
+		if s.State == transfer.StateDownloading || s.State == transfer.StateDone {
+			r.SetDone(base + s.Done)
+		}
+	}))
 	if _, err := os.Stat(env); err != nil {
-		var cur int64
-		err := c.inboxDownload(ctx, p.Portal, p.Inbox, apiKey, it.ID, env, func(n int64) {
-			cur += n
-			r.SetDone(base + cur)
-		})
+		_, err := ic.Download(ctx, p.Inbox, inbox.Item(it), env)
+		var he *inbox.HashError
+		if errors.As(err, &he) {
+			// The stored envelope differs from what was uploaded: do not
+			// import it, do not acknowledge it.
+			return nil, i18n.NewError(i18n.KindRefused, "app.download-damaged").WithHint("app.download-damaged.hint").Wrap(err)
+		}
 		if err != nil {
 			return nil, err
 		}
-	}
-	if err := checkSHA256(env, it.SHA256); err != nil {
+	} else if err := checkSHA256(env, it.SHA256); err != nil {
 		os.Remove(env)
 		return nil, err
 	}
@@ -233,7 +248,7 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *a
 			return nil, err
 		}
 	}
-	if err := c.inboxAck(ctx, p.Portal, p.Inbox, apiKey, it.ID); err != nil {
+	if err := ic.Ack(ctx, p.Inbox, it.ID); err != nil {
 		return nil, err
 	}
 	for i := range results {
@@ -284,7 +299,9 @@ func checkSHA256(path, want string) error {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
-		return i18n.NewError(i18n.KindTransient, "app.download-damaged").Wrap(fmt.Errorf("sha256 %s, listed %s", got, want))
+		// TCP does not flip bytes unnoticed: the stored envelope differs
+		// from what was uploaded. Do not import it, do not acknowledge it.
+		return i18n.NewError(i18n.KindRefused, "app.download-damaged").WithHint("app.download-damaged.hint").Wrap(fmt.Errorf("sha256 %s, listed %s", got, want))
 	}
 	return nil
 }

@@ -65,6 +65,7 @@ func (c *Core) RedeemStart(ctx context.Context, portalOrURL, code string) (*Rede
 		portal = c.Settings().PortalURL
 	}
 	client := &dlx.Client{HTTP: c.client, Bandwidth: c.bandwidth(), MaxBusyWait: 5 * time.Minute}
+	client.Retry.Initial = c.cfg.RetryInitial
 	target, err := dlx.Resolve(ctx, client, input, portal)
 	if err != nil {
 		return nil, err

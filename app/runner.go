@@ -230,7 +230,7 @@ func (c *Core) work(ctx context.Context, r *jobRun, spec kindSpec) {
 		c.stopped(ctx, r, spec)
 		return
 	}
-	retry := newRetryDelay()
+	retry := newRetryDelay(c.cfg.RetryInitial)
 	lastProgress := time.Now()
 	for {
 		c.setState(r.id, StateRunning, func(j *Job) { j.Error = nil; j.Interrupted = false })
@@ -254,7 +254,7 @@ func (c *Core) work(ctx context.Context, r *jobRun, spec kindSpec) {
 		}
 		if r.bytesDone.Load() > before {
 			lastProgress = time.Now()
-			retry = newRetryDelay()
+			retry = newRetryDelay(c.cfg.RetryInitial)
 		}
 		if c.cfg.GiveUpAfter > 0 && time.Since(lastProgress) > c.cfg.GiveUpAfter {
 			c.setState(r.id, StateFailed, func(j *Job) { j.Error = jobErrorFrom(err) })
@@ -289,7 +289,12 @@ func (c *Core) stopped(ctx context.Context, r *jobRun, spec kindSpec) {
 // purpose: the transfer clients do their own fine-grained retries.
 type retryDelay struct{ d time.Duration }
 
-func newRetryDelay() *retryDelay { return &retryDelay{d: 500 * time.Millisecond} }
+func newRetryDelay(initial time.Duration) *retryDelay {
+	if initial <= 0 {
+		initial = time.Second
+	}
+	return &retryDelay{d: initial / 2}
+}
 
 func (r *retryDelay) next() time.Duration {
 	r.d *= 2

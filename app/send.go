@@ -13,6 +13,7 @@ import (
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/envelope"
+	"github.com/bildbote/bildbote/transfer/inbox"
 	"github.com/bildbote/bildbote/transfer/ratelimit"
 	"github.com/bildbote/bildbote/transfer/tus"
 )
@@ -73,7 +74,7 @@ func (c *Core) SearchCommunities(ctx context.Context, portal, query string) ([]C
 	if err != nil {
 		return nil, err
 	}
-	wcs, err := c.searchCommunities(ctx, root, query)
+	wcs, err := c.inboxClient(root, "", nil).Search(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func (c *Core) SearchCommunities(ctx context.Context, portal, query string) ([]C
 	return out, nil
 }
 
-func (c *Core) community(root string, wc *wireCommunity) (*Community, error) {
+func (c *Core) community(root string, wc *inbox.Community) (*Community, error) {
 	cm := &Community{Portal: root, Code: wc.Code, Name: wc.Name, MaxUploadBytes: wc.MaxUploadBytes, PasswordRequired: wc.PasswordRequired}
 	var recips []string
 	for _, r := range wc.Recipients {
@@ -156,12 +157,6 @@ func (c *Core) StartSend(ctx context.Context, req SendRequest) (*Job, error) {
 		s.SenderName, s.SenderContact, s.Referrer = req.Sender.Name, req.Sender.Contact, req.Referrer
 	})
 	endpoint := wc.UploadURL
-	if endpoint == "" {
-		endpoint = "/api/v1/uploads/"
-	}
-	if strings.HasPrefix(endpoint, "/") {
-		endpoint = root + endpoint
-	}
 	p := sendParams{
 		Portal: root, Inbox: wc.Code, CommunityName: wc.Name, UploadURL: endpoint, Recipients: recips,
 		Sources: sources, Studies: req.Studies,
@@ -245,11 +240,13 @@ func runSend(ctx context.Context, r *jobRun) error {
 		}
 		meta["password"] = pw
 	}
-	client := &tus.Client{HTTP: c.client, Bandwidth: c.bandwidth(), Progress: transfer.ProgressFunc(func(s transfer.Status) {
+	client := &tus.Client{HTTP: c.client, Bandwidth: c.bandwidth()}
+	client.Retry.Initial = c.cfg.RetryInitial
+	client.Progress = transfer.ProgressFunc(func(s transfer.Status) {
 		if s.State == transfer.StateUploading || s.State == transfer.StateDone {
 			r.SetDone(s.Done)
 		}
-	})}
+	})
 	res, err := client.Upload(ctx, tus.Job{
 		Endpoint: p.UploadURL, Metadata: meta, File: f, Size: p.Size, URL: p.TusURL,
 		OnURL: func(u string) error { p.TusURL = u; return r.SaveParams(p) },
@@ -257,12 +254,12 @@ func runSend(ctx context.Context, r *jobRun) error {
 	if err != nil {
 		return err
 	}
-	rc, err := c.fetchReceipt(ctx, p.Portal, res.ID)
+	irc, err := c.inboxClient(p.Portal, "", nil).Receipt(ctx, res.ID)
 	if err != nil {
 		return err
 	}
-	rc.Studies, rc.Files = p.NStudy, p.Files
-	r.SetReceipt(&Receipt{Upload: rc})
+	r.SetReceipt(&Receipt{Upload: &UploadReceipt{ID: irc.ID, Community: irc.Community, CommunityName: irc.CommunityName,
+		Size: irc.Size, SHA256: irc.SHA256, ReceivedAt: irc.ReceivedAt, Portal: p.Portal, Studies: p.NStudy, Files: p.Files}})
 	f.Close()
 	os.Remove(p.Spool)
 	c.mu.Lock()
