@@ -12,24 +12,68 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
-// AdminSocketPath is the admin socket of a data dir.
-func AdminSocketPath(dataDir string) string { return filepath.Join(dataDir, adminSockFile) }
+// AdminSocketPath is the admin socket of a data dir: DIR/admin.sock, or,
+// when that path is too long for a Unix socket address (about 100 bytes),
+// the path written in DIR/admin.sock.path by the running server.
+func AdminSocketPath(dataDir string) string {
+	p := filepath.Join(dataDir, adminSockFile)
+	if len(p) <= maxSocketPath {
+		return p
+	}
+	if b, err := os.ReadFile(p + ".path"); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return p
+}
+
+// maxSocketPath is the longest socket path used in place: sun_path holds
+// 108 bytes on Linux and 104 on macOS, including the terminating NUL.
+const maxSocketPath = 100
+
+// socketListenPath picks where to listen: in the data dir, or in a fresh
+// private (0700) temporary folder whose socket path is recorded in the
+// data dir.
+func socketListenPath(dataDir string) (path string, cleanup func(), err error) {
+	p := filepath.Join(dataDir, adminSockFile)
+	os.Remove(p + ".path")
+	if len(p) <= maxSocketPath {
+		return p, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "bildbote-portal-")
+	if err != nil {
+		return "", nil, err
+	}
+	p = filepath.Join(dir, adminSockFile)
+	if err := os.WriteFile(filepath.Join(dataDir, adminSockFile+".path"), []byte(p+"\n"), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return p, func() {
+		os.Remove(filepath.Join(dataDir, adminSockFile+".path"))
+		os.RemoveAll(dir)
+	}, nil
+}
 
 // ListenAdmin serves AdminAPI on the data dir's admin socket (a Unix
 // socket, mode 0600) until Close. The server owns the database, so the
 // socket is how admin commands reach it while it runs.
 func (s *Server) ListenAdmin() error {
-	path := AdminSocketPath(s.cfg.DataDir)
+	path, cleanup, err := socketListenPath(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
 	// We hold the database lock, so no other server uses this socket: a
 	// leftover file is from a crash.
 	os.Remove(path)
 	ln, err := net.Listen("unix", path)
 	if err != nil {
+		cleanup()
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	// On Windows the data dir's ACL protects the socket; chmod does not
@@ -37,12 +81,14 @@ func (s *Server) ListenAdmin() error {
 	if runtime.GOOS != "windows" {
 		if err := os.Chmod(path, 0o600); err != nil {
 			ln.Close()
+			cleanup()
 			return fmt.Errorf("admin socket: %w", err)
 		}
 	}
 	srv := &http.Server{Handler: s.adminRoutes(), ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
 	s.adminSrv = srv
+	s.adminCleanup = cleanup
 	s.mu.Unlock()
 	go srv.Serve(ln)
 	return nil

@@ -79,10 +79,11 @@ type Server struct {
 	throttle *addrThrottle
 	handler  http.Handler
 
-	mu          sync.Mutex
-	adminSrv    *http.Server
-	stopSweeper context.CancelFunc
-	sweepDone   chan struct{}
+	mu           sync.Mutex
+	adminSrv     *http.Server
+	adminCleanup func()
+	stopSweeper  context.CancelFunc
+	sweepDone    chan struct{}
 }
 
 // New opens the data dir and builds the server. It fails with ErrLocked
@@ -154,7 +155,7 @@ func (s *Server) Start() {
 // In-flight HTTP requests are the caller's http.Server's business.
 func (s *Server) Close() error {
 	s.mu.Lock()
-	stop, done, admin := s.stopSweeper, s.sweepDone, s.adminSrv
+	stop, done, admin, adminCleanup := s.stopSweeper, s.sweepDone, s.adminSrv, s.adminCleanup
 	s.mu.Unlock()
 	if stop != nil {
 		stop()
@@ -162,6 +163,7 @@ func (s *Server) Close() error {
 	}
 	if admin != nil {
 		admin.Close()
+		adminCleanup()
 	}
 	s.prep.stop()
 	return s.store.Close()
