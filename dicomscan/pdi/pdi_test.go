@@ -172,6 +172,7 @@ func checkFileID(t *testing.T, p string) {
 }
 
 func TestWriteDir(t *testing.T) {
+	t.Parallel()
 	srcs := standardSources(t)
 	mediumDir, idx := medium(t, srcs)
 	out := filepath.Join(t.TempDir(), "fileset")
@@ -198,6 +199,7 @@ func TestWriteDir(t *testing.T) {
 }
 
 func TestPreambleZeroed(t *testing.T) {
+	t.Parallel()
 	src := corpus.PydicomFile(t, "MR_small.dcm")
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -244,6 +246,7 @@ func TestPreambleZeroed(t *testing.T) {
 }
 
 func TestWriteZip(t *testing.T) {
+	t.Parallel()
 	srcs := standardSources(t)
 	mediumDir, idx := medium(t, srcs)
 	var buf bytes.Buffer
@@ -354,6 +357,7 @@ func validateDICOMDIR(t *testing.T, path string) int {
 // their SOP class calls for, with keys read from the file (implicit VR,
 // explicit VR, and a bare data set without meta information).
 func TestNonImageRecords(t *testing.T) {
+	t.Parallel()
 	srcs := []source{
 		pydicomFile(t, "test-SR.dcm", "sr"),
 		pydicomFile(t, "rtplan.dcm", "rtplan"),

@@ -97,6 +97,7 @@ func sameIndex(t *testing.T, what string, want, got *dicomscan.Index) {
 // as a ZIP, validate both, and scan them again — through the DICOMDIR and
 // by reading every file — to the same index.
 func TestRoundTripSyntheticCD(t *testing.T) {
+	t.Parallel()
 	cdDir, idx := syntheticCD(t, 60)
 	if len(idx.Documents) == 0 {
 		t.Fatal("synthetic CD: no document indexed")
@@ -212,6 +213,7 @@ func checkNames(t *testing.T, dir string) {
 }
 
 func TestSelection(t *testing.T) {
+	t.Parallel()
 	srcs := standardSources(t)
 	mediumDir, idx := medium(t, srcs)
 	uid := idx.Patients[1].Studies[0].InstanceUID
@@ -244,6 +246,7 @@ func TestSelection(t *testing.T) {
 // DICOMDIR, each record in its own character set, and come back from the
 // reader as the same UTF-8.
 func TestUmlauts(t *testing.T) {
+	t.Parallel()
 	srcs := []source{charsetFile(t, "chrGerm.dcm", "a"), charsetFile(t, "chrX1.dcm", "b")}
 	mediumDir, _ := medium(t, srcs)
 	// indexed by the dicomscan reader (which, unlike pydicom, keeps the
@@ -285,6 +288,7 @@ func TestUmlauts(t *testing.T) {
 // holds only the names the writer made up; documents that are programs
 // are left out, by name and by content.
 func TestHostileNames(t *testing.T) {
+	t.Parallel()
 	srcs := []source{
 		pydicomFile(t, "CT_small.dcm", "..weird/CT small ü.dcm"),
 		pydicomFile(t, "MR_small.dcm", "a/b/c/d/e/f/g/h/i/j/k/l/MR.dcm"),
@@ -420,6 +424,7 @@ func (p *countingProgress) Wrote(files int, bytes int64) {
 }
 
 func TestProgressAndCancel(t *testing.T) {
+	t.Parallel()
 	_, idx := syntheticCD(t, 0)
 	var prog countingProgress
 	var buf bytes.Buffer
