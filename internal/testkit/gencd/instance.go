@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 )
 
@@ -23,19 +24,17 @@ const (
 	bitsStored  = 12
 )
 
+// write builds one file in memory (every byte is overwritten, so the
+// reused buffer needs no clearing) and writes it with one call.
 func (w *writer) write(dir string, j *job) error {
 	g := j.geometry()
 	ds := j.header(g)
 	pixelBytes := 2 * g.rows * g.cols
-	need := 132 + 512 + 4096 + pixelBytes
-	if cap(w.buf) < need {
-		w.buf = make([]byte, 0, need)
-	}
 	b := appendFileHeader(w.buf[:0], j.inst.SOPClassUID, j.inst.SOPInstanceUID)
 	b = ds.appendTo(b)
 	b = appendPixelDataHeader(b, pixelBytes)
 	start := len(b)
-	b = b[:start+pixelBytes]
+	b = slices.Grow(b, pixelBytes)[:start+pixelBytes]
 	if cap(w.rowBuf) < g.cols {
 		w.rowBuf = make([]int32, g.cols)
 	}
