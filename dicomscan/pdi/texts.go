@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/version"
 )
 
 // summary is what README.TXT and INDEX.HTM tell: only what was written.
@@ -98,8 +99,8 @@ func readme(sum summary, opts Options) []byte {
 		if i > 0 {
 			b.WriteString("\n\n----------------------------------------------------------------\n\n")
 		}
-		b.WriteString(i18n.T(l, "pdi.readme.body",
-			formatDate(l, opts.Time.Format("20060102")), len(sum.Patients), sum.Studies, sum.Images, len(sum.Documents)))
+		b.WriteString(i18n.T(l, "pdi.readme.body", formatDate(l, opts.Time.Format("20060102")), version.Version,
+			len(sum.Patients), sum.Studies, sum.Images, len(sum.Documents)))
 	}
 	b.WriteString("\n")
 	return []byte(strings.ReplaceAll(b.String(), "\n", "\r\n"))
@@ -129,13 +130,14 @@ var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
 <ul>
 {{range .Documents}}<li><a href="{{.Href}}">{{.Title}}</a></li>
 {{end}}</ul>
-{{end}}<p>{{.T.Made}}</p>
+{{end}}<p><a href="README.TXT">{{.T.Readme}}</a></p>
+<p>{{.T.Made}}</p>
 </body>
 </html>
 `))
 
 type indexLabels struct {
-	Title, Intro, Date, Description, Modalities, Series, Images, Documents, Made string
+	Title, Intro, Date, Description, Modalities, Series, Images, Documents, Readme, Made string
 }
 
 type indexPatient struct {
@@ -161,6 +163,7 @@ func indexHTML(sum summary, lang i18n.Lang, made time.Time) ([]byte, error) {
 			Series:      i18n.T(lang, "pdi.index.series"),
 			Images:      i18n.T(lang, "pdi.index.images"),
 			Documents:   i18n.T(lang, "pdi.index.documents"),
+			Readme:      i18n.T(lang, "pdi.index.readme"),
 			Made:        i18n.T(lang, "pdi.index.made", formatDate(lang, made.Format("20060102"))),
 		},
 		Documents: sum.Documents,
