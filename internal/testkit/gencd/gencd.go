@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -148,7 +149,10 @@ func Generate(dir string, opt Options) (*Result, error) {
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
-	res, jobs := plan(dir, opt)
+	res, jobs, err := plan(dir, opt)
+	if err != nil {
+		return nil, err
+	}
 	if err := makeDirs(dir, jobs); err != nil {
 		return nil, err
 	}
@@ -184,7 +188,7 @@ type job struct {
 
 // plan lays out patients, studies, series and instances with their UIDs
 // and paths, drawing IDs and dates from the seed.
-func plan(dir string, opt Options) (*Result, []job) {
+func plan(dir string, opt Options) (*Result, []job, error) {
 	cat := catalogue()
 	var weights []int
 	for _, p := range cat {
@@ -195,6 +199,9 @@ func plan(dir string, opt Options) (*Result, []job) {
 		}
 	}
 	counts := distribute(opt.Files, weights)
+	if slices.Max(counts) > maxPerSeries {
+		return nil, nil, fmt.Errorf("gencd: %d files would put more than %d in one series (IMGnnnnn names)", opt.Files, maxPerSeries)
+	}
 	rng := rand.New(rand.NewPCG(uint64(opt.Seed), 0x6765_6e63_6400))
 	res := &Result{Dir: dir}
 	var jobs []job
@@ -245,8 +252,11 @@ func plan(dir string, opt Options) (*Result, []job) {
 			}
 		}
 	}
-	return res, jobs
+	return res, jobs, nil
 }
+
+// maxPerSeries keeps image file IDs at 8 characters (IMG99999).
+const maxPerSeries = 99999
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

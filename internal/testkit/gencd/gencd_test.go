@@ -372,8 +372,14 @@ func TestPixelDataCompressesLikeAnImage(t *testing.T) {
 	}
 }
 
-func TestFewerFilesThanSeriesIsAnError(t *testing.T) {
-	if _, err := gencd.Generate(t.TempDir(), gencd.Options{Files: gencd.MinFiles - 1}); err == nil {
-		t.Error("no error for fewer files than series")
+func TestImpossibleFileCountsAreErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{gencd.MinFiles - 1, -3, 1_000_000} {
+		if _, err := gencd.Generate(dir, gencd.Options{Files: n, PixelSize: 1}); err == nil {
+			t.Errorf("no error for %d files", n)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("refused requests wrote %d entries", len(entries))
 	}
 }
