@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/testkit/corpus"
 	"github.com/bildbote/bildbote/internal/testkit/gencd"
 )
 
@@ -459,5 +461,68 @@ func TestProgressAndCancel(t *testing.T) {
 	var ue *i18n.UserError
 	if !errors.As(err, &ue) || ue.Key != "pdi.err.dir-not-empty" {
 		t.Errorf("non-empty folder: %v", err)
+	}
+}
+
+// pyRecords prints every directory record of a DICOMDIR as one line: its
+// path of record types and the keys both writers must agree on.
+const pyRecords = `
+import sys, warnings
+warnings.simplefilter("ignore")
+from pydicom import dcmread
+keys = ["PatientID", "PatientName", "StudyInstanceUID", "StudyDate", "StudyTime",
+        "StudyID", "AccessionNumber", "StudyDescription", "SeriesInstanceUID",
+        "Modality", "SeriesNumber", "InstanceNumber", "ReferencedFileID",
+        "ReferencedSOPClassUIDInFile", "ReferencedSOPInstanceUIDInFile",
+        "ReferencedTransferSyntaxUIDInFile"]
+ds = dcmread(sys.argv[1])
+recs = {r.seq_item_tell: r for r in ds.DirectoryRecordSequence}
+out = []
+def walk(offset, prefix):
+    while offset:
+        r = recs[offset]
+        vals = [r.DirectoryRecordType]
+        for k in keys:
+            if k in r:
+                v = r[k].value
+                vals.append(k + "=" + ("\\\\".join(v) if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue" else str(v)))
+        line = prefix + " | " + " ".join(vals)
+        out.append(line)
+        walk(r.OffsetOfReferencedLowerLevelDirectoryEntity, line)
+        offset = r.OffsetOfTheNextDirectoryRecord
+walk(ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity, "")
+for line in sorted(out):
+    print(line)
+`
+
+// TestSameAsDcmmkdir: dcmtk's dcmmkdir, run over the DICOM/ tree this
+// package wrote, builds a DICOMDIR with the same records, keys and
+// references as ours (walked by offsets with pydicom).
+func TestSameAsDcmmkdir(t *testing.T) {
+	t.Parallel()
+	_, idx := syntheticCD(t, 0)
+	out := filepath.Join(t.TempDir(), "fs")
+	if _, err := WriteDir(context.Background(), out, idx, Options{Time: fixedTime}); err != nil {
+		t.Fatal(err)
+	}
+	peer := filepath.Join(t.TempDir(), "DICOMDIR")
+	cmd := exec.Command(corpus.Tool(t, "dcmmkdir"), "-q", "+r", "+D", peer, "DICOM")
+	cmd.Dir = out
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dcmmkdir: %v\n%s", err, msg)
+	}
+	records := func(p string) string {
+		got, err := exec.Command(corpus.PythonWithPydicom(t), "-c", pyRecords, p).Output()
+		if err != nil {
+			t.Fatalf("records of %s: %v", p, err)
+		}
+		return string(got)
+	}
+	ours, theirs := records(filepath.Join(out, "DICOMDIR")), records(peer)
+	if ours != theirs {
+		t.Errorf("DICOMDIR records differ from dcmmkdir's\nours:\n%s\ndcmmkdir:\n%s", ours, theirs)
+	}
+	if strings.Count(ours, "IMAGE") != instances(idx) {
+		t.Errorf("%d IMAGE records, want %d", strings.Count(ours, "IMAGE"), instances(idx))
 	}
 }
