@@ -93,11 +93,16 @@ func (c *CodeEntry) changed(i int) {
 	f := c.fields[i]
 	text := c.Normalize(f.Text)
 	if len([]rune(text)) > codeGroupLen {
-		var before strings.Builder
+		// The code is what precedes, this field, and what follows: typing
+		// into a full field shifts the rest on, a paste fills all three.
+		var before, after strings.Builder
 		for _, g := range c.fields[:i] {
 			before.WriteString(g.Text)
 		}
-		c.spread(c.Normalize(before.String() + text))
+		for _, g := range c.fields[i+1:] {
+			after.WriteString(g.Text)
+		}
+		c.spread(c.Normalize(before.String() + text + after.String()))
 		c.focus(min(len([]rune(before.String()+text))/codeGroupLen, codeGroups-1))
 		c.notify()
 		return

@@ -51,12 +51,12 @@ func (u *UI) follow(sub *app.Subscription) {
 				progress[ev.Job.ID] = c
 			}
 			mu.Unlock()
-			j := ev.Job
-			c.Update(func() { u.jobChanged(j) })
+			j, seq := ev.Job, ev.Seq
+			c.Update(func() { u.jobChanged(seq, j) })
 		case app.EventJobAdded, app.EventJobState, app.EventJobFailed, app.EventJobFinished:
-			j, typ := ev.Job, ev.Type
+			j, typ, seq := ev.Job, ev.Type, ev.Seq
 			u.do(func() {
-				u.jobChanged(j)
+				u.jobChanged(seq, j)
 				if typ == app.EventJobFinished || typ == app.EventJobFailed {
 					u.jobEnded(j)
 				}
@@ -73,7 +73,14 @@ func (u *UI) follow(sub *app.Subscription) {
 	}
 }
 
-func (u *UI) jobChanged(j *app.Job) {
+// jobChanged shows a job snapshot on every screen that follows it. A
+// snapshot older than one already shown is dropped: coalesced progress
+// may arrive after the state change that followed it.
+func (u *UI) jobChanged(seq uint64, j *app.Job) {
+	if seq <= u.jobSeq[j.ID] {
+		return
+	}
+	u.jobSeq[j.ID] = seq
 	u.transfers.show(j)
 	u.redeem.jobChanged(j)
 	u.inbox.jobChanged(j)

@@ -25,7 +25,10 @@ type redeemScreen struct {
 	questionsBox  *fyne.Container
 	answers       map[string]func() string
 	confirm       *widget.Button
+	body          *fyne.Container
 	expiry        *widget.Label
+	expiryDate    *widget.DateEntry
+	expiryAsk     *fyne.Container
 	items         *fyne.Container
 	itemsBox      *fyne.Container
 	itemChecks    map[string]*widget.Check
@@ -61,6 +64,12 @@ func newRedeemScreen(u *UI) *redeemScreen {
 	r.expiry = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	r.expiry.SizeName = theme.SizeNameSubHeadingText
 	r.expiry.Importance = widget.WarningImportance
+	r.expiry.Wrapping = fyne.TextWrapWord
+	r.expiryDate = widget.NewDateEntry()
+	r.expiryDate.SetPlaceHolder(u.t("ui.redeem.datePlaceholder"))
+	r.expiryDate.OnChanged = r.expiryChanged
+	r.expiryAsk = container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.expiryAsk")), nil,
+		container.NewGridWrap(fyne.NewSize(220, r.expiryDate.MinSize().Height), r.expiryDate))
 	r.items = container.NewVBox()
 	r.target = widget.NewLabel("")
 	r.changeTarget = widget.NewButtonWithIcon(u.t("ui.redeem.changeFolder"), theme.FolderOpenIcon(), r.chooseTarget)
@@ -74,7 +83,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 	r.done = container.NewHBox(openFolder, openViewer)
 	r.done.Hide()
 	r.itemsBox = container.NewVBox(
-		r.expiry,
+		r.expiry, r.expiryAsk,
 		heading(u.t("ui.redeem.items")), r.items,
 		container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.folder")), r.changeTarget, r.target),
 		container.NewHBox(r.saveAll, r.saveSelection),
@@ -87,7 +96,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 	intro := widget.NewLabel(u.t("ui.redeem.intro"))
 	intro.Wrapping = fyne.TextWrapWord
 	codeRow := container.NewHBox(r.code, r.next)
-	body := container.NewVBox(
+	r.body = container.NewVBox(
 		heading(u.t("ui.redeem.title")), intro,
 		codeRow,
 		container.NewHBox(r.fromImage, imageHint),
@@ -95,7 +104,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 		r.questionsBox,
 		r.itemsBox,
 	)
-	r.content = container.NewVScroll(container.NewPadded(body))
+	r.content = container.NewVScroll(container.NewPadded(r.body))
 	return r
 }
 

@@ -51,6 +51,7 @@ func (r *redeemScreen) reset() {
 	r.itemsBox.Hide()
 	r.done.Hide()
 	r.progress.Hide()
+	r.body.Refresh()
 }
 
 // showQuestions builds one field per question: a date picker for dates,
@@ -95,6 +96,7 @@ func (r *redeemScreen) showQuestions(sess *app.RedeemSession) {
 	}
 	r.questions.Refresh()
 	r.questionsBox.Show()
+	r.body.Refresh()
 	if len(r.questions.Items) > 0 {
 		if f, ok := r.questions.Items[0].Widget.(fyne.Focusable); ok {
 			if c := fyne.CurrentApp().Driver().CanvasForObject(r.questions); c != nil {
@@ -131,13 +133,7 @@ func (r *redeemScreen) answer() {
 func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 	u := r.u
 	r.questionsBox.Hide()
-	if sess.Expires.IsZero() {
-		r.expiry.Hide()
-	} else {
-		days := int(time.Until(sess.Expires).Hours() / 24)
-		r.expiry.SetText(u.t("ui.redeem.expires", sess.Expires.Local().Format(u.dateLayout()), days))
-		r.expiry.Show()
-	}
+	r.showExpiry(sess.Expires)
 	r.items.Objects = nil
 	r.itemChecks = map[string]*widget.Check{}
 	for _, it := range items {
@@ -155,6 +151,7 @@ func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 		r.itemOrder = append(r.itemOrder, it.ID)
 	}
 	r.itemsBox.Show()
+	r.body.Refresh()
 }
 
 func describeItem(u *UI, it app.Item) string {
@@ -172,6 +169,37 @@ func describeItem(u *UI, it app.Item) string {
 		parts = append(parts, u.bytes(it.Size))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// showExpiry shows the code's expiry prominently, or asks for it: DLX
+// does not carry it, the code sheet does, and app reminds the user a week
+// before it runs out.
+func (r *redeemScreen) showExpiry(t time.Time) {
+	if t.IsZero() {
+		r.expiry.Hide()
+		r.expiryAsk.Show()
+		return
+	}
+	days := int(time.Until(t).Hours() / 24)
+	r.expiry.SetText(r.u.t("ui.redeem.expires", t.Local().Format(r.u.dateLayout()), days))
+	r.expiry.Show()
+	r.expiryAsk.Hide()
+	r.body.Refresh()
+}
+
+func (r *redeemScreen) expiryChanged(d *time.Time) {
+	sess := r.session
+	if d == nil || sess == nil {
+		return
+	}
+	// The code is valid through the whole day printed on the sheet.
+	t := time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 0, time.Local)
+	r.showExpiry(t)
+	go func() {
+		if err := sess.SetExpiry(t); err != nil {
+			r.u.do(func() { r.u.showError(err) })
+		}
+	}()
 }
 
 // save starts the save job for all items or the checked ones.
@@ -227,6 +255,7 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 		}
 		r.status.SetText(r.u.t("ui.redeem.saved", r.savedDir))
 		r.done.Show()
+		r.body.Refresh()
 		r.saveAll.Enable()
 		r.saveSelection.Enable()
 	case app.StateFailed, app.StateCanceled:

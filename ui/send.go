@@ -46,6 +46,7 @@ type sendScreen struct {
 	found       *widget.Select
 	recipient   *widget.Label
 	fingerprint *widget.Label
+	pinNote     *widget.Label
 	senderName  *widget.Entry
 	senderMail  *widget.Entry
 	referrer    *widget.Entry
@@ -57,6 +58,7 @@ type sendScreen struct {
 	status      *widget.Label
 
 	passwordItem *fyne.Container
+	formBody     *fyne.Container
 	stopScan     context.CancelFunc
 	community    *app.Community
 	foundCodes   map[string]string
@@ -118,9 +120,11 @@ func (s *sendScreen) form() fyne.CanvasObject {
 	s.recipient = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.recipient.Wrapping = fyne.TextWrapWord
 	s.fingerprint = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
-	s.fingerprint.Wrapping = fyne.TextWrapWord
+	s.pinNote = widget.NewLabel("")
+	s.pinNote.Wrapping = fyne.TextWrapWord
 	s.recipient.Hide()
 	s.fingerprint.Hide()
+	s.pinNote.Hide()
 
 	s.senderName = widget.NewEntry()
 	s.senderMail = widget.NewEntry()
@@ -155,13 +159,13 @@ func (s *sendScreen) form() fyne.CanvasObject {
 		widget.NewFormItem(u.t("ui.send.patientBorn"), s.patientBorn),
 		widget.NewFormItem(u.t("ui.send.message"), s.message),
 	)
-	body := container.NewVBox(
-		heading(u.t("ui.send.to")), to, s.recipient, s.fingerprint, s.passwordItem,
+	s.formBody = container.NewVBox(
+		heading(u.t("ui.send.to")), to, s.recipient, s.fingerprint, s.pinNote, s.passwordItem,
 		widget.NewSeparator(),
 		heading(u.t("ui.send.from")), from,
 		s.sendButton, s.status,
 	)
-	return container.NewVScroll(container.NewPadded(body))
+	return container.NewVScroll(container.NewPadded(s.formBody))
 }
 
 func heading(text string) *widget.Label {
@@ -253,8 +257,11 @@ func mountedDiscs() []string {
 	return out
 }
 
-// reset goes back to the drop zone.
+// reset goes back to the drop zone and lets go of the medium.
 func (s *sendScreen) reset() {
+	if s.index != nil {
+		s.u.core.Release(s.index)
+	}
 	s.index = nil
 	s.result.Hide()
 	s.drop.Show()
@@ -277,6 +284,9 @@ func (s *sendScreen) updateSendable() {
 // several patients, the skipped files; the patient fields are pre-filled.
 func (s *sendScreen) showIndex(ix *dicomscan.Index) {
 	u := s.u
+	if s.index != nil && s.index != ix {
+		u.core.Release(s.index)
+	}
 	s.index = ix
 	s.summary.SetText(u.t("ui.send.summary", len(ix.Patients), ix.Files, u.bytes(ix.Bytes)))
 	var warn []string

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/dicomscan"
@@ -71,6 +72,8 @@ func (s *sendScreen) lookupInbox() {
 	s.recipient.SetText(s.u.t("ui.send.lookingUp"))
 	s.recipient.Show()
 	s.fingerprint.Hide()
+	s.pinNote.Hide()
+	s.formBody.Refresh()
 	s.updateSendable()
 	go func() {
 		c, err := s.u.core.LookupCommunity(context.Background(), "", code)
@@ -81,21 +84,27 @@ func (s *sendScreen) lookupInbox() {
 func (s *sendScreen) showCommunity(c *app.Community, err error) {
 	if err != nil {
 		s.recipient.Hide()
+		s.formBody.Refresh()
 		s.u.showError(err)
 		return
 	}
 	s.community = c
 	s.recipient.SetText(s.u.t("ui.send.recipient", c.Name, c.Code))
-	fp := s.u.t("ui.send.fingerprint", c.Fingerprint)
+	s.fingerprint.SetText(s.u.t("ui.send.fingerprint", c.Fingerprint))
+	s.fingerprint.Show()
+	s.pinNote.Importance = widget.MediumImportance
 	switch c.Pin {
 	case app.PinNew:
-		fp += "\n" + s.u.t("ui.send.pinNew")
+		s.pinNote.SetText(s.u.t("ui.send.pinNew"))
 	case app.PinChanged:
-		fp += "\n" + s.u.t("ui.send.pinChanged", c.PinnedFingerprint)
+		s.pinNote.Importance = widget.DangerImportance
+		s.pinNote.SetText(s.u.t("ui.send.pinChanged", c.PinnedFingerprint))
+	default:
+		s.pinNote.SetText("")
 	}
-	s.fingerprint.SetText(fp)
-	s.fingerprint.Show()
+	showIf(s.pinNote, s.pinNote.Text != "")
 	showIf(s.passwordItem, c.PasswordRequired)
+	s.formBody.Refresh()
 	s.updateSendable()
 }
 

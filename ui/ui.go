@@ -62,12 +62,13 @@ type UI struct {
 	settings  *settingsScreen
 	inboxTab  *container.TabItem
 
-	lastErr error // the last error shown (tests)
+	lastErr error             // the last error shown (tests)
+	jobSeq  map[string]uint64 // per job, the event Seq last shown
 }
 
 // New builds the main window of a. It does not show it.
 func New(a fyne.App, opts Options) *UI {
-	u := &UI{core: opts.Core, app: a, lang: opts.Lang, do: opts.do}
+	u := &UI{core: opts.Core, app: a, lang: opts.Lang, do: opts.do, jobSeq: map[string]uint64{}}
 	if u.do == nil {
 		u.do = fyne.Do
 	}

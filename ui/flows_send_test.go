@@ -1,0 +1,126 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/portal"
+)
+
+// Send: drop the CD, see the tree, look the inbox up, see the clinic and
+// its fingerprint, send, see the receipt; the portal holds the envelope.
+func TestFlowSend(t *testing.T) {
+	p := startDemoPortal(t)
+	cd := demoCD(t)
+	h := newFlowHarness(t, i18n.EN, p)
+	s := h.u.send
+
+	h.u.Dropped([]fyne.URI{storage.NewFileURI(cd.Dir)})
+	h.waitFor("the scanned tree", func() bool { return s.result.Visible() })
+	h.capture("send_scanned_en")
+	if !h.shows(i18n.T(i18n.EN, "ui.send.summary", len(cd.Patients), cd.Files, h.u.bytes(cd.Bytes))) {
+		t.Errorf("summary not shown; screen:\n%s", strings.Join(h.texts(), "\n"))
+	}
+	if len(cd.Patients) > 1 && !s.warning.Visible() {
+		t.Error("no warning for a medium with several patients")
+	}
+	if got := s.patientName.Text; got == "" {
+		t.Error("patient name not pre-filled from DICOM")
+	}
+	// Send only the first patient's studies.
+	s.tree.setChecked("1", false)
+	want := len(cd.Patients[0].Studies)
+	if got := len(s.tree.SelectedStudies()); got != want {
+		t.Fatalf("selected studies = %d, want %d", got, want)
+	}
+
+	test.Type(s.inboxCode, p.inbox)
+	s.inboxCode.OnSubmitted(s.inboxCode.Text)
+	h.waitFor("the clinic's name", func() bool { return h.shows(p.name) })
+	h.capture("send_recipient_en")
+	if !s.fingerprint.Visible() || !strings.Contains(s.fingerprint.Text, s.community.Fingerprint) || s.community.Fingerprint == "" {
+		t.Errorf("fingerprint not shown: %q", s.fingerprint.Text)
+	}
+	test.Type(s.senderName, "Praxis Dr. Weber")
+	if s.sendButton.Disabled() {
+		t.Fatal("Send stays disabled with a medium and an inbox")
+	}
+	test.Tap(s.sendButton)
+	h.waitFor("the send to finish", func() bool { return strings.HasPrefix(s.status.Text, i18n.T(i18n.EN, "ui.send.done", "")) })
+	h.u.tabs.SelectIndex(2)
+	if !h.shows(p.name) {
+		t.Errorf("receipt does not name the clinic; screen:\n%s", strings.Join(h.texts(), "\n"))
+	}
+	items, err := h.core.InboxList(context.Background(), "", p.inbox, p.apiKey)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("portal inbox after send: %v, %v", items, err)
+	}
+	if got := h.core.Settings().SenderName; got != "Praxis Dr. Weber" {
+		t.Errorf("sender not remembered: %q", got)
+	}
+}
+
+// Redeem: type the code into the three fields, answer the date of birth,
+// see the items and the expiry, save all, get the folder.
+func TestFlowRedeem(t *testing.T) {
+	p := startDemoPortal(t)
+	cd := demoCD(t)
+	pat := cd.Patients[0]
+	ctx := context.Background()
+	record := portal.NewRecordID()
+	staged, err := portal.StageItems(ctx, p.dir, record, []string{cd.Dir}, portal.StageOptions{PatientID: pat.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
+	issued, err := p.admin.IssueCode(ctx, portal.IssueRequest{
+		RecordID: record, Items: staged.Items, ExpiresAt: expires,
+		Questions: []portal.QuestionSpec{{Type: "PAT_BIRTH_DATE", Answer: pat.BirthDate}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newFlowHarness(t, i18n.DE, p)
+	r := h.u.redeem
+	h.u.tabs.SelectIndex(1)
+	h.canvas().Focus(r.code.fields[0])
+	for _, c := range strings.ToLower(issued.Code) { // typed as a person does
+		test.Type(h.canvas().Focused().(fyne.Focusable), string(c))
+	}
+	if got := r.code.Code(); got != issued.Code {
+		t.Fatalf("typed %q, the fields hold %q", issued.Code, got)
+	}
+	test.Tap(r.next)
+	h.waitFor("the questions", func() bool { return r.questionsBox.Visible() })
+	date := r.questions.Items[0].Widget.(*widget.DateEntry)
+	born, _ := time.Parse("20060102", pat.BirthDate)
+	date.SetDate(&born)
+	test.Tap(r.confirm)
+	h.waitFor("the items", func() bool { return r.itemsBox.Visible() })
+	// DLX does not say when a code expires; the sheet does.
+	if r.expiry.Visible() || !r.expiryAsk.Visible() {
+		t.Fatal("no question for the expiry printed on the sheet")
+	}
+	r.expiryDate.SetDate(&expires)
+	if !r.expiry.Visible() || !strings.Contains(r.expiry.Text, expires.Local().Format("02.01.2006")) {
+		t.Errorf("expiry not shown prominently: %q", r.expiry.Text)
+	}
+	h.capture("redeem_items_de")
+	if len(r.itemChecks) != len(staged.Items) {
+		t.Errorf("items shown = %d, want %d", len(r.itemChecks), len(staged.Items))
+	}
+	test.Tap(r.saveAll)
+	h.waitFor("the saved studies", func() bool { return r.done.Visible() })
+	if _, err := os.Stat(r.savedDir); err != nil {
+		t.Fatalf("saved folder: %v", err)
+	}
+}
