@@ -28,12 +28,13 @@ mkdir -p "$OUT"
 go build -o "$OUT/scanbench" ./bench/cmd/scanbench
 
 generate() { # dir files [extra gencd flags]
-	if [ ! -f "$1/DICOMDIR" ]; then
+	if [ ! -f "$1.generated" ]; then # a marker beside the CD, not on it
 		rm -rf "$1"
-		go run ./testdata/gencd -out "$1" -files "$2" -dicomdir -documents "${@:3}"
+		go run ./testdata/gencd -out "$1" -files "$2" -documents "${@:3}"
+		touch "$1.generated"
 	fi
 }
-generate "$CD" "$FILES"
+generate "$CD" "$FILES" -dicomdir
 find "$CD" -type f -exec cat {} + >/dev/null # warm the page cache
 
 # The tags our index reads, for the peers.
@@ -104,16 +105,17 @@ awk -v a="$t_dicomdir" 'BEGIN { exit !(a < 0.05) }' || { echo "TARGET MISSED: DI
 awk -v a="$rss_full" 'BEGIN { exit !(a < 64) }' || { echo "TARGET MISSED: RSS >= 64 MB"; fail=1; }
 
 if [ "$BIG" -gt 0 ]; then
+	# 64x64 images: the file count drives memory, not the file size. No
+	# DICOMDIR: dcmmkdir needs many minutes for 20,000 files.
 	BIGCD=$OUT/cd-$BIG-small
 	generate "$BIGCD" "$BIG" -small
 	find "$BIGCD" -type f -exec cat {} + >/dev/null
 	rss_big=$(rss "$OUT/scanbench" -runs 1 -ignore-dicomdir "$BIGCD")
-	rss_big_dd=$(rss "$OUT/scanbench" -runs 1 "$BIGCD")
 	row "full scan, $BIG files (64x64 images)" "$rss_big" "MB"
-	row "DICOMDIR path, $BIG files" "$rss_big_dd" "MB"
-	row "  full scan time, $BIG files" "$(ours -ignore-dicomdir "$BIGCD")" "s"
-	row "  gdcmscanner, $BIG files" "$(best gdcmscanner -d "$BIGCD" -r "${GDCM_ARGS[@]}")" "s"
-	row "  DICOMDIR path time, $BIG files" "$(ours "$BIGCD")" "s"
+	t_big=$(ours -ignore-dicomdir "$BIGCD")
+	t_big_gdcm=$(best gdcmscanner -d "$BIGCD" -r "${GDCM_ARGS[@]}")
+	row "  full scan time, $BIG files" "$t_big" "s = $(ratio "$t_big" "$t_big_gdcm") x gdcmscanner"
+	row "  gdcmscanner, $BIG files" "$t_big_gdcm" "s"
 	awk -v a="$rss_big" 'BEGIN { exit !(a < 64) }' || { echo "TARGET MISSED: RSS >= 64 MB at $BIG files"; fail=1; }
 fi
 if [ "${STRICT:-0}" = 1 ]; then exit "$fail"; fi

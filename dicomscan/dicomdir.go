@@ -9,6 +9,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // DICOMDIR tags.
@@ -442,8 +444,11 @@ func scanDICOMDIRs(ctx context.Context, fsys fs.FS, ix *Index, opts Options) (us
 	var files []found
 	referenced := map[string]bool{}
 	for _, p := range dicomdirs {
-		f, err := indexFromDICOMDIR(fsys, dirs, p)
+		f, err := indexFromDICOMDIR(ctx, fsys, dirs, p, opts.workers())
 		if err != nil {
+			if ctx.Err() != nil {
+				return false, "", ctx.Err()
+			}
 			var u errDICOMDIRUnusable
 			if errors.As(err, &u) {
 				return false, fmt.Sprintf("%s: %s", p, u.reason), nil
@@ -459,7 +464,7 @@ func scanDICOMDIRs(ctx context.Context, fsys fs.FS, ix *Index, opts Options) (us
 	if err := ctx.Err(); err != nil {
 		return false, "", err
 	}
-	extra, err := checkUnreferenced(ctx, fsys, referenced, ix, opts)
+	extra, err := checkUnreferenced(ctx, dirs, referenced, ix)
 	if err != nil {
 		return false, "", err
 	}
@@ -511,7 +516,7 @@ func findDICOMDIRs(dirs *dirCache) ([]string, error) {
 
 // indexFromDICOMDIR reads the DICOMDIR at p and resolves the file of every
 // instance record (stat only).
-func indexFromDICOMDIR(fsys fs.FS, dirs *dirCache, p string) ([]found, error) {
+func indexFromDICOMDIR(ctx context.Context, fsys fs.FS, dirs *dirCache, p string, workers int) ([]found, error) {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return nil, err
@@ -531,6 +536,7 @@ func indexFromDICOMDIR(fsys fs.FS, dirs *dirCache, p string) ([]found, error) {
 	}
 	base := path.Dir(p)
 	var out []found
+	var entries []fs.DirEntry
 	var missing []string
 	for _, pat := range roots {
 		if pat.Inactive {
@@ -556,12 +562,13 @@ func indexFromDICOMDIR(fsys fs.FS, dirs *dirCache, p string) ([]found, error) {
 					if err != nil {
 						return nil, err
 					}
-					actual, size, ok := dirs.resolve(path.Join(base, rel))
+					actual, entry, ok := dirs.resolve(path.Join(base, rel))
 					if !ok {
 						missing = append(missing, path.Join(base, rel))
 						continue
 					}
-					out = append(out, found{path: actual, size: size, h: h})
+					out = append(out, found{path: actual, h: h})
+					entries = append(entries, entry)
 				}
 			}
 		}
@@ -570,7 +577,41 @@ func indexFromDICOMDIR(fsys fs.FS, dirs *dirCache, p string) ([]found, error) {
 		sort.Strings(missing)
 		return nil, unusable("%d referenced files are missing (first: %s)", len(missing), missing[0])
 	}
+	if err := statSizes(ctx, out, entries, workers); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// statSizes fills in the size of every file, stat'ing in parallel: on a
+// DICOMDIR medium the stats are most of the work.
+func statSizes(ctx context.Context, files []found, entries []fs.DirEntry, workers int) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) || ctx.Err() != nil {
+					return
+				}
+				info, err := entries[i].Info()
+				if err != nil {
+					errs[w] = unusable("%s, listed in the DICOMDIR, cannot be read (%s)", files[i].path, errText(err))
+					return
+				}
+				files[i].size = info.Size()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
 // recordHeader combines the attributes of an instance record and its
@@ -617,45 +658,50 @@ func fileIDPath(parts []string) (string, error) {
 // the files no DICOMDIR references: clutter and documents are listed; a
 // file that turns out to be DICOM means the DICOMDIR disagrees with the
 // medium, and the returned reason says so.
-func checkUnreferenced(ctx context.Context, fsys fs.FS, referenced map[string]bool, ix *Index, opts Options) (string, error) {
+func checkUnreferenced(ctx context.Context, dirs *dirCache, referenced map[string]bool, ix *Index) (string, error) {
 	var extraDICOM []string
 	buf := make([]byte, headerChunk)
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		l, err := dirs.list(dir)
 		if err != nil {
-			ix.Skipped = append(ix.Skipped, Skipped{Path: p, Code: SkipUnreadable, Reason: errText(err)})
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
+			ix.Skipped = append(ix.Skipped, Skipped{Path: dir, Code: SkipUnreadable, Reason: errText(err)})
+			return nil
+		}
+		for _, e := range l.entries {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			return nil
-		}
-		if d.IsDir() || referenced[p] {
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			ix.Skipped = append(ix.Skipped, Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"})
-			return nil
-		}
-		r := examine(fsys, p, buf)
-		switch {
-		case r.h != nil:
-			extraDICOM = append(extraDICOM, p)
-		case r.doc != nil:
-			ix.Documents = append(ix.Documents, *r.doc)
-		case r.skipped != nil:
-			ix.Skipped = append(ix.Skipped, *r.skipped)
+			p := path.Join(dir, e.Name())
+			switch {
+			case e.IsDir():
+				if err := walk(p); err != nil {
+					return err
+				}
+				continue
+			case referenced[p]:
+				continue
+			case !e.Type().IsRegular():
+				ix.Skipped = append(ix.Skipped, Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"})
+				continue
+			}
+			r := examine(dirs.fsys, p, buf)
+			switch {
+			case r.h != nil:
+				extraDICOM = append(extraDICOM, p)
+			case r.doc != nil:
+				ix.Documents = append(ix.Documents, *r.doc)
+			case r.skipped != nil:
+				ix.Skipped = append(ix.Skipped, *r.skipped)
+			}
 		}
 		return nil
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		return "", fmt.Errorf("walk: %w", err)
+	}
+	if err := walk("."); err != nil {
+		return "", err
 	}
 	if len(extraDICOM) > 0 {
+		sort.Strings(extraDICOM)
 		return fmt.Sprintf("%d DICOM files are not in the DICOMDIR (first: %s)", len(extraDICOM), extraDICOM[0]), nil
 	}
 	return "", nil
@@ -706,26 +752,22 @@ func (c *dirCache) list(dir string) (*dirListing, error) {
 }
 
 // resolve finds the file p names, matching each component loosely; it
-// returns the actual path and the file's size.
-func (c *dirCache) resolve(p string) (string, int64, bool) {
+// returns the actual path and the directory entry (not yet stat'ed).
+func (c *dirCache) resolve(p string) (string, fs.DirEntry, bool) {
 	dirPart, base := path.Split(p)
 	dir, ok := c.resolveDir(strings.TrimSuffix(dirPart, "/"))
 	if !ok {
-		return "", 0, false
+		return "", nil, false
 	}
 	l, err := c.list(dir)
 	if err != nil {
-		return "", 0, false
+		return "", nil, false
 	}
 	e, ok := l.byKey[nameKey(base)]
 	if !ok || !e.Type().IsRegular() {
-		return "", 0, false // missing, a folder, or a link the scan does not follow
+		return "", nil, false // missing, a folder, or a link the scan does not follow
 	}
-	info, err := e.Info()
-	if err != nil {
-		return "", 0, false
-	}
-	return path.Join(dir, e.Name()), info.Size(), true
+	return path.Join(dir, e.Name()), e, true
 }
 
 // resolveDir finds the folder dir names ("" or "." for the root).
