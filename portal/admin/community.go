@@ -22,8 +22,8 @@ func (e *env) communityAdd(args []string) error {
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
-	for n, v := range map[string]string{"data": *data, "code": *code, "name": *name} {
-		if err := f.require(n, v); err != nil {
+	for _, req := range [][2]string{{"data", *data}, {"code", *code}, {"name", *name}} {
+		if err := f.require(req[0], req[1]); err != nil {
 			return err
 		}
 	}
