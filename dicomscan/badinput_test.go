@@ -442,3 +442,36 @@ func TestCorruptISO(t *testing.T) {
 		m.Close()
 	}
 }
+
+// Symbolic links are not followed, neither by the full scan nor through a
+// DICOMDIR: a link could lead to another patient's files outside the medium.
+func TestSymlinksNotFollowed(t *testing.T) {
+	outside := t.TempDir()
+	copyFile(t, corpus.PydicomFile(t, "CT_small.dcm"), filepath.Join(outside, "OTHER"))
+	dir := dicomdirTree(t, "DICOMDIR")
+	// Replace a referenced file by a link to a file outside the medium.
+	victim := filepath.Join(dir, "98892001", "CT2N", "6293")
+	if err := os.Remove(victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "OTHER"), victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "LINKDIR")); err != nil {
+		t.Fatal(err)
+	}
+	ix := scanDir(t, dir, Options{})
+	if ix.Method != MethodScan || !strings.Contains(ix.FallbackReason, "missing") {
+		t.Errorf("method %q, fallback %q: a linked file must not count as present", ix.Method, ix.FallbackReason)
+	}
+	for _, p := range []string{"98892001/CT2N/6293", "LINKDIR"} {
+		if code := skippedCode(ix, p); code != SkipNotRegular {
+			t.Errorf("%s skipped as %q, want not-regular", p, code)
+		}
+	}
+	for _, l := range instanceSet(ix) {
+		if strings.Contains(l, "OTHER") || strings.Contains(l, "6293 ") {
+			t.Errorf("followed a link: %s", l)
+		}
+	}
+}

@@ -154,7 +154,7 @@ func studyLine(lang i18n.Lang, st *Study) string {
 	if st.AccessionNumber != "" {
 		parts = append(parts, i18n.T(lang, "scan.tree.accession", st.AccessionNumber))
 	}
-	return strings.Join(parts, " ") + " — " + i18n.T(lang, "scan.tree.files", st.Files, HumanBytes(lang, st.Bytes))
+	return strings.Join(parts, " ") + " — " + filesText(lang, st.Files, st.Bytes)
 }
 
 func seriesLine(lang i18n.Lang, se *Series) string {
@@ -165,7 +165,14 @@ func seriesLine(lang i18n.Lang, se *Series) string {
 	if se.Description != "" {
 		parts = append(parts, se.Description)
 	}
-	return strings.Join(parts, " ") + " — " + i18n.T(lang, "scan.tree.files", len(se.Instances), HumanBytes(lang, se.Bytes))
+	return strings.Join(parts, " ") + " — " + filesText(lang, len(se.Instances), se.Bytes)
+}
+
+func filesText(lang i18n.Lang, n int, size int64) string {
+	if n == 1 {
+		return i18n.T(lang, "scan.tree.file", n, HumanBytes(lang, size))
+	}
+	return i18n.T(lang, "scan.tree.files", n, HumanBytes(lang, size))
 }
 
 // FormatName shows a DICOM person name (family^given^middle^prefix^suffix,
