@@ -20,9 +20,11 @@
 // manifest, and any size or hash mismatch.
 //
 // Already-compressed pixel data (JPEG, JPEG-LS, JPEG 2000, RLE, MPEG) is
-// not stored apart: zstd's fastest level passes incompressible blocks
-// through as raw blocks at several hundred MB/s, which costs less than a
-// second stream would save (see the package benchmark).
+// not stored apart: zstd's fastest level detects incompressible blocks and
+// stores them raw, measured at ~1.7 GB/s per core here (256 MiB of random
+// bytes in 0.15 s CPU) — far above any upload line, so a second,
+// uncompressed section would add format complexity for nothing.
+// Uncompressed CT/MR (the generator's CD) shrinks to ~45 % (BenchmarkSeal).
 //
 // # What is guaranteed
 //

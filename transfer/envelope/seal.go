@@ -260,23 +260,45 @@ func writeEnvelope(ctx context.Context, w io.Writer, recipients []age.Recipient,
 	if err != nil {
 		return fmt.Errorf("seal: encrypt: %w", err)
 	}
-	zw, err := zstd.NewWriter(enc, zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(min(2, runtime.GOMAXPROCS(0))), zstd.WithLowerEncoderMem(true))
+	// Encryption and writing run in their own goroutine, compression in
+	// the encoder's: reading, compressing and encrypting overlap, as in a
+	// shell pipeline.
+	aw := newAsyncWriter(enc, 8)
+	zw, err := zstd.NewWriter(aw, zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(min(2, runtime.GOMAXPROCS(0))))
 	if err != nil {
+		aw.Close()
 		return err
 	}
-	tw := tar.NewWriter(zw)
+	if err := writeTar(ctx, zw, fsys, m, progress); err != nil {
+		zw.Close()
+		aw.Close()
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		aw.Close()
+		return fmt.Errorf("seal: compress: %w", err)
+	}
+	if err := aw.Close(); err != nil {
+		return fmt.Errorf("seal: encrypt: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("seal: encrypt: %w", err)
+	}
+	return bw.Flush()
+}
+
+// writeTar writes the manifest and every file as a tar stream.
+func writeTar(ctx context.Context, w io.Writer, fsys fs.FS, m *Manifest, progress transfer.Progress) error {
+	tw := tar.NewWriter(w)
 	manifest, err := marshalManifest(m)
 	if err != nil {
-		zw.Close()
 		return err
 	}
 	if err := writeEntry(tw, ManifestName, int64(len(manifest)), m.Created); err != nil {
-		zw.Close()
 		return err
 	}
 	if _, err := tw.Write(manifest); err != nil {
-		zw.Close()
 		return err
 	}
 	total := m.TotalBytes()
@@ -286,21 +308,10 @@ func writeEnvelope(ctx context.Context, w io.Writer, recipients []age.Recipient,
 			done += n
 			transfer.Report(progress, transfer.Status{State: transfer.StateSealing, Done: done, Total: total})
 		}); err != nil {
-			zw.Close()
 			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
-		zw.Close()
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("seal: compress: %w", err)
-	}
-	if err := enc.Close(); err != nil {
-		return fmt.Errorf("seal: encrypt: %w", err)
-	}
-	return bw.Flush()
+	return tw.Close()
 }
 
 func writeEntry(tw *tar.Writer, name string, size int64, mod time.Time) error {
