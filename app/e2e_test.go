@@ -37,7 +37,12 @@ type testPortal struct {
 	srv  *portal.Server
 	ts   *httptest.Server
 	addr string
+	mod  []func(*portal.Config)
 }
+
+// wrapHandler puts a fault injector in front of the portal whose data dir
+// is the key (set before starting it).
+var wrapHandler = map[string]func(http.Handler) http.Handler{}
 
 func startPortal(t *testing.T, dir string, mod ...func(*portal.Config)) *testPortal {
 	t.Helper()
@@ -60,11 +65,15 @@ func startPortalOn(t *testing.T, dir string, ln net.Listener, mod ...func(*porta
 		t.Fatalf("portal.New: %v", err)
 	}
 	srv.Start()
-	ts := httptest.NewUnstartedServer(srv.Handler())
+	var h http.Handler = srv.Handler()
+	if w := wrapHandler[dir]; w != nil {
+		h = w(h)
+	}
+	ts := httptest.NewUnstartedServer(h)
 	ts.Listener.Close()
 	ts.Listener = ln
 	ts.Start()
-	p := &testPortal{t: t, dir: dir, url: url, srv: srv, ts: ts, addr: ln.Addr().String()}
+	p := &testPortal{t: t, dir: dir, url: cfg.PublicURL, srv: srv, ts: ts, addr: ln.Addr().String(), mod: mod}
 	t.Cleanup(p.stop)
 	return p
 }
@@ -95,7 +104,7 @@ func (p *testPortal) restart() {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	np := startPortalOn(p.t, p.dir, ln)
+	np := startPortalOn(p.t, p.dir, ln, p.mod...)
 	*p = *np
 }
 
@@ -363,5 +372,3 @@ func isKind(err error, k i18n.Kind) bool {
 	ue, ok := i18n.AsUserError(err)
 	return ok && ue.Kind == k
 }
-
-var _ = http.StatusOK
