@@ -18,6 +18,7 @@ import (
 
 var (
 	benchOnce sync.Once
+	benchTemp bool // benchDir was generated here and is removed by TestMain
 	benchDir  string
 	benchIx   *dicomscan.Index
 	benchErr  error
@@ -35,6 +36,7 @@ func benchCD(b *testing.B) (string, *dicomscan.Index) {
 			if benchErr != nil {
 				return
 			}
+			benchTemp = true
 			if _, benchErr = gencd.Generate(benchDir, gencd.Options{Files: 2000}); benchErr != nil {
 				return
 			}
@@ -99,4 +101,12 @@ func cpuTime(who int) time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(who, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchTemp {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
 }
