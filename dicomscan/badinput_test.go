@@ -3,9 +3,11 @@ package dicomscan
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -474,4 +476,47 @@ func TestSymlinksNotFollowed(t *testing.T) {
 			t.Errorf("followed a link: %s", l)
 		}
 	}
+}
+
+// A deflated dataset that inflates to gigabytes (a deflate bomb declaring a
+// huge value before the header attributes) and an endless stream of unknown
+// size both end early, without reading more than the stream bound.
+func TestDeflateBombAndEndlessStream(t *testing.T) {
+	// (0008,1140) OB of 1 GiB, of which 72 MiB of zeros follow (more than
+	// the 64 MiB bound): deflated,
+	// well under a megabyte.
+	var deflated bytes.Buffer
+	fw, _ := flate.NewWriter(&deflated, flate.BestSpeed)
+	fw.Write([]byte{0x08, 0x00, 0x40, 0x11, 'O', 'B', 0, 0, 0, 0, 0, 0x40})
+	zeros := make([]byte, 1<<20)
+	for range 72 {
+		fw.Write(zeros)
+	}
+	fw.Close()
+	file := explicitLE(tsDeflated, deflated.Bytes())
+	if _, err := ReadHeader(bytes.NewReader(file), int64(len(file))); err == nil {
+		t.Error("deflate bomb: no error")
+	}
+
+	// Zeros parse as empty elements forever; the reader stops at its bound.
+	endless := &countingReader{r: zeroReader{}}
+	ReadHeader(io.MultiReader(bytes.NewReader(explicitLE(tsExplicitLE, nil)), endless), -1)
+	if endless.n > maxUnsizedStream+1<<20 {
+		t.Errorf("read %d bytes of an endless stream", endless.n)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -33,9 +33,18 @@ type byteReader struct {
 	size       int64 // total size of the stream, or -1 when unknown
 }
 
+// maxUnsizedStream bounds how much of a stream of unknown size (a deflated
+// dataset, or a caller's reader) the header reader consumes, so that a
+// deflate bomb or an endless reader cannot keep it busy: headers are
+// kilobytes, and 64 MiB inflate in well under a second.
+const maxUnsizedStream = 64 << 20
+
 func newByteReader(r io.Reader, size int64, buf []byte) *byteReader {
 	if cap(buf) < 4096 {
 		buf = make([]byte, headerChunk)
+	}
+	if size < 0 {
+		r = io.LimitReader(r, maxUnsizedStream)
 	}
 	return &byteReader{r: r, buf: buf[:cap(buf)], size: size}
 }
