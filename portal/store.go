@@ -28,10 +28,9 @@ var (
 
 // Errors of the store that callers map to answers.
 var (
-	ErrNotFound      = errors.New("not found")
-	ErrExists        = errors.New("already exists")
-	ErrLocked        = errors.New("data dir is in use by another process")
-	errInvalidAnswer = errors.New("invalid answer")
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrLocked   = errors.New("data dir is in use by another process")
 )
 
 // Question types and answer formats of DLX (tfaQuestion).
@@ -191,9 +190,6 @@ func (s *Store) init() error {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
-
-// Dir is the data dir.
-func (s *Store) Dir() string { return s.dir }
 
 // newID returns a random identifier of n bytes, lower-case base32.
 func newID(n int) string {
