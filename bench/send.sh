@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Send benchmarks (issue 5), against the named peers in the same run:
+#
+#  1. loopback: `bildbote-cli send` of the 2000-file CD to a local portal,
+#     end to end (scan, seal, tus upload, receipt), against
+#     `tar | zstd -1 | age -r KEY > file` + sha256sum + curl (tus POST +
+#     PATCH) to the same portal; peak RSS of bildbote-cli < 100 MB.
+#  2. an emulated 50 Mbit/s link (bench/sendproxy) on a ~100 MB CD:
+#     bildbote-cli send against curl uploading the raw files' bytes (a tar,
+#     hashed beforehand) through the same link; target <= 0.8x.
+#
+#   bench/send.sh                       # FILES=2000 LINK_FILES=200
+#   STRICT=1 bench/send.sh              # exit 1 when a target is missed
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FILES=${FILES:-2000}
+LINK_FILES=${LINK_FILES:-200}
+MBIT=${MBIT:-50}
+OUT=${OUT:-build/bench}
+for tool in curl age age-keygen zstd tar sha256sum /usr/bin/time; do
+	command -v "$tool" >/dev/null || { echo "bench/send.sh: $tool missing" >&2; exit 2; }
+done
+mkdir -p "$OUT/bin"
+go build -o "$OUT/bin/" ./cmd/bildbote-cli ./cmd/bildbote-portal ./bench/sendproxy
+BIN=$OUT/bin
+T=$(mktemp -d "${TMPDIR:-/tmp}/bildbote-bench-send.XXXXXX")
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT
+export LANG=en_US.UTF-8 BILDBOTE_POLICY= XDG_CONFIG_HOME=$T/xdg
+
+generate() { # dir files
+	if [ ! -f "$1.generated" ]; then
+		rm -rf "$1"; go run ./testdata/gencd -out "$1" -files "$2" >/dev/null; touch "$1.generated"
+	fi
+}
+now() { date +%s.%N; }
+b64() { printf %s "$1" | base64 -w0; }
+
+# start_portal DATA [PUBLIC_URL_FROM_PROXY]: sets URL, ADDR
+start_portal() {
+	: >"$T/portal.log"
+	"$BIN/bildbote-portal" serve --data "$1" --listen 127.0.0.1:0 ${2:+--public-url "$2"} 2>>"$T/portal.log" &
+	PIDS+=($!)
+	for _ in $(seq 1 100); do
+		ADDR=$(grep -o '"addr":"127.0.0.1:[0-9]*"' "$T/portal.log" | tail -1 | cut -d'"' -f4 || true)
+		[ -n "$ADDR" ] && curl -sf "http://$ADDR/healthz" >/dev/null && break
+		sleep 0.1
+	done
+	URL=http://$ADDR
+}
+
+# tus_upload BASE FILE SHA: POST create + PATCH the whole file with curl.
+tus_upload() {
+	local size loc
+	size=$(stat -c %s "$2")
+	loc=$(curl -sS -D - -o /dev/null -X POST -H 'Tus-Resumable: 1.0.0' -H "Upload-Length: $size" \
+		-H "Upload-Metadata: community $(b64 bM1X),sha256 $(b64 "$3"),filename $(b64 envelope.age)" \
+		"$1/api/v1/uploads/" | grep -i '^location:' | cut -d' ' -f2 | tr -d '\r')
+	case $loc in /*) loc=$1$loc ;; esac
+	curl -sS -o /dev/null -w '%{http_code}' -X PATCH -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' \
+		-H 'Content-Type: application/offset+octet-stream' -T "$2" "$loc"
+}
+
+age-keygen -o "$T/key.txt" 2>/dev/null
+RECIPIENT=$(age-keygen -y "$T/key.txt")
+
+# bildbote_send STATE PORTAL CD: wall seconds in $SECS, peak RSS KB in $RSS
+bildbote_send() {
+	rm -rf "$1"
+	local t0 t1
+	t0=$(now)
+	/usr/bin/time -f '%M' -o "$T/rss" "$BIN/bildbote-cli" send --state "$1" --portal "$2" --to bM1X \
+		--sender "Bench" "$3" >"$T/send.out" 2>"$T/send.err" || { cat "$T/send.err" >&2; exit 1; }
+	t1=$(now)
+	SECS=$(echo "$t1 - $t0" | bc -l)
+	RSS=$(tail -1 "$T/rss")
+}
+
+fail=0
+echo "== 1. loopback, $FILES files"
+CD=$OUT/cd-$FILES
+generate "$CD" "$FILES"
+find "$CD" -type f -exec cat {} + >/dev/null
+CD_BYTES=$(du -sb "$CD" | cut -f1)
+DATA=$T/portal1
+"$BIN/bildbote-portal" community add --data "$DATA" --code bM1X --name Bench --recipient "$RECIPIENT" >/dev/null 2>&1
+start_portal "$DATA"
+bildbote_send "$T/state1" "$URL" "$CD"
+A=$SECS; A_RSS=$RSS
+t0=$(now)
+tar -C "$CD" -cf - . | zstd -1 -q -c | age -r "$RECIPIENT" >"$T/peer.age"
+SHA=$(sha256sum "$T/peer.age" | cut -d' ' -f1)
+code=$(tus_upload "$URL" "$T/peer.age" "$SHA")
+t1=$(now)
+B=$(echo "$t1 - $t0" | bc -l)
+[ "$code" = 204 ] || { echo "peer upload: HTTP $code" >&2; exit 1; }
+R1=$(echo "$A / $B" | bc -l)
+printf 'CD %d MB: bildbote-cli send %.2f s (peak RSS %d MB), tar|zstd -1|age + curl tus %.2f s, ratio %.2f\n' \
+	$((CD_BYTES / 1000000)) "$A" $((A_RSS / 1024)) "$B" "$R1"
+[ $((A_RSS / 1024)) -lt 100 ] || { echo "MISSED: peak RSS >= 100 MB"; fail=1; }
+rm -f "$T/peer.age"
+
+echo "== 2. emulated $MBIT Mbit/s link, $LINK_FILES files"
+CD2=$OUT/cd-$LINK_FILES
+generate "$CD2" "$LINK_FILES"
+CD2_BYTES=$(du -sb "$CD2" | cut -f1)
+DATA2=$T/portal2
+"$BIN/bildbote-portal" community add --data "$DATA2" --code bM1X --name Bench --recipient "$RECIPIENT" >/dev/null 2>&1
+# The portal must hand out upload URLs through the link: its public URL is
+# the proxy's address, so start the proxy first on a port the portal gets.
+start_portal "$DATA2"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'
+PORTAL_ADDR=$ADDR
+"$BIN/sendproxy" -target "$PORTAL_ADDR" -mbit "$MBIT" >"$T/proxy.addr" &
+PIDS+=($!)
+for _ in $(seq 1 50); do [ -s "$T/proxy.addr" ] && break; sleep 0.1; done
+PROXY=http://$(head -1 "$T/proxy.addr")
+: >"$T/portal.log"
+"$BIN/bildbote-portal" serve --data "$DATA2" --listen "$PORTAL_ADDR" --public-url "$PROXY" 2>>"$T/portal.log" &
+PIDS+=($!)
+for _ in $(seq 1 100); do curl -sf "$PROXY/healthz" >/dev/null && break; sleep 0.1; done
+bildbote_send "$T/state2" "$PROXY" "$CD2"
+A2=$SECS
+tar -C "$CD2" -cf "$T/raw.tar" .
+SHA2=$(sha256sum "$T/raw.tar" | cut -d' ' -f1)
+t0=$(now)
+code=$(tus_upload "$PROXY" "$T/raw.tar" "$SHA2")
+t1=$(now)
+B2=$(echo "$t1 - $t0" | bc -l)
+R2=$(echo "$A2 / $B2" | bc -l)
+printf 'CD %d MB over %s Mbit/s: bildbote-cli send %.2f s, curl of the raw bytes %.2f s (HTTP %s), ratio %.2f (target <= 0.8)\n' \
+	$((CD2_BYTES / 1000000)) "$MBIT" "$A2" "$B2" "$code" "$R2"
+(( $(echo "$R2 <= 0.8" | bc -l) )) || { echo "MISSED: link ratio > 0.8"; fail=1; }
+[ "${STRICT:-0}" = 1 ] && exit $fail
+exit 0
