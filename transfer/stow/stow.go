@@ -25,10 +25,12 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/envelope"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
 )
 
@@ -421,4 +423,21 @@ func firstInt(e element) int {
 	var n int
 	json.Unmarshal(e.Value[0], &n)
 	return n
+}
+
+// InstancesFromManifest lists the DICOM instances of an opened envelope
+// (envelope.Open extracted it into dir) for Store, skipping documents.
+func InstancesFromManifest(dir string, m *envelope.Manifest) []Instance {
+	var out []Instance
+	for _, f := range m.Files {
+		if f.SOPInstanceUID == "" {
+			continue
+		}
+		out = append(out, Instance{
+			Path:           filepath.Join(dir, filepath.FromSlash(envelope.FilesPrefix+f.Path)),
+			Size:           f.Size,
+			SOPInstanceUID: f.SOPInstanceUID,
+		})
+	}
+	return out
 }

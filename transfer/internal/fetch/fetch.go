@@ -175,8 +175,9 @@ func attempt(ctx context.Context, o Options, w *retry.Waiter, p *partial, res *R
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	if !p.rangeable {
+	if !p.rangeable && p.offset > 0 {
 		p.offset = 0 // cannot resume: the next attempt starts over
+		res.Restarted++
 	}
 	return false, w.Wait(ctx, copyErr)
 }
