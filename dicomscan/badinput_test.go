@@ -520,3 +520,27 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// A ZIP entry cannot be seeked in: skipping a huge declared value inflates
+// it. The reader stops after a bounded amount instead of inflating it all.
+func TestZipBomb(t *testing.T) {
+	zp := filepath.Join(t.TempDir(), "bomb.zip")
+	f, err := os.Create(zp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, _ := zw.Create("DICOM/IM1")
+	// A value of 70 MiB: it fits in the entry, so only the bound stops it.
+	w.Write(explicitLE(tsExplicitLE, []byte{0x08, 0x00, 0x40, 0x11, 'O', 'B', 0, 0, 0x00, 0x00, 0x60, 0x04}))
+	zeros := make([]byte, 1<<20)
+	for range 72 {
+		w.Write(zeros)
+	}
+	zw.Close()
+	f.Close()
+	ix := scanMedium(t, Options{}, zp)
+	if code := skippedCode(ix, "DICOM/IM1"); code != SkipDamaged {
+		t.Errorf("bomb skipped as %q, want damaged", code)
+	}
+}

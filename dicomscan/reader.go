@@ -34,16 +34,19 @@ type byteReader struct {
 }
 
 // maxUnsizedStream bounds how much of a stream of unknown size (a deflated
-// dataset, or a caller's reader) the header reader consumes, so that a
-// deflate bomb or an endless reader cannot keep it busy: headers are
-// kilobytes, and 64 MiB inflate in well under a second.
+// dataset, or a caller's reader) or of a stream it cannot seek in (a ZIP
+// entry) the header reader consumes, so that a deflate bomb or an endless
+// reader cannot keep it busy: headers are kilobytes, and 64 MiB inflate in
+// well under a second.
 const maxUnsizedStream = 64 << 20
 
 func newByteReader(r io.Reader, size int64, buf []byte) *byteReader {
 	if cap(buf) < 4096 {
 		buf = make([]byte, headerChunk)
 	}
-	if size < 0 {
+	if _, seekable := r.(io.Seeker); size < 0 || !seekable {
+		// Without seeking, a skip reads (and for a ZIP entry inflates) every
+		// byte: bound it too.
 		r = io.LimitReader(r, maxUnsizedStream)
 	}
 	return &byteReader{r: r, buf: buf[:cap(buf)], size: size}
