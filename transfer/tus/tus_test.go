@@ -39,7 +39,9 @@ type server struct {
 	metadata []tusd.MetaData
 }
 
-func newServer(t *testing.T, cfg tusd.Config) *server {
+func newServer(t *testing.T, cfg tusd.Config) *server { return newServerTB(t, cfg) }
+
+func newServerTB(t testing.TB, cfg tusd.Config) *server {
 	t.Helper()
 	s := &server{dir: t.TempDir()}
 	store := filestore.New(s.dir)
