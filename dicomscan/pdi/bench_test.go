@@ -68,7 +68,7 @@ func benchZip(b *testing.B, policy zipPolicy) {
 	var out int64
 	for i := 0; i < b.N; i++ {
 		var cw countWriter
-		if _, err := writeZip(context.Background(), &cw, idx, Options{IncludeDocuments: true}, policy); err != nil {
+		if _, err := writeZip(context.Background(), &cw, idx, Options{IncludeDocuments: true}, zipTuning{policy: policy}); err != nil {
 			b.Fatal(err)
 		}
 		out = cw.n

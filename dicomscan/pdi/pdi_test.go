@@ -299,14 +299,27 @@ func TestWriteZip(t *testing.T) {
 		t.Errorf("%d DICOMDIRs, %d entries; Result.Files = %d", dicomdirs, len(zr.File), res.Files)
 	}
 
-	// the same input and time give the same bytes (HTTP Range on a re-run)
-	var again bytes.Buffer
-	if _, err := WriteZip(context.Background(), &again, idx, Options{Time: fixedTime, Lang: i18n.EN}); err != nil {
+	// the same input and time give the same bytes (HTTP Range on a re-run),
+	// whatever the number of CPUs deflating
+	for _, workers := range []int{1, 3} {
+		var again bytes.Buffer
+		if _, err := writeZip(context.Background(), &again, idx, Options{Time: fixedTime, Lang: i18n.EN}, zipTuning{workers: workers}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+			t.Errorf("a run with %d workers differs", workers)
+		}
+	}
+
+	// instances too large to deflate ahead are streamed in between
+	var mixed bytes.Buffer
+	mres, err := writeZip(context.Background(), &mixed, idx, Options{Time: fixedTime}, zipTuning{aheadLimit: 8 << 10})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
-		t.Error("two runs with the same Options.Time differ")
-	}
+	checkFileSet(t, extract(t, mixed.Bytes()), mediumDir, mres, len(srcs))
+	checkZipTimes(t, mixed.Bytes())
+	checkZipTimes(t, buf.Bytes())
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
@@ -396,5 +409,20 @@ for r in dcmread(sys.argv[1]).DirectoryRecordSequence:
 	again := scan(t, out, dicomscan.Options{})
 	if again.Method != dicomscan.MethodDICOMDIR || instances(again) != len(srcs) {
 		t.Errorf("rescan: method %q (%s), %d instances, want %d", again.Method, again.FallbackReason, instances(again), len(srcs))
+	}
+}
+
+// checkZipTimes: every entry carries Options.Time (raw entries deflated
+// ahead set the fields themselves).
+func checkZipTimes(t *testing.T, data []byte) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range zr.File {
+		if !f.Modified.Equal(fixedTime) {
+			t.Errorf("%s: modified %v, want %v", f.Name, f.Modified, fixedTime)
+		}
 	}
 }

@@ -456,6 +456,18 @@ func TestProgressAndCancel(t *testing.T) {
 		t.Errorf("cancelled run left a DICOMDIR: %v", err)
 	}
 
+	// the same for a ZIP, whose instances are deflated on several workers
+	zctx, zcancel := context.WithCancel(context.Background())
+	defer zcancel()
+	zhalf := &countingProgress{cancelAfter: res.Bytes / 2, cancel: zcancel}
+	var partial bytes.Buffer
+	if _, err = WriteZip(zctx, &partial, idx, Options{Time: fixedTime, Progress: zhalf}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled ZIP: %v", err)
+	}
+	if bytes.Contains(partial.Bytes(), []byte("DICOMDIR")) {
+		t.Error("cancelled ZIP holds a DICOMDIR")
+	}
+
 	// a folder that is not empty is refused
 	_, err = WriteDir(context.Background(), out, idx, Options{})
 	var ue *i18n.UserError

@@ -3,6 +3,7 @@ package pdi
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"math/big"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -115,7 +117,7 @@ func WriteDir(ctx context.Context, dir string, idx *dicomscan.Index, opts Option
 // fastest level (see the package doc for why). On error the ZIP in w is
 // incomplete (no central directory): discard it.
 func WriteZip(ctx context.Context, w io.Writer, idx *dicomscan.Index, opts Options) (*Result, error) {
-	return writeZip(ctx, w, idx, opts, zipDeflateAll)
+	return writeZip(ctx, w, idx, opts, zipTuning{})
 }
 
 // zipPolicy decides per entry whether to deflate (the benchmark compares
@@ -128,10 +130,24 @@ const (
 	zipStoreAll
 )
 
-func writeZip(ctx context.Context, w io.Writer, idx *dicomscan.Index, opts Options, policy zipPolicy) (*Result, error) {
+// zipTuning are WriteZip's knobs for tests and benchmarks; the zero value
+// is WriteZip's behaviour.
+type zipTuning struct {
+	policy     zipPolicy
+	workers    int   // deflating goroutines; 0: one per CPU
+	aheadLimit int64 // largest instance deflated ahead; 0: maxDeflateAhead
+}
+
+func writeZip(ctx context.Context, w io.Writer, idx *dicomscan.Index, opts Options, tune zipTuning) (*Result, error) {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, newPooledFlate)
-	res, err := write(ctx, idx, opts, &zipSink{zw: zw, policy: policy})
+	if tune.workers <= 0 {
+		tune.workers = runtime.GOMAXPROCS(0)
+	}
+	if tune.aheadLimit <= 0 {
+		tune.aheadLimit = maxDeflateAhead
+	}
+	res, err := write(ctx, idx, opts, &zipSink{zw: zw, zipTuning: tune})
 	if err != nil {
 		return nil, err
 	}
@@ -176,8 +192,8 @@ type sink interface {
 }
 
 type zipSink struct {
-	zw     *zip.Writer
-	policy zipPolicy
+	zw *zip.Writer
+	zipTuning
 }
 
 func (z *zipSink) create(name string, compress bool, mod time.Time) (io.Writer, error) {
@@ -293,16 +309,16 @@ func write(ctx context.Context, idx *dicomscan.Index, opts Options, s sink) (*Re
 }
 
 func (w *writer) writeAll(pl *plan) error {
+	var list []*planInstance
 	for _, pp := range pl.patients {
 		for _, ps := range pp.studies {
 			for _, pse := range ps.series {
-				for _, pi := range pse.instances {
-					if err := w.writeInstance(pi); err != nil {
-						return err
-					}
-				}
+				list = append(list, pse.instances...)
 			}
 		}
+	}
+	if err := w.writeInstances(list); err != nil {
+		return err
 	}
 	roots := w.records(pl)
 	if len(roots) == 0 {
@@ -336,68 +352,126 @@ func (w *writer) writeAll(pl *plan) error {
 	return w.writeDICOMDIR(dicomdir)
 }
 
-// writeInstance copies one instance with a zeroed preamble and fresh meta
-// information. Problems with the source header skip the file; failures
-// while copying or writing abort the run.
-func (w *writer) writeInstance(pi *planInstance) error {
-	if err := w.ctx.Err(); err != nil {
-		return err
+// writeInstances writes the instances in order: one after the other into
+// a folder, and into a ZIP with the deflating spread over the CPUs
+// (zipparallel.go).
+func (w *writer) writeInstances(list []*planInstance) error {
+	if zs, ok := w.sink.(*zipSink); ok && zs.policy == zipDeflateAll {
+		return w.writeInstancesParallel(zs, list)
+	}
+	for _, pi := range list {
+		p := w.prepare(w.ctx, pi)
+		if err := w.commit(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepared is an instance opened and checked, ready to be written: the
+// source positioned at its data set, or (zip workers) already deflated.
+type prepared struct {
+	pi   *planInstance
+	err  error              // abort the run
+	skip *dicomscan.Skipped // leave the file out
+	f    fs.File
+	br   *bufio.Reader
+	ref  *fileRef
+	keys leafKeys
+	meta []byte
+	name string
+
+	deflated *bytes.Buffer // set when deflated ahead: the raw entry
+	crc      uint32
+	size     int64 // uncompressed size of the deflated entry
+}
+
+// prepare opens an instance and reads its header. Problems with the
+// source header make a skip; it never writes and touches no writer
+// state, so zip workers can run it in parallel.
+func (w *writer) prepare(ctx context.Context, pi *planInstance) *prepared {
+	p := &prepared{pi: pi}
+	if err := ctx.Err(); err != nil {
+		p.err = err
+		return p
 	}
 	in := pi.inst
+	skip := func(code, reason string) *prepared {
+		if p.f != nil {
+			p.f.Close()
+			p.f = nil
+		}
+		p.skip = &dicomscan.Skipped{Path: in.Path, Code: code, Reason: reason}
+		return p
+	}
 	f, err := w.fsys.Open(in.Path)
 	if err != nil {
-		w.skip(in.Path, dicomscan.SkipUnreadable, "open: "+err.Error())
-		return nil
+		return skip(dicomscan.SkipUnreadable, "open: "+err.Error())
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 64<<10)
-	if head, _ := br.Peek(132); isExecutableContent(head) && !(len(head) == 132 && string(head[128:]) == "DICM") {
-		w.skip(in.Path, dicomscan.SkipClutter, "executable")
-		return nil
+	p.f = f
+	p.br = bufio.NewReaderSize(f, 64<<10)
+	if head, _ := p.br.Peek(132); isExecutableContent(head) && !(len(head) == 132 && string(head[128:]) == "DICM") {
+		return skip(dicomscan.SkipClutter, "executable")
 	}
-	m, err := readSourceMeta(br)
+	m, err := readSourceMeta(p.br)
 	if errors.Is(err, errNotDICOM) {
-		w.skip(in.Path, dicomscan.SkipNotDICOM, "not DICOM")
-		return nil
+		return skip(dicomscan.SkipNotDICOM, "not DICOM")
 	}
 	if err != nil {
-		w.skip(in.Path, dicomscan.SkipDamaged, "header: "+err.Error())
-		return nil
+		return skip(dicomscan.SkipDamaged, "header: "+err.Error())
 	}
 	// The SOP UIDs come from the data set (the Index read them there): a
 	// meta group that disagrees with its data set (pydicom's rtplan.dcm
 	// does) is corrected by the rewrite. The transfer syntax comes from the
 	// meta, which says how the bytes that follow are encoded.
-	ref := &fileRef{
+	p.ref = &fileRef{
 		fileID:      pi.fileID,
 		sopClass:    firstNonEmpty(in.SOPClassUID, m.sopClass),
 		sopInstance: firstNonEmpty(in.SOPInstanceUID, m.sopInstance),
 		ts:          firstNonEmpty(m.ts, in.TransferSyntaxUID),
 	}
-	if ref.sopClass == "" || ref.sopInstance == "" || ref.ts == "" {
-		w.skip(in.Path, dicomscan.SkipIncomplete, "SOP Class, SOP Instance or Transfer Syntax UID unknown")
+	if p.ref.sopClass == "" || p.ref.sopInstance == "" || p.ref.ts == "" {
+		return skip(dicomscan.SkipIncomplete, "SOP Class, SOP Instance or Transfer Syntax UID unknown")
+	}
+	if p.keys, err = w.leafKeys(pi, p.ref); err != nil {
+		return skip(dicomscan.SkipDamaged, err.Error())
+	}
+	if p.meta, err = newMeta(cleanUID(p.ref.sopClass), cleanUID(p.ref.sopInstance), cleanUID(p.ref.ts)); err != nil {
+		p.f.Close()
+		p.f, p.err = nil, fmt.Errorf("pdi: meta for %s: %w", in.Path, err)
+		return p
+	}
+	p.name = strings.Join(pi.fileID, "/")
+	return p
+}
+
+// commit writes a prepared instance (in order, on the writing goroutine).
+func (w *writer) commit(p *prepared) error {
+	if p.err != nil {
+		return p.err
+	}
+	if p.skip != nil {
+		w.res.Skipped = append(w.res.Skipped, *p.skip)
 		return nil
 	}
-	keys, err := w.leafKeys(pi, ref)
-	if err != nil {
-		w.skip(in.Path, dicomscan.SkipDamaged, err.Error())
-		return nil
+	var n int64
+	if p.deflated != nil {
+		var err error
+		if n, err = w.writeDeflated(p); err != nil {
+			return err
+		}
+	} else {
+		defer p.f.Close()
+		out, err := w.sink.create(p.name, compressible(p.ref.ts), w.opts.Time)
+		if err != nil {
+			return fmt.Errorf("pdi: create %s: %w", p.name, err)
+		}
+		if n, err = w.copyFile(out, p.meta, p.br, p.pi.inst.Path, p.name); err != nil {
+			return err
+		}
 	}
-	meta, err := newMeta(cleanUID(ref.sopClass), cleanUID(ref.sopInstance), cleanUID(ref.ts))
-	if err != nil {
-		return fmt.Errorf("pdi: meta for %s: %w", in.Path, err)
-	}
-	name := strings.Join(pi.fileID, "/")
-	out, err := w.sink.create(name, compressible(ref.ts), w.opts.Time)
-	if err != nil {
-		return fmt.Errorf("pdi: create %s: %w", name, err)
-	}
-	n, err := w.copyFile(out, meta, br, in.Path, name)
-	if err != nil {
-		return err
-	}
-	pi.written, pi.keys = ref, keys
-	w.finished(in.Path, name, n)
+	p.pi.written, p.pi.keys = p.ref, p.keys
+	w.finished(p.pi.inst.Path, p.name, n)
 	w.res.Instances++
 	return nil
 }
