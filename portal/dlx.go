@@ -3,6 +3,7 @@ package portal
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -158,9 +159,17 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "bad-request", "answers must be JSON tfaAnswers")
 		return
 	}
-	if s.throttle.locked(addr, now) {
-		w.Header().Set("Retry-After", "60")
-		writeError(w, http.StatusUnauthorized, "locked", "too many wrong answers, try again later")
+	// Every attempt counts as a failure until it succeeds, so parallel
+	// requests cannot get more tries past the lock-out than serial ones.
+	if !s.throttle.begin(addr, now) {
+		writeLocked(w, time.Minute)
+		return
+	}
+	// Bound parallel argon2id runs (19 MiB each).
+	select {
+	case s.hashSlots <- struct{}{}:
+		defer func() { <-s.hashSlots }()
+	case <-r.Context().Done():
 		return
 	}
 	code, ok := accesscode.Normalize(r.PathValue("value"))
@@ -173,30 +182,28 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 		// question: the code's hash and one answer's.
 		dummyHash.matches(code)
 		dummyHash.matches(code)
-		s.throttle.fail(addr, now)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "unknown code or wrong answer")
 		return
 	}
-	if now.Before(rec.LockedUntil) {
-		w.Header().Set("Retry-After", fmt.Sprint(int(time.Until(rec.LockedUntil).Seconds())+1))
-		writeError(w, http.StatusUnauthorized, "locked", "too many wrong answers, try again later")
+	if _, err := s.store.updateCode(rec.ID, func(c *codeRecord) error {
+		if now.Before(c.LockedUntil) {
+			return errCodeLocked
+		}
+		c.Failures++ // taken back below when the answers are right
+		if d := lockout(c.Failures); d > 0 {
+			c.LockedUntil = now.Add(d)
+		}
+		return nil
+	}); err != nil {
+		writeLocked(w, time.Until(rec.LockedUntil))
 		return
 	}
 	if !rec.Code.matches(code) || !answersMatch(rec.Questions, body.TFAAnswer) {
-		s.throttle.fail(addr, now)
-		s.store.updateCode(rec.ID, func(c *codeRecord) error {
-			c.Failures++
-			if d := lockout(c.Failures); d > 0 {
-				c.LockedUntil = now.Add(d)
-			}
-			return nil
-		})
 		writeError(w, http.StatusUnauthorized, "unauthorized", "unknown code or wrong answer")
 		return
 	}
-	if rec.Failures > 0 {
-		s.store.updateCode(rec.ID, func(c *codeRecord) error { c.Failures = 0; c.LockedUntil = time.Time{}; return nil })
-	}
+	s.throttle.succeed(addr)
+	s.store.updateCode(rec.ID, func(c *codeRecord) error { c.Failures = 0; c.LockedUntil = time.Time{}; return nil })
 	if rec.Revoked {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "unknown code or wrong answer")
 		return
@@ -216,6 +223,15 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/jwt")
 	w.Header().Set("Cache-Control", "no-store")
 	io.WriteString(w, token)
+}
+
+var errCodeLocked = errors.New("code locked")
+
+// writeLocked answers a locked-out attempt: 401 like every other failure,
+// with a Retry-After.
+func writeLocked(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", fmt.Sprint(max(int(wait.Seconds())+1, 1)))
+	writeError(w, http.StatusUnauthorized, "locked", "too many wrong answers, try again later")
 }
 
 // answersMatch checks every question of a code against the answers; all

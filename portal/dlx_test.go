@@ -1,10 +1,12 @@
 package portal
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,6 +211,52 @@ func TestThrottlePerAddress(t *testing.T) {
 	rec, _ := p.srv.Store().codeByValue(code)
 	if rec.Failures != 0 {
 		t.Fatalf("a locked address must not count against the code: %d", rec.Failures)
+	}
+}
+
+// TestParallelGuessesGetNoExtraTries: twenty wrong answers at once are
+// not twenty tries: only five are admitted, then the code and the address
+// are locked, and the right answer is refused too.
+func TestParallelGuessesGetNoExtraTries(t *testing.T) {
+	p := startPortal(t, t.TempDir())
+	code, _ := p.issuePDFCode("19580214", time.Now().Add(time.Hour))
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(p.ts.URL+"/dlx/v1/tokentfa/"+code, "application/json", bytes.NewReader(answers("1", "19000101")))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != 401 {
+					t.Errorf("wrong answer: %d", resp.StatusCode)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rec, _ := p.srv.Store().codeByValue(code)
+	if rec.Failures != maxFailures {
+		t.Fatalf("%d failures counted on the code, want %d (only admitted tries)", rec.Failures, maxFailures)
+	}
+	if resp, _ := p.do("POST", "/dlx/v1/tokentfa/"+code, nil, answers("1", "19580214")); resp.StatusCode != 401 {
+		t.Fatalf("right answer after the burst: %d", resp.StatusCode)
+	}
+}
+
+// TestSuccessGivesBackItsTry: four wrong answers and a right one leave
+// the address unlocked.
+func TestSuccessGivesBackItsTry(t *testing.T) {
+	p := startPortal(t, t.TempDir())
+	code, _ := p.issuePDFCode("19580214", time.Now().Add(time.Hour))
+	for range maxFailures - 1 {
+		p.do("POST", "/dlx/v1/tokentfa/"+code, nil, answers("1", "19000101"))
+	}
+	p.login(code, "1", "19580214")
+	p.login(code, "1", "19580214")
+	rec, _ := p.srv.Store().codeByValue(code)
+	if rec.Failures != 0 || !rec.LockedUntil.IsZero() {
+		t.Fatalf("code after success: %d failures, locked until %v", rec.Failures, rec.LockedUntil)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -77,7 +78,9 @@ type Server struct {
 	locker   tusLocker
 	prep     *preparer
 	throttle *addrThrottle
-	handler  http.Handler
+	// hashSlots bounds parallel answer checks (argon2id uses 19 MiB each).
+	hashSlots chan struct{}
+	handler   http.Handler
 
 	mu           sync.Mutex
 	adminSrv     *http.Server
@@ -94,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: store, throttle: newAddrThrottle()}
+	s := &Server{cfg: cfg, store: store, throttle: newAddrThrottle(), hashSlots: make(chan struct{}, max(2, runtime.NumCPU()))}
 	s.prep = newPreparer(s)
 	if err := s.setupUploads(); err != nil {
 		store.Close()
@@ -294,14 +297,9 @@ func lockout(failures int) time.Duration {
 	return min(d, 24*time.Hour)
 }
 
-func (t *addrThrottle) locked(addr string, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.entries[addr]
-	return e != nil && now.Before(e.lockedUntil)
-}
-
-func (t *addrThrottle) fail(addr string, now time.Time) {
+// begin admits an attempt from addr unless it is locked out, counting
+// it as a failure until succeed takes it back.
+func (t *addrThrottle) begin(addr string, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.entries[addr]
@@ -309,10 +307,28 @@ func (t *addrThrottle) fail(addr string, now time.Time) {
 		e = &throttleEntry{}
 		t.entries[addr] = e
 	}
+	if now.Before(e.lockedUntil) {
+		return false
+	}
 	e.failures++
 	e.last = now
 	if d := lockout(e.failures); d > 0 {
 		e.lockedUntil = now.Add(d)
+	}
+	return true
+}
+
+// succeed takes back the failure begin counted (and a lock-out that
+// counting started). A success does not clear earlier failures of the
+// address: one valid code must not reset an attacker's count.
+func (t *addrThrottle) succeed(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.entries[addr]; e != nil && e.failures > 0 {
+		e.failures--
+		if lockout(e.failures) == 0 {
+			e.lockedUntil = time.Time{}
+		}
 	}
 }
 
