@@ -22,11 +22,13 @@
 //     under a key kept in the data dir, then verified against their slow
 //     hash. An unknown code is asked the same question as a real
 //     date-of-birth code and spends the same hashing time.
-//   - Five wrong answers lock a code, and separately a client address, for
-//     a minute, doubling with every further failure (at most a day). The
-//     code's counter shows in `code list`; `code extend` lifts the lock.
-//     Locked, unknown, revoked and wrong all answer 401; only "expired but
-//     right" answers 403.
+//   - Five wrong answers lock a code, and separately a client address (an
+//     IPv6 /64), for a minute, doubling with every further failure (at
+//     most a day). Every attempt counts as a failure until it succeeds, so
+//     parallel requests get no extra tries; at most max(2, CPUs) answer
+//     checks hash at once. The code's counter shows in `code list`;
+//     `code extend` lifts the lock. Locked, unknown, revoked and wrong all
+//     answer 401; only "expired but right" answers 403.
 //   - JWTs are EdDSA (Ed25519, key in the data dir), valid 10 minutes by
 //     default, scoped to one code by its random record ID (never the code).
 //   - Nothing the request log writes identifies a patient: it logs the
@@ -49,7 +51,9 @@
 //	uploads/                 tusd file store (partial uploads survive restarts)
 //	inbox/<community>/<id>   filed envelopes
 //	sheets/<record>.pdf      printed code sheets
-//	admin.sock               the running server's admin socket
+//	admin.sock               the running server's admin socket (when the
+//	                         path is too long for a socket: admin.sock.path
+//	                         names one in a private temporary folder)
 //
 // A background sweep deletes codes (and their files) expired or revoked
 // longer than Retention ago, unfinished uploads idle longer than
