@@ -12,6 +12,9 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/zalando/go-keyring"
+
+	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/portal"
 )
@@ -122,5 +125,68 @@ func TestFlowRedeem(t *testing.T) {
 	h.waitFor("the saved studies", func() bool { return r.done.Visible() })
 	if _, err := os.Stat(r.savedDir); err != nil {
 		t.Fatalf("saved folder: %v", err)
+	}
+}
+
+// Receive (clinic mode): the clinic's inbox lists the envelope a practice
+// sent; importing it to the library decrypts it with the clinic's key and
+// shows a result per study; the portal's inbox is empty afterwards.
+func TestFlowReceive(t *testing.T) {
+	keyring.MockInit() // headless: the clinic key in go-keyring's memory provider
+	p := startDemoPortal(t)
+	cd := demoCD(t)
+	library := t.TempDir()
+	h := newHarnessWith(t, i18n.EN, app.Config{StateDir: t.TempDir(), PortalURL: p.url, LibraryDir: library})
+	key, err := h.core.InitClinicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	added, err := p.admin.AddCommunity(ctx, portal.AddCommunityRequest{Code: "kL9Q", Name: "Klinik Nord", Recipients: []string{key.Recipient}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A practice sends the CD to the clinic's inbox (its own core).
+	sender, err := app.Open(app.Config{StateDir: t.TempDir(), PortalURL: p.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	ix, err := sender.Scan(ctx, []string{cd.Dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := sender.StartSend(ctx, app.SendRequest{Inbox: "kL9Q", Index: ix, Sender: app.Sender{Name: "Praxis Dr. Weber"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err := sender.Wait(ctx, job.ID); err != nil || j.State != app.StateDone {
+		t.Fatalf("send: %+v, %v", j, err)
+	}
+	apiKey := added.APIKey
+
+	if err := h.core.UpdateSettings(func(s *app.Settings) { s.ClinicMode = true }); err != nil {
+		t.Fatal(err)
+	}
+	h.u.showInboxTab(true)
+	h.u.tabs.SelectIndex(2)
+	s := h.u.inbox
+	s.code.SetText("kL9Q")
+	test.Type(s.apiKey, apiKey)
+	test.Tap(s.refresh)
+	h.waitFor("the envelope in the list", func() bool { return len(s.checks) == 1 })
+	h.capture("inbox_list_en")
+	if s.toPACS.Checked || !s.toFolder.Checked {
+		t.Error("without a PACS configured, import should go to the folder only")
+	}
+	test.Tap(s.importB)
+	h.waitFor("the import results and the emptied inbox", func() bool { return s.results.Text != "" && len(s.checks) == 0 })
+	h.capture("inbox_imported_en")
+	if got := strings.Count(s.results.Text, "\n") + 1; got != len(ix.Patients[0].Studies)+len(ix.Patients[1].Studies) {
+		t.Errorf("results show %d studies:\n%s", got, s.results.Text)
+	}
+	entries, err := os.ReadDir(library)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("library after import: %v, %v", entries, err)
 	}
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -65,8 +66,9 @@ func newInboxScreen(u *UI) *inboxScreen {
 		widget.NewFormItem(u.t("ui.inbox.apiKey"), container.NewBorder(nil, nil, nil, s.refresh, s.apiKey)),
 	)
 	top := container.NewVBox(heading(u.t("ui.inbox.title")), login, widget.NewSeparator())
-	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.toFolder, s.toPACS, s.importB), s.status, s.results)
-	s.content = container.NewPadded(container.NewBorder(top, bottom, nil, nil, container.NewVScroll(s.list)))
+	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.toFolder, s.toPACS, s.importB), s.status)
+	middle := container.NewVScroll(container.NewVBox(s.list, s.results))
+	s.content = container.NewPadded(container.NewBorder(top, bottom, nil, nil, middle))
 	return s
 }
 
@@ -169,9 +171,15 @@ func (s *inboxScreen) jobChanged(j *app.Job) {
 	}
 	var lines []string
 	for _, im := range j.Receipt.Imported {
-		line := u.t("ui.inbox.result", im.StudyUID, im.Files)
+		// The folder's name says whose study it is (app names it after
+		// patient and date); the UID only when there is no folder.
+		name := im.StudyUID
 		if im.Dir != "" {
-			line += " · " + u.t("ui.inbox.resultDir", im.Dir)
+			name = filepath.Base(im.Dir)
+		}
+		line := u.t("ui.inbox.result", name, im.Files)
+		if im.Dir != "" {
+			line += " · " + u.t("ui.inbox.resultDir", filepath.Dir(im.Dir))
 		}
 		if im.Stored > 0 || im.Failed > 0 {
 			line += " · " + u.t("ui.inbox.resultPACS", im.Stored, im.Failed)
