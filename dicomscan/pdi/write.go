@@ -112,9 +112,10 @@ func WriteDir(ctx context.Context, dir string, idx *dicomscan.Index, opts Option
 }
 
 // WriteZip streams the file-set as a ZIP into w: one file-set, DICOMDIR at
-// the root (written last, it is small). Nothing is held in memory beyond a
-// copy buffer and the directory records. Every entry is deflated at the
-// fastest level (see the package doc for why). On error the ZIP in w is
+// the root (written last, it is small). Memory holds the directory records
+// and a bounded window of instances being deflated (2 per CPU, each at
+// most 8 MiB), never the file-set. Every entry is deflated at the fastest
+// level (see the package doc for why). On error the ZIP in w is
 // incomplete (no central directory): discard it.
 func WriteZip(ctx context.Context, w io.Writer, idx *dicomscan.Index, opts Options) (*Result, error) {
 	return writeZip(ctx, w, idx, opts, zipTuning{})
@@ -187,7 +188,7 @@ func newPooledFlate(out io.Writer) (io.WriteCloser, error) {
 type sink interface {
 	create(name string, compress bool, mod time.Time) (io.Writer, error)
 	closeFile() error
-	// finalName renames a finished temporary file (folders only).
+	// rename renames a finished temporary file (folders only).
 	rename(from, to string) error
 }
 
