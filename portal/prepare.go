@@ -1,11 +1,13 @@
 package portal
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"time"
@@ -168,7 +170,13 @@ func (p *preparer) build(rec *codeRecord, itemID string) error {
 	defer os.Remove(tmp.Name())
 	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Hour)
 	defer cancel()
-	if _, err := pdi.WriteZip(ctx, tmp, idx, opts); err != nil {
+	write := func() error { _, err := pdi.WriteZip(ctx, tmp, idx, opts); return err }
+	if len(idx.Patients) == 0 {
+		// Reports only: there is no DICOM file-set to make, so the ZIP
+		// holds just the PDFs (under IHE_PDI/, as they would be).
+		write = func() error { return writeDocumentsZip(ctx, tmp, idx) }
+	}
+	if err := write(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write zip: %w", err)
 	}
@@ -223,4 +231,33 @@ func loadRecordIndex(dataDir, recordID string) (*dicomscan.Index, error) {
 	}
 	idx.SetFS(os.DirFS(filepath.Join(dir, "src")))
 	return &idx, nil
+}
+
+// writeDocumentsZip writes the index's documents into a ZIP under IHE_PDI/.
+func writeDocumentsZip(ctx context.Context, w io.Writer, idx *dicomscan.Index) error {
+	zw := zip.NewWriter(w)
+	used := map[string]bool{}
+	for _, d := range idx.Documents {
+		name := "IHE_PDI/" + path.Base(d.Path)
+		for i := 2; used[name]; i++ {
+			name = fmt.Sprintf("IHE_PDI/%d_%s", i, path.Base(d.Path))
+		}
+		used[name] = true
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		in, err := idx.FS().Open(d.Path)
+		if err != nil {
+			return err
+		}
+		out, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+		if err == nil {
+			_, err = io.Copy(out, in)
+		}
+		in.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return zw.Close()
 }
