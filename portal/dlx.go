@@ -325,7 +325,7 @@ func (s *Server) handleDownloadAll(w http.ResponseWriter, r *http.Request) {
 // countDownload counts whole-file requests of a code for `code list` (a
 // resumed download's ranges do not count again).
 func (s *Server) countDownload(r *http.Request, rec *codeRecord) {
-	if r.Header.Get("Range") != "" {
+	if r.Method != http.MethodGet || r.Header.Get("Range") != "" {
 		return
 	}
 	s.store.updateCode(rec.ID, func(c *codeRecord) error { c.Downloads++; return nil })

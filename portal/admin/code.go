@@ -40,8 +40,8 @@ func (e *env) codeList(args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, i18n.T(e.lang, "portal.code.list_header"))
 	for _, c := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", c.RecordID, c.CreatedAt.Local().Format("2006-01-02"),
-			c.ExpiresAt.Local().Format("2006-01-02"), c.Items, strings.Join(c.Questions, ","), c.Failures, e.codeState(c, now))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", c.RecordID, c.CreatedAt.Local().Format("2006-01-02"),
+			c.ExpiresAt.Local().Format("2006-01-02"), c.Items, strings.Join(c.Questions, ","), c.Downloads, c.Failures, e.codeState(c, now))
 	}
 	return tw.Flush()
 }
