@@ -21,6 +21,7 @@ import (
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
 	"github.com/bildbote/bildbote/internal/testkit/gencd"
+	"github.com/bildbote/bildbote/internal/testkit/validate"
 )
 
 // syntheticCD writes a small synthetic patient CD (two patients, Latin-1
@@ -536,5 +537,73 @@ func TestSameAsDcmmkdir(t *testing.T) {
 	}
 	if strings.Count(ours, "IMAGE") != instances(idx) {
 		t.Errorf("%d IMAGE records, want %d", strings.Count(ours, "IMAGE"), instances(idx))
+	}
+}
+
+// pyRecordsOnly is the pydicom FileSet check without loading the
+// instances: some corpus files are broken on purpose (data set encoded
+// other than its meta says), and the writer copies data sets as they are.
+const pyRecordsOnly = `
+import sys, warnings
+warnings.simplefilter("error")
+warnings.filterwarnings("ignore", message="The 'DicomDir' class is deprecated", category=DeprecationWarning)
+from pydicom import dcmread
+from pydicom.fileset import FileSet
+print(len(list(FileSet(dcmread(sys.argv[1])))))
+`
+
+// TestPydicomCorpus: everything the dicomscan reader indexes among
+// pydicom's test and charset files (every transfer syntax, broken files,
+// SR, RT, waveforms, 16 character sets) is written into one file-set whose
+// DICOMDIR validates, and a rescan through that DICOMDIR finds every
+// instance again.
+func TestPydicomCorpus(t *testing.T) {
+	t.Parallel()
+	m, err := dicomscan.Open(corpus.PydicomTestFiles(t), corpus.PydicomCharsetFiles(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	idx, err := dicomscan.Scan(context.Background(), m, dicomscan.Options{IgnoreDICOMDIR: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if instances(idx) < 100 {
+		t.Fatalf("only %d instances indexed", instances(idx))
+	}
+	out := filepath.Join(t.TempDir(), "fs")
+	res, err := WriteDir(context.Background(), out, idx, Options{Time: fixedTime, FileSetID: "PYDICOM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Instances != instances(idx) {
+		t.Errorf("wrote %d of %d instances; skipped %v", res.Instances, instances(idx), res.Skipped)
+	}
+	dicomdir := filepath.Join(out, "DICOMDIR")
+	validate.Dciodvfy(t, dicomdir)
+	if msg, err := exec.Command(corpus.Tool(t, "dcdirdmp"), dicomdir).CombinedOutput(); err != nil {
+		t.Errorf("dcdirdmp: %v\n%.2000s", err, msg)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(corpus.PythonWithPydicom(t), "-c", pyRecordsOnly, dicomdir)
+	cmd.Stderr = &stderr
+	got, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(got)) != fmt.Sprint(res.Instances) {
+		t.Errorf("pydicom FileSet: %v, %q instances, want %d\n%s", err, got, res.Instances, stderr.Bytes())
+	}
+	checkNames(t, out)
+
+	again := scan(t, out, dicomscan.Options{})
+	if again.Method != dicomscan.MethodDICOMDIR {
+		t.Errorf("rescan used %q: %s", again.Method, again.FallbackReason)
+	}
+	found := map[string]bool{}
+	for _, line := range flatten(again) {
+		found[strings.Fields(line[strings.LastIndex(line, "|")+1:])[0]] = true
+	}
+	for _, line := range flatten(idx) {
+		if uid := strings.Fields(line[strings.LastIndex(line, "|")+1:])[0]; !found[uid] {
+			t.Errorf("instance %s not found again", uid)
+		}
 	}
 }
