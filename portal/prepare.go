@@ -190,6 +190,15 @@ func (p *preparer) build(rec *codeRecord, itemID string) error {
 	return os.Rename(tmp.Name(), dst)
 }
 
+// removeUnfinishedBuilds deletes temporary ZIPs a crash left behind (a
+// ZIP under its final name is always complete).
+func removeUnfinishedBuilds(dataDir string) {
+	leftovers, _ := filepath.Glob(filepath.Join(dataDir, codesDir, "*", "zip", ".building-*"))
+	for _, f := range leftovers {
+		os.Remove(f)
+	}
+}
+
 // prepareAllMissing starts the ZIPs of every live code that lacks them.
 func (s *Server) prepareAllMissing() {
 	recs, err := s.store.allCodes()

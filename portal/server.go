@@ -99,6 +99,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: store, throttle: newAddrThrottle(), hashSlots: make(chan struct{}, max(2, runtime.NumCPU()))}
 	s.prep = newPreparer(s)
+	removeUnfinishedBuilds(cfg.DataDir)
 	if err := s.setupUploads(); err != nil {
 		store.Close()
 		return nil, err

@@ -182,7 +182,14 @@ func TestPrepareEagerly(t *testing.T) {
 	p := startPortal(t, dir)
 	code, patient := p.issueCDCode()
 	p.stop()
+	// A build a crash interrupted.
+	leftover := filepath.Join(dir, codesDir, "x", "zip", ".building-123")
+	os.MkdirAll(filepath.Dir(leftover), 0o700)
+	os.WriteFile(leftover, []byte("PK"), 0o600)
 	q := startPortal(t, dir, func(c *Config) { c.PrepareEagerly = true })
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Error("unfinished build survived a restart")
+	}
 	q.srv.Start()
 	q.srv.prep.wait()
 	bearer := hdr("Authorization", "Bearer "+q.login(code, "1", patient.BirthDate))
