@@ -38,8 +38,8 @@ func charsetFile(t *testing.T, name, as string) source {
 
 // standardSources are files from every layout the writer must handle: a
 // TIFF header in the preamble (MR_small), Latin-1 and UTF-8 names, JPEG,
-// implicit VR, big endian, RLE, deflate, and a bare data set without meta
-// information.
+// implicit VR, big endian, RLE, deflate, a bare data set without meta
+// information, and a Siemens MR from dicom3tools.
 func standardSources(t *testing.T) []source {
 	return []source{
 		pydicomFile(t, "CT_small.dcm", "cd/CT_small.dcm"),
@@ -52,6 +52,7 @@ func standardSources(t *testing.T) []source {
 		pydicomFile(t, "ExplVR_LitEndNoMeta.dcm", "cd/nometa"),
 		charsetFile(t, "chrGerm.dcm", "cd/Bilder/Müller.dcm"),
 		charsetFile(t, "chrX1.dcm", "cd/x1.dcm"),
+		{corpus.Dicom3toolsExample(t), "cd/siemens/0051"},
 	}
 }
 
@@ -192,7 +193,7 @@ func TestWriteDir(t *testing.T) {
 	// the outputs of inputs that pass dciodvfy must pass it too
 	for _, e := range res.Written {
 		switch filepath.Base(e.Source) {
-		case "CT_small.dcm", "MR_small.dcm":
+		case "CT_small.dcm", "MR_small.dcm", "0051":
 			validate.File(t, filepath.Join(out, filepath.FromSlash(e.Path)))
 		}
 	}
