@@ -25,8 +25,10 @@
 //     DICOMDIR. No executable is ever written: by name and by content.
 //   - The DICOMDIR is written last, from what was actually written, so a
 //     cancelled or failed run never leaves a folder that looks complete.
-//   - With the same Options.Time the output is byte for byte the same, so a
-//     server can answer HTTP Range requests by writing the ZIP again.
+//   - With the same index, Options and build, the output is byte for byte
+//     the same (whatever the number of CPUs), so a server can answer HTTP
+//     Range requests by writing the ZIP again. Options.Time must be set
+//     for that; zero means now.
 //
 // Directory records need some Type 1 keys the files may lack. They are
 // filled like dcmmkdir +I does: Study Date and Time with Options.Time, Study
