@@ -47,10 +47,10 @@ func NormalizeToken(input string) string {
 // other token as it is.
 func FormatToken(token string) string {
 	n := NormalizeToken(token)
-	if len(n) == codeLength && n != strings.TrimSpace(token) || isCode(n) {
-		return n[0:4] + "-" + n[4:8] + "-" + n[8:12]
+	if !isCode(n) {
+		return token
 	}
-	return token
+	return n[0:4] + "-" + n[4:8] + "-" + n[8:12]
 }
 
 func isCode(s string) bool {
