@@ -134,8 +134,9 @@ func (r *Result) AllInstances() []*Instance {
 	return out
 }
 
-// Generate writes the CD into dir (created if needed; existing files with
-// the same names are overwritten) and returns what it wrote.
+// Generate writes the CD into dir and returns what it wrote. dir is created
+// if needed; give it an empty one: files of the same names are
+// overwritten, other files are left alone (and would then be on the CD).
 func Generate(dir string, opt Options) (*Result, error) {
 	if opt.Files == 0 {
 		opt.Files = 2000

@@ -136,7 +136,29 @@ func TestSmallCDValidates(t *testing.T) {
 	if n := checkDICOMDIR(t, abs(res, res.DICOMDIR)); n != res.Files {
 		t.Errorf("pydicom FileSet found %d instances, want %d", n, res.Files)
 	}
+
+	// Each PATIENT record carries its patient's character set, so the
+	// names decode correctly from the DICOMDIR alone.
+	out, err := exec.Command(corpus.PythonWithPydicom(t), "-W", "ignore", "-c", pyPatientRecords, abs(res, res.DICOMDIR)).Output()
+	if err != nil {
+		t.Fatalf("pydicom patient records: %v", err)
+	}
+	var want []string
+	for _, p := range res.Patients {
+		want = append(want, p.CharacterSet+"|"+p.Name+"|"+p.ID)
+	}
+	if got := strings.Split(strings.TrimSpace(string(out)), "\n"); !slices.Equal(got, want) {
+		t.Errorf("DICOMDIR patient records = %q, want %q", got, want)
+	}
 }
+
+const pyPatientRecords = `
+import sys
+from pydicom import dcmread
+for r in dcmread(sys.argv[1]).DirectoryRecordSequence:
+    if r.DirectoryRecordType == "PATIENT":
+        print("%s|%s|%s" % (r.SpecificCharacterSet, r.PatientName, r.PatientID))
+`
 
 // pyFileSet is validate.DICOMDIR's pydicom check with one difference:
 // pydicom 2.3 (Debian 12) always warns "The 'DicomDir' class is deprecated"
