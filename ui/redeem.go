@@ -69,7 +69,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 	r.expiryDate.SetPlaceHolder(u.t("ui.redeem.datePlaceholder"))
 	r.expiryDate.OnChanged = r.expiryChanged
 	r.expiryAsk = container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.expiryAsk")), nil,
-		container.NewGridWrap(fyne.NewSize(220, r.expiryDate.MinSize().Height), r.expiryDate))
+		container.NewGridWrap(fyne.NewSize(320, r.expiryDate.MinSize().Height), r.expiryDate))
 	r.items = container.NewVBox()
 	r.target = widget.NewLabel("")
 	r.changeTarget = widget.NewButtonWithIcon(u.t("ui.redeem.changeFolder"), theme.FolderOpenIcon(), r.chooseTarget)

@@ -74,6 +74,7 @@ func (r *redeemScreen) showQuestions(sess *app.RedeemSession) {
 		case q.Format == "DATE":
 			d := widget.NewDateEntry()
 			d.SetPlaceHolder(r.u.t("ui.redeem.datePlaceholder"))
+			d.OnSubmitted = func(string) { r.answer() }
 			field = d
 			r.answers[q.ID] = func() string {
 				if d.Date == nil {
@@ -99,9 +100,7 @@ func (r *redeemScreen) showQuestions(sess *app.RedeemSession) {
 	r.body.Refresh()
 	if len(r.questions.Items) > 0 {
 		if f, ok := r.questions.Items[0].Widget.(fyne.Focusable); ok {
-			if c := fyne.CurrentApp().Driver().CanvasForObject(r.questions); c != nil {
-				c.Focus(f)
-			}
+			r.u.win.Canvas().Focus(f)
 		}
 	}
 }
@@ -152,6 +151,7 @@ func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 	}
 	r.itemsBox.Show()
 	r.body.Refresh()
+	r.u.win.Canvas().Focus(r.saveAll) // Space saves everything
 }
 
 func describeItem(u *UI, it app.Item) string {
@@ -251,7 +251,11 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 		r.progress.SetValue(1)
 		r.savedDir = r.target.Text
 		if j.Receipt != nil && len(j.Receipt.Saved) > 0 {
+			// One study: its folder; several: the folder that holds them.
 			r.savedDir = j.Receipt.Saved[0].Dir
+			if len(j.Receipt.Saved) > 1 {
+				r.savedDir = filepath.Dir(r.savedDir)
+			}
 		}
 		r.status.SetText(r.u.t("ui.redeem.saved", r.savedDir))
 		r.done.Show()

@@ -52,6 +52,9 @@ func (s *sendScreen) scanDone(ctx context.Context, ix *dicomscan.Index, err erro
 	default:
 		s.status.SetText("")
 		s.showIndex(ix)
+		if s.community == nil && s.inboxCode.Text != "" {
+			s.lookupInbox() // the remembered or default inbox: show who gets it
+		}
 	}
 }
 

@@ -3,13 +3,17 @@
 #
 #   BIN=<dir with bildbote, bildbote-portal> scripts/e2e/gui.sh
 #
-# Starts a private X server, opens the app (English, then German), checks
-# every screen rendered (a screenshot with enough distinct colours), drops
-# a generated demo CD onto the drop zone by a REAL XDND drag (our own
-# drag source, internal/testkit/xdnd), checks the scanned tree appeared,
-# switches tabs and types an access code with xdotool, and repeats the
-# screens at a small laptop size. Screenshots stay in $GUI_SHOTS
-# (default build/e2e/gui) for a person to look at.
+# Starts the reference portal with its demo data on loopback and a
+# private X server, opens the app (English, then German) against the
+# portal, checks every screen rendered (a screenshot with enough distinct
+# colours), drops a generated demo CD onto the drop zone by a REAL XDND
+# drag (our own drag source, internal/testkit/xdnd), checks the scanned
+# tree appeared, sends it to the demo inbox by clicking Send, checks the
+# portal received it, redeems the demo access code by typing it and the
+# date of birth and saves the studies (files must appear in the library),
+# and repeats the screens at a small laptop size. Coordinates are those of
+# the fixed 1280x800 layout. Screenshots stay in $GUI_SHOTS (default
+# build/e2e/gui) for a person to look at.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -33,13 +37,26 @@ step() { echo "gui.sh: $*"; }
 for t in Xvfb xdotool import convert compare gcc; do
 	command -v "$t" >/dev/null || fail "$t missing (scripts/deps.sh test installs it)"
 done
-[ -x "$BIN/bildbote" ] || fail "no $BIN/bildbote (make build)"
+for b in bildbote bildbote-portal; do
+	[ -x "$BIN/$b" ] || fail "no $BIN/$b (make build)"
+done
+command -v python3 >/dev/null || fail "python3 missing"
 
 step "building the XDND drag source"
 gcc -O2 -Wall -o "$work/xdnd" internal/testkit/xdnd/xdnd.c -lX11
 
 step "generating the demo CD"
 go run ./testdata/gencd -out "$work/demo-cd" -files 20 -small >/dev/null
+
+step "starting the demo portal"
+"$BIN/bildbote-portal" demo --data "$work/portal" --json >"$work/demo.json" 2>"$work/demo.log" || fail "portal demo: $(cat "$work/demo.log")"
+demo() { python3 -c "import json,sys; print(json.load(open('$work/demo.json'))[sys.argv[1]])" "$1"; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN/bildbote-portal" serve --data "$work/portal" --listen "127.0.0.1:$port" >"$work/portal.log" 2>&1 &
+pids+=($!)
+PORTAL=http://127.0.0.1:$port
+for _ in $(seq 50); do curl -fs "$PORTAL/dlx/v1/api_info" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fs "$PORTAL/dlx/v1/api_info" >/dev/null || fail "the portal does not answer ($(cat "$work/portal.log"))"
 
 # A free display number: no socket and no lock file.
 disp=
@@ -77,7 +94,7 @@ start_app() { # LANG
 	local state="$work/state-$1"
 	mkdir -p "$state" "$work/xdg-$1"
 	LANG=$1 LC_ALL= LANGUAGE= XDG_CONFIG_HOME="$work/xdg-$1" BILDBOTE_POLICY= \
-		"$BIN/bildbote" -state "$state" -library "$work/library" ${PORTAL:+-portal "$PORTAL"} \
+		"$BIN/bildbote" -state "$state" -library "$work/library-$1" -portal "$PORTAL" -inbox "$(demo inbox)" \
 		>"$work/app-$1.log" 2>&1 &
 	app_pid=$!
 	pids+=("$app_pid")
@@ -107,17 +124,53 @@ for _ in $(seq 60); do
 done
 [ -n "$scanned" ] || fail "the screen did not change after the drop"
 shot en-send-scanned >/dev/null
-xdotool key space; sleep 0.5   # closes an error dialog, if the scan showed one
 
-step "tabs and typing an access code"
+
+step "sending the CD to the demo inbox"
+# The default inbox (-inbox) is looked up by itself after the scan: the
+# clinic's name and key fingerprint show before anything is sent.
+sleep 2
+shot en-send-recipient >/dev/null
+click 1010 626                  # Send (below the form at 1280x800)
+inbox_items() {
+	curl -fs -H "Authorization: Bearer $(demo apiKey)" "$PORTAL/api/v1/inbox/$(demo inbox)" |
+		python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))'
+}
+sent=
+for _ in $(seq 60); do
+	[ "$(inbox_items)" = 1 ] && { sent=yes; break; }
+	sleep 0.5
+done
+[ -n "$sent" ] || fail "the demo inbox did not receive the envelope"
+sleep 1
+click 275 21                    # Transfers: the receipt
+shot en-transfers-sent >/dev/null
+
+step "redeeming the demo code"
 click 150 21                    # Redeem code
 shot en-redeem >/dev/null
 click 60 150                    # first code field
-xdotool type --delay 40 "abcd"  # advances to the next field by itself
-xdotool type --delay 40 "efgh2345"
+code=$(demo accessCode); code=${code//-/}
+xdotool type --delay 40 "${code:0:4}"  # advances to the next field by itself
+xdotool type --delay 40 "${code:4}"
 sleep 0.5
 shot en-redeem-typed >/dev/null
 differs "$shots/en-redeem.png" "$shots/en-redeem-typed.png" 300 || fail "typing the code changed nothing"
+xdotool key Return; sleep 2     # asks the portal; the date field gets the focus
+shot en-redeem-questions >/dev/null
+xdotool type --delay 40 "$(demo birthDate)"
+xdotool key Return; sleep 2     # answers; Save all gets the focus
+shot en-redeem-items >/dev/null
+xdotool key space               # Save all
+saved=
+for _ in $(seq 60); do
+	if [ -n "$(find "$work/library-en_US.UTF-8" -type f 2>/dev/null | head -1)" ]; then saved=yes; break; fi
+	sleep 0.5
+done
+[ -n "$saved" ] || fail "saving the redeemed studies wrote nothing into the library"
+sleep 1
+shot en-redeem-saved >/dev/null
+
 click 275 21                    # Transfers
 shot en-transfers >/dev/null
 click 380 21                    # Settings
