@@ -201,8 +201,6 @@ func documentExtension(d dicomscan.Document) string {
 		return "PNG"
 	case "text/plain":
 		return "TXT"
-	case "text/html":
-		return "HTM"
 	}
 	ext := strings.ToUpper(strings.TrimPrefix(path.Ext(d.Path), "."))
 	if len(ext) == 0 || len(ext) > 3 {
@@ -220,7 +218,8 @@ func documentExtension(d dicomscan.Document) string {
 }
 
 // executableExtensions are never copied onto a medium, whatever the index
-// says: autorun and installer files are how patient CDs spread malware.
+// says: autorun and installer files are how patient CDs spread malware,
+// and web pages run script.
 var executableExtensions = map[string]bool{
 	"EXE": true, "COM": true, "BAT": true, "CMD": true, "INF": true, "MSI": true,
 	"MSP": true, "SCR": true, "PIF": true, "CPL": true, "DLL": true, "SYS": true,
@@ -228,6 +227,7 @@ var executableExtensions = map[string]bool{
 	"PS1": true, "HTA": true, "LNK": true, "REG": true, "JAR": true, "APP": true,
 	"SH": true, "COMMAND": true, "APK": true, "DMG": true, "PKG": true, "DEB": true,
 	"RPM": true, "APPIMAGE": true, "OCX": true, "MSC": true, "SCT": true, "ELF": true,
+	"HTM": true, "HTML": true, "XHTML": true, "SVG": true, "MHT": true, "URL": true,
 }
 
 func isExecutableName(p string) bool {
@@ -238,9 +238,12 @@ func isExecutableName(p string) bool {
 	return executableExtensions[strings.ToUpper(strings.TrimPrefix(path.Ext(base), "."))]
 }
 
+// isExecutableMIME also refuses active web content (HTML, SVG): opened
+// from the medium in a browser it runs script. INDEX.HTM is the only page
+// on a medium this package writes.
 func isExecutableMIME(m string) bool {
 	m = strings.ToLower(m)
-	for _, bad := range []string{"executable", "x-msdownload", "x-msdos-program", "x-sh", "x-msi", "x-bat", "javascript", "x-elf", "x-mach-o"} {
+	for _, bad := range []string{"executable", "x-msdownload", "x-msdos-program", "x-sh", "x-msi", "x-bat", "javascript", "x-elf", "x-mach-o", "html", "svg"} {
 		if strings.Contains(m, bad) {
 			return true
 		}

@@ -199,8 +199,8 @@ func checkNames(t *testing.T, dir string) {
 		if strings.HasPrefix(rel, "DICOM/") && ext != "" {
 			t.Errorf("%s: DICOM file with an extension", rel)
 		}
-		if isExecutableName(base) {
-			t.Errorf("%s: executable on the medium", rel)
+		if isExecutableName(base) && rel != "INDEX.HTM" {
+			t.Errorf("%s: executable or active content on the medium", rel)
 		}
 		top, _, _ := strings.Cut(rel, "/")
 		switch top {
@@ -302,11 +302,13 @@ func TestHostileNames(t *testing.T) {
 	writeFile(t, filepath.Join(mediumDir, "VIEWER.EXE"), []byte("MZ\x90\x00 not really"))
 	writeFile(t, filepath.Join(mediumDir, "innocent.pdf"), []byte("MZ\x90\x00 a program in disguise"))
 	writeFile(t, filepath.Join(mediumDir, "AUTORUN.INF"), []byte("[autorun]\nopen=VIEWER.EXE\n"))
+	writeFile(t, filepath.Join(mediumDir, "viewer.htm"), []byte("<script>alert(1)</script>"))
 	idx.Documents = []dicomscan.Document{
 		{Path: "report <script>.pdf", MIMEType: "application/pdf"},
 		{Path: "VIEWER.EXE", MIMEType: "application/pdf"},
 		{Path: "innocent.pdf", MIMEType: "application/pdf"},
 		{Path: "AUTORUN.INF", MIMEType: "text/plain"},
+		{Path: "viewer.htm", MIMEType: "text/plain"},
 		{Path: "../../etc/passwd", MIMEType: "text/plain"},
 	}
 	// instances that try to leave the medium, or are programs
@@ -334,13 +336,13 @@ func TestHostileNames(t *testing.T) {
 	for _, s := range res.Skipped {
 		skipped[s.Path] = true
 	}
-	for _, p := range []string{"VIEWER.EXE", "innocent.pdf", "AUTORUN.INF", "../../etc/passwd", "../../../etc/passwd"} {
+	for _, p := range []string{"VIEWER.EXE", "innocent.pdf", "AUTORUN.INF", "viewer.htm", "../../etc/passwd", "../../../etc/passwd"} {
 		if !skipped[p] {
 			t.Errorf("%s not skipped", p)
 		}
 	}
-	if n := len(res.Skipped); n != 7 {
-		t.Errorf("%d skipped, want 7 (3 instances, 4 documents): %v", n, res.Skipped)
+	if n := len(res.Skipped); n != 8 {
+		t.Errorf("%d skipped, want 8 (3 instances, 5 documents): %v", n, res.Skipped)
 	}
 	html, err := os.ReadFile(filepath.Join(out, "INDEX.HTM"))
 	if err != nil {
