@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/bildbote/bildbote/app"
@@ -260,6 +261,7 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 		r.status.SetText(r.u.t("ui.redeem.saved", r.savedDir))
 		r.done.Show()
 		r.body.Refresh()
+		r.content.(*container.Scroll).ScrollToBottom() // the folder buttons
 		r.saveAll.Enable()
 		r.saveSelection.Enable()
 	case app.StateFailed, app.StateCanceled:

@@ -163,9 +163,10 @@ func (s *sendScreen) form() fyne.CanvasObject {
 		heading(u.t("ui.send.to")), to, s.recipient, s.fingerprint, s.pinNote, s.passwordItem,
 		widget.NewSeparator(),
 		heading(u.t("ui.send.from")), from,
-		s.sendButton, s.status,
 	)
-	return container.NewVScroll(container.NewPadded(s.formBody))
+	// Send stays in sight below the scrolling form, also on small screens.
+	actions := container.NewPadded(container.NewVBox(s.sendButton, s.status))
+	return container.NewBorder(nil, actions, nil, nil, container.NewVScroll(container.NewPadded(s.formBody)))
 }
 
 func heading(text string) *widget.Label {

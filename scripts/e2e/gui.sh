@@ -131,7 +131,7 @@ step "sending the CD to the demo inbox"
 # clinic's name and key fingerprint show before anything is sent.
 sleep 2
 shot en-send-recipient >/dev/null
-click 1010 626                  # Send (below the form at 1280x800)
+click 1010 735                  # Send (pinned below the form at 1280x800)
 inbox_items() {
 	curl -fs -H "Authorization: Bearer $(demo apiKey)" "$PORTAL/api/v1/inbox/$(demo inbox)" |
 		python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))'
