@@ -534,9 +534,14 @@ func TestZipBomb(t *testing.T) {
 	// A value of 70 MiB: it fits in the entry, so only the bound stops it.
 	w.Write(explicitLE(tsExplicitLE, []byte{0x08, 0x00, 0x40, 0x11, 'O', 'B', 0, 0, 0x00, 0x00, 0x60, 0x04}))
 	zeros := make([]byte, 1<<20)
-	for range 72 {
+	for range 70 {
 		w.Write(zeros)
 	}
+	// The identifiers after it: only a reader that inflated all 70 MiB
+	// would find them and index the file.
+	w.Write(elem(0x0008, 0x0018, "UI", pad("1.2.3.4.5")))
+	w.Write(elem(0x0020, 0x000D, "UI", pad("1.2.3")))
+	w.Write(elem(0x0020, 0x000E, "UI", pad("1.2.3.4")))
 	zw.Close()
 	f.Close()
 	ix := scanMedium(t, Options{}, zp)
