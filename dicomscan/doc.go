@@ -16,8 +16,10 @@
 //   - No input makes the reader panic, hang, or allocate more than the file
 //     holds: every declared length is checked against the file size, values
 //     longer than 64 KiB are skipped, never read, and sequence nesting is
-//     bounded. Memory does not grow with file sizes, only with the number
-//     of indexed files (a few hundred bytes each).
+//     bounded. Where it cannot seek (ZIP entries) or the size is unknown
+//     (deflated datasets), it reads at most 64 MiB of a file, so deflate
+//     bombs end early. Memory does not grow with file sizes, only with the
+//     number of indexed files (a few hundred bytes each).
 //   - Pixel data is never read. The full scan reads each file up to the
 //     attributes the index needs, then skips (by seeking) to the pixel data
 //     element to check that its declared length fits in the file.
@@ -35,8 +37,10 @@
 //     JPEG/PNG pictures are Documents. Symbolic links are not followed.
 //   - The index is sorted and does not depend on the number of workers.
 //
-// Not supported: Joliet-only file names in ISO images (the primary 8.3
-// names are shown), files larger than 4 GiB inside ISO images, ZIP64 is
-// whatever archive/zip supports. Writing IHE PDI file-sets from an Index
-// lives in the subpackage pdi.
+// ISO images are read with github.com/kdomanski/iso9660 v0.4.0: ISO 9660
+// levels 1-3 and Rock Ridge names, but not Joliet (a Joliet-only image shows
+// its primary 8.3 names, which DICOM CDs use anyway) and not files recorded
+// in several extents (over 4 GiB). ZIPs are read with archive/zip; entries
+// named with "../" appear inside the medium, never outside. Writing IHE PDI
+// file-sets from an Index lives in the subpackage pdi.
 package dicomscan
