@@ -56,7 +56,8 @@ BB_SOURCE=worktree DIST_WORK=$tmp/a DIST_DIR=$tmp/a/dist "$root/packaging/dist.s
 mark "linux build A" "$t"
 step "linux build B (second source copy, same cache)"
 t=$SECONDS
-BB_SOURCE=worktree DIST_WORK=$tmp/b DIST_DIR=$tmp/b/dist "$root/packaging/dist.sh" linux 2>/dev/null
+BB_SOURCE=worktree DIST_WORK=$tmp/b DIST_DIR=$tmp/b/dist "$root/packaging/dist.sh" linux >"$tmp/b.log" 2>&1 ||
+	{ cat "$tmp/b.log" >&2; fail "build B failed"; }
 mark "linux build B" "$t"
 
 step "reproducibility: binaries, tarball, .debs"
@@ -145,7 +146,8 @@ r=$tmp/root
 mkdir -p "$r/var/lib/dpkg/updates" "$r/var/lib/dpkg/info"
 touch "$r/var/lib/dpkg/status" "$r/var/lib/dpkg/available"
 dpkgr=(dpkg --root="$r" --force-script-chrootless --force-depends --force-not-root --log=/dev/null)
-"${dpkgr[@]}" -i "$deb" "$pdeb" >/dev/null
+# --force-depends: the scratch root has no libc6/libgl1; dpkg says so on stderr.
+"${dpkgr[@]}" -i "$deb" "$pdeb" >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -i failed"; }
 for p in bildbote bildbote-portal; do
 	[ "$("${dpkgr[@]}" -s "$p" | sed -n 's/^Status: //p')" = "install ok installed" ] || fail "$p not installed"
 done
@@ -162,11 +164,11 @@ if "$r/usr/sbin/bildbote-policywriter" --out "$r/etc/bildbote/policy.toml" --por
 	fail "the policy writer accepted an invalid portal URL"
 fi
 grep -q 'portal_url = "https://portal.example"' "$r/etc/bildbote/policy.toml" || fail "a rejected value replaced the policy"
-"${dpkgr[@]}" -r bildbote >/dev/null
+"${dpkgr[@]}" -r bildbote >>"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -r failed"; }
 [ ! -e "$r/usr/bin/bildbote" ] || fail "remove left /usr/bin/bildbote"
 [ -e "$r/etc/bildbote/policy.toml.example" ] || fail "remove deleted the conffile (only purge may)"
 [ -e "$r/etc/bildbote/policy.toml" ] || fail "remove deleted the clinic's policy"
-"${dpkgr[@]}" -P bildbote bildbote-portal >/dev/null
+"${dpkgr[@]}" -P bildbote bildbote-portal >>"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -P failed"; }
 [ ! -e "$r/etc/bildbote/policy.toml.example" ] || fail "purge left the conffile"
 [ -e "$r/etc/bildbote/policy.toml" ] || fail "purge deleted the clinic's own policy.toml"
 
