@@ -74,9 +74,19 @@
 // was saved.
 //
 // Receive: InboxList(ctx, portal, inbox, apiKey) and StartImport(ImportRequest)
-// download each envelope, decrypt it with the clinic key, verify every
-// SHA-256, write to a folder and/or STOW-RS into a PACS, and only then
-// acknowledge (DELETE) it on the portal.
+// download each envelope (resumable), check it against the SHA-256 the
+// portal listed, decrypt it with the clinic key (InitClinicKey/ClinicKey:
+// OS keyring or a passphrase-protected file in the state dir), verify
+// every file's SHA-256, write to <to>/<patient> <birth date> <received>/
+// (manifest.json and files/…) and/or STOW-RS into a PACS (per-study
+// stored/failed counts in Receipt.Imported), and only then acknowledge
+// (DELETE) it on the portal. An envelope that is tampered with, not for
+// this clinic, or refused by the PACS is not acknowledged; the job goes
+// on with the others and fails at the end with the first such error.
+//
+// Portals: every flow takes a portal root, a DLX base (…/dlx/v1), a code
+// URL, or "" for Settings().PortalURL; with a policy, only allowed_portals
+// (or the locked portal_url) are accepted.
 //
 // # Errors
 //

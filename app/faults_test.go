@@ -149,9 +149,8 @@ func waitUploadStarted(t *testing.T, dataDir string) {
 
 // TestJWTExpiresMidDownload: the portal's session tokens live three
 // seconds (hashing the answers takes one under -race); the first download
-// is cut after 128 KiB and 3.5 s, when the JWT has expired
-// by then, so the client must answer the questions again (from memory)
-// and resume the download.
+// is cut after 128 KiB and 3.5 s, when the JWT has expired, so the client
+// must answer the questions again (from memory) and resume the download.
 func TestJWTExpiresMidDownload(t *testing.T) {
 	dir := t.TempDir()
 	var cuts atomic.Int32
