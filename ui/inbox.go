@@ -32,6 +32,7 @@ type inboxScreen struct {
 	checks    map[string]*widget.Check
 	order     []string
 	importJob string
+	listed    bool // listed at least once
 }
 
 func newInboxScreen(u *UI) *inboxScreen {
@@ -66,7 +67,7 @@ func newInboxScreen(u *UI) *inboxScreen {
 		widget.NewFormItem(u.t("ui.inbox.apiKey"), container.NewBorder(nil, nil, nil, s.refresh, s.apiKey)),
 	)
 	top := container.NewVBox(heading(u.t("ui.inbox.title")), login, widget.NewSeparator())
-	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.toFolder, s.toPACS, s.importB), s.status)
+	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.importB, s.toFolder, s.toPACS), s.status)
 	middle := container.NewVScroll(container.NewVBox(s.list, s.results))
 	s.content = container.NewPadded(container.NewBorder(top, bottom, nil, nil, middle))
 	return s
@@ -95,6 +96,7 @@ func (s *inboxScreen) load() {
 }
 
 func (s *inboxScreen) show(items []app.InboxItem) {
+	s.listed = true
 	s.list.Objects = nil
 	s.checks = map[string]*widget.Check{}
 	s.order = s.order[:0]

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -180,8 +181,23 @@ func (r *jobRow) receipt(rc *app.Receipt) []string {
 	if len(rc.Saved) > 0 {
 		out = append(out, u.t("ui.transfers.saved", len(rc.Saved), rc.Saved[0].Dir))
 	}
-	for _, im := range rc.Imported {
-		out = append(out, u.t("ui.transfers.imported", im.Files, im.Stored, im.Failed, im.Dir))
+	if len(rc.Imported) > 0 {
+		files, stored, failed, dir := 0, 0, 0, ""
+		for _, im := range rc.Imported {
+			files += im.Files
+			stored += im.Stored
+			failed += im.Failed
+			if dir == "" && im.Dir != "" {
+				dir = filepath.Dir(im.Dir)
+			}
+		}
+		out = append(out, u.t("ui.transfers.imported", len(rc.Imported), files))
+		if dir != "" {
+			out = append(out, u.t("ui.inbox.resultDir", dir))
+		}
+		if stored > 0 || failed > 0 {
+			out = append(out, u.t("ui.inbox.resultPACS", stored, failed))
+		}
 	}
 	return out
 }

@@ -104,6 +104,12 @@ func (u *UI) build() {
 		container.NewTabItemWithIcon(u.t("ui.tab.settings"), theme.SettingsIcon(), u.settings.content),
 	)
 	u.tabs.SetTabLocation(container.TabLocationTop)
+	u.tabs.OnSelected = func(it *container.TabItem) {
+		// Opening the inbox with its key at hand lists it at once.
+		if it == u.inboxTab && !u.inbox.listed && u.inbox.apiKey.Text != "" && u.inbox.code.Text != "" {
+			u.inbox.load()
+		}
+	}
 	u.win.SetContent(u.tabs)
 }
 

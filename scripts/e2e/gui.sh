@@ -90,15 +90,17 @@ differs() {
 }
 
 app_pid=
-start_app() { # LANG
-	local state="$work/state-$1"
-	mkdir -p "$state" "$work/xdg-$1"
-	LANG=$1 LC_ALL= LANGUAGE= XDG_CONFIG_HOME="$work/xdg-$1" BILDBOTE_POLICY= \
-		"$BIN/bildbote" -state "$state" -library "$work/library-$1" -portal "$PORTAL" -inbox "$(demo inbox)" \
-		>"$work/app-$1.log" 2>&1 &
+start_app() { # LANG [APP ARGS...]
+	local lang=$1
+	shift
+	local state="$work/state-$lang"
+	mkdir -p "$state" "$work/xdg-$lang"
+	LANG=$lang LC_ALL= LANGUAGE= XDG_CONFIG_HOME="$work/xdg-$lang" BILDBOTE_POLICY= \
+		"$BIN/bildbote" -state "$state" -library "$work/library-$lang" -portal "$PORTAL" -inbox "$(demo inbox)" "$@" \
+		>"$work/app-$lang.log" 2>&1 &
 	app_pid=$!
 	pids+=("$app_pid")
-	wid=$(timeout 30 xdotool search --sync --name '^Bildbote$' | head -1) || fail "no app window ($(cat "$work/app-$1.log"))"
+	wid=$(timeout 30 xdotool search --sync --name '^Bildbote$' | head -1) || fail "no app window ($(cat "$work/app-$lang.log"))"
 	xdotool windowsize "$wid" 1280 800
 	sleep 2
 }
@@ -187,14 +189,38 @@ click 380 21
 shot en-small-settings >/dev/null
 stop_app
 
-step "German, 1280x800"
-start_app de_DE.UTF-8
+step "German clinic, 1280x800: the clinic key, an envelope from a practice"
+# The clinic's key lives in a passphrase-protected file (no keyring here).
+export BILDBOTE_KEY_PASSPHRASE=e2e-only-passphrase
+state_de="$work/state-de_DE.UTF-8"
+"$BIN/bildbote-cli" keys init --state "$state_de" --json >"$work/keys.json" || fail "keys init"
+recipient=$(python3 -c "import json; print(json.load(open('$work/keys.json'))['recipient'])")
+apikey=$(LANG=C "$BIN/bildbote-portal" community add --data "$work/portal" --code KLIN \
+	--name "Klinik Nord" --recipient "$recipient" 2>/dev/null | head -1)
+[ -n "$apikey" ] || fail "community add printed no API key"
+"$BIN/bildbote-cli" send --state "$work/state-cli" --portal "$PORTAL" --to KLIN \
+	--sender "Praxis Dr. Weber" "$work/demo-cd" >"$work/cli-send.log" 2>&1 || fail "cli send: $(cat "$work/cli-send.log")"
+export BILDBOTE_INBOX_KEY=$apikey
+start_app de_DE.UTF-8 -clinic -inbox KLIN
 shot de-send >/dev/null
 click 170 21                    # Code einlösen
 shot de-redeem >/dev/null
-click 315 21                    # Übertragungen
+click 300 21                    # Posteingang
+sleep 1                         # lists by itself: the key came with BILDBOTE_INBOX_KEY
+sleep 2
+shot de-inbox >/dev/null
+click 95 734                    # Auswahl importieren
+imported=
+for _ in $(seq 60); do
+	if [ -n "$(find "$work/library-de_DE.UTF-8" -type f 2>/dev/null | head -1)" ]; then imported=yes; break; fi
+	sleep 0.5
+done
+[ -n "$imported" ] || fail "importing the clinic inbox wrote nothing into the library"
+sleep 2
+shot de-inbox-imported >/dev/null
+click 460 21                    # Übertragungen
 shot de-transfers >/dev/null
-click 460 21                    # Einstellungen
+click 590 21                    # Einstellungen
 shot de-settings >/dev/null
 stop_app
 
