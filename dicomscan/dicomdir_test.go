@@ -332,3 +332,18 @@ func TestDICOMDIRInSubfolder(t *testing.T) {
 		t.Errorf("mixed drop indexed %d files, want %d", mixed.Files, ix.Files+1)
 	}
 }
+
+// A file whose UIDs differ from its DICOMDIR record (here the first file of
+// a series replaced by an image of another patient) makes the DICOMDIR
+// untrustworthy.
+func TestDICOMDIRDisagrees(t *testing.T) {
+	dir := dicomdirTree(t, "DICOMDIR")
+	copyFile(t, filepath.Join(dir, "77654033", "CR1", "6154"), filepath.Join(dir, "98892001", "CT2N", "6293"))
+	ix := scanDir(t, dir, Options{})
+	if ix.Method != MethodScan || !strings.Contains(ix.FallbackReason, "disagrees") {
+		t.Fatalf("method %q, fallback %q", ix.Method, ix.FallbackReason)
+	}
+	if ix.Duplicates != 1 {
+		t.Errorf("%d duplicates, want 1 (the copied file)", ix.Duplicates)
+	}
+}
