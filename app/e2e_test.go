@@ -372,3 +372,21 @@ func isKind(err error, k i18n.Kind) bool {
 	ue, ok := i18n.AsUserError(err)
 	return ok && ue.Kind == k
 }
+
+// TestPolicyPinWins: a key pinned by the clinic's policy cannot be
+// overridden by the user accepting a new key.
+func TestPolicyPinWins(t *testing.T) {
+	p := startPortal(t, t.TempDir())
+	newClinic(t, p, "bM1X")
+	cdDir, _ := generateCD(t, gencd.MinFiles)
+	pol := filepath.Join(t.TempDir(), "policy.toml")
+	os.WriteFile(pol, []byte("[pinned_keys]\nbM1X = \"MFRG GZDF MZTW Q2LK NNWG 23TP OA\"\n"), 0o644)
+	practice := openCore(t, app.Config{PolicyPath: pol})
+	for _, accept := range []bool{false, true} {
+		_, err := send(t, practice, p.url, "bM1X", cdDir, accept)
+		var kc *crypto.KeyChangedError
+		if !errors.As(err, &kc) || !kc.Policy {
+			t.Errorf("accept=%v: policy pin not enforced: %v", accept, err)
+		}
+	}
+}

@@ -35,8 +35,9 @@ type sendParams struct {
 	Sources []string `json:"sources"`
 	Studies []string `json:"studies,omitempty"`
 
+	// No patient data here: the manifest's patient is taken from the
+	// index when sealing (the job store is not a patient record).
 	Sender   envelope.Sender   `json:"sender"`
-	Patient  envelope.Patient  `json:"patient"`
 	Referrer envelope.Referrer `json:"referrer"`
 	Message  string            `json:"message,omitempty"`
 
@@ -146,7 +147,7 @@ func (c *Core) StartSend(ctx context.Context, req SendRequest) (*Job, error) {
 	if wc.PasswordRequired && req.Password == "" {
 		return nil, i18n.NewError(i18n.KindInput, "app.inbox-password").WithHint("app.inbox-password.hint")
 	}
-	studies, files, bytes, patient := selection(req.Index, req.Studies)
+	studies, files, bytes, _ := selection(req.Index, req.Studies)
 	if studies == 0 {
 		return nil, i18n.NewError(i18n.KindInput, "app.send-nothing")
 	}
@@ -161,7 +162,6 @@ func (c *Core) StartSend(ctx context.Context, req SendRequest) (*Job, error) {
 		Portal: root, Inbox: wc.Code, CommunityName: wc.Name, UploadURL: endpoint, Recipients: recips,
 		Sources: sources, Studies: req.Studies,
 		Sender:   envelope.Sender{Name: req.Sender.Name, Practice: req.Sender.Name, Phone: req.Sender.Contact},
-		Patient:  patient,
 		Referrer: envelope.Referrer{Name: req.Referrer},
 		Message:  strings.TrimSpace(req.Message + "\n" + req.Patient),
 		Files:    files, NStudy: studies, Pending: wc.PasswordRequired,
@@ -280,7 +280,8 @@ func (c *Core) seal(ctx context.Context, r *jobRun, p *sendParams) error {
 		}
 		defer c.Release(ix)
 	}
-	in := envelope.SealInput{Index: ix, Studies: p.Studies, Sender: p.Sender, Patient: p.Patient,
+	_, _, _, patient := selection(ix, p.Studies)
+	in := envelope.SealInput{Index: ix, Studies: p.Studies, Sender: p.Sender, Patient: patient,
 		Referrer: p.Referrer, Message: p.Message, Recipients: p.Recipients}
 	for _, d := range ix.Documents {
 		in.Documents = append(in.Documents, d.Path)
