@@ -2,7 +2,11 @@ package ui
 
 import (
 	"context"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,10 +16,13 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/zalando/go-keyring"
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/testkit/gencd"
 	"github.com/bildbote/bildbote/portal"
 )
 
@@ -76,22 +83,7 @@ func TestFlowSend(t *testing.T) {
 // see the items and the expiry, save all, get the folder.
 func TestFlowRedeem(t *testing.T) {
 	p := startDemoPortal(t)
-	cd := demoCD(t)
-	pat := cd.Patients[0]
-	ctx := context.Background()
-	record := portal.NewRecordID()
-	staged, err := portal.StageItems(ctx, p.dir, record, []string{cd.Dir}, portal.StageOptions{PatientID: pat.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	expires := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
-	issued, err := p.admin.IssueCode(ctx, portal.IssueRequest{
-		RecordID: record, Items: staged.Items, ExpiresAt: expires,
-		Questions: []portal.QuestionSpec{{Type: "PAT_BIRTH_DATE", Answer: pat.BirthDate}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	issued, staged, pat, expires := issueCode(t, p)
 	h := newFlowHarness(t, i18n.DE, p)
 	r := h.u.redeem
 	h.u.tabs.SelectIndex(1)
@@ -188,5 +180,85 @@ func TestFlowReceive(t *testing.T) {
 	entries, err := os.ReadDir(library)
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("library after import: %v, %v", entries, err)
+	}
+}
+
+// issueCode stages the first patient of a generated CD on the portal and
+// issues an access code guarded by the date of birth.
+func issueCode(t *testing.T, p *demoPortal) (portal.IssueResult, *portal.Staged, *gencd.Patient, time.Time) {
+	t.Helper()
+	cd := demoCD(t)
+	pat := cd.Patients[0]
+	ctx := context.Background()
+	record := portal.NewRecordID()
+	staged, err := portal.StageItems(ctx, p.dir, record, []string{cd.Dir}, portal.StageOptions{PatientID: pat.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
+	issued, err := p.admin.IssueCode(ctx, portal.IssueRequest{
+		RecordID: record, Items: staged.Items, ExpiresAt: expires,
+		Questions: []portal.QuestionSpec{{Type: "PAT_BIRTH_DATE", Answer: pat.BirthDate}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issued, staged, pat, expires
+}
+
+// The code link (the QR payload) given on the command line, and a picture
+// of the code sheet dropped on the window, both lead to the questions.
+func TestFlowRedeemLinkAndPicture(t *testing.T) {
+	p := startDemoPortal(t)
+	issued, _, _, _ := issueCode(t, p)
+	link := p.url + "/c?token=" + issued.Code
+	h := newFlowHarness(t, i18n.EN, p)
+	r := h.u.redeem
+
+	h.u.Open([]string{link})
+	if h.u.tabs.SelectedIndex() != 1 {
+		t.Fatal("a code link does not open Redeem")
+	}
+	h.waitFor("the questions after the link", func() bool { return r.questionsBox.Visible() })
+
+	picture := filepath.Join(t.TempDir(), "code-sheet.png")
+	writeQR(t, picture, link)
+	r.reset()
+	h.u.tabs.SelectIndex(0)
+	h.u.Dropped([]fyne.URI{storage.NewFileURI(picture)})
+	if h.u.tabs.SelectedIndex() != 1 {
+		t.Fatal("a dropped picture does not open Redeem")
+	}
+	h.waitFor("the questions after the picture", func() bool { return r.questionsBox.Visible() })
+	if r.session == nil || !strings.HasSuffix(r.session.Masked, issued.Code[len(issued.Code)-4:]) {
+		t.Errorf("session for the wrong code: %+v", r.session)
+	}
+}
+
+// writeQR renders payload as a QR code PNG (the library the portal's code
+// sheet uses).
+func writeQR(t *testing.T, path, payload string) {
+	t.Helper()
+	m, err := qrcode.NewQRCodeWriter().Encode(payload, gozxing.BarcodeFormat_QR_CODE, 400, 400, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewGray(image.Rect(0, 0, m.GetWidth(), m.GetHeight()))
+	for y := 0; y < m.GetHeight(); y++ {
+		for x := 0; x < m.GetWidth(); x++ {
+			c := color.Gray{Y: 255}
+			if m.Get(x, y) {
+				c = color.Gray{}
+			}
+			img.SetGray(x, y, c)
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
 	}
 }
