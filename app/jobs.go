@@ -54,6 +54,11 @@ type Job struct {
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 
+	// Phase is what a running job does right now: a transfer.State such
+	// as "hashing", "sealing", "uploading", "downloading", "opening",
+	// "storing", "waiting-network", "waiting-server", or "unpacking".
+	Phase string `json:"phase,omitempty"`
+
 	BytesDone  int64 `json:"bytesDone"`
 	BytesTotal int64 `json:"bytesTotal"`
 	// Items counts envelopes, studies or files, whichever the kind moves.

@@ -198,6 +198,9 @@ func runImport(ctx context.Context, r *jobRun) error {
 func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *age.X25519Identity, apiKey string, it InboxItem, base int64) ([]ImportResult, error) {
 	env := filepath.Join(p.WorkDir, it.ID+".age")
 	ic := c.inboxClient(p.Portal, apiKey, transfer.ProgressFunc(func(s transfer.Status) {
+		if s.State != transfer.StateDone {
+			r.SetPhase(string(s.State))
+		}
 		if s.State == transfer.StateDownloading || s.State == transfer.StateDone {
 			r.SetDone(base + s.Done)
 		}
@@ -231,6 +234,7 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *a
 	}
 	tmpDst := filepath.Join(parent, ".import-"+it.ID)
 	os.RemoveAll(tmpDst) // a half-run Open leaves nothing, but a rename may have failed
+	r.SetPhase(string(transfer.StateOpening))
 	m, err := envelope.Open(ctx, f, []age.Identity{id}, tmpDst, envelope.Limits{}, transfer.ProgressFunc(func(transfer.Status) {}))
 	if err != nil {
 		return nil, err
@@ -244,6 +248,7 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *a
 	}
 	results := studyResults(m, it.ID, dir)
 	if p.StowURL != "" {
+		r.SetPhase(string(transfer.StateStoring))
 		if err := c.stowStudies(ctx, filepath.Join(dir, "files"), m, p.StowURL, results); err != nil {
 			return nil, err
 		}

@@ -289,6 +289,9 @@ func runSave(ctx context.Context, r *jobRun) error {
 // unpacks it; only a complete, verified extraction is moved into place.
 func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *saveParams, it *saveItem, base int64) error {
 	s.client.Progress = transfer.ProgressFunc(func(st transfer.Status) {
+		if st.State != transfer.StateDone {
+			r.SetPhase(string(st.State))
+		}
 		if st.Total > 0 {
 			r.SetTotal(max(r.bytesTotal.Load(), base+st.Total))
 		}
@@ -313,6 +316,7 @@ func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *sav
 	}
 	tmp := filepath.Join(p.WorkDir, SanitizeName(it.ID))
 	os.RemoveAll(tmp)
+	r.SetPhase("unpacking")
 	zr, err := safezip.ExtractFile(ctx, dl, tmp, safezip.Limits{}, nil)
 	if err != nil {
 		return err

@@ -44,6 +44,7 @@ type jobRun struct {
 
 	bytesDone, bytesTotal atomic.Int64
 	itemsDone, itemsTotal atomic.Int64
+	phase                 atomic.Value // string
 
 	mu      sync.Mutex
 	params  json.RawMessage
@@ -53,10 +54,19 @@ type jobRun struct {
 	tickMu      sync.Mutex
 	lastBytes   int64
 	lastItems   int64
+	lastPhase   string
 	lastPersist time.Time
 	speed       float64
 	lastTick    time.Time
 	lastChange  time.Time
+}
+
+// SetPhase says what the job does now (see Job.Phase).
+func (r *jobRun) SetPhase(p string) { r.phase.Store(p) }
+
+func (r *jobRun) currentPhase() string {
+	p, _ := r.phase.Load().(string)
+	return p
 }
 
 // SetTotal sets the bytes the job will move.
@@ -241,7 +251,7 @@ func (c *Core) work(ctx context.Context, r *jobRun, spec kindSpec) {
 			r.mu.Lock()
 			rc := r.receipt
 			r.mu.Unlock()
-			c.setState(r.id, StateDone, func(j *Job) { j.Receipt = rc; j.ETA = 0 })
+			c.setState(r.id, StateDone, func(j *Job) { j.Receipt = rc; j.ETA = 0; j.Phase = "" })
 			return
 		}
 		if ctx.Err() != nil {
@@ -349,14 +359,14 @@ func (c *Core) tick(r *jobRun, force bool) {
 	r.tickMu.Lock()
 	defer r.tickMu.Unlock()
 	now := time.Now()
-	done, items := r.bytesDone.Load(), r.itemsDone.Load()
+	done, items, phase := r.bytesDone.Load(), r.itemsDone.Load(), r.currentPhase()
 	if r.lastTick.IsZero() {
 		// first tick: no speed yet, but report where the job stands
 		r.lastTick, r.lastChange = now, now
 		r.lastBytes, r.lastItems = done, -1
 	}
 	dt := now.Sub(r.lastTick).Seconds()
-	changed := done != r.lastBytes || items != r.lastItems
+	changed := done != r.lastBytes || items != r.lastItems || phase != r.lastPhase
 	if dt > 0 {
 		inst := float64(done-r.lastBytes) / dt
 		if inst < 0 {
@@ -372,7 +382,7 @@ func (c *Core) tick(r *jobRun, force bool) {
 	if !changed && !force {
 		return
 	}
-	r.lastBytes, r.lastItems, r.lastChange = done, items, now
+	r.lastBytes, r.lastItems, r.lastPhase, r.lastChange = done, items, phase, now
 	total := r.bytesTotal.Load()
 	var eta time.Duration
 	if r.speed > 0 && total > done {
@@ -381,7 +391,7 @@ func (c *Core) tick(r *jobRun, force bool) {
 	snap := func(j *Job) {
 		j.BytesDone, j.BytesTotal = done, total
 		j.ItemsDone, j.ItemsTotal = int(items), int(r.itemsTotal.Load())
-		j.Speed, j.ETA = r.speed, eta
+		j.Speed, j.ETA, j.Phase = r.speed, eta, phase
 	}
 	var j *Job
 	if force || now.Sub(r.lastPersist) > 2*time.Second {
@@ -446,6 +456,7 @@ func (c *Core) overlayLocked(j *Job) {
 	if r := c.running[j.ID]; r != nil {
 		j.BytesDone, j.BytesTotal = r.bytesDone.Load(), r.bytesTotal.Load()
 		j.ItemsDone, j.ItemsTotal = int(r.itemsDone.Load()), int(r.itemsTotal.Load())
+		j.Phase = r.currentPhase()
 	}
 }
 

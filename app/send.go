@@ -243,6 +243,9 @@ func runSend(ctx context.Context, r *jobRun) error {
 	client := &tus.Client{HTTP: c.client, Bandwidth: c.bandwidth()}
 	client.Retry.Initial = c.cfg.RetryInitial
 	client.Progress = transfer.ProgressFunc(func(s transfer.Status) {
+		if s.State != transfer.StateDone {
+			r.SetPhase(string(s.State))
+		}
 		if s.State == transfer.StateUploading || s.State == transfer.StateDone {
 			r.SetDone(s.Done)
 		}
@@ -287,6 +290,9 @@ func (c *Core) seal(ctx context.Context, r *jobRun, p *sendParams) error {
 		in.Documents = append(in.Documents, d.Path)
 	}
 	res, err := envelope.Seal(ctx, in, p.Spool, transfer.ProgressFunc(func(s transfer.Status) {
+		if s.State != transfer.StateDone {
+			r.SetPhase(string(s.State))
+		}
 		r.SetTotal(s.Total)
 		r.SetDone(s.Done)
 	}))

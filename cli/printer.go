@@ -52,7 +52,7 @@ type textPrinter struct {
 	e         *env
 	tty       bool
 	lineShown bool
-	lastState app.JobState
+	lastState string
 	lastLine  time.Time
 }
 
@@ -76,8 +76,9 @@ func (p *textPrinter) status(line string, force bool) {
 }
 
 func (p *textPrinter) Job(j *app.Job) {
-	changed := j.State != p.lastState
-	p.lastState = j.State
+	key := string(j.State) + "/" + j.Phase
+	changed := key != p.lastState
+	p.lastState = key
 	p.status(jobLine(p.e, j), changed)
 }
 
@@ -121,7 +122,7 @@ func (p *jsonPrinter) line(v any) {
 
 func (p *jsonPrinter) Job(j *app.Job) {
 	p.line(map[string]any{
-		"type": "progress", "job": j.ID, "kind": j.Kind, "state": j.State,
+		"type": "progress", "job": j.ID, "kind": j.Kind, "state": j.State, "phase": j.Phase,
 		"bytesDone": j.BytesDone, "bytesTotal": j.BytesTotal,
 		"itemsDone": j.ItemsDone, "itemsTotal": j.ItemsTotal,
 		"speed": int64(j.Speed), "etaSeconds": int64(j.ETA.Seconds()),
@@ -179,7 +180,11 @@ func kindName(k i18n.Kind) string {
 // jobLine is the status line of a job: state, bytes, percent, speed, ETA.
 func jobLine(e *env, j *app.Job) string {
 	var b strings.Builder
-	b.WriteString(tr(e, "cli.job.state."+string(j.State)))
+	if j.State == app.StateRunning && j.Phase != "" {
+		b.WriteString(tr(e, "cli.job.phase."+j.Phase))
+	} else {
+		b.WriteString(tr(e, "cli.job.state."+string(j.State)))
+	}
 	if j.BytesTotal > 0 {
 		pct := float64(j.BytesDone) * 100 / float64(j.BytesTotal)
 		fmt.Fprintf(&b, "  %s / %s (%.0f %%)", humanBytes(e, j.BytesDone), humanBytes(e, j.BytesTotal), pct)
