@@ -262,3 +262,35 @@ func writeQR(t *testing.T, path, payload string) {
 		t.Fatal(err)
 	}
 }
+
+// A code redeemed but not saved that runs out within a week is reminded
+// of by a desktop notification when the app starts again.
+func TestExpiringCodeReminderAtStart(t *testing.T) {
+	p := startDemoPortal(t)
+	issued, _, pat, _ := issueCode(t, p)
+	state := t.TempDir()
+	cfg := app.Config{StateDir: state, PortalURL: p.url, LibraryDir: t.TempDir()}
+	core, err := app.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sess, err := core.RedeemStart(ctx, "", issued.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.Answer(ctx, map[string]string{sess.Questions[0].ID: pat.BirthDate}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.SetExpiry(time.Now().Add(3 * 24 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	core.Close()
+
+	h := newHarnessWith(t, i18n.DE, cfg) // the next start
+	h.waitFor("the reminder", func() bool { return len(h.u.notified) > 0 })
+	if !strings.Contains(h.u.notified[0], sess.Masked) {
+		t.Errorf("reminder %q does not name the code %s", h.u.notified[0], sess.Masked)
+	}
+	t.Log(h.u.notified[0])
+}

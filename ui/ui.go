@@ -62,8 +62,9 @@ type UI struct {
 	settings  *settingsScreen
 	inboxTab  *container.TabItem
 
-	lastErr error             // the last error shown (tests)
-	jobSeq  map[string]uint64 // per job, the event Seq last shown
+	lastErr  error             // the last error shown (tests)
+	jobSeq   map[string]uint64 // per job, the event Seq last shown
+	notified []string          // notifications sent (tests)
 }
 
 // New builds the main window of a. It does not show it.
@@ -218,9 +219,12 @@ func (u *UI) showError(err error) {
 	u.win.Canvas().Focus(ok)
 }
 
-// notify sends a desktop notification.
+// notify sends a desktop notification (from the UI goroutine).
 func (u *UI) notify(title, body string) {
-	u.app.SendNotification(fyne.NewNotification(title, body))
+	u.do(func() {
+		u.notified = append(u.notified, title+": "+body)
+		u.app.SendNotification(fyne.NewNotification(title, body))
+	})
 }
 
 // StartupError shows why the core could not open (a malformed policy
