@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +117,7 @@ func checkFileSet(t *testing.T, out, mediumDir string, res *Result, wantInstance
 	if res.Instances != wantInstances {
 		t.Errorf("Result.Instances = %d, want %d (skipped: %v)", res.Instances, wantInstances, res.Skipped)
 	}
-	if n := validateDICOMDIR(t, filepath.Join(out, "DICOMDIR")); n != wantInstances {
+	if n := validate.DICOMDIR(t, filepath.Join(out, "DICOMDIR")); n != wantInstances {
 		t.Errorf("pydicom FileSet found %d instances, want %d", n, wantInstances)
 	}
 	for _, e := range res.Written {
@@ -324,48 +323,6 @@ func TestWriteZip(t *testing.T) {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
-
-// pyFileSet is validate.DICOMDIR's pydicom check with one difference:
-// Debian's pydicom 2.3 warns "The 'DicomDir' class is deprecated" for every
-// DICOMDIR it reads, which validate.DICOMDIR turns into a failure (it fails
-// for pydicom's own test DICOMDIR too). That one warning is ignored; every
-// other warning is still an error.
-const pyFileSet = `
-import sys, warnings
-warnings.simplefilter("error")
-warnings.filterwarnings("ignore", message="The 'DicomDir' class is deprecated", category=DeprecationWarning)
-from pydicom import dcmread
-from pydicom.fileset import FileSet
-fs = FileSet(dcmread(sys.argv[1]))
-n = 0
-for inst in fs:
-    inst.load()
-    n += 1
-print(n)
-`
-
-// validateDICOMDIR runs dciodvfy, dcdirdmp and pydicom's FileSet over a
-// DICOMDIR and returns the number of instances pydicom found.
-func validateDICOMDIR(t *testing.T, path string) int {
-	t.Helper()
-	validate.Dciodvfy(t, path)
-	if out, err := exec.Command(corpus.Tool(t, "dcdirdmp"), path).CombinedOutput(); err != nil {
-		t.Errorf("dcdirdmp %s: %v\n%s", path, err, out)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(corpus.PythonWithPydicom(t), "-c", pyFileSet, path)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Errorf("pydicom FileSet %s: %v\n%s%s", path, err, out, stderr.Bytes())
-		return 0
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Errorf("pydicom FileSet %s: %q", path, out)
-	}
-	return n
-}
 
 // TestNonImageRecords: SR, RT and waveform instances get the record type
 // their SOP class calls for, with keys read from the file (implicit VR,

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -133,7 +132,7 @@ func TestSmallCDValidates(t *testing.T) {
 	if res.DICOMDIR != "DICOMDIR" {
 		t.Fatalf("DICOMDIR = %q", res.DICOMDIR)
 	}
-	if n := checkDICOMDIR(t, abs(res, res.DICOMDIR)); n != res.Files {
+	if n := validate.DICOMDIR(t, abs(res, res.DICOMDIR)); n != res.Files {
 		t.Errorf("pydicom FileSet found %d instances, want %d", n, res.Files)
 	}
 
@@ -159,44 +158,6 @@ for r in dcmread(sys.argv[1]).DirectoryRecordSequence:
     if r.DirectoryRecordType == "PATIENT":
         print("%s|%s|%s" % (r.SpecificCharacterSet, r.PatientName, r.PatientID))
 `
-
-// pyFileSet is validate.DICOMDIR's pydicom check with one difference:
-// pydicom 2.3 (Debian 12) always warns "The 'DicomDir' class is deprecated"
-// when it reads a DICOMDIR, which validate.DICOMDIR (warnings as errors)
-// turns into a failure for every DICOMDIR. That one warning is ignored
-// here; every other warning is still an error.
-const pyFileSet = `
-import sys, warnings
-warnings.simplefilter("error")
-warnings.filterwarnings("ignore", message=".*'DicomDir' class is deprecated", category=DeprecationWarning)
-from pydicom import dcmread
-from pydicom.fileset import FileSet
-fs = FileSet(dcmread(sys.argv[1]))
-n = 0
-for inst in fs:
-    inst.load()
-    n += 1
-print(n)
-`
-
-// checkDICOMDIR runs dciodvfy, dcdirdmp and pydicom's FileSet over a
-// DICOMDIR and returns the number of instances pydicom loaded.
-func checkDICOMDIR(t *testing.T, path string) int {
-	t.Helper()
-	validate.Dciodvfy(t, path)
-	if out, err := exec.Command(corpus.Tool(t, "dcdirdmp"), path).CombinedOutput(); err != nil {
-		t.Errorf("dcdirdmp %s: %v\n%s", path, err, out)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(corpus.PythonWithPydicom(t), "-c", pyFileSet, path)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	n, convErr := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil || convErr != nil {
-		t.Errorf("pydicom FileSet %s: %v\n%s%s", path, err, out, stderr.Bytes())
-	}
-	return n
-}
 
 func dcentvfy(t *testing.T, files []string) {
 	t.Helper()
