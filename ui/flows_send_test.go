@@ -294,3 +294,18 @@ func TestExpiringCodeReminderAtStart(t *testing.T) {
 	}
 	t.Log(h.u.notified[0])
 }
+
+// Finding the clinic by name fills the inbox code and shows who it is.
+func TestFlowFindClinic(t *testing.T) {
+	p := startDemoPortal(t)
+	h := newFlowHarness(t, i18n.DE, p)
+	s := h.u.send
+	test.Type(s.search, "am dom")
+	s.search.OnSubmitted(s.search.Text)
+	h.waitFor("the matches", func() bool { return len(s.found.Options) > 0 })
+	s.found.SetSelected(s.found.Options[0])
+	h.waitFor("the clinic", func() bool { return s.community != nil })
+	if s.inboxCode.Text != p.inbox || !strings.Contains(s.recipient.Text, p.name) || !s.fingerprint.Visible() {
+		t.Errorf("after choosing a match: code %q, recipient %q", s.inboxCode.Text, s.recipient.Text)
+	}
+}
