@@ -1,24 +1,24 @@
-// Package accesscode defines the patient access codes of bildbote-portal:
-// 12 characters from an alphabet without look-alikes, shown as
-// XXXX-XXXX-XXXX. Clients reuse Normalize to accept what people type.
+// Package accesscode issues the patient access codes of bildbote-portal.
+// The format (alphabet, length, normalising what people type, the
+// XXXX-XXXX-XXXX display) is defined once in internal/accesscode, which
+// the client (transfer/dlx) uses too; this package adds generation and
+// keeps that format under the names the portal uses.
 //
 // The alphabet is Crockford's base 32 (digits and upper-case letters
-// without I, L, O and U): 60 bits of randomness per code. Normalize maps
-// the usual confusions back onto it (O→0, I and L→1), drops spaces and
-// dashes and upper-cases, so "abcd efgh jkmn", "ABCD-EFGH-JKMN" and
-// "abcdefghjkmn" are the same code.
+// without I, L, O and U): 60 bits of randomness per code.
 package accesscode
 
 import (
 	"crypto/rand"
-	"strings"
+
+	"github.com/bildbote/bildbote/internal/accesscode"
 )
 
 // Alphabet is the set of characters a normalised code consists of.
-const Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+const Alphabet = accesscode.Alphabet
 
 // Length is the number of characters of a code, without separators.
-const Length = 12
+const Length = accesscode.Length
 
 // Generate returns a new random code in normalised form (no dashes).
 func Generate() string {
@@ -33,37 +33,9 @@ func Generate() string {
 	return string(out)
 }
 
-// Normalize turns what a person typed into the normalised code: upper
-// case, without spaces and dashes, with O read as 0 and I, L as 1. ok is
-// false when the result is not Length characters of Alphabet.
-func Normalize(input string) (code string, ok bool) {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(input) {
-		switch r {
-		case ' ', '-', '\t', '\u00a0', '_', '.':
-			continue
-		case 'O':
-			r = '0'
-		case 'I', 'L':
-			r = '1'
-		}
-		if r > 127 || !strings.ContainsRune(Alphabet, r) {
-			return "", false
-		}
-		b.WriteRune(r)
-	}
-	code = b.String()
-	if len(code) != Length {
-		return "", false
-	}
-	return code, true
-}
+// Normalize is accesscode.Normalize of internal/accesscode: what a person
+// typed as the normalised code, ok false when it is not one.
+func Normalize(input string) (code string, ok bool) { return accesscode.Normalize(input) }
 
-// Format shows a normalised code as XXXX-XXXX-XXXX. Anything that is not
-// a normalised code is returned unchanged.
-func Format(code string) string {
-	if len(code) != Length {
-		return code
-	}
-	return code[0:4] + "-" + code[4:8] + "-" + code[8:12]
-}
+// Format is accesscode.Format of internal/accesscode: XXXX-XXXX-XXXX.
+func Format(code string) string { return accesscode.Format(code) }

@@ -3,66 +3,32 @@ package dlx
 import (
 	"strings"
 	"time"
-)
 
-// Bildbote portal access codes: 12 characters of Crockford's base 32
-// (digits and upper-case letters without I, L, O, U), shown as
-// XXXX-XXXX-XXXX. This must agree with portal/accesscode (a test checks
-// it); transfer does not import the portal.
-const (
-	codeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	codeLength   = 12
+	"github.com/bildbote/bildbote/internal/accesscode"
 )
 
 // NormalizeToken turns what a person typed or a QR code held into the
-// token to send. When the input, upper-cased and without spaces, dashes,
-// underscores and dots, with O read as 0 and I, L as 1, is 12 characters
-// of the Bildbote alphabet, that normalised code is returned. Any other
-// DLX token is opaque (other portals use other shapes, e.g. ABC-S1Z-98A):
-// it is only trimmed.
+// token to send. When the input, trimmed, is a Bildbote access code as
+// internal/accesscode normalises it (upper-cased, without spaces, dashes,
+// underscores and dots, O read as 0 and I, L as 1), that normalised code
+// is returned: the portal uses the same definition, so a code it issued
+// arrives unchanged. Any other DLX token is opaque (other portals use other
+// shapes, e.g. ABC-S1Z-98A): it is only trimmed.
 func NormalizeToken(input string) string {
 	trimmed := strings.TrimSpace(input)
-	var b strings.Builder
-	for _, r := range strings.ToUpper(trimmed) {
-		switch r {
-		case ' ', '-', '\t', '\u00a0', '_', '.':
-			continue
-		case 'O':
-			r = '0'
-		case 'I', 'L':
-			r = '1'
-		}
-		if r > 127 || !strings.ContainsRune(codeAlphabet, r) {
-			return trimmed
-		}
-		b.WriteRune(r)
+	if code, ok := accesscode.Normalize(trimmed); ok {
+		return code
 	}
-	if b.Len() != codeLength {
-		return trimmed
-	}
-	return b.String()
+	return trimmed
 }
 
 // FormatToken shows a Bildbote code as XXXX-XXXX-XXXX and leaves any
 // other token as it is.
 func FormatToken(token string) string {
-	n := NormalizeToken(token)
-	if !isCode(n) {
-		return token
+	if code, ok := accesscode.Normalize(strings.TrimSpace(token)); ok {
+		return accesscode.Format(code)
 	}
-	return n[0:4] + "-" + n[4:8] + "-" + n[8:12]
-}
-
-func isCode(s string) bool {
-	if len(s) != codeLength {
-		return false
-	}
-	for _, r := range s {
-		if !strings.ContainsRune(codeAlphabet, r) {
-			return false
-		}
-	}
-	return true
+	return token
 }
 
 // NormalizeDate turns a date as people type it (DD.MM.YYYY, D.M.YYYY,
