@@ -167,6 +167,11 @@ func TestFlowScan(t *testing.T) {
 			t.Errorf("patient field = %q, want %q from DICOM", got, want)
 		}
 		all := len(s.tree.SelectedStudies())
+		s.tree.setChecked("0", false)
+		if got, want := s.patientName.Text, dicomscan.FormatName(cd.Patients[1].Name); got != want {
+			t.Errorf("patient field after unchecking the first = %q, want %q", got, want)
+		}
+		s.tree.setChecked("0", true)
 		s.tree.setChecked("1", false)
 		if got, want := len(s.tree.SelectedStudies()), len(cd.Patients[0].Studies); got != want || all <= want {
 			t.Errorf("after unchecking patient 2: %d studies selected, want %d (of %d)", got, want, all)

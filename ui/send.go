@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -59,10 +60,12 @@ type sendScreen struct {
 
 	passwordItem *fyne.Container
 	formBody     *fyne.Container
-	stopScan     context.CancelFunc
-	community    *app.Community
-	foundCodes   map[string]string
-	sendJob      string
+	// autoName and autoBorn are what fillPatient last wrote.
+	autoName, autoBorn string
+	stopScan           context.CancelFunc
+	community          *app.Community
+	foundCodes         map[string]string
+	sendJob            string
 }
 
 func newSendScreen(u *UI) *sendScreen {
@@ -271,7 +274,26 @@ func (s *sendScreen) reset() {
 	s.updateSendable()
 }
 
-func (s *sendScreen) selectionChanged() { s.updateSendable() }
+// selectionChanged keeps the patient fields on the first patient still
+// selected, unless the user typed something of their own there.
+func (s *sendScreen) selectionChanged() {
+	s.fillPatient()
+	s.updateSendable()
+}
+
+func (s *sendScreen) fillPatient() {
+	if s.index == nil || s.patientName.Text != s.autoName || s.patientBorn.Text != s.autoBorn {
+		return
+	}
+	for pi, p := range s.index.Patients {
+		if s.tree.checked(strconv.Itoa(pi)) {
+			s.autoName, s.autoBorn = dicomscan.FormatName(p.Name), s.u.dicomDate(p.BirthDate)
+			s.patientName.SetText(s.autoName)
+			s.patientBorn.SetText(s.autoBorn)
+			return
+		}
+	}
+}
 
 func (s *sendScreen) updateSendable() {
 	if s.index != nil && len(s.tree.SelectedStudies()) > 0 && s.community != nil {
@@ -311,11 +333,10 @@ func (s *sendScreen) showIndex(ix *dicomscan.Index) {
 		s.skipped.Append(widget.NewAccordionItem(u.t("ui.send.skipped", len(ix.Skipped)), container.NewVScroll(l)))
 	}
 	s.skipped.Refresh()
-	if len(ix.Patients) > 0 {
-		p := ix.Patients[0]
-		s.patientName.SetText(dicomscan.FormatName(p.Name))
-		s.patientBorn.SetText(u.dicomDate(p.BirthDate))
-	}
+	s.patientName.SetText("")
+	s.patientBorn.SetText("")
+	s.autoName, s.autoBorn = "", ""
+	s.fillPatient()
 	s.drop.Hide()
 	s.result.Show()
 	s.result.Refresh() // lay out again: the warning row may have appeared
