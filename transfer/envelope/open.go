@@ -15,6 +15,7 @@ import (
 	"filippo.io/age"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/diskspace"
+	"github.com/bildbote/bildbote/transfer/internal/stagedir"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -140,10 +141,8 @@ func ReadManifest(ctx context.Context, r io.Reader, identities []age.Identity) (
 func Open(ctx context.Context, r io.Reader, identities []age.Identity, dst string, lim Limits, progress transfer.Progress) (*Manifest, error) {
 	lim = lim.withDefaults()
 	dst = filepath.Clean(dst)
-	if _, err := os.Lstat(dst); err == nil {
-		return nil, fmt.Errorf("open envelope: %s already exists", dst)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("open envelope: %w", err)
+	if err := stagedir.CheckAbsent("open envelope", dst); err != nil {
+		return nil, err
 	}
 	s, err := openStream(ctxReader{ctx, r}, identities)
 	if err != nil {
@@ -154,27 +153,12 @@ func Open(ctx context.Context, r io.Reader, identities []age.Identity, dst strin
 	if err != nil {
 		return nil, err
 	}
-	parent := filepath.Dir(dst)
-	if err := diskspace.Check(parent, m.TotalBytes()+1<<20); err != nil {
+	err = stagedir.Create("open envelope", dst, m.TotalBytes()+1<<20, func(tmp string) error {
+		return s.extract(ctx, tmp, m, progress)
+	})
+	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dst)+".partial-")
-	if err != nil {
-		return nil, fmt.Errorf("open envelope: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := s.extract(ctx, tmp, m, progress); err != nil {
-		return nil, diskspace.Map(parent, err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return nil, fmt.Errorf("open envelope: %w", err)
-	}
-	ok = true
 	transfer.Report(progress, transfer.Status{State: transfer.StateDone, Done: m.TotalBytes(), Total: m.TotalBytes()})
 	return m, nil
 }

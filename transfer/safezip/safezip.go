@@ -27,7 +27,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
-	"github.com/bildbote/bildbote/transfer/diskspace"
+	"github.com/bildbote/bildbote/transfer/internal/stagedir"
 )
 
 // Limits cap what Extract accepts; zero fields take the defaults.
@@ -127,10 +127,8 @@ func ExtractFile(ctx context.Context, src, dst string, lim Limits, progress tran
 func Extract(ctx context.Context, r io.ReaderAt, size int64, dst string, lim Limits, progress transfer.Progress) (*Result, error) {
 	lim = lim.withDefaults()
 	dst = filepath.Clean(dst)
-	if _, err := os.Lstat(dst); err == nil {
-		return nil, fmt.Errorf("extract: %s already exists", dst)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("extract: %w", err)
+	if err := stagedir.CheckAbsent("extract", dst); err != nil {
+		return nil, err
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
@@ -140,28 +138,14 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dst string, lim Lim
 	if err != nil {
 		return nil, err
 	}
-	parent := filepath.Dir(dst)
-	if err := diskspace.Check(parent, total); err != nil {
+	var res *Result
+	err = stagedir.Create("extract", dst, total, func(tmp string) (err error) {
+		res, err = extractInto(ctx, zr, tmp, total, lim, progress)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dst)+".partial-")
-	if err != nil {
-		return nil, diskspace.Map(parent, fmt.Errorf("extract: %w", err))
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
-	res, err := extractInto(ctx, zr, tmp, total, lim, progress)
-	if err != nil {
-		return nil, diskspace.Map(parent, err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return nil, fmt.Errorf("extract: %w", err)
-	}
-	ok = true
 	transfer.Report(progress, transfer.Status{State: transfer.StateDone, Done: res.Bytes, Total: res.Bytes})
 	return res, nil
 }
