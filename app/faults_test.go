@@ -64,7 +64,7 @@ func policyFile(t *testing.T, body string) string {
 // TestCutsInUploadAndDownload: 10 cuts in one upload and 10 in one
 // download; every file still arrives byte for byte.
 func TestCutsInUploadAndDownload(t *testing.T) {
-	p, px := behindProxy(t, faultproxy.Options{Cuts: 10, MinBytes: 64 << 10, MaxBytes: 256 << 10, Seed: 1})
+	p, px := behindProxy(t, faultproxy.Options{Cuts: 10, MinBytes: 64 << 10, MaxBytes: 160 << 10, Seed: 1})
 	cl := newClinic(t, p, "bM1X")
 	cl.core.Close()
 	cdDir, cd := bigCD(t)
@@ -80,7 +80,7 @@ func TestCutsInUploadAndDownload(t *testing.T) {
 		t.Fatalf("%d cuts during the upload, want 10", px.Cuts())
 	}
 	// Download through a second proxy with its own 10 cuts.
-	px2, err := faultproxy.New(p.addr, faultproxy.Options{Cuts: 10, MinBytes: 64 << 10, MaxBytes: 256 << 10, Seed: 2})
+	px2, err := faultproxy.New(p.addr, faultproxy.Options{Cuts: 10, MinBytes: 64 << 10, MaxBytes: 160 << 10, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
