@@ -10,6 +10,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -148,6 +149,33 @@ func (f *flags) parse(args []string) ([]string, error) {
 // dataDir registers the mandatory --data flag.
 func (f *flags) dataDir() *string { return f.String("data", "", "data directory") }
 
+// parseData parses args (see parse) of a command that works on the data
+// directory and requires --data.
+func (f *flags) parseData(args []string, data *string) ([]string, error) {
+	pos, err := f.parse(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.require("data", *data); err != nil {
+		return nil, err
+	}
+	return pos, nil
+}
+
+// parseOneRef is parseData for a command on exactly one code (a record ID
+// or the code itself), which it returns.
+func (f *flags) parseOneRef(args []string, data *string) (string, error) {
+	refs, err := f.parseData(args, data)
+	if err != nil {
+		return "", err
+	}
+	if len(refs) != 1 {
+		fmt.Fprintln(f.e.stderr, i18n.T(f.e.lang, "portal.usage.one_ref", f.Name()))
+		return "", errUsage
+	}
+	return refs[0], nil
+}
+
 func (f *flags) require(name, value string) error {
 	if strings.TrimSpace(value) == "" {
 		fmt.Fprintln(f.e.stderr, i18n.T(f.e.lang, "portal.usage.required", f.Name(), name))
@@ -199,4 +227,11 @@ func (f durationFlag) Set(s string) error {
 	}
 	*f.d = d
 	return nil
+}
+
+// printJSON writes v to stdout as indented JSON (the --json output).
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

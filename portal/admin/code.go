@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -16,10 +15,7 @@ func (e *env) codeList(args []string) error {
 	f := e.newFlags("code list")
 	data := f.dataDir()
 	asJSON := f.Bool("json", false, "print JSON")
-	if _, err := f.parse(args); err != nil {
-		return err
-	}
-	if err := f.require("data", *data); err != nil {
+	if _, err := f.parseData(args, data); err != nil {
 		return err
 	}
 	s, err := portal.OpenAdmin(*data)
@@ -32,9 +28,7 @@ func (e *env) codeList(args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return e.printJSON(list)
 	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -63,23 +57,16 @@ func (e *env) codeExtend(args []string) error {
 	data := f.dataDir()
 	expires := 30 * 24 * time.Hour
 	f.Var(durationFlag{&expires}, "expires", "new validity from now (e.g. 30d)")
-	refs, err := f.parse(args)
+	ref, err := f.parseOneRef(args, data)
 	if err != nil {
 		return err
-	}
-	if err := f.require("data", *data); err != nil {
-		return err
-	}
-	if len(refs) != 1 {
-		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.usage.one_ref", "code extend"))
-		return errUsage
 	}
 	s, err := portal.OpenAdmin(*data)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	info, err := s.ExtendCode(context.Background(), portal.ExtendRequest{Ref: refs[0], ExpiresAt: time.Now().Add(expires)})
+	info, err := s.ExtendCode(context.Background(), portal.ExtendRequest{Ref: ref, ExpiresAt: time.Now().Add(expires)})
 	if err != nil {
 		return err
 	}
@@ -90,23 +77,16 @@ func (e *env) codeExtend(args []string) error {
 func (e *env) codeRevoke(args []string) error {
 	f := e.newFlags("code revoke")
 	data := f.dataDir()
-	refs, err := f.parse(args)
+	ref, err := f.parseOneRef(args, data)
 	if err != nil {
 		return err
-	}
-	if err := f.require("data", *data); err != nil {
-		return err
-	}
-	if len(refs) != 1 {
-		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.usage.one_ref", "code revoke"))
-		return errUsage
 	}
 	s, err := portal.OpenAdmin(*data)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	info, err := s.RevokeCode(context.Background(), portal.RevokeRequest{Ref: refs[0]})
+	info, err := s.RevokeCode(context.Background(), portal.RevokeRequest{Ref: ref})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -19,10 +18,10 @@ func (e *env) communityAdd(args []string) error {
 	f.Var(&recipients, "recipient", "age public key (age1...) of the clinic; repeatable")
 	maxSize := f.Int64("max-size", portal.DefaultMaxUploadBytes, "largest upload in bytes")
 	password := f.String("password", "", "optional upload password senders must give")
-	if _, err := f.parse(args); err != nil {
+	if _, err := f.parseData(args, data); err != nil {
 		return err
 	}
-	for _, req := range [][2]string{{"data", *data}, {"code", *code}, {"name", *name}} {
+	for _, req := range [][2]string{{"code", *code}, {"name", *name}} {
 		if err := f.require(req[0], req[1]); err != nil {
 			return err
 		}
@@ -47,10 +46,7 @@ func (e *env) communityList(args []string) error {
 	f := e.newFlags("community list")
 	data := f.dataDir()
 	asJSON := f.Bool("json", false, "print JSON")
-	if _, err := f.parse(args); err != nil {
-		return err
-	}
-	if err := f.require("data", *data); err != nil {
+	if _, err := f.parseData(args, data); err != nil {
 		return err
 	}
 	s, err := portal.OpenAdmin(*data)
@@ -63,9 +59,7 @@ func (e *env) communityList(args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return e.printJSON(list)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, i18n.T(e.lang, "portal.community.list_header"))

@@ -40,10 +40,7 @@ func (e *env) demo(args []string) error {
 	f := e.newFlags("demo")
 	data := f.dataDir()
 	asJSON := f.Bool("json", false, "print JSON")
-	if _, err := f.parse(args); err != nil {
-		return err
-	}
-	if err := f.require("data", *data); err != nil {
+	if _, err := f.parseData(args, data); err != nil {
 		return err
 	}
 	info, err := readDemo(*data)
@@ -56,9 +53,7 @@ func (e *env) demo(args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		return e.printJSON(info)
 	}
 	fmt.Fprintln(e.stdout, i18n.T(e.lang, "portal.demo.done", *data))
 	fmt.Fprintln(e.stdout, i18n.T(e.lang, "portal.demo.inbox", info.Inbox))

@@ -37,11 +37,8 @@ func (e *env) codeIssue(args []string) error {
 	f.StringVar(&o.issuer, "issuer", "", "practice or clinic name printed on the sheet")
 	o.expires = 90 * 24 * time.Hour
 	f.Var(durationFlag{&o.expires}, "expires", "validity (e.g. 90d)")
-	paths, err := f.parse(args)
+	paths, err := f.parseData(args, &o.data)
 	if err != nil {
-		return err
-	}
-	if err := f.require("data", o.data); err != nil {
 		return err
 	}
 	if len(paths) == 0 {

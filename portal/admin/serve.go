@@ -34,10 +34,7 @@ func (e *env) serve(args []string) error {
 	f.Var(durationFlag{&cfg.Retention}, "retention", "keep expired codes this long before deleting (default 7d)")
 	f.Var(durationFlag{&cfg.AbandonAfter}, "abandon-after", "delete unfinished uploads idle this long (default 24h)")
 	f.Var(durationFlag{&cfg.SweepInterval}, "sweep-interval", "how often to look for expired data (default 10m)")
-	if _, err := f.parse(args); err != nil {
-		return err
-	}
-	if err := f.require("data", *data); err != nil {
+	if _, err := f.parseData(args, data); err != nil {
 		return err
 	}
 	useTLS := *certFile != "" || *keyFile != ""
