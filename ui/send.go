@@ -205,7 +205,7 @@ func (s *sendScreen) chooseFile() {
 }
 
 func (s *sendScreen) refreshDiscs() {
-	s.disc.Options = mountedDiscs()
+	s.disc.Options = s.u.discs()
 	if len(s.disc.Options) == 0 {
 		s.disc.PlaceHolder = s.u.t("ui.send.noDisc")
 	} else {

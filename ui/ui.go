@@ -42,6 +42,8 @@ type Options struct {
 
 	// do replaces fyne.Do (tests queue updates for the test goroutine).
 	do func(func())
+	// discs replaces mountedDiscs (tests: stable screens on any machine).
+	discs func() []string
 }
 
 // UI is the main window and its screens.
@@ -52,7 +54,8 @@ type UI struct {
 	lang i18n.Lang
 	// do runs a function on the UI goroutine: fyne.Do in the product, a
 	// queue drained by the test goroutine in tests (race-free asserts).
-	do func(func())
+	do    func(func())
+	discs func() []string
 
 	tabs      *container.AppTabs
 	send      *sendScreen
@@ -72,6 +75,10 @@ func New(a fyne.App, opts Options) *UI {
 	u := &UI{core: opts.Core, app: a, lang: opts.Lang, do: opts.do, jobSeq: map[string]uint64{}}
 	if u.do == nil {
 		u.do = fyne.Do
+	}
+	u.discs = opts.discs
+	if u.discs == nil {
+		u.discs = mountedDiscs
 	}
 	if u.lang == "" {
 		u.lang = i18n.Detect()

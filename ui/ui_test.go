@@ -41,7 +41,7 @@ func newHarnessWith(t *testing.T, lang i18n.Lang, cfg app.Config) *harness {
 	}
 	t.Cleanup(func() { core.Close() })
 	h.core = core
-	h.u = New(a, Options{Core: core, Lang: lang, do: func(f func()) { h.do <- f }})
+	h.u = New(a, Options{Core: core, Lang: lang, do: func(f func()) { h.do <- f }, discs: func() []string { return nil }})
 	h.u.win.Resize(WindowSize)
 	t.Cleanup(h.u.win.Close)
 	h.u.Start()
