@@ -1,16 +1,22 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/internal/testkit/gencd"
+	"github.com/bildbote/bildbote/portal"
 )
 
 func TestMain(m *testing.M) {
@@ -31,13 +37,16 @@ func TestScript(t *testing.T) {
 			env.Setenv("LANG", "en_US.UTF-8")
 			env.Setenv("BILDBOTE_KEY_PASSPHRASE", "correct horse battery staple")
 			cd := filepath.Join(env.WorkDir, "cd")
-			if _, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16}); err != nil {
+			res, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16})
+			if err != nil {
 				return err
 			}
 			env.Setenv("CD", cd)
+			env.Setenv("DOB", res.Patients[0].BirthDate)
+			env.Setenv("PATIENT_ID", res.Patients[0].ID)
 			return nil
 		},
-		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"jsonshape": jsonShape},
+		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"jsonshape": jsonShape, "startportal": startPortal},
 		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
 	})
 }
@@ -79,4 +88,55 @@ func jsonShape(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	sort.Strings(keys)
 	ts.Stdout().Write([]byte(strings.Join(keys, "\n") + "\n"))
+}
+
+// startPortal starts the real reference portal in-process on 127.0.0.1
+// and sets $PORTAL, $APIKEY (inbox bM1X with a fresh key), $CODE (the
+// first patient of $CD, date of birth $DOB) and $EXPIRED (a code that has
+// just expired).
+func startPortal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: startportal")
+	}
+	dir := ts.MkAbs("portal-data")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ts.Fatalf("listen: %v", err)
+	}
+	url := "http://" + ln.Addr().String()
+	srv, err := portal.New(portal.Config{DataDir: dir, PublicURL: url})
+	if err != nil {
+		ts.Fatalf("portal: %v", err)
+	}
+	srv.Start()
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+	ts.Defer(func() { hs.Close(); srv.Close() })
+	id, err := crypto.GenerateIdentity()
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ctx := context.Background()
+	res, err := srv.Store().AddCommunity(ctx, portal.AddCommunityRequest{Code: "bM1X", Name: "Klinik Süd", Recipients: []string{id.Recipient().String()}})
+	if err != nil {
+		ts.Fatalf("community: %v", err)
+	}
+	issue := func(expires time.Time) string {
+		rid := portal.NewRecordID()
+		st, err := portal.StageItems(ctx, dir, rid, []string{ts.Getenv("CD")}, portal.StageOptions{PatientID: ts.Getenv("PATIENT_ID")})
+		if err != nil {
+			ts.Fatalf("stage: %v", err)
+		}
+		code, err := srv.Store().IssueCode(ctx, portal.IssueRequest{RecordID: rid, Items: st.Items, ExpiresAt: expires,
+			Questions: []portal.QuestionSpec{{Type: portal.QuestionBirthDate, Answer: ts.Getenv("DOB")}}})
+		if err != nil {
+			ts.Fatalf("issue: %v", err)
+		}
+		return code.Code
+	}
+	ts.Setenv("PORTAL", url)
+	ts.Setenv("APIKEY", res.APIKey)
+	ts.Setenv("CODE", issue(time.Now().Add(24*time.Hour)))
+	ts.Setenv("EXPIRED", issue(time.Now().Add(time.Second)))
+	time.Sleep(1100 * time.Millisecond)
 }
