@@ -207,6 +207,37 @@ func TestExpiredCode(t *testing.T) {
 
 func sum(b []byte) [32]byte { return sha256.Sum256(b) }
 
+// login answers the date-of-birth question for code and returns the
+// session.
+func login(t *testing.T, c *dlx.Client, code, birthDate string) *dlx.Session {
+	t.Helper()
+	ctx := context.Background()
+	qs, err := c.Questions(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Authorize(ctx, code, dob(qs, birthDate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// downloadReport downloads item r1, the document p.issue shared, and
+// fails unless it arrived as issued.
+func downloadReport(t *testing.T, s *dlx.Session, data []byte) *dlx.DownloadResult {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "r1.pdf")
+	res, err := s.Download(context.Background(), "r1", dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); sum(got) != sum(data) {
+		t.Fatal("r1: hash mismatch")
+	}
+	return res
+}
+
 // Ten cut connections during a download: every resume uses Range with
 // If-Range and the file hashes like the original.
 func TestDownloadSurvivesTenCuts(t *testing.T) {
@@ -226,24 +257,7 @@ func TestDownloadSurvivesTenCuts(t *testing.T) {
 			mu.Unlock()
 		}
 	})}
-	ctx := context.Background()
-	qs, err := c.Questions(ctx, code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Authorize(ctx, code, dob(qs, "19580214"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(t.TempDir(), "r1.pdf")
-	res, err := s.Download(ctx, "r1", dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := os.ReadFile(dst)
-	if sum(got) != sum(data) {
-		t.Fatal("hash mismatch after cuts")
-	}
+	res := downloadReport(t, login(t, c, code, "19580214"), data)
 	if proxy.Cuts() != 10 || res.Resumed == 0 || res.Restarted != 0 || waits == 0 {
 		t.Fatalf("cuts %d, resumed %d, restarted %d, waits %d", proxy.Cuts(), res.Resumed, res.Restarted, waits)
 	}
@@ -265,21 +279,8 @@ func TestJWTExpiresMidDownload(t *testing.T) {
 	}
 	defer proxy.Close()
 	c := &dlx.Client{Base: "http://" + proxy.Addr() + "/dlx/v1", Retry: fast()}
-	ctx := context.Background()
-	qs, _ := c.Questions(ctx, code)
-	s, err := c.Authorize(ctx, code, dob(qs, "1958-02-14"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(t.TempDir(), "r1.pdf")
-	res, err := s.Download(ctx, "r1", dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := os.ReadFile(dst)
-	if sum(got) != sum(data) {
-		t.Fatal("hash mismatch")
-	}
+	s := login(t, c, code, "1958-02-14")
+	res := downloadReport(t, s, data)
 	if s.Renewals() < 1 || res.Resumed < 1 {
 		t.Fatalf("renewals %d, resumed %d", s.Renewals(), res.Resumed)
 	}
@@ -330,11 +331,7 @@ func TestBusyThenReady(t *testing.T) {
 			}
 		})}
 	ctx := context.Background()
-	qs, _ := c.Questions(ctx, code)
-	s, err := c.Authorize(ctx, code, dob(qs, "19580214"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := login(t, c, code, "19580214")
 	dst := filepath.Join(t.TempDir(), "all.zip")
 	res, err := s.DownloadAll(ctx, dst)
 	if err != nil {
