@@ -216,6 +216,25 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	return b.Put(key, data)
 }
 
+// allJSON decodes the records of a bucket that keep accepts (all when
+// keep is nil), in key order; what names the kind of record in errors.
+func allJSON[T any](s *Store, bucket []byte, what string, keep func(T) bool) ([]T, error) {
+	var out []T
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var rec T
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("%s %s: %w", what, k, err)
+			}
+			if keep == nil || keep(rec) {
+				out = append(out, rec)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 // --- access codes ---
 
 // insertCode stores rec under a fresh access code and returns the code.
@@ -303,17 +322,7 @@ func (s *Store) resolveCodeRef(ref string) (string, error) {
 }
 
 func (s *Store) allCodes() ([]codeRecord, error) {
-	var recs []codeRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCodes).ForEach(func(k, v []byte) error {
-			var rec codeRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("code %s: %w", k, err)
-			}
-			recs = append(recs, rec)
-			return nil
-		})
-	})
+	recs, err := allJSON[codeRecord](s, bucketCodes, "code", nil)
 	sort.Slice(recs, func(i, j int) bool { return recs[i].CreatedAt.Before(recs[j].CreatedAt) })
 	return recs, err
 }
@@ -360,18 +369,7 @@ func (s *Store) communityByCode(code string) (*community, error) {
 }
 
 func (s *Store) allCommunities() ([]community, error) {
-	var out []community
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCommunities).ForEach(func(k, v []byte) error {
-			var c community
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("community %s: %w", k, err)
-			}
-			out = append(out, c)
-			return nil
-		})
-	})
-	return out, err
+	return allJSON[community](s, bucketCommunities, "community", nil)
 }
 
 // --- receipts and inbox ---
@@ -395,18 +393,8 @@ func (s *Store) receipt(id string) (*receiptRecord, error) {
 
 // inbox lists the unacknowledged receipts of a community, oldest first.
 func (s *Store) inbox(code string) ([]receiptRecord, error) {
-	var out []receiptRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketReceipts).ForEach(func(k, v []byte) error {
-			var r receiptRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("receipt %s: %w", k, err)
-			}
-			if !r.Acknowledged && strings.EqualFold(r.Community, code) {
-				out = append(out, r)
-			}
-			return nil
-		})
+	out, err := allJSON(s, bucketReceipts, "receipt", func(r receiptRecord) bool {
+		return !r.Acknowledged && strings.EqualFold(r.Community, code)
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
 	return out, err
