@@ -115,14 +115,20 @@ func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// inboxEntry finds an unacknowledged item of community c.
-func (s *Server) inboxEntry(w http.ResponseWriter, c *community, id string) *receiptRecord {
-	rec, err := s.store.receipt(id)
+// inboxEntry authenticates the clinic (see inboxAuth) and finds the
+// unacknowledged item {id} of its inbox. When either fails it has
+// answered the request and returns a nil item.
+func (s *Server) inboxEntry(w http.ResponseWriter, r *http.Request) (*community, *receiptRecord) {
+	c := s.inboxAuth(w, r)
+	if c == nil {
+		return nil, nil
+	}
+	rec, err := s.store.receipt(r.PathValue("id"))
 	if err != nil || rec.Acknowledged || !strings.EqualFold(rec.Community, c.Code) {
 		writeError(w, http.StatusNotFound, "unknown-item", "no such item in this inbox")
-		return nil
+		return nil, nil
 	}
-	return rec
+	return c, rec
 }
 
 func (s *Server) inboxPath(code, id string) string {
@@ -130,11 +136,7 @@ func (s *Server) inboxPath(code, id string) string {
 }
 
 func (s *Server) handleInboxGet(w http.ResponseWriter, r *http.Request) {
-	c := s.inboxAuth(w, r)
-	if c == nil {
-		return
-	}
-	rec := s.inboxEntry(w, c, r.PathValue("id"))
+	c, rec := s.inboxEntry(w, r)
 	if rec == nil {
 		return
 	}
@@ -154,11 +156,7 @@ func (s *Server) handleInboxGet(w http.ResponseWriter, r *http.Request) {
 // handleInboxDelete acknowledges an item: the clinic imported it, so the
 // portal forgets the envelope.
 func (s *Server) handleInboxDelete(w http.ResponseWriter, r *http.Request) {
-	c := s.inboxAuth(w, r)
-	if c == nil {
-		return
-	}
-	rec := s.inboxEntry(w, c, r.PathValue("id"))
+	c, rec := s.inboxEntry(w, r)
 	if rec == nil {
 		return
 	}
