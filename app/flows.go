@@ -160,3 +160,19 @@ func ImportInbox(j *Job) string {
 	}
 	return p.Inbox
 }
+
+// ImportItems lists the inbox item IDs an import job works on.
+func ImportItems(j *Job) []string {
+	if j.Kind != KindImport {
+		return nil
+	}
+	var p importParams
+	if jsonUnmarshal(j.Params, &p) != nil {
+		return nil
+	}
+	ids := make([]string, len(p.Items))
+	for i, it := range p.Items {
+		ids[i] = it.ID
+	}
+	return ids
+}

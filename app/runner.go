@@ -259,7 +259,12 @@ func (c *Core) work(ctx context.Context, r *jobRun, spec kindSpec) {
 			return
 		}
 		if !IsTransient(err) {
-			c.setState(r.id, StateFailed, func(j *Job) { j.Error = jobErrorFrom(err) })
+			// A partial receipt (the envelopes imported before one was
+			// refused) is kept: the user must see what did arrive.
+			r.mu.Lock()
+			rc := r.receipt
+			r.mu.Unlock()
+			c.setState(r.id, StateFailed, func(j *Job) { j.Error = jobErrorFrom(err); j.Receipt = rc })
 			return
 		}
 		if r.bytesDone.Load() > before {

@@ -61,11 +61,35 @@ func runReceive(e *env, args []string) int {
 		})
 		return ExitOK
 	}
+	// refused remembers envelopes that failed for good (tampered, not for
+	// us, refused by the PACS): --watch does not fetch them every round.
+	refused := map[string]bool{}
 	for {
-		code := receiveOnce(e, core, pr, app.ImportRequest{Portal: cf.portal, Inbox: *inbox, APIKey: apiKey, ToDir: *to, StowURL: *stow})
-		if !*watch || code == ExitInput || code == ExitUsage {
-			return code
+		req := app.ImportRequest{Portal: cf.portal, Inbox: *inbox, APIKey: apiKey, ToDir: *to, StowURL: *stow}
+		if *watch && len(refused) > 0 {
+			items, err := core.InboxList(e.ctx, cf.portal, *inbox, apiKey)
+			if err != nil {
+				pr.Error(err)
+			}
+			for _, it := range items {
+				if !refused[it.ID] {
+					req.ItemIDs = append(req.ItemIDs, it.ID)
+				}
+			}
+			if err != nil || len(req.ItemIDs) == 0 {
+				goto wait
+			}
 		}
+		{
+			code, j := receiveOnce(e, core, pr, req)
+			if !*watch || code == ExitInput || code == ExitUsage {
+				return code
+			}
+			if code == ExitRefused && j != nil {
+				markRefused(e, core, j, refused)
+			}
+		}
+	wait:
 		select {
 		case <-e.ctx.Done():
 			return ExitOK
@@ -74,22 +98,36 @@ func runReceive(e *env, args []string) int {
 	}
 }
 
-func receiveOnce(e *env, core *app.Core, pr printer, req app.ImportRequest) int {
+func receiveOnce(e *env, core *app.Core, pr printer, req app.ImportRequest) (int, *app.Job) {
 	sub := core.Subscribe()
 	job, err := core.StartImport(req)
 	if err != nil {
 		sub.Close()
-		return pr.Error(err)
+		return pr.Error(err), nil
 	}
 	if job == nil {
 		sub.Close()
 		pr.Info("cli.receive.empty")
-		return ExitOK
+		return ExitOK, nil
 	}
 	j, code := follow(e, core, pr, sub, job.ID)
-	if code != ExitOK {
-		return code
+	if j != nil && j.Receipt != nil {
+		printJobResult(e, pr, j)
 	}
-	printJobResult(e, pr, j)
-	return ExitOK
+	return code, j
+}
+
+// markRefused records the envelopes a failed import did not import.
+func markRefused(e *env, core *app.Core, j *app.Job, refused map[string]bool) {
+	done := map[string]bool{}
+	if j.Receipt != nil {
+		for _, r := range j.Receipt.Imported {
+			done[r.ItemID] = true
+		}
+	}
+	for _, id := range app.ImportItems(j) {
+		if !done[id] {
+			refused[id] = true
+		}
+	}
 }
