@@ -462,7 +462,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "LINKDIR")); err != nil {
 		t.Fatal(err)
 	}
-	ix := scanDir(t, dir, Options{})
+	ix := scanMedium(t, Options{}, dir)
 	if ix.Method != MethodScan || !strings.Contains(ix.FallbackReason, "missing") {
 		t.Errorf("method %q, fallback %q: a linked file must not count as present", ix.Method, ix.FallbackReason)
 	}

@@ -2,7 +2,6 @@ package dicomscan
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -62,20 +61,6 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 }
 
-func scanDir(t *testing.T, dir string, opts Options) *Index {
-	t.Helper()
-	m, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	ix, err := Scan(context.Background(), m, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ix
-}
-
 // instanceSet lists "path sopInstanceUID study series" lines, sorted.
 func instanceSet(ix *Index) []string {
 	var out []string
@@ -129,7 +114,7 @@ func pathAndUID(lines []string) []string {
 }
 
 func TestDICOMDIRVariants(t *testing.T) {
-	reference := instanceSet(scanDir(t, dicomdirTree(t, ""), Options{}))
+	reference := instanceSet(scanMedium(t, Options{}, dicomdirTree(t, "")))
 	if len(reference) == 0 {
 		t.Fatal("full scan of the test tree found nothing")
 	}
@@ -150,7 +135,7 @@ func TestDICOMDIRVariants(t *testing.T) {
 		t.Run(c.variant, func(t *testing.T) {
 			t.Parallel()
 			dir := dicomdirTree(t, c.variant)
-			ix := scanDir(t, dir, Options{})
+			ix := scanMedium(t, Options{}, dir)
 			if ix.Method != c.method {
 				t.Fatalf("method %q (fallback %q), want %q", ix.Method, ix.FallbackReason, c.method)
 			}
@@ -188,7 +173,7 @@ func hasWarning(ix *Index, code string) bool {
 func TestDICOMDIREmptyMedium(t *testing.T) {
 	dir := t.TempDir()
 	copyFile(t, corpus.PydicomFile(t, "dicomdirtests/DICOMDIR-empty.dcm"), filepath.Join(dir, "DICOMDIR"))
-	ix := scanDir(t, dir, Options{})
+	ix := scanMedium(t, Options{}, dir)
 	if ix.Method != MethodDICOMDIR || len(ix.Patients) != 0 || ix.FallbackReason != "" {
 		t.Fatalf("method %q, %d patients, fallback %q", ix.Method, len(ix.Patients), ix.FallbackReason)
 	}
@@ -222,11 +207,11 @@ func TestDICOMDIROffsetLoop(t *testing.T) {
 		}
 		return bytes.ReplaceAll(b, zero, loop)
 	})
-	ix := scanDir(t, dir, Options{})
+	ix := scanMedium(t, Options{}, dir)
 	if ix.Method != MethodDICOMDIR {
 		t.Fatalf("method %q (fallback %q), want dicomdir by record order", ix.Method, ix.FallbackReason)
 	}
-	want := instanceSet(scanDir(t, dir, Options{IgnoreDICOMDIR: true}))
+	want := instanceSet(scanMedium(t, Options{IgnoreDICOMDIR: true}, dir))
 	if got := instanceSet(ix); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("index differs from the full scan: %d vs %d instances", len(got), len(want))
 	}
@@ -239,7 +224,7 @@ func TestDICOMDIRPointsOutside(t *testing.T) {
 	patchDICOMDIR(t, dir, func(b []byte) []byte {
 		return bytes.Replace(b, []byte(`77654033\`), []byte(`..\..\..\`), 1)
 	})
-	ix := scanDir(t, dir, Options{})
+	ix := scanMedium(t, Options{}, dir)
 	if ix.Method != MethodScan || !strings.Contains(ix.FallbackReason, "outside the medium") {
 		t.Fatalf("method %q, fallback %q", ix.Method, ix.FallbackReason)
 	}
@@ -269,7 +254,7 @@ func TestDICOMDIRLooseNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ix := scanDir(t, dir, Options{})
+	ix := scanMedium(t, Options{}, dir)
 	if ix.Method != MethodDICOMDIR {
 		t.Fatalf("method %q, fallback %q", ix.Method, ix.FallbackReason)
 	}
@@ -293,7 +278,7 @@ func TestDICOMDIRMissingFile(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "98892001", "CT2N", "6293")); err != nil {
 		t.Fatal(err)
 	}
-	ix := scanDir(t, dir, Options{})
+	ix := scanMedium(t, Options{}, dir)
 	if ix.Method != MethodScan || !strings.Contains(ix.FallbackReason, "missing") {
 		t.Fatalf("method %q, fallback %q", ix.Method, ix.FallbackReason)
 	}
@@ -305,7 +290,7 @@ func TestDICOMDIRMissingFile(t *testing.T) {
 func TestDICOMDIRInSubfolder(t *testing.T) {
 	cd := filepath.Join(t.TempDir(), "CD1")
 	copyTree(t, corpus.PydicomFile(t, "dicomdirtests/TINY_ALPHA"), cd)
-	ix := scanDir(t, filepath.Dir(cd), Options{})
+	ix := scanMedium(t, Options{}, filepath.Dir(cd))
 	if ix.Method != MethodDICOMDIR || ix.Files == 0 {
 		t.Fatalf("method %q, files %d, fallback %q", ix.Method, ix.Files, ix.FallbackReason)
 	}
@@ -316,15 +301,7 @@ func TestDICOMDIRInSubfolder(t *testing.T) {
 		t.Errorf("README skipped as %q", code)
 	}
 
-	m, err := Open(cd, corpus.PydicomFile(t, "CT_small.dcm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	mixed, err := Scan(context.Background(), m, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mixed := scanMedium(t, Options{}, cd, corpus.PydicomFile(t, "CT_small.dcm"))
 	if mixed.Method != MethodScan || !strings.Contains(mixed.FallbackReason, "CT_small.dcm") {
 		t.Fatalf("mixed drop: method %q, fallback %q", mixed.Method, mixed.FallbackReason)
 	}
@@ -339,7 +316,7 @@ func TestDICOMDIRInSubfolder(t *testing.T) {
 func TestDICOMDIRDisagrees(t *testing.T) {
 	dir := dicomdirTree(t, "DICOMDIR")
 	copyFile(t, filepath.Join(dir, "77654033", "CR1", "6154"), filepath.Join(dir, "98892001", "CT2N", "6293"))
-	ix := scanDir(t, dir, Options{})
+	ix := scanMedium(t, Options{}, dir)
 	if ix.Method != MethodScan || !strings.Contains(ix.FallbackReason, "disagrees") {
 		t.Fatalf("method %q, fallback %q", ix.Method, ix.FallbackReason)
 	}

@@ -1,7 +1,6 @@
 package dicomscan
 
 import (
-	"context"
 	"testing"
 
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
@@ -33,16 +32,7 @@ func skippedCode(ix *Index, p string) string {
 }
 
 func TestScanCharsetFolder(t *testing.T) {
-	dir := corpus.PydicomCharsetFiles(t)
-	m, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	ix, err := Scan(context.Background(), m, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix := scanMedium(t, Options{}, corpus.PydicomCharsetFiles(t))
 	if ix.Method != MethodScan {
 		t.Errorf("method %q, want scan (no DICOMDIR)", ix.Method)
 	}
