@@ -32,6 +32,8 @@ gobuild() {
 #             the version string
 #   worktree  the working tree's files as they are (tracked and untracked,
 #             not ignored): what `make e2e` tests
+#   /a/path   a copy of that directory (the reproducibility check builds
+#             one snapshot twice, from two places)
 snapshot_source() {
 	local dir=$1
 	rm -rf "$dir" && mkdir -p "$dir"
@@ -48,7 +50,11 @@ snapshot_source() {
 			while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
 			tar --null -cf - -T -) | tar -x -C "$dir"
 		;;
-	*) die "BB_SOURCE must be head or worktree, not ${BB_SOURCE}" ;;
+	/*)
+		[ -f "$BB_SOURCE/go.mod" ] || die "BB_SOURCE=$BB_SOURCE is not a source tree"
+		cp -a "$BB_SOURCE/." "$dir/"
+		;;
+	*) die "BB_SOURCE must be head, worktree or an absolute path, not ${BB_SOURCE}" ;;
 	esac
 	BB_SRC=$dir
 	export BB_SRC
