@@ -18,6 +18,7 @@ import (
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
 	"github.com/bildbote/bildbote/transfer/diskspace"
+	"github.com/bildbote/bildbote/transfer/internal/fulldisk"
 )
 
 type entry struct {
@@ -215,37 +216,19 @@ func TestCorruptArchive(t *testing.T) {
 // namespace with a 1 MiB tmpfs as the destination. Many small files pass
 // the free-space check (their declared bytes fit) but each takes a page,
 // so writing fails with ENOSPC midway.
-const tmpfsEnv = "BILDBOTE_SAFEZIP_TMPFS"
 
 func TestDiskFull(t *testing.T) {
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		skipOrFail(t, "unshare not found")
-	}
 	var files []entry
 	for i := 0; i < 600; i++ {
 		files = append(files, entry{name: "DICOM/IM" + strings.Repeat("0", 4) + string(rune('A'+i%26)) + string(rune('A'+i/26)), data: []byte("1234567")})
 	}
 	zpath := filepath.Join(t.TempDir(), "many.zip")
 	os.WriteFile(zpath, makeZip(t, files...), 0o644)
-	mnt := t.TempDir()
-	cmd := exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c",
-		`mount -t tmpfs -o size=1m tmpfs "$0" || exit 77; exec "$1" -test.run='^TestDiskFullChild$' -test.v`, mnt, os.Args[0])
-	cmd.Env = append(os.Environ(), tmpfsEnv+"="+mnt, "BILDBOTE_SAFEZIP_ZIP="+zpath)
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 77 {
-		skipOrFail(t, "cannot mount a tmpfs in a private namespace: "+string(out))
-	}
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestDiskFullChild")) {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	fulldisk.Run(t, "TestDiskFullChild", "BILDBOTE_SAFEZIP_ZIP="+zpath)
 }
 
 func TestDiskFullChild(t *testing.T) {
-	mnt := os.Getenv(tmpfsEnv)
-	if mnt == "" {
-		t.Skip("runs inside TestDiskFull")
-	}
+	mnt := fulldisk.Mount(t)
 	_, err := ExtractFile(context.Background(), os.Getenv("BILDBOTE_SAFEZIP_ZIP"), filepath.Join(mnt, "out"), Limits{}, nil)
 	var fe *diskspace.FullError
 	if !errors.As(err, &fe) {
@@ -270,12 +253,4 @@ func TestDiskFullChild(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Need == 0 {
 		t.Fatalf("declared too big: %v", err)
 	}
-}
-
-func skipOrFail(t *testing.T, msg string) {
-	t.Helper()
-	if corpus.InCI() {
-		t.Fatal(msg + " (CI=true)")
-	}
-	t.Skip(msg)
 }
