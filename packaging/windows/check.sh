@@ -15,6 +15,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/version.sh"
 work=${1:?usage: check.sh WORKDIR MSI}
 msi=${2:?usage: check.sh WORKDIR MSI}
+# the version the build was made as (dist.sh records it)
+# shellcheck disable=SC1091
+[ ! -f "$work/version.env" ] || . "$work/version.env"
 exes=$work/windows-amd64
 fail() { echo "FAIL windows: $*" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -58,30 +61,31 @@ if verify "$tmp/tampered.exe"; then fail "a tampered executable still verifies";
 echo "  a tampered copy fails verification"
 
 echo "== windows: MSI tables"
+table() { msiinfo export "$msi" "$1" | tr -d '\r'; } # msiinfo writes CRLF
 msiinfo tables "$msi" >"$tmp/tables"
 for t in File Component Shortcut Property CustomAction InstallExecuteSequence Upgrade Icon; do
 	grep -qx "$t" "$tmp/tables" || fail "MSI lacks the $t table"
 done
 msiinfo suminfo "$msi" | grep -q 'Template: x64;1033' || fail "MSI is not an x64 package"
-msiinfo export "$msi" File >"$tmp/File"
+table File >"$tmp/File"
 for f in bildbote.exe bildbote-cli.exe bildbote-policywriter.exe policy.toml.example; do
 	grep -q "	$f	" "$tmp/File" || fail "MSI does not install $f"
 done
-msiinfo export "$msi" Shortcut | grep -q '^BildboteShortcut	ProgramMenuFolder	Bildbote	.*\[INSTALLDIR\]bildbote.exe' ||
+table Shortcut | grep -q '^BildboteShortcut	ProgramMenuFolder	Bildbote	.*\[INSTALLDIR\]bildbote.exe' ||
 	fail "no Start-menu shortcut to bildbote.exe"
-msiinfo export "$msi" Property >"$tmp/Property"
+table Property >"$tmp/Property"
 grep -q "^ProductVersion	$BB_MSI_VERSION\$" "$tmp/Property" || fail "ProductVersion is not $BB_MSI_VERSION"
 for p in PORTALURL ALLOWEDPORTALS DEFAULTINBOX PINNEDKEY PACSURL LIBRARYDIR BANDWIDTHLIMITKBPS CLINICMODE; do
 	grep -q "^SecureCustomProperties	.*$p" "$tmp/Property" || fail "$p is not in SecureCustomProperties"
 done
-msiinfo export "$msi" CustomAction >"$tmp/CA"
+table CustomAction >"$tmp/CA"
 # 3090 = 18 (exe from an installed file) + 1024 (deferred) + 2048 (no impersonation: SYSTEM)
 grep -q '^WritePolicy	3090	bildbote_policywriter.exe	' "$tmp/CA" || fail "WritePolicy is not a deferred SYSTEM exe custom action"
 for p in PORTALURL DEFAULTINBOX PINNEDKEY PACSURL CLINICMODE; do
 	grep -q "\"\[$p\]\"" "$tmp/CA" || fail "WritePolicy does not pass [$p]"
 done
 grep -q '\[CommonAppDataFolder\]Bildbote\\policy.toml' "$tmp/CA" || fail "WritePolicy does not write %ProgramData%\\Bildbote\\policy.toml"
-msiinfo export "$msi" InstallExecuteSequence >"$tmp/IES"
+table InstallExecuteSequence >"$tmp/IES"
 ca_seq=$(awk -F'\t' '$1=="WritePolicy" {print $3}' "$tmp/IES")
 files_seq=$(awk -F'\t' '$1=="InstallFiles" {print $3}' "$tmp/IES")
 if [ -z "$ca_seq" ] || [ "$ca_seq" -le "$files_seq" ]; then fail "WritePolicy does not run after InstallFiles"; fi

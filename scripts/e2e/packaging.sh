@@ -54,6 +54,9 @@ step "linux build A (dist.sh linux, working tree)"
 t=$SECONDS
 BB_SOURCE=worktree DIST_WORK=$tmp/a DIST_DIR=$tmp/a/dist "$root/packaging/dist.sh" linux
 mark "linux build A" "$t"
+# the names build A used (HEAD may move while this runs in a shared tree)
+# shellcheck disable=SC1091
+. "$tmp/a/version.env"
 step "linux build B (the same snapshot copied elsewhere, same cache)"
 t=$SECONDS
 # A copy of A's snapshot, not a new one: the working tree may change meanwhile.
