@@ -191,15 +191,7 @@ type job struct {
 // and paths, drawing IDs and dates from the seed.
 func plan(dir string, opt Options) (*Result, []job, error) {
 	cat := catalogue()
-	var weights []int
-	for _, p := range cat {
-		for _, st := range p.studies {
-			for _, se := range st.series {
-				weights = append(weights, se.weight)
-			}
-		}
-	}
-	counts := distribute(opt.Files, weights)
+	counts := distribute(opt.Files, seriesWeights(cat))
 	if slices.Max(counts) > maxPerSeries {
 		return nil, nil, fmt.Errorf("gencd: %d files would put more than %d in one series (IMGnnnnn names)", opt.Files, maxPerSeries)
 	}

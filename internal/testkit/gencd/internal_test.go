@@ -9,15 +9,7 @@ import (
 )
 
 func TestDistribute(t *testing.T) {
-	cat := catalogue()
-	var weights []int
-	for _, p := range cat {
-		for _, st := range p.studies {
-			for _, se := range st.series {
-				weights = append(weights, se.weight)
-			}
-		}
-	}
+	weights := seriesWeights(catalogue())
 	for _, total := range []int{MinFiles, 11, 30, 2000, 20000, 99999} {
 		counts := distribute(total, weights)
 		sum := 0

@@ -122,6 +122,20 @@ func seriesCount(cat []patientSpec) int {
 	return n
 }
 
+// seriesWeights lists the weight of every series of cat, in catalogue
+// order (the order distribute's shares are used in).
+func seriesWeights(cat []patientSpec) []int {
+	var weights []int
+	for _, p := range cat {
+		for _, st := range p.studies {
+			for _, se := range st.series {
+				weights = append(weights, se.weight)
+			}
+		}
+	}
+	return weights
+}
+
 // distribute splits total files over weights: every share at least 1, the
 // rest proportional by the largest-remainder method (deterministic).
 func distribute(total int, weights []int) []int {
