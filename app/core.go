@@ -40,6 +40,11 @@ type Config struct {
 	// Passphrase protects the clinic's key file where no OS keyring is
 	// available (env BILDBOTE_KEY_PASSPHRASE, a file, or a prompt).
 	Passphrase crypto.Passphrase
+	// NoKeyring keeps the clinic key only in the passphrase-protected file
+	// in the state dir, never in the OS keyring (also env BILDBOTE_KEYRING=off).
+	// The keyring entry is shared by all state dirs of an OS user, so a demo
+	// or a second installation sets this to stay away from the real key.
+	NoKeyring bool
 	// ScryptWorkFactor for new key files (0 = age's default; tests lower it).
 	ScryptWorkFactor int
 	// RetryInitial is the first wait after a network error (default 1 s,

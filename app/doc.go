@@ -75,8 +75,11 @@
 //
 // Receive: InboxList(ctx, portal, inbox, apiKey) and StartImport(ImportRequest)
 // download each envelope (resumable), check it against the SHA-256 the
-// portal listed, decrypt it with the clinic key (InitClinicKey/ClinicKey:
-// OS keyring or a passphrase-protected file in the state dir), verify
+// portal listed, decrypt it with the clinic key (InitClinicKey/ClinicKey/
+// ImportClinicKey: OS keyring or a passphrase-protected file in the state
+// dir; the keyring entry "clinic" is shared by all state dirs of an OS
+// user, so Config.NoKeyring or BILDBOTE_KEYRING=off keeps the key in the
+// file only), verify
 // every file's SHA-256, write to <to>/<patient> <birth date> <received>/
 // (manifest.json and files/…) and/or STOW-RS into a PACS (per-study
 // stored/failed counts in Receipt.Imported), and only then acknowledge

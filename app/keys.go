@@ -2,7 +2,10 @@ package app
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"filippo.io/age"
 
@@ -22,14 +25,26 @@ type KeyInfo struct {
 	Created bool `json:"created,omitempty"`
 }
 
+// KeyringEnv set to "off" keeps the clinic key out of the OS keyring
+// (same as Config.NoKeyring).
+const KeyringEnv = "BILDBOTE_KEYRING"
+
+// keyringOff reports whether the OS keyring must not be used.
+func (c *Core) keyringOff() bool {
+	return c.cfg.NoKeyring || strings.EqualFold(os.Getenv(KeyringEnv), "off")
+}
+
 // keyStore is the clinic's private key: OS keyring, or a passphrase-
-// protected file in the state dir.
+// protected file in the state dir. The keyring entry (service "Bildbote",
+// account "clinic") belongs to the OS user, not to the state dir: every
+// state dir of that user shares it unless the keyring is switched off.
 func (c *Core) keyStore() *crypto.KeyStore {
 	return &crypto.KeyStore{
 		Account:          "clinic",
 		File:             filepath.Join(c.stateDir, "keys", "clinic.age"),
 		Passphrase:       c.cfg.Passphrase,
 		ScryptWorkFactor: c.cfg.ScryptWorkFactor,
+		FileOnly:         c.keyringOff(),
 	}
 }
 
@@ -62,4 +77,52 @@ func (c *Core) clinicIdentity() (*age.X25519Identity, crypto.KeyLocation, error)
 		return nil, loc, i18n.NewError(i18n.KindInput, "app.key-missing").WithHint("app.key-missing.hint").Wrap(err)
 	}
 	return id, loc, err
+}
+
+// ImportClinicKey reads an age identity file (the output of age-keygen:
+// comment lines and one AGE-SECRET-KEY-1… line) and stores it as the
+// clinic's key. Importing the key already stored is a no-op; a different
+// stored key is kept (KindRefused) unless force, since replacing it makes
+// every envelope sealed to the old key unreadable.
+func (c *Core) ImportClinicKey(path string, force bool) (*KeyInfo, error) {
+	id, err := readIdentityFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ks := c.keyStore()
+	old, loc, err := ks.Load()
+	switch {
+	case err == nil && old.String() == id.String():
+		return keyInfo(old, loc, false), nil
+	case err == nil && !force:
+		r := old.Recipient().String()
+		return nil, i18n.NewError(i18n.KindRefused, "app.key-import-different", crypto.Fingerprint(r)).WithHint("app.key-import-different.hint")
+	case err != nil && !errors.Is(err, crypto.ErrNoKey) && !force:
+		return nil, err
+	}
+	loc, err = ks.Save(id)
+	if err != nil {
+		return nil, fmt.Errorf("store the imported key: %w", err)
+	}
+	return keyInfo(id, loc, true), nil
+}
+
+// readIdentityFile parses exactly one X25519 identity from an age key file.
+func readIdentityFile(path string) (*age.X25519Identity, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, i18n.NewError(i18n.KindInput, "app.key-import-unreadable", path).Wrap(err)
+	}
+	ids, err := age.ParseIdentities(strings.NewReader(string(data)))
+	if err != nil || len(ids) != 1 {
+		if err == nil {
+			err = fmt.Errorf("%d identities, want 1", len(ids))
+		}
+		return nil, i18n.NewError(i18n.KindInput, "app.key-import-invalid", path).WithHint("app.key-import-invalid.hint").Wrap(err)
+	}
+	id, ok := ids[0].(*age.X25519Identity)
+	if !ok {
+		return nil, i18n.NewError(i18n.KindInput, "app.key-import-invalid", path).WithHint("app.key-import-invalid.hint")
+	}
+	return id, nil
 }

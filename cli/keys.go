@@ -14,36 +14,46 @@ import (
 )
 
 // bildbote-cli keys init|show [--json] [--passphrase-file FILE]
+// bildbote-cli keys import [--force] [--json] [--passphrase-file FILE] FILE
 func runKeys(e *env, args []string) int {
 	var cf coreFlags
 	fs := newFlags("keys")
 	cf.register(fs, false)
 	passFile := fs.String("passphrase-file", "", "")
+	force := fs.Bool("force", false, "")
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || (pos[0] != "init" && pos[0] != "show") {
+	valid := len(pos) == 1 && (pos[0] == "init" || pos[0] == "show") || len(pos) == 2 && pos[0] == "import"
+	if !valid {
 		return e.usageError("cli.keys.which")
 	}
 	pr := e.printer(cf.json)
+	creates := pos[0] != "show"
 	core, err := app.Open(app.Config{StateDir: cf.state, LibraryDir: cf.library,
-		Passphrase: crypto.Passphrase{File: *passFile, Prompt: e.passphrasePrompt(pos[0] == "init")}})
+		Passphrase: crypto.Passphrase{File: *passFile, Prompt: e.passphrasePrompt(creates)}})
 	if err != nil {
 		return pr.Error(err)
 	}
 	defer core.Close()
 	var info *app.KeyInfo
-	if pos[0] == "init" {
+	switch pos[0] {
+	case "init":
 		info, err = core.InitClinicKey()
-	} else {
+	case "import":
+		info, err = core.ImportClinicKey(pos[1], *force)
+	default:
 		info, err = core.ClinicKey()
 	}
 	if err != nil {
 		return pr.Error(err)
 	}
 	pr.Result(info, func(w io.Writer) {
-		if info.Created {
+		switch {
+		case info.Created && pos[0] == "import":
+			fmt.Fprintln(w, tr(e, "cli.keys.imported"))
+		case info.Created:
 			fmt.Fprintln(w, tr(e, "cli.keys.created"))
 		}
 		fmt.Fprintln(w, tr(e, "cli.keys.recipient", info.Recipient))

@@ -105,6 +105,11 @@ type KeyStore struct {
 	// ScryptWorkFactor is log2 of scrypt's N for new key files (0 = age's
 	// default, 18). Tests lower it.
 	ScryptWorkFactor int
+	// FileOnly never touches the OS keyring: the key lives only in File.
+	// Keyring entries are per user and Account, not per File, so two
+	// stores with the same Account share one keyring entry; a demo or a
+	// test that must not read or write the user's real key sets this.
+	FileOnly bool
 }
 
 // DefaultKeyFile is the key file for account under the user config dir:
@@ -132,8 +137,7 @@ func (s *KeyStore) Load() (*age.X25519Identity, KeyLocation, error) {
 	if s.Account == "" {
 		return nil, KeyLocation{}, errors.New("key store: no account")
 	}
-	secret, err := keyring.Get(KeyringService, s.Account)
-	if err == nil {
+	if secret, err := s.keyringGet(); err == nil {
 		id, perr := age.ParseX25519Identity(strings.TrimSpace(secret))
 		if perr != nil {
 			return nil, KeyLocation{}, fmt.Errorf("key in keyring (%s/%s): %w", KeyringService, s.Account, perr)
@@ -161,7 +165,7 @@ func (s *KeyStore) Save(id *age.X25519Identity) (KeyLocation, error) {
 		return KeyLocation{}, errors.New("key store: no account")
 	}
 	secret := id.String()
-	if len(secret) <= keyringSecretLimit {
+	if !s.FileOnly && len(secret) <= keyringSecretLimit {
 		if err := keyring.Set(KeyringService, s.Account, secret); err == nil {
 			return KeyLocation{Backend: BackendKeyring}, nil
 		}
@@ -194,7 +198,10 @@ func (s *KeyStore) LoadOrCreate() (id *age.X25519Identity, loc KeyLocation, crea
 
 // Delete removes the key from the keyring and the key file.
 func (s *KeyStore) Delete() error {
-	kerr := keyring.Delete(KeyringService, s.Account)
+	kerr := keyring.ErrNotFound
+	if !s.FileOnly {
+		kerr = keyring.Delete(KeyringService, s.Account)
+	}
 	path, err := s.file()
 	if err != nil {
 		return err
@@ -207,6 +214,14 @@ func (s *KeyStore) Delete() error {
 		return ErrNoKey
 	}
 	return nil
+}
+
+// keyringGet reads the keyring entry; keyring.ErrNotFound when FileOnly.
+func (s *KeyStore) keyringGet() (string, error) {
+	if s.FileOnly {
+		return "", keyring.ErrNotFound
+	}
+	return keyring.Get(KeyringService, s.Account)
 }
 
 func (s *KeyStore) readFile(path string) (*age.X25519Identity, error) {

@@ -117,3 +117,36 @@ func TestDefaultKeyFile(t *testing.T) {
 		t.Fatalf("DefaultKeyFile = %q, %v", p, err)
 	}
 }
+
+// FileOnly: a working keyring is neither read nor written; the key goes
+// into the file, and a key another store put into the keyring under the
+// same account stays invisible and untouched.
+func TestKeyStoreFileOnly(t *testing.T) {
+	keyring.MockInit()
+	t.Setenv(PassphraseEnv, "demo")
+	other, err := GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keyring.Set(KeyringService, "clinic", other.String()); err != nil {
+		t.Fatal(err)
+	}
+	ks := &KeyStore{Account: "clinic", File: filepath.Join(t.TempDir(), "clinic.age"), FileOnly: true, ScryptWorkFactor: 10}
+	if _, _, err := ks.Load(); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("FileOnly load saw the keyring entry: %v", err)
+	}
+	id, loc, created, err := ks.LoadOrCreate()
+	if err != nil || !created || loc.Backend != BackendFile || loc.Path != ks.File {
+		t.Fatalf("LoadOrCreate = %+v %v %v", loc, created, err)
+	}
+	got, loc2, err := ks.Load()
+	if err != nil || loc2.Backend != BackendFile || got.String() != id.String() {
+		t.Fatalf("reload: %+v %v", loc2, err)
+	}
+	if err := ks.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := keyring.Get(KeyringService, "clinic"); err != nil || s != other.String() {
+		t.Fatalf("the keyring entry changed: %v", err)
+	}
+}
