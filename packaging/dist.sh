@@ -20,6 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/version.sh"
 # shellcheck source=SCRIPTDIR/lib/common.sh
 . "$here/lib/common.sh"
+export BB_VERSION_LOCKED=1
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(linux windows)

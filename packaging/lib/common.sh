@@ -28,7 +28,8 @@ gobuild() {
 # snapshot_source DIR: a private copy of the tree to build, so packaging
 # never writes into the shared working tree (fyne package rewrites
 # FyneApp.toml, the Windows build drops .syso files into cmd/). BB_SOURCE:
-#   head      (default) the committed HEAD via git archive: artifacts match
+#   head      (default) the commit the version was computed from
+#             (BB_COMMIT, HEAD at the start) via git archive: artifacts match
 #             the version string
 #   worktree  the working tree's files as they are (tracked and untracked,
 #             not ignored): what `make e2e` tests
@@ -39,7 +40,7 @@ snapshot_source() {
 	rm -rf "$dir" && mkdir -p "$dir"
 	case "${BB_SOURCE:-head}" in
 	head)
-		git -C "$BB_ROOT" archive --format=tar HEAD | tar -x -C "$dir"
+		git -C "$BB_ROOT" archive --format=tar "$BB_COMMIT" | tar -x -C "$dir"
 		;;
 	worktree)
 		if [ -n "$(git -C "$BB_ROOT" status --porcelain 2>/dev/null)" ]; then

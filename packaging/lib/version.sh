@@ -14,6 +14,12 @@
 #   BB_LDFLAGS        linker flags for reproducible binaries
 # shellcheck shell=bash
 
+# dist.sh computes the version once and locks it for its sub-scripts: in a
+# shared tree HEAD may move while a build runs.
+if [ -n "${BB_VERSION_LOCKED:-}" ]; then
+	return 0
+fi
+
 BB_ROOT=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
 BB_COMMIT=$(git -C "$BB_ROOT" rev-parse HEAD)
 BB_BUILD=$(git -C "$BB_ROOT" rev-list --count HEAD)
