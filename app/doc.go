@@ -80,8 +80,9 @@
 // dir; the keyring entry "clinic" is shared by all state dirs of an OS
 // user, so Config.NoKeyring or BILDBOTE_KEYRING=off keeps the key in the
 // file only), verify
-// every file's SHA-256, write to <to>/<patient> <birth date> <received>/
-// (manifest.json and files/…) and/or STOW-RS into a PACS (per-study
+// every file's SHA-256, write each study under its own patient to
+// <to>/<patient> <birth date>/<study date> <description>/ (manifest.json
+// and files/…; one envelope may hold several patients) and/or STOW-RS into a PACS (per-study
 // stored/failed counts in Receipt.Imported), and only then acknowledge
 // (DELETE) it on the portal. An envelope that is tampered with, not for
 // this clinic, or refused by the PACS is not acknowledged; the job goes

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/crypto"
+	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/gencd"
 	"github.com/bildbote/bildbote/portal"
@@ -193,27 +194,70 @@ func send(t *testing.T, practice *app.Core, portalURL, inbox, cd string, accept 
 	})
 }
 
-// sameFiles compares every instance of the generated CD with got/<path>.
-func sameFiles(t *testing.T, cd *gencd.Result, got string) {
+// sameImported compares every instance of the generated CD with the
+// files/<path> of the folder its study was imported to.
+func sameImported(t *testing.T, cd *gencd.Result, imported []app.ImportResult) {
 	t.Helper()
+	dirs := map[string]string{}
+	for _, r := range imported {
+		dirs[r.StudyUID] = r.Dir
+	}
 	n := 0
-	for _, in := range cd.AllInstances() {
-		want, err := os.ReadFile(filepath.Join(cd.Dir, filepath.FromSlash(in.Path)))
-		if err != nil {
-			t.Fatal(err)
+	for _, pa := range cd.Patients {
+		for _, st := range pa.Studies {
+			dir, ok := dirs[st.InstanceUID]
+			if !ok {
+				t.Errorf("study %s of %s not imported", st.Description, pa.ID)
+				continue
+			}
+			for _, se := range st.Series {
+				for _, in := range se.Instances {
+					want, err := os.ReadFile(filepath.Join(cd.Dir, filepath.FromSlash(in.Path)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					have, err := os.ReadFile(filepath.Join(dir, "files", filepath.FromSlash(in.Path)))
+					if err != nil {
+						t.Errorf("missing %s: %v", in.Path, err)
+						continue
+					}
+					if !bytes.Equal(want, have) {
+						t.Errorf("%s differs", in.Path)
+					}
+					n++
+				}
+			}
 		}
-		have, err := os.ReadFile(filepath.Join(got, filepath.FromSlash(in.Path)))
-		if err != nil {
-			t.Errorf("missing %s: %v", in.Path, err)
-			continue
-		}
-		if !bytes.Equal(want, have) {
-			t.Errorf("%s differs", in.Path)
-		}
-		n++
 	}
 	if n != cd.Files {
 		t.Errorf("compared %d of %d files", n, cd.Files)
+	}
+}
+
+// checkPatientFolders: each study is in <to>/<its patient> <birth
+// date>/<study date> <description>, never under another patient.
+func checkPatientFolders(t *testing.T, cd *gencd.Result, to string, imported []app.ImportResult) {
+	t.Helper()
+	dirs := map[string]string{}
+	for _, r := range imported {
+		dirs[r.StudyUID] = r.Dir
+	}
+	if len(cd.Patients) < 2 {
+		t.Fatalf("the generated CD has %d patients, the test needs 2", len(cd.Patients))
+	}
+	for _, pa := range cd.Patients {
+		wantPatient := app.SanitizeName(dicomscan.FormatName(pa.Name) + " " + dicomscan.FormatDate(i18n.EN, pa.BirthDate))
+		for _, st := range pa.Studies {
+			rel, err := filepath.Rel(to, dirs[st.InstanceUID])
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := strings.Split(rel, string(filepath.Separator))
+			wantStudy := app.SanitizeName(dicomscan.FormatDate(i18n.EN, st.Date) + " " + st.Description)
+			if len(parts) != 2 || parts[0] != wantPatient || !strings.HasPrefix(parts[1], wantStudy) {
+				t.Errorf("study %q of %q imported to %q, want %s/%s", st.Description, pa.Name, rel, wantPatient, wantStudy)
+			}
+		}
 	}
 }
 
@@ -308,11 +352,8 @@ func TestSendReceiveEndToEnd(t *testing.T) {
 	if ij.State != app.StateDone || len(ij.Receipt.Imported) == 0 {
 		t.Fatalf("import job %+v err %+v", ij, ij.Error)
 	}
-	dir := ij.Receipt.Imported[0].Dir
-	if !strings.HasPrefix(dir, to) || !strings.Contains(filepath.Base(dir), "Müller") {
-		t.Errorf("import folder %q", dir)
-	}
-	sameFiles(t, cd, filepath.Join(dir, "files"))
+	checkPatientFolders(t, cd, to, ij.Receipt.Imported)
+	sameImported(t, cd, ij.Receipt.Imported)
 	for _, r := range ij.Receipt.Imported {
 		if !r.Acked {
 			t.Errorf("not acknowledged: %+v", r)

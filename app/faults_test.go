@@ -98,7 +98,7 @@ func TestCutsInUploadAndDownload(t *testing.T) {
 	if px2.Cuts() != 10 {
 		t.Errorf("%d cuts during the download, want 10", px2.Cuts())
 	}
-	sameFiles(t, cd, filepath.Join(ij.Receipt.Imported[0].Dir, "files"))
+	sameImported(t, cd, ij.Receipt.Imported)
 }
 
 // TestPortalRestartMidUpload: the portal stops while an upload runs and
@@ -251,7 +251,7 @@ func TestPortalAnswers503(t *testing.T) {
 	if ij.State != app.StateDone {
 		t.Fatalf("import: %s %+v", ij.State, ij.Error)
 	}
-	sameFiles(t, cd, filepath.Join(ij.Receipt.Imported[0].Dir, "files"))
+	sameImported(t, cd, ij.Receipt.Imported)
 	if busy.Load() >= 0 {
 		t.Error("the 503s were never served")
 	}

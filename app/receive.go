@@ -239,18 +239,20 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *a
 	if err != nil {
 		return nil, err
 	}
-	dir := tmpDst
-	if p.ToDir != "" {
-		dir = uniqueDir(filepath.Join(p.ToDir, importFolderName(m, it)))
-		if err := os.Rename(tmpDst, dir); err != nil {
+	results := studyResults(m, it.ID, tmpDst)
+	if p.StowURL != "" {
+		r.SetPhase(string(transfer.StateStoring))
+		if err := c.stowStudies(ctx, filepath.Join(tmpDst, "files"), m, p.StowURL, results); err != nil {
 			return nil, err
 		}
 	}
-	results := studyResults(m, it.ID, dir)
-	if p.StowURL != "" {
-		r.SetPhase(string(transfer.StateStoring))
-		if err := c.stowStudies(ctx, filepath.Join(dir, "files"), m, p.StowURL, results); err != nil {
-			return nil, err
+	if p.ToDir != "" {
+		dirs, err := placeStudies(m, tmpDst, p.ToDir, it)
+		if err != nil {
+			return nil, fmt.Errorf("file the studies of %s: %w", it.ID, err)
+		}
+		for i := range results {
+			results[i].Dir = dirs[results[i].StudyUID]
 		}
 	}
 	if err := ic.Ack(ctx, p.Inbox, it.ID); err != nil {
@@ -264,10 +266,117 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *a
 	}
 	f.Close()
 	os.Remove(env)
-	if p.ToDir == "" {
-		os.RemoveAll(dir)
-	}
+	os.RemoveAll(tmpDst)
 	return results, nil
+}
+
+// placeStudies moves the files of an opened envelope (opened/files/…) to
+// one folder per study, each under its own patient:
+// <to>/<patient> <birth date>/<study date> <description>/files/<path>, with
+// a copy of manifest.json. One envelope may hold several patients (a CD
+// of a whole family, a mixed-up CD); each study goes to the patient its
+// files name. Files of no study (a PDF report, the DICOMDIR) go with the
+// first study of the envelope's patient; a DICOMDIR is dropped when the
+// studies end up in several folders, its references would not resolve.
+// It returns the folder of each study UID ("" for an envelope without
+// studies, which keeps the single folder <patient> <birth date> <received>).
+func placeStudies(m *envelope.Manifest, opened, to string, it InboxItem) (map[string]string, error) {
+	manifest, err := os.ReadFile(filepath.Join(opened, "manifest.json"))
+	if err != nil {
+		return nil, err
+	}
+	dirs := map[string]string{}
+	if len(m.Studies) == 0 {
+		dir := uniqueDir(filepath.Join(to, importFolderName(m, it)))
+		dirs[""] = dir
+		return dirs, os.Rename(opened, dir)
+	}
+	home := m.Studies[0].StudyInstanceUID
+	for i := len(m.Studies) - 1; i >= 0; i-- {
+		if st := m.Studies[i]; st.PatientID != "" && st.PatientID == m.Patient.ID {
+			home = st.StudyInstanceUID
+		}
+	}
+	for _, st := range m.Studies {
+		patient := studyPatientFolder(m, st, opened)
+		study := SanitizeName(strings.TrimSpace(dicomscan.FormatDate(i18n.EN, st.Date) + " " + st.Description))
+		dir := uniqueDir(filepath.Join(to, patient, study))
+		if err := os.MkdirAll(filepath.Join(dir, "files"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), manifest, 0o644); err != nil {
+			return nil, err
+		}
+		dirs[st.StudyInstanceUID] = dir
+	}
+	split := len(m.Studies) > 1
+	for _, f := range m.Files {
+		dir, ok := dirs[f.StudyUID]
+		if !ok || f.StudyUID == "" {
+			if split && strings.EqualFold(pathBase(f.Path), "DICOMDIR") {
+				continue
+			}
+			dir = dirs[home]
+		}
+		src := filepath.Join(opened, "files", filepath.FromSlash(f.Path))
+		dst := filepath.Join(dir, "files", filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(src, dst); err != nil {
+			return nil, err
+		}
+	}
+	return dirs, nil
+}
+
+// studyPatientFolder is "<patient> <birth date>" of one study. The
+// manifest has the birth date of the envelope's patient only; for another
+// patient it is read from the header of the study's first file.
+func studyPatientFolder(m *envelope.Manifest, st envelope.Study, opened string) string {
+	name, birth := st.PatientName, ""
+	if st.PatientID == m.Patient.ID || (st.PatientID == "" && st.PatientName == m.Patient.Name) {
+		birth = m.Patient.BirthDate
+		if name == "" {
+			name = m.Patient.Name
+		}
+	} else if h := firstHeader(m, st.StudyInstanceUID, opened); h != nil {
+		birth = h.PatientBirthDate
+		if name == "" {
+			name = h.PatientName
+		}
+	}
+	if name == "" {
+		return SanitizeName("Unbekannt")
+	}
+	return SanitizeName(strings.TrimSpace(dicomscan.FormatName(name) + " " + dicomscan.FormatDate(i18n.EN, birth)))
+}
+
+// firstHeader reads the DICOM header of the first file of a study.
+func firstHeader(m *envelope.Manifest, studyUID, opened string) *dicomscan.Header {
+	for _, f := range m.Files {
+		if f.StudyUID != studyUID || f.SOPInstanceUID == "" {
+			continue
+		}
+		fh, err := os.Open(filepath.Join(opened, "files", filepath.FromSlash(f.Path)))
+		if err != nil {
+			return nil
+		}
+		defer fh.Close()
+		h, err := dicomscan.ReadHeader(fh, f.Size)
+		if err != nil {
+			return nil
+		}
+		return h
+	}
+	return nil
+}
+
+func pathBase(slashPath string) string {
+	if i := strings.LastIndex(slashPath, "/"); i >= 0 {
+		return slashPath[i+1:]
+	}
+	return slashPath
 }
 
 func studyResults(m *envelope.Manifest, itemID, dir string) []ImportResult {

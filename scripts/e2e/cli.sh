@@ -107,8 +107,11 @@ step "receive and compare byte for byte"
 BILDBOTE_API_KEY=$API_KEY "$CLI" receive --state "$CLINIC" --portal "$URL" --inbox bM1X --to "$T/received" >"$T/receive.out" 2>"$T/receive.log" \
 	|| fail "receive"
 grep -q "$API_KEY" "$T/receive.out" "$T/receive.log" && fail "API key printed"
-GOT=$(find "$T/received" -mindepth 1 -maxdepth 1 -type d | head -1)
-diff -r "$T/cd/DICOM" "$GOT/files/DICOM" >/dev/null || fail "received files differ"
+# One folder per study, under its own patient: <to>/<patient> <dob>/<study>/files/…
+[ "$(find "$T/received" -mindepth 1 -maxdepth 1 -type d | wc -l)" -ge 2 ] || fail "studies of two patients not in two patient folders"
+mkdir "$T/merged"
+for d in "$T"/received/*/*/files; do cp -r "$d/." "$T/merged/"; done
+diff -r "$T/cd/DICOM" "$T/merged/DICOM" >/dev/null || fail "received files differ"
 BILDBOTE_API_KEY=$API_KEY "$CLI" receive --state "$CLINIC" --portal "$URL" --inbox bM1X --to "$T/received" 2>&1 | grep -q 'The inbox is empty.' \
 	|| fail "inbox not acknowledged"
 
