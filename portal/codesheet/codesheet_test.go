@@ -1,8 +1,6 @@
 package codesheet
 
 import (
-	"image"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,11 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
 	"github.com/bildbote/bildbote/portal/accesscode"
+	"github.com/bildbote/bildbote/transfer/dlx"
 )
 
 // TestSheetRendersAndScans renders a sheet with poppler, reads its text
@@ -67,26 +63,16 @@ func TestSheetRendersAndScans(t *testing.T) {
 	}
 }
 
+// scanQR reads the sheet's QR code with the decoder the desktop app uses
+// for photos and scans of a code sheet, so the test proves that the
+// portal's sheet and the client's reader agree.
 func scanQR(t *testing.T, pngPath string) string {
 	t.Helper()
-	f, err := os.Open(pngPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img.(image.Image))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	got, err := dlx.DecodeQRImage(pngPath)
 	if err != nil {
 		t.Fatalf("QR decode: %v", err)
 	}
-	return res.GetText()
+	return got
 }
 
 func TestCodeURL(t *testing.T) {
