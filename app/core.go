@@ -90,8 +90,10 @@ type Core struct {
 	running  map[string]*jobRun
 	secrets  map[string]string // inbox code → API key, memory only
 	sessions map[string]*RedeemSession
-	media    map[*dicomscan.Index]*dicomscan.Medium
-	sources  map[*dicomscan.Index][]string
+	// summaries caches inbox manifests by item ID + SHA-256 (memory only).
+	summaries map[string]*InboxSummary
+	media     map[*dicomscan.Index]*dicomscan.Medium
+	sources   map[*dicomscan.Index][]string
 	// jobIndexes hands a scanned index to the send job that seals it.
 	jobIndexes map[string]*dicomscan.Index
 	bucket     *ratelimit.Bucket
@@ -167,7 +169,7 @@ func Open(cfg Config) (*Core, error) {
 		cfg: cfg, stateDir: stateDir, client: client, db: db,
 		jobs: &jobStore{db: db}, bus: newEventBus(), settings: settings,
 		running: map[string]*jobRun{}, secrets: map[string]string{},
-		sessions: map[string]*RedeemSession{}, media: map[*dicomscan.Index]*dicomscan.Medium{},
+		sessions: map[string]*RedeemSession{}, summaries: map[string]*InboxSummary{}, media: map[*dicomscan.Index]*dicomscan.Medium{},
 		sources: map[*dicomscan.Index][]string{}, jobIndexes: map[string]*dicomscan.Index{},
 		sem: make(chan struct{}, cfg.MaxParallel), ctx: ctx, stop: stop,
 	}

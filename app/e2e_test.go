@@ -343,6 +343,21 @@ func TestSendReceiveEndToEnd(t *testing.T) {
 	if err != nil || len(items) != 1 || items[0].SHA256 != rc.SHA256 {
 		t.Fatalf("inbox %+v %v", items, err)
 	}
+	// The list shows what the sealed manifest says, read with the clinic key.
+	studies := 0
+	for _, pa := range cd.Patients {
+		studies += len(pa.Studies)
+	}
+	want := app.InboxSummary{Sender: "Praxis Dr. Weiß", Patient: dicomscan.FormatName(pa.Name), BirthDate: pa.BirthDate,
+		Patients: len(cd.Patients), Studies: studies, Files: cd.Files, Message: "Bitte befunden"}
+	if got := items[0].Summary; got == nil || *got != want {
+		t.Errorf("inbox summary %+v, want %+v", got, want)
+	}
+	// Without the clinic key the list still works, without summaries.
+	keyless := openCore(t, app.Config{NoKeyring: true})
+	if items, err := keyless.InboxList(context.Background(), p.url, "bM1X", cl.apiKey); err != nil || len(items) != 1 || items[0].Summary != nil {
+		t.Errorf("inbox without the key: %+v %v", items, err)
+	}
 	to := t.TempDir()
 	ij, err := cl.core.StartImport(app.ImportRequest{Portal: p.url, Inbox: "bM1X", APIKey: cl.apiKey, ToDir: to})
 	if err != nil {

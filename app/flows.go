@@ -125,6 +125,9 @@ type InboxItem struct {
 	Size       int64     `json:"size"`
 	SHA256     string    `json:"sha256"`
 	ReceivedAt time.Time `json:"receivedAt"`
+	// Summary is read from the sealed manifest by InboxList (nil when the
+	// clinic key cannot open it); never stored with a job.
+	Summary *InboxSummary `json:"summary,omitempty"`
 }
 
 // ImportRequest is everything an import needs.

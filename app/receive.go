@@ -49,13 +49,26 @@ func (c *Core) InboxList(ctx context.Context, portal, inboxCode, apiKey string) 
 	if apiKey == "" {
 		return nil, i18n.NewError(i18n.KindInput, "app.api-key-needed").WithHint("app.api-key-wrong.hint")
 	}
+	items, err := c.inboxItems(ctx, root, inboxCode, apiKey)
+	if err != nil {
+		return nil, err
+	}
+	c.summarize(ctx, root, strings.TrimSpace(inboxCode), apiKey, items)
+	return items, nil
+}
+
+// inboxItems is the portal's listing, without summaries.
+func (c *Core) inboxItems(ctx context.Context, root, inboxCode, apiKey string) ([]InboxItem, error) {
+	if apiKey == "" {
+		return nil, i18n.NewError(i18n.KindInput, "app.api-key-needed").WithHint("app.api-key-wrong.hint")
+	}
 	items, err := c.inboxClient(root, apiKey, nil).List(ctx, strings.TrimSpace(inboxCode))
 	if err != nil {
 		return nil, err
 	}
 	out := make([]InboxItem, len(items))
 	for i, it := range items {
-		out[i] = InboxItem(it)
+		out[i] = InboxItem{ID: it.ID, Size: it.Size, SHA256: it.SHA256, ReceivedAt: it.ReceivedAt}
 	}
 	return out, nil
 }
@@ -81,7 +94,7 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 	if _, _, err := c.clinicIdentity(); err != nil {
 		return nil, err
 	}
-	all, err := c.InboxList(ctx, root, req.Inbox, req.APIKey)
+	all, err := c.inboxItems(ctx, root, req.Inbox, req.APIKey)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +219,7 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *a
 		}
 	}))
 	if _, err := os.Stat(env); err != nil {
-		_, err := ic.Download(ctx, p.Inbox, inbox.Item(it), env)
+		_, err := ic.Download(ctx, p.Inbox, inbox.Item{ID: it.ID, Size: it.Size, SHA256: it.SHA256, ReceivedAt: it.ReceivedAt}, env)
 		var he *inbox.HashError
 		if errors.As(err, &he) {
 			// The stored envelope differs from what was uploaded: do not

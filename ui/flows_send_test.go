@@ -21,6 +21,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/gencd"
 	"github.com/bildbote/bildbote/portal"
@@ -168,6 +169,14 @@ func TestFlowReceive(t *testing.T) {
 	test.Tap(s.refresh)
 	h.waitFor("the envelope in the list", func() bool { return len(s.checks) == 1 })
 	h.capture("inbox_list_en")
+	for _, c := range s.checks {
+		pa := ix.Patients[0]
+		for _, want := range []string{dicomscan.FormatName(pa.Name), dicomscan.FormatDate(i18n.EN, pa.BirthDate), "and 1 more patient", "from Praxis Dr. Weber"} {
+			if !strings.Contains(c.Text, want) {
+				t.Errorf("inbox line %q lacks %q", c.Text, want)
+			}
+		}
+	}
 	if s.toPACS.Checked || !s.toFolder.Checked {
 		t.Error("without a PACS configured, import should go to the folder only")
 	}

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/dicomscan"
 )
 
 // inboxScreen (clinic mode): the envelopes waiting in the clinic's inbox
@@ -101,7 +102,7 @@ func (s *inboxScreen) show(items []app.InboxItem) {
 	s.checks = map[string]*widget.Check{}
 	s.order = s.order[:0]
 	for _, it := range items {
-		c := widget.NewCheck(s.u.t("ui.inbox.item", s.u.formatTime(it.ReceivedAt), s.u.bytes(it.Size), it.ID), nil)
+		c := widget.NewCheck(s.itemText(it), nil)
 		c.SetChecked(true)
 		s.checks[it.ID] = c
 		s.order = append(s.order, it.ID)
@@ -110,6 +111,28 @@ func (s *inboxScreen) show(items []app.InboxItem) {
 	s.list.Refresh()
 	s.status.SetText(s.u.t("ui.inbox.count", len(items)))
 	showEnabled(s.importB, len(items) > 0)
+}
+
+// itemText is one envelope's line: who sent whom (from its sealed
+// manifest, when the clinic key opened it), when it came and its size.
+func (s *inboxScreen) itemText(it app.InboxItem) string {
+	received := s.u.t("ui.inbox.item", s.u.formatTime(it.ReceivedAt), s.u.bytes(it.Size), it.ID)
+	sum := it.Summary
+	if sum == nil {
+		return received
+	}
+	patient := sum.Patient
+	if sum.BirthDate != "" {
+		patient = s.u.t("ui.inbox.patientBorn", patient, dicomscan.FormatDate(s.u.lang, sum.BirthDate))
+	}
+	if sum.Patients > 1 {
+		patient = s.u.t("ui.inbox.morePatients", patient, sum.Patients-1)
+	}
+	sender := sum.Sender
+	if sender == "" {
+		sender = s.u.t("ui.inbox.unknownSender")
+	}
+	return s.u.t("ui.inbox.summary", patient, sum.Studies, sender) + " — " + received
 }
 
 // importSelected starts one import job for the checked envelopes.
