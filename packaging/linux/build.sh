@@ -173,6 +173,8 @@ debs() {
 	deb_portal
 }
 
+# Earlier versions' artifacts would end up in SHA256SUMS: remove them.
+rm -f "$dist"/bildbote-*-linux-*.tar.xz "$dist"/bildbote_*.deb "$dist"/bildbote-portal_*.deb
 build_binaries
 timed "linux tar.xz (fyne package)" tarball
 timed "linux .debs" debs

@@ -76,6 +76,8 @@ msi() {
 	cp "$stage/bildbote.msi" "$msi"
 }
 
+# Earlier versions' artifacts would end up in SHA256SUMS: remove them.
+rm -f "$dist"/bildbote-*-windows-*.msi
 log "windows: resources (icon, manifest, version $BB_FILE_VERSION)"
 timed "windows resources" resources
 log "windows: bildbote-cli.exe, bildbote-policywriter.exe"

@@ -103,7 +103,7 @@ for p in Makefile policy.toml.example usr/local/bin/bildbote usr/local/bin/bildb
 	usr/local/share/applications/org.bildbote.Bildbote.desktop usr/local/share/pixmaps/org.bildbote.Bildbote.png; do
 	echo "$listing" | grep -q " $p\$" || fail "tarball lacks $p"
 done
-echo "$listing" | awk '{print $2}' | grep -qv '^root/root$' && fail "tarball has files not owned by root/root"
+echo "$listing" | awk '{print $2}' | grep -Eqv '^(0/0|root/root)$' && fail "tarball has files not owned by root (0/0)"
 mkdir -p "$tmp/tar" && tar -xJf "$tarball" -C "$tmp/tar"
 desktop-file-validate "$tmp/tar/usr/local/share/applications/org.bildbote.Bildbote.desktop"
 grep -q 'bin/bildbote-cli' "$tmp/tar/Makefile" || fail "the tarball's Makefile does not install the CLI"
