@@ -88,6 +88,12 @@
 // this clinic, or refused by the PACS is not acknowledged; the job goes
 // on with the others and fails at the end with the first such error.
 //
+// InboxList also reads each waiting envelope's sealed manifest with the
+// clinic key (only its first chunks) into InboxItem.Summary: sender,
+// patient, studies; kept in memory, never in a job. TestPACS(ctx, url)
+// checks a DICOMweb root with a QIDO-RS search before imports go there
+// (ErrPACSUnreachable, ErrPACSUnauthorized, ErrPACSNotFound).
+//
 // Portals: every flow takes a portal root, a DLX base (…/dlx/v1), a code
 // URL, or "" for Settings().PortalURL; with a policy, only allowed_portals
 // (or the locked portal_url) are accepted.

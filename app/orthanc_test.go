@@ -3,11 +3,14 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/crypto"
+	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/orthanc"
 )
 
@@ -100,3 +103,47 @@ func getJSON(t *testing.T, url string, v any) {
 }
 
 var _ = strings.Contains
+
+// TestPACSConnection: the Settings "Test" button's check against a real
+// Orthanc (DICOMweb root: ok; a URL without DICOMweb: not found), a
+// closed port (refused) and the real portal's inbox API, which answers
+// 401 to a request without its API key.
+func TestPACSConnection(t *testing.T) { orthanc.Run(t, "TestPACSConnectionInside") }
+
+func TestPACSConnectionInside(t *testing.T) {
+	base := orthanc.URL(t)
+	core := openCore(t, app.Config{})
+	ctx := context.Background()
+	if err := core.TestPACS(ctx, base+orthanc.DICOMwebRoot+"/"); err != nil {
+		t.Fatalf("Orthanc's DICOMweb root: %v", err)
+	}
+	p := startPortal(t, t.TempDir())
+	p.addCommunity("bM1X", "Klinik Süd", mustRecipient(t))
+	cases := []struct {
+		url  string
+		want error
+		kind i18n.Kind
+	}{
+		{base + "/no-dicomweb-here", app.ErrPACSNotFound, i18n.KindInput},
+		{"http://127.0.0.1:1/dicom-web", app.ErrPACSUnreachable, i18n.KindTransient},
+		{p.url + "/api/v1/inbox/bM1X", app.ErrPACSUnauthorized, i18n.KindRefused},
+	}
+	for _, c := range cases {
+		err := core.TestPACS(ctx, c.url)
+		if !errors.Is(err, c.want) || !isKind(err, c.kind) {
+			t.Errorf("TestPACS(%s) = %v, want %v (%v)", c.url, err, c.want, c.kind)
+		}
+	}
+	if err := core.TestPACS(ctx, "pacs.local"); !isKind(err, i18n.KindInput) {
+		t.Errorf("no scheme: %v", err)
+	}
+}
+
+func mustRecipient(t *testing.T) string {
+	t.Helper()
+	id, err := crypto.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.Recipient().String()
+}

@@ -7,11 +7,6 @@ import (
 	"github.com/bildbote/bildbote/transfer/dlx"
 )
 
-// Bindings to package app that are not yet available: the control stays
-// hidden until app offers it (see the report: PACS test).
-
-func (s *settingsScreen) testPACS() {}
-
 // normalizeCode is the typing aid of the code fields. A complete code is
 // normalised by transfer/dlx (the one definition: O read as 0, I and L
 // as 1); while the code is incomplete the fields only show letters and

@@ -70,8 +70,6 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.exportKey = widget.NewButtonWithIcon(u.t("ui.settings.exportKey"), theme.DocumentSaveIcon(), s.exportPublicKey)
 	s.exportKey.Hide()
 	s.fingerprint.Hide()
-	// Not offered by app yet: the PACS test.
-	s.pacsTest.Hide()
 
 	body := container.NewVBox(
 		heading(u.t("ui.settings.title")), s.policy, s.form,

@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2/widget"
 
@@ -83,4 +85,33 @@ func (s *settingsScreen) store() {
 		msg += " " + s.u.t("ui.settings.restart")
 	}
 	s.status.SetText(msg)
+}
+
+// testPACS asks the PACS in the field (saved or not) for one study by
+// QIDO-RS and shows the answer under the form.
+func (s *settingsScreen) testPACS() {
+	url := strings.TrimSpace(s.pacs.Text)
+	if url == "" {
+		s.status.SetText(s.u.t("ui.settings.pacsEmpty"))
+		return
+	}
+	s.pacsTest.Disable()
+	s.status.SetText(s.u.t("ui.settings.pacsTesting"))
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		err := s.u.core.TestPACS(ctx, url)
+		s.u.do(func() {
+			s.pacsTest.Enable()
+			if err == nil {
+				s.status.SetText(s.u.t("ui.settings.pacsOK"))
+				return
+			}
+			msg, hint := i18n.Localize(s.u.lang, err)
+			if hint != "" {
+				msg += "\n" + hint
+			}
+			s.status.SetText(msg)
+		})
+	}()
 }

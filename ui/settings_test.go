@@ -55,3 +55,30 @@ func TestSettingsPolicyLocks(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// The PACS "Test" button asks the URL in the field and shows the answer:
+// the real portal's inbox API wants its key (401), which reads as "refused
+// access" with a hint; an empty field asks for a URL. (The success path
+// against a real Orthanc is app's TestPACSConnection.)
+func TestSettingsPACSTest(t *testing.T) {
+	p := startDemoPortal(t)
+	for _, lang := range i18n.Langs {
+		h := newFlowHarness(t, lang, p)
+		s := h.u.settings
+		if !s.pacsTest.Visible() {
+			t.Fatal("the PACS test button is hidden")
+		}
+		test.Tap(s.pacsTest)
+		if s.status.Text != i18n.T(lang, "ui.settings.pacsEmpty") {
+			t.Errorf("empty field: %q", s.status.Text)
+		}
+		url := p.url + "/api/v1/inbox/" + p.inbox
+		s.pacs.SetText(url)
+		test.Tap(s.pacsTest)
+		want := i18n.T(lang, "app.pacs-unauthorized", url)
+		h.waitFor("the PACS test's answer", func() bool { return strings.HasPrefix(s.status.Text, want) })
+		if !strings.Contains(s.status.Text, i18n.T(lang, "app.pacs-unauthorized.hint")) || s.pacsTest.Disabled() {
+			t.Errorf("answer %q (button disabled: %v)", s.status.Text, s.pacsTest.Disabled())
+		}
+	}
+}
