@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -310,6 +311,20 @@ func TestSendReceiveEndToEnd(t *testing.T) {
 		t.Fatalf("send job: %+v err %+v", done, done.Error)
 	}
 	rc := done.Receipt.Upload
+	// The title is translatable and survives the job store.
+	stored, err := practice.Job(done.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nStudies := 0
+	for _, pa := range cd.Patients {
+		nStudies += len(pa.Studies)
+	}
+	wantDE := fmt.Sprintf("bM1X · Klinik Süd – Radiologie · Studien: %d", nStudies)
+	wantEN := fmt.Sprintf("bM1X · Klinik Süd – Radiologie · studies: %d", nStudies)
+	if got := stored.LocalTitle(i18n.DE); got != wantDE || stored.Title != wantEN || stored.LocalTitle(i18n.EN) != wantEN {
+		t.Errorf("title %q / %q, want %q / %q", got, stored.Title, wantDE, wantEN)
+	}
 	if rc.Community != "bM1X" || rc.Size != done.BytesTotal || rc.SHA256 == "" || rc.Files != cd.Files {
 		t.Errorf("receipt %+v", rc)
 	}

@@ -39,6 +39,33 @@ const (
 	StateCanceled JobState = "cancelled"
 )
 
+// LocalTitle is the job's title in lang; Title for jobs stored before
+// titles were translatable.
+func (j *Job) LocalTitle(lang i18n.Lang) string {
+	if j.TitleKey == "" {
+		return j.Title
+	}
+	return i18n.T(lang, j.TitleKey, stringArgs(j.TitleArgs)...)
+}
+
+// jobTitle is a translatable title: a catalog key with %s arguments
+// (strings survive the JSON of the job store unchanged), or plain text.
+type jobTitle struct {
+	key   string
+	args  []string
+	plain string
+}
+
+func titled(key string, args ...string) jobTitle { return jobTitle{key: key, args: args} }
+
+func stringArgs(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // Final reports whether the state is an end state.
 func (s JobState) Final() bool {
 	return s == StateDone || s == StateFailed || s == StateCanceled
@@ -49,10 +76,13 @@ type Job struct {
 	ID    string   `json:"id"`
 	Kind  JobKind  `json:"kind"`
 	State JobState `json:"state"`
-	// Title is a short description for lists ("bM1X · 2 studies").
-	Title   string    `json:"title"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	// Title is a short description for lists ("bM1X · 2 envelope(s)"), in
+	// English; LocalTitle translates it from TitleKey and TitleArgs.
+	Title     string    `json:"title"`
+	TitleKey  string    `json:"titleKey,omitempty"`
+	TitleArgs []string  `json:"titleArgs,omitempty"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
 
 	// Phase is what a running job does right now: a transfer.State such
 	// as "hashing", "sealing", "uploading", "downloading", "opening",

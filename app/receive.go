@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,7 +130,7 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 	for _, it := range items {
 		total += it.Size
 	}
-	title := fmt.Sprintf("%s · %d", p.Inbox, len(items))
+	title := titled("app.job.title.import", p.Inbox, strconv.Itoa(len(items)))
 	return c.addJobWithID(id, KindImport, title, p, func(r *jobRun) { r.bytesTotal.Store(total) }, nil)
 }
 

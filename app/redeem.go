@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -218,7 +219,7 @@ func (c *Core) StartSave(s *RedeemSession, itemIDs []string, dir string) (*Job, 
 	if len(p.Items) == 0 {
 		return nil, i18n.NewError(i18n.KindInput, "app.save-nothing")
 	}
-	title := fmt.Sprintf("%s · %d", s.Masked, len(p.Items))
+	title := titled("app.job.title.save", s.Masked, strconv.Itoa(len(p.Items)))
 	return c.addJobWithID(id, KindSave, title, p, nil, nil)
 }
 

@@ -159,18 +159,22 @@ func (c *Core) setState(id string, state JobState, change func(*Job)) *Job {
 
 // addJob stores a new queued job and starts it.
 func (c *Core) addJob(kind JobKind, title string, params any) (*Job, error) {
-	return c.addJobWithID(newJobID(), kind, title, params, nil, nil)
+	return c.addJobWithID(newJobID(), kind, jobTitle{plain: title}, params, nil, nil)
 }
 
 // addJobWithID is addJob with a chosen ID, an optional set-up of the run
 // (initial totals) and an optional scanned index for the job to use.
-func (c *Core) addJobWithID(id string, kind JobKind, title string, params any, setup func(*jobRun), ix *dicomscan.Index) (*Job, error) {
+func (c *Core) addJobWithID(id string, kind JobKind, title jobTitle, params any, setup func(*jobRun), ix *dicomscan.Index) (*Job, error) {
 	data, err := json.Marshal(params)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
-	j := &Job{ID: id, Kind: kind, State: StateQueued, Title: title, Created: now, Updated: now, Params: data}
+	j := &Job{ID: id, Kind: kind, State: StateQueued, Title: title.plain, TitleKey: title.key, TitleArgs: title.args,
+		Created: now, Updated: now, Params: data}
+	if title.key != "" {
+		j.Title = j.LocalTitle(i18n.EN)
+	}
 	if setup != nil {
 		r := &jobRun{}
 		setup(r)

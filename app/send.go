@@ -3,9 +3,9 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/bildbote/bildbote/crypto"
@@ -166,7 +166,7 @@ func (c *Core) StartSend(ctx context.Context, req SendRequest) (*Job, error) {
 		Message:  strings.TrimSpace(req.Message + "\n" + req.Patient),
 		Files:    files, NStudy: studies, Pending: wc.PasswordRequired,
 	}
-	title := fmt.Sprintf("%s · %s", wc.Code, wc.Name)
+	title := titled("app.job.title.send", wc.Code, wc.Name, strconv.Itoa(studies))
 	id := newJobID()
 	p.Spool = filepath.Join(c.stateDir, "spool", id+".age")
 	if req.Password != "" {

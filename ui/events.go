@@ -93,9 +93,9 @@ func (u *UI) jobEnded(j *app.Job) {
 		return
 	}
 	if j.State == app.StateDone {
-		u.notify(u.t("ui.note.done"), j.Title)
+		u.notify(u.t("ui.note.done"), j.LocalTitle(u.lang))
 	} else {
-		msg := j.Title
+		msg := j.LocalTitle(u.lang)
 		if j.Error != nil {
 			msg = j.Error.Message(u.lang)
 		}

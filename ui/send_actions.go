@@ -215,9 +215,9 @@ func (s *sendScreen) jobChanged(j *app.Job) {
 	}
 	switch j.State {
 	case app.StateDone:
-		s.status.SetText(s.u.t("ui.send.done", j.Title))
+		s.status.SetText(s.u.t("ui.send.done", j.LocalTitle(s.u.lang)))
 	case app.StateFailed:
-		msg := j.Title
+		msg := j.LocalTitle(s.u.lang)
 		if j.Error != nil {
 			msg = j.Error.Message(s.u.lang)
 		}

@@ -108,7 +108,7 @@ func (r *jobRow) act(cmd func(string) error) {
 
 func (r *jobRow) update(j *app.Job) {
 	u := r.u
-	r.title.SetText(u.t("ui.kind."+string(j.Kind)) + " · " + j.Title)
+	r.title.SetText(u.t("ui.kind."+string(j.Kind)) + " · " + j.LocalTitle(u.lang))
 	state := u.t("ui.state." + string(j.State))
 	if j.Interrupted && j.State == app.StatePaused {
 		state = u.t("ui.state.interrupted")

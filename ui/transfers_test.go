@@ -4,6 +4,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,8 @@ func TestTransfersRows(t *testing.T) {
 			Created: at, Updated: at, BytesDone: 5_000_000, BytesTotal: 5_000_000,
 			Receipt: &app.Receipt{Upload: &app.UploadReceipt{ID: "u1", Community: "bM1X", CommunityName: "Radiologie Am Dom",
 				Size: 5_000_000, SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", ReceivedAt: at}}},
-		{ID: "d4", Kind: app.KindImport, State: app.StatePaused, Interrupted: true, Title: "bM1X · 3 envelopes",
+		{ID: "d4", Kind: app.KindImport, State: app.StatePaused, Interrupted: true, Title: "bM1X · envelopes: 3",
+			TitleKey: "app.job.title.import", TitleArgs: []string{"bM1X", "3"},
 			Created: at, Updated: at, BytesDone: 3_000_000, BytesTotal: 9_000_000},
 	}
 	for _, lang := range i18n.Langs {
@@ -62,6 +64,9 @@ func TestTransfersRows(t *testing.T) {
 		r = h.u.transfers.rows["d4"]
 		if r.pause.Visible() || !r.resume.Visible() || r.state.Text != i18n.T(lang, "ui.state.interrupted") {
 			t.Errorf("interrupted job: resume hidden or state %q", r.state.Text)
+		}
+		if want := i18n.T(lang, "app.job.title.import", "bM1X", "3"); !strings.HasSuffix(r.title.Text, want) {
+			t.Errorf("job title %q not translated, want …%q", r.title.Text, want)
 		}
 		if r := h.u.transfers.rows["b2"]; !r.problem.Visible() {
 			t.Error("failed job shows no error")
