@@ -133,7 +133,7 @@ func (c *Core) Notifications(now time.Time) ([]Notification, error) {
 		n := Notification{
 			ID:   "code-expiring-" + rc.ID,
 			Key:  "app.note.code-expiring",
-			Args: []any{rc.Masked, rc.Expires.Local().Format("2006-01-02"), days},
+			Args: []any{rc.Masked, rc.Expires, days}, // a time.Time: Text writes it the reader's way
 		}
 		notes = append(notes, n)
 		c.notify(n)

@@ -43,7 +43,8 @@ type ScanProgress struct {
 
 // Notification is something the user should be told outside a running
 // flow, for example a redeemed code that expires soon. Key and Args are an
-// i18n catalog message; the GUI and CLI translate them.
+// i18n catalog message; the GUI and CLI translate them with Text (a
+// time.Time among Args is a date, written in the reader's format).
 type Notification struct {
 	ID   string `json:"id"`  // stable, so a GUI can de-duplicate
 	Key  string `json:"key"` // i18n key, e.g. "app.note.code-expiring"

@@ -272,8 +272,12 @@ func TestNotificationsForExpiringCodes(t *testing.T) {
 	if ev.Type != EventNotification || ev.Note.Args[2] != int64(3) {
 		t.Errorf("event %+v", ev)
 	}
-	if msg := i18n.T(i18n.EN, ev.Note.Key, ev.Note.Args...); msg != "The access code XXXX-XXXX-1234 expires on 2026-11-26 (in 3 days). Save the studies before then." {
+	// Dates in the reader's format: ISO in English, 26.11.2026 in German.
+	if msg := ev.Note.Text(i18n.EN); msg != "The access code XXXX-XXXX-1234 expires on 2026-11-26 (in 3 days). Save the studies before then." {
 		t.Errorf("message %q", msg)
+	}
+	if msg := ev.Note.Text(i18n.DE); msg != "Der Zugangscode XXXX-XXXX-1234 läuft am 26.11.2026 ab (in 3 Tagen). Speichern Sie die Studien vorher." {
+		t.Errorf("German message %q", msg)
 	}
 }
 

@@ -44,13 +44,13 @@ func runCodes(e *env, args []string) int {
 		for _, c := range codes {
 			exp := tr(e, "cli.codes.unknown-expiry")
 			if !c.Expires.IsZero() {
-				exp = c.Expires.Local().Format("2006-01-02")
+				exp = app.FormatDate(e.lang, c.Expires)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", c.Masked, c.Portal, c.RedeemedAt.Local().Format("2006-01-02"), exp, len(c.Saved))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", c.Masked, c.Portal, app.FormatDate(e.lang, c.RedeemedAt), exp, len(c.Saved))
 		}
 		tw.Flush()
 		for _, n := range notes {
-			fmt.Fprintln(w, "! "+tr(e, n.Key, n.Args...))
+			fmt.Fprintln(w, "! "+n.Text(e.lang))
 		}
 	})
 	return ExitOK

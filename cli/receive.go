@@ -56,7 +56,7 @@ func runReceive(e *env, args []string) int {
 		}
 		pr.Result(items, func(w io.Writer) {
 			for _, it := range items {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", it.ID, humanBytes(e, it.Size), it.ReceivedAt.Local().Format("2006-01-02 15:04"))
+				fmt.Fprintf(w, "%s\t%s\t%s\n", it.ID, humanBytes(e, it.Size), app.FormatDateTime(e.lang, it.ReceivedAt))
 			}
 		})
 		return ExitOK

@@ -104,5 +104,5 @@ func (u *UI) jobEnded(j *app.Job) {
 }
 
 func (u *UI) showNotification(n app.Notification) {
-	u.notify(u.t("ui.title"), u.t(n.Key, n.Args...))
+	u.notify(u.t("ui.title"), n.Text(u.lang))
 }

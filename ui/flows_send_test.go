@@ -291,7 +291,8 @@ func TestExpiringCodeReminderAtStart(t *testing.T) {
 	if _, err := sess.Answer(ctx, map[string]string{sess.Questions[0].ID: pat.BirthDate}); err != nil {
 		t.Fatal(err)
 	}
-	if err := sess.SetExpiry(time.Now().Add(3 * 24 * time.Hour)); err != nil {
+	expires := time.Now().Add(3 * 24 * time.Hour)
+	if err := sess.SetExpiry(expires); err != nil {
 		t.Fatal(err)
 	}
 	core.Close()
@@ -300,6 +301,9 @@ func TestExpiringCodeReminderAtStart(t *testing.T) {
 	h.waitFor("the reminder", func() bool { return len(h.u.notified) > 0 })
 	if !strings.Contains(h.u.notified[0], sess.Masked) {
 		t.Errorf("reminder %q does not name the code %s", h.u.notified[0], sess.Masked)
+	}
+	if want := "am " + expires.Local().Format("02.01.2006") + " ab"; !strings.Contains(h.u.notified[0], want) {
+		t.Errorf("reminder %q: the date is not German (%q)", h.u.notified[0], want)
 	}
 	t.Log(h.u.notified[0])
 }

@@ -182,7 +182,7 @@ func (r *redeemScreen) showExpiry(t time.Time) {
 		return
 	}
 	days := int(time.Until(t).Hours() / 24)
-	r.expiry.SetText(r.u.t("ui.redeem.expires", t.Local().Format(r.u.dateLayout()), days))
+	r.expiry.SetText(r.u.t("ui.redeem.expires", app.FormatDate(r.u.lang, t), days))
 	r.expiry.Show()
 	r.expiryAsk.Hide()
 	r.body.Refresh()
