@@ -47,6 +47,7 @@ API_KEY=$(field apiKey)
 IDENTITY=$(field identityFile)
 ACCESS_CODE=$(field accessCode)
 BIRTH_DATE=$(field birthDate)
+BIRTH_DATE_DE=$(sed -n 's/^\([0-9]\{4\}\)-\([0-9]\{2\}\)-\([0-9]\{2\}\)$/\3.\2.\1/p' <<<"$BIRTH_DATE")
 [ -n "$INBOX" ] && [ -n "$API_KEY" ] && [ -f "$IDENTITY" ] && [ -n "$ACCESS_CODE" ] ||
 	die "unexpected output of bildbote-portal demo: $DEMO/demo.json"
 
@@ -112,7 +113,7 @@ cat <<EOF
  demo CD to drag in:            $CD
  Postfach / inbox:              $INBOX
  Zugangscode / access code:     $ACCESS_CODE
- Geburtsdatum / date of birth:  $BIRTH_DATE
+ Geburtsdatum / date of birth:  $BIRTH_DATE_DE / $BIRTH_DATE
  Daten / data:                  $DEMO
 --------------------------------------------------------------------------------
  Senden: CD ins Fenster ziehen, an $INBOX senden; im Tab „Posteingang“ erscheint
