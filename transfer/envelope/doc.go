@@ -6,8 +6,10 @@
 //
 // An envelope is an age (https://age-encryption.org/v1) file encrypted to
 // the community's X25519 recipients. Its plaintext is a zstd stream
-// (RFC 8878) of one POSIX tar archive (PAX where needed) holding, in this
-// order:
+// (RFC 8878) of one POSIX tar archive (PAX where needed). The stream may
+// consist of several frames (Seal writes one per 4 MiB of tar, compressed
+// in parallel); readers decode the frames one after another as one
+// stream. The tar holds, in this order:
 //
 //  1. manifest.json — the Manifest as JSON (UTF-8), at most 32 MiB;
 //     "format" is "bildbote-envelope" and "version" is 1;
