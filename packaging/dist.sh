@@ -30,7 +30,8 @@ export DIST_TIMES=$DIST_WORK/times.txt
 mkdir -p "$DIST_DIR" "$DIST_WORK"
 : >"$DIST_TIMES"
 # What this run is named, for checks that run later (HEAD may move meanwhile).
-declare -p BB_VERSION BB_DEB_VERSION BB_MSI_VERSION BB_FILE_VERSION BB_BUILD BB_COMMIT >"$DIST_WORK/version.env"
+declare -p BB_ROOT BB_VERSION BB_DEB_VERSION BB_MSI_VERSION BB_FILE_VERSION BB_BUILD BB_COMMIT \
+	SOURCE_DATE_EPOCH BB_LDFLAGS >"$DIST_WORK/version.env"
 
 log "version $BB_VERSION (deb $BB_DEB_VERSION, msi $BB_MSI_VERSION, build $BB_BUILD), source ${BB_SOURCE:-head}"
 timed "source snapshot" snapshot_source "$DIST_WORK/src"

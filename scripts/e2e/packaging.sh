@@ -54,9 +54,11 @@ step "linux build A (dist.sh linux, working tree)"
 t=$SECONDS
 BB_SOURCE=worktree DIST_WORK=$tmp/a DIST_DIR=$tmp/a/dist "$root/packaging/dist.sh" linux
 mark "linux build A" "$t"
-# the names build A used (HEAD may move while this runs in a shared tree)
+# Build A's version, commit time and linker flags, locked for everything
+# after it: in a shared tree HEAD may move while this runs.
 # shellcheck disable=SC1091
 . "$tmp/a/version.env"
+export BB_VERSION_LOCKED=1
 step "linux build B (the same snapshot copied elsewhere, same cache)"
 t=$SECONDS
 # A copy of A's snapshot, not a new one: the working tree may change meanwhile.
