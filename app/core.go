@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/bildbote/bildbote/crypto"
@@ -90,6 +91,9 @@ type Core struct {
 	running  map[string]*jobRun
 	secrets  map[string]string // inbox code → API key, memory only
 	sessions map[string]*RedeemSession
+	// clinicID is the clinic key once loaded (memory only).
+	clinicID  *age.X25519Identity
+	clinicLoc crypto.KeyLocation
 	// summaries caches inbox manifests by item ID + SHA-256 (memory only).
 	summaries map[string]*InboxSummary
 	media     map[*dicomscan.Index]*dicomscan.Medium

@@ -79,7 +79,8 @@
 // ImportClinicKey: OS keyring or a passphrase-protected file in the state
 // dir; the keyring entry "clinic" is shared by all state dirs of an OS
 // user, so Config.NoKeyring or BILDBOTE_KEYRING=off keeps the key in the
-// file only), verify
+// file only; once loaded, the key stays in memory so a key file's
+// passphrase is asked once per process), verify
 // every file's SHA-256, write each study under its own patient to
 // <to>/<patient> <birth date>/<study date> <description>/ (manifest.json
 // and files/…; one envelope may hold several patients) and/or STOW-RS into a PACS (per-study

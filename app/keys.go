@@ -55,10 +55,16 @@ func keyInfo(id *age.X25519Identity, loc crypto.KeyLocation, created bool) *KeyI
 
 // InitClinicKey creates the clinic's key unless one exists, and describes it.
 func (c *Core) InitClinicKey() (*KeyInfo, error) {
+	if id, loc, err := c.clinicIdentity(); err == nil {
+		return keyInfo(id, loc, false), nil
+	} else if !errors.Is(err, crypto.ErrNoKey) {
+		return nil, err // e.g. a wrong passphrase: never replace the key
+	}
 	id, loc, created, err := c.keyStore().LoadOrCreate()
 	if err != nil {
 		return nil, err
 	}
+	c.rememberClinicKey(id, loc)
 	return keyInfo(id, loc, created), nil
 }
 
@@ -71,12 +77,30 @@ func (c *Core) ClinicKey() (*KeyInfo, error) {
 	return keyInfo(id, loc, false), nil
 }
 
+// clinicIdentity loads the clinic key once per process and keeps it in
+// memory: a key file's passphrase is asked once, not at every inbox
+// refresh (whose summaries need the key) and again for the import.
 func (c *Core) clinicIdentity() (*age.X25519Identity, crypto.KeyLocation, error) {
+	c.mu.Lock()
+	id, loc := c.clinicID, c.clinicLoc
+	c.mu.Unlock()
+	if id != nil {
+		return id, loc, nil
+	}
 	id, loc, err := c.keyStore().Load()
 	if errors.Is(err, crypto.ErrNoKey) {
 		return nil, loc, i18n.NewError(i18n.KindInput, "app.key-missing").WithHint("app.key-missing.hint").Wrap(err)
 	}
+	if err == nil {
+		c.rememberClinicKey(id, loc)
+	}
 	return id, loc, err
+}
+
+func (c *Core) rememberClinicKey(id *age.X25519Identity, loc crypto.KeyLocation) {
+	c.mu.Lock()
+	c.clinicID, c.clinicLoc = id, loc
+	c.mu.Unlock()
 }
 
 // ImportClinicKey reads an age identity file (the output of age-keygen:
@@ -104,6 +128,7 @@ func (c *Core) ImportClinicKey(path string, force bool) (*KeyInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store the imported key: %w", err)
 	}
+	c.rememberClinicKey(id, loc)
 	return keyInfo(id, loc, true), nil
 }
 

@@ -1,10 +1,12 @@
 package app_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/zalando/go-keyring"
@@ -105,4 +107,49 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A key file's passphrase is asked once per process: listing the inbox
+// (whose summaries need the key) twice and importing do not ask again.
+func TestClinicKeyPassphraseAskedOnce(t *testing.T) {
+	t.Setenv(crypto.PassphraseEnv, "")
+	p := startPortal(t, t.TempDir())
+	var asked atomic.Int32
+	prompt := func() (string, error) { asked.Add(1); return "Korrekt Pferd", nil }
+	state := t.TempDir()
+	first := openCore(t, app.Config{StateDir: state, NoKeyring: true, Passphrase: crypto.Passphrase{Prompt: prompt}})
+	key, err := first.InitClinicKey()
+	if err != nil || key.Backend != "file" {
+		t.Fatalf("init: %+v %v", key, err)
+	}
+	first.Close()
+	apiKey := p.addCommunity("bM1X", "Klinik Süd", key.Recipient)
+	cdDir, _ := generateCD(t, 12)
+	practice := openCore(t, app.Config{})
+	job, err := send(t, practice, p.url, "bM1X", cdDir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := wait(t, practice, job); j.State != app.StateDone {
+		t.Fatalf("send: %+v", j.Error)
+	}
+
+	asked.Store(0)
+	clinic := openCore(t, app.Config{StateDir: state, NoKeyring: true, Passphrase: crypto.Passphrase{Prompt: prompt}})
+	for range 2 {
+		items, err := clinic.InboxList(context.Background(), p.url, "bM1X", apiKey)
+		if err != nil || len(items) != 1 || items[0].Summary == nil {
+			t.Fatalf("inbox: %+v %v", items, err)
+		}
+	}
+	ij, err := clinic.StartImport(app.ImportRequest{Portal: p.url, Inbox: "bM1X", APIKey: apiKey, ToDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ij = wait(t, clinic, ij); ij.State != app.StateDone {
+		t.Fatalf("import: %+v", ij.Error)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the passphrase was asked %d times, want once", n)
+	}
 }
