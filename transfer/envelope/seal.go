@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
@@ -70,8 +71,9 @@ var hashWorkers = min(4, max(2, runtime.GOMAXPROCS(0)))
 
 // Seal writes an envelope to spoolPath (replacing it atomically): it reads
 // every selected file twice — once to hash it for the manifest, which
-// comes first in the stream, then to compress and encrypt it, checking the
-// hash again. Plaintext never touches the disk.
+// comes first in the stream, then to compress and encrypt it, checking
+// that it still reads the same (see filePrints). Plaintext never touches
+// the disk.
 func Seal(ctx context.Context, in SealInput, spoolPath string, progress transfer.Progress) (*SealResult, error) {
 	if in.Index == nil || in.Index.FS() == nil {
 		return nil, errors.New("seal: index without file system")
@@ -89,7 +91,8 @@ func Seal(ctx context.Context, in SealInput, spoolPath string, progress transfer
 	if err := diskspace.Check(dir, EstimateSize(total, len(m.Files))); err != nil {
 		return nil, err
 	}
-	if err := hashFiles(ctx, in.Index.FS(), m, progress); err != nil {
+	prints := newPrints(len(m.Files))
+	if err := hashFiles(ctx, in.Index.FS(), m, prints, progress); err != nil {
 		return nil, err
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(spoolPath)+".*.partial")
@@ -105,7 +108,7 @@ func Seal(ctx context.Context, in SealInput, spoolPath string, progress transfer
 	}()
 	sum := sha256.New()
 	counter := &countingWriter{w: io.MultiWriter(tmp, sum)}
-	if err := writeEnvelope(ctx, counter, recipients, in.Index.FS(), m, progress); err != nil {
+	if err := writeEnvelope(ctx, counter, recipients, in.Index.FS(), m, prints, progress); err != nil {
 		return nil, diskspace.Map(dir, err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -185,8 +188,8 @@ func buildManifest(in SealInput) (*Manifest, error) {
 }
 
 // hashFiles fills in every file's SHA-256 (and its real size: an index may
-// be older than the medium) with a few readers in parallel.
-func hashFiles(ctx context.Context, fsys fs.FS, m *Manifest, progress transfer.Progress) error {
+// be older than the medium) and its print with a few readers in parallel.
+func hashFiles(ctx context.Context, fsys fs.FS, m *Manifest, prints *filePrints, progress transfer.Progress) error {
 	total := m.TotalBytes()
 	var mu sync.Mutex
 	var done int64
@@ -199,7 +202,7 @@ func hashFiles(ctx context.Context, fsys fs.FS, m *Manifest, progress transfer.P
 			defer wg.Done()
 			for i := range jobs {
 				f := &m.Files[i]
-				sum, n, err := hashFile(ctx, fsys, f.Path)
+				sum, print, n, err := hashFile(ctx, fsys, f.Path, prints.seed)
 				if err != nil {
 					errs <- err
 					return
@@ -209,6 +212,7 @@ func hashFiles(ctx context.Context, fsys fs.FS, m *Manifest, progress transfer.P
 					return
 				}
 				f.SHA256 = sum
+				prints.sums[i] = print
 				mu.Lock()
 				done += n
 				transfer.Report(progress, transfer.Status{State: transfer.StateHashing, Done: done, Total: total})
@@ -239,22 +243,42 @@ feed:
 	return err
 }
 
-func hashFile(ctx context.Context, fsys fs.FS, p string) (string, int64, error) {
+func hashFile(ctx context.Context, fsys fs.FS, p string, seed maphash.Seed) (string, uint64, int64, error) {
 	f, err := fsys.Open(p)
 	if err != nil {
-		return "", 0, fmt.Errorf("seal: %w", err)
+		return "", 0, 0, fmt.Errorf("seal: %w", err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, ctxReader{ctx, f})
+	var print maphash.Hash
+	print.SetSeed(seed)
+	n, err := io.CopyBuffer(io.MultiWriter(h, &print), ctxReader{ctx, f}, make([]byte, 128<<10))
 	if err != nil {
-		return "", 0, fmt.Errorf("seal: read %s: %w", p, err)
+		return "", 0, 0, fmt.Errorf("seal: read %s: %w", p, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	return hex.EncodeToString(h.Sum(nil)), print.Sum64(), n, nil
+}
+
+// filePrints are the files' prints from the hashing pass: a keyed 64-bit
+// hash (hash/maphash, AES-based, ~10 GB/s) with a seed drawn for this Seal.
+// The packing pass compares the bytes it streams against them instead of
+// computing SHA-256 a second time — a third of Seal's CPU on a 2-core
+// machine. A changed file goes unnoticed with probability 2^-64, and the
+// seed never leaves the process, so nobody can aim for a collision; and
+// Open verifies every file's SHA-256 anyway, so an envelope whose bytes
+// do not match its manifest is refused at the clinic in any case: the
+// check here only makes the sender fail early with SourceChangedError.
+type filePrints struct {
+	seed maphash.Seed
+	sums []uint64
+}
+
+func newPrints(files int) *filePrints {
+	return &filePrints{seed: maphash.MakeSeed(), sums: make([]uint64, files)}
 }
 
 // writeEnvelope streams age(zstd(tar)) into w.
-func writeEnvelope(ctx context.Context, w io.Writer, recipients []age.Recipient, fsys fs.FS, m *Manifest, progress transfer.Progress) error {
+func writeEnvelope(ctx context.Context, w io.Writer, recipients []age.Recipient, fsys fs.FS, m *Manifest, prints *filePrints, progress transfer.Progress) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	enc, err := age.Encrypt(bw, recipients...)
 	if err != nil {
@@ -267,7 +291,7 @@ func writeEnvelope(ctx context.Context, w io.Writer, recipients []age.Recipient,
 	if err != nil {
 		return err
 	}
-	if err := writeTar(ctx, zw, fsys, m, progress); err != nil {
+	if err := writeTar(ctx, zw, fsys, m, prints, progress); err != nil {
 		zw.abort()
 		return err
 	}
@@ -281,7 +305,7 @@ func writeEnvelope(ctx context.Context, w io.Writer, recipients []age.Recipient,
 }
 
 // writeTar writes the manifest and every file as a tar stream.
-func writeTar(ctx context.Context, w io.Writer, fsys fs.FS, m *Manifest, progress transfer.Progress) error {
+func writeTar(ctx context.Context, w io.Writer, fsys fs.FS, m *Manifest, prints *filePrints, progress transfer.Progress) error {
 	tw := tar.NewWriter(w)
 	manifest, err := marshalManifest(m)
 	if err != nil {
@@ -296,8 +320,9 @@ func writeTar(ctx context.Context, w io.Writer, fsys fs.FS, m *Manifest, progres
 	total := m.TotalBytes()
 	var done int64
 	buf := make([]byte, 256<<10)
-	for _, f := range m.Files {
-		if err := copyFile(ctx, tw, fsys, f, m.Created, buf, func(n int64) {
+	for i, f := range m.Files {
+		want := filePrint{seed: prints.seed, sum: prints.sums[i]}
+		if err := copyFile(ctx, tw, fsys, f, want, m.Created, buf, func(n int64) {
 			done += n
 			transfer.Report(progress, transfer.Status{State: transfer.StateSealing, Done: done, Total: total})
 		}); err != nil {
@@ -311,7 +336,14 @@ func writeEntry(tw *tar.Writer, name string, size int64, mod time.Time) error {
 	return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644, ModTime: mod, Format: tar.FormatPAX})
 }
 
-func copyFile(ctx context.Context, tw *tar.Writer, fsys fs.FS, f File, mod time.Time, buf []byte, advance func(int64)) error {
+type filePrint struct {
+	seed maphash.Seed
+	sum  uint64
+}
+
+// copyFile streams one file into the tar and checks that it still has the
+// size and print the hashing pass saw.
+func copyFile(ctx context.Context, tw *tar.Writer, fsys fs.FS, f File, want filePrint, mod time.Time, buf []byte, advance func(int64)) error {
 	src, err := fsys.Open(f.Path)
 	if err != nil {
 		return fmt.Errorf("seal: %w", err)
@@ -320,15 +352,16 @@ func copyFile(ctx context.Context, tw *tar.Writer, fsys fs.FS, f File, mod time.
 	if err := writeEntry(tw, FilesPrefix+f.Path, f.Size, mod); err != nil {
 		return err
 	}
-	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(tw, h), &progressReader{r: ctxReader{ctx, io.LimitReader(src, f.Size+1)}, advance: advance}, buf)
+	var h maphash.Hash
+	h.SetSeed(want.seed)
+	n, err := io.CopyBuffer(io.MultiWriter(tw, &h), &progressReader{r: ctxReader{ctx, io.LimitReader(src, f.Size+1)}, advance: advance}, buf)
 	if err != nil {
 		if errors.Is(err, tar.ErrWriteTooLong) {
 			return &SourceChangedError{Path: f.Path}
 		}
 		return fmt.Errorf("seal: %s: %w", f.Path, err)
 	}
-	if n != f.Size || hexSum(h) != f.SHA256 {
+	if n != f.Size || h.Sum64() != want.sum {
 		return &SourceChangedError{Path: f.Path}
 	}
 	return nil
