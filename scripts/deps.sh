@@ -9,7 +9,7 @@ set -euo pipefail
 
 build=(gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev
 	libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev)
-run=("${build[@]}" libgl1-mesa-dri)
+run=("${build[@]}" libgl1-mesa-dri dcmtk curl)
 test=("${build[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
 	dcmtk dicom3tools python3-pydicom libgdcm-tools orthanc orthanc-dicomweb
 	poppler-utils curl unzip zstd age iproute2 xorriso)
