@@ -210,9 +210,14 @@ func (c *Core) StartSave(s *RedeemSession, itemIDs []string, dir string) (*Job, 
 	}
 	id := newJobID()
 	p := saveParams{Session: s.ID, CodeID: s.ID, WorkDir: filepath.Join(dir, ".bildbote-"+id)}
+	owner := soleOwner(items)
 	for _, it := range items {
 		if len(want) > 0 && !want[it.ID] {
 			continue
+		}
+		if it.PatientName == "" && owner != nil {
+			// A report without patient data belongs to the code's only patient.
+			it.PatientName, it.BirthDate = owner.PatientName, owner.BirthDate
 		}
 		p.Items = append(p.Items, saveItem{ID: it.ID, MIMEType: it.MIMEType, Target: libraryPath(dir, it), Files: it.FileCount})
 	}
@@ -223,9 +228,36 @@ func (c *Core) StartSave(s *RedeemSession, itemIDs []string, dir string) (*Job, 
 	return c.addJobWithID(id, KindSave, title, p, nil, nil)
 }
 
+// soleOwner is the item naming the only patient among items, or nil when
+// they name none or several.
+func soleOwner(items []Item) *Item {
+	var owner *Item
+	for i := range items {
+		it := &items[i]
+		if it.PatientName == "" {
+			continue
+		}
+		if owner != nil && (owner.PatientName != it.PatientName || owner.BirthDate != it.BirthDate) {
+			return nil
+		}
+		owner = it
+	}
+	return owner
+}
+
+// dlxPatientName turns a DLX patientsName into DICOM PN form: the DLX
+// specification's example writes "Family,Given" where DICOM writes
+// "Family^Given".
+func dlxPatientName(s string) string {
+	if !strings.Contains(s, "^") {
+		s = strings.Replace(s, ",", "^", 1)
+	}
+	return s
+}
+
 // libraryPath is where an item goes in the library.
 func libraryPath(lib string, it Item) string {
-	patient := SanitizeName(strings.TrimSpace(dicomscan.FormatName(it.PatientName) + " " + dicomscan.FormatDate(i18n.EN, it.BirthDate)))
+	patient := SanitizeName(strings.TrimSpace(dicomscan.FormatName(dlxPatientName(it.PatientName)) + " " + dicomscan.FormatDate(i18n.EN, it.BirthDate)))
 	if it.PatientName == "" {
 		patient = SanitizeName("Unbekannt")
 	}
@@ -234,6 +266,10 @@ func libraryPath(lib string, it Item) string {
 		ext := ".bin"
 		if it.MIMEType == "application/pdf" {
 			ext = ".pdf"
+		}
+		// "BEFUND.PDF" becomes "BEFUND.pdf", not "BEFUND.PDF.pdf".
+		if strings.EqualFold(filepath.Ext(study), ext) {
+			study = study[:len(study)-len(ext)]
 		}
 		return filepath.Join(lib, patient, study+ext)
 	}
