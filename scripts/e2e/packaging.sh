@@ -145,7 +145,7 @@ grep -q "<release version=\"$BB_VERSION\"" "$tmp/x/usr/share/metainfo/org.bildbo
 
 step "lintian"
 t=$SECONDS
-lintian --fail-on error,warning --no-tag-display-limit --display-info "$deb" "$pdeb"
+lintian --fail-on error,warning --tag-display-limit 0 --display-info "$deb" "$pdeb"
 mark "lintian" "$t"
 
 step "dpkg install / policy / remove / purge in a scratch root"
