@@ -32,6 +32,11 @@ func DefaultPolicyPath() string {
 	case "darwin":
 		return "/Library/Application Support/Bildbote/policy.toml"
 	default:
+		if os.Getenv("FLATPAK_ID") != "" {
+			// Inside the Flatpak sandbox the host's /etc is mounted here
+			// (--filesystem=host-etc:ro in the manifest).
+			return "/run/host/etc/bildbote/policy.toml"
+		}
 		return "/etc/bildbote/policy.toml"
 	}
 }

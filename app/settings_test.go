@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -223,5 +224,24 @@ func TestMaskCode(t *testing.T) {
 		if got := MaskCode(in); got != want {
 			t.Errorf("MaskCode(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Inside Flatpak the host's policy is read from the sandbox's view of /etc;
+// a missing file there still means "no policy", not an error.
+func TestDefaultPolicyPathInFlatpak(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Flatpak is Linux only")
+	}
+	t.Setenv("FLATPAK_ID", "")
+	if got := DefaultPolicyPath(); got != "/etc/bildbote/policy.toml" {
+		t.Errorf("outside Flatpak: %q", got)
+	}
+	t.Setenv("FLATPAK_ID", "org.bildbote.Bildbote")
+	if got := DefaultPolicyPath(); got != "/run/host/etc/bildbote/policy.toml" {
+		t.Errorf("inside Flatpak: %q", got)
+	}
+	if path, named := policyPath(""); named || path != "/run/host/etc/bildbote/policy.toml" {
+		t.Errorf("policyPath = %q, %v; want the sandbox default, not named", path, named)
 	}
 }

@@ -17,9 +17,11 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 
 	core "github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/packaging"
 	"github.com/bildbote/bildbote/ui"
 )
 
@@ -33,6 +35,7 @@ func main() {
 	flag.Parse()
 
 	a := app.NewWithID("org.bildbote.Bildbote")
+	a.SetIcon(fyne.NewStaticResource("bildbote.png", packaging.IconPNG))
 	var u *ui.UI // asks for the clinic key's passphrase once it exists
 	cfg := core.Config{StateDir: *state, PortalURL: *portal, LibraryDir: *library}
 	cfg.Passphrase.Prompt = func() (string, error) { return u.AskPassphrase() }
