@@ -5,11 +5,14 @@
 #     end to end (scan, seal, tus upload, receipt), against
 #     `tar | zstd -1 | age -r KEY > file` + sha256sum + curl (tus POST +
 #     PATCH) to the same portal; peak RSS of bildbote-cli < 100 MB.
+#     1b. sealing alone on the same CD: BenchmarkSeal (envelope.Seal
+#     against tar | zstd -1 -T2 | age > file), best of SEAL_COUNT runs.
 #  2. an emulated 50 Mbit/s link (bench/sendproxy) on a ~100 MB CD:
 #     bildbote-cli send against curl uploading the raw files' bytes (a tar,
 #     hashed beforehand) through the same link; target <= 0.8x.
 #
 #   bench/send.sh                       # FILES=2000 LINK_FILES=200
+#   SEAL_COUNT=0 bench/send.sh          # skip the seal-only comparison (1b)
 #   STRICT=1 bench/send.sh              # exit 1 when a target is missed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,7 +85,7 @@ echo "== 1. loopback, $FILES files"
 CD=$OUT/cd-$FILES
 generate "$CD" "$FILES"
 find "$CD" -type f -exec cat {} + >/dev/null
-CD_BYTES=$(du -sb "$CD" | cut -f1)
+CD_BYTES=$(du -sbL "$CD" | cut -f1)
 DATA=$T/portal1
 "$BIN/bildbote-portal" community add --data "$DATA" --code bM1X --name Bench --recipient "$RECIPIENT" >/dev/null 2>&1
 start_portal "$DATA"
@@ -100,6 +103,14 @@ printf 'CD %d MB: bildbote-cli send %.2f s (peak RSS %d MB), tar|zstd -1|age + c
 	$((CD_BYTES / 1000000)) "$A" $((A_RSS / 1024)) "$B" "$R1"
 [ $((A_RSS / 1024)) -lt 100 ] || { echo "MISSED: peak RSS >= 100 MB"; fail=1; }
 rm -f "$T/peer.age"
+if [ "${SEAL_COUNT:-3}" -gt 0 ]; then
+	# Sealing alone, where most of the send's CPU goes: envelope.Seal against
+	# tar | zstd -1 -T2 | age > file on the same CD, alternating, best of N.
+	echo "== 1b. seal only, $FILES files (BenchmarkSeal, count ${SEAL_COUNT:-3})"
+	BILDBOTE_BENCH_CD=$(cd "$CD" && pwd -P) go test -run '^$' -bench '^BenchmarkSeal$' -benchtime 1x \
+		-count "${SEAL_COUNT:-3}" ./transfer/envelope | grep 'ns/op' |
+		awk '{s=$3/1e9; if (!($1 in best) || s < best[$1]) best[$1]=s} END {for (k in best) printf "%s best %.2f s\n", k, best[k]}' | sort
+fi
 
 echo "== 2. emulated $MBIT Mbit/s link, $LINK_FILES files"
 CD2=$OUT/cd-$LINK_FILES
