@@ -50,7 +50,7 @@ check: ## formatting, vet, and the no-cgo rule
 
 unit: ## every package's tests with the race detector
 	mkdir -p $(XDG_CONFIG_HOME) $(XDG_DATA_HOME) $(XDG_CACHE_HOME)
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 # The packaging check includes the Windows installer (cross-built, signed,
 # checked statically); PACKAGE=0 make test skips that part locally.
