@@ -71,7 +71,9 @@
 // <library>/<patient name> <birth date>/<study date> <description>/ with the
 // DICOMDIR kept. The code and the answers stay in memory; Codes() lists
 // only masked codes (MaskCode), the portal, the expiry when known, and what
-// was saved.
+// was saved. The expiry comes from the portal when it sends Bildbote's
+// extension header (transfer/dlx Session.Expires), else from
+// SetExpiry (the date on the code sheet, which wins over the portal's).
 //
 // Receive: InboxList(ctx, portal, inbox, apiKey) and StartImport(ImportRequest)
 // download each envelope (resumable), check it against the SHA-256 the

@@ -35,7 +35,9 @@ type RedeemSession struct {
 	// Items is filled by Answer.
 	Items []Item `json:"items,omitempty"`
 	// Expires is the code's expiry when known. DLX v1 does not carry it;
-	// SetExpiry records it from the code sheet.
+	// Answer takes it from the portal when the portal tells it (a Bildbote
+	// extension, see transfer/dlx) and the user gave none, and SetExpiry
+	// records the date from the code sheet, which always wins.
 	Expires time.Time `json:"expires,omitzero"`
 
 	mu     sync.Mutex
@@ -117,7 +119,8 @@ func NormalizeDate(s string) (string, bool) { return dlx.NormalizeDate(s) }
 // Answer sends the answers (question ID → answer; DATE answers in any
 // form NormalizeDate accepts) and lists the items. A wrong answer or an
 // unknown code is KindInput; an expired code KindRefused. The code is
-// recorded, masked, for Codes.
+// recorded, masked, for Codes, with the expiry the portal told when no
+// SetExpiry came first.
 func (s *RedeemSession) Answer(ctx context.Context, answers map[string]string) ([]Item, error) {
 	var as []dlx.Answer
 	for _, q := range s.Questions {
@@ -152,6 +155,9 @@ func (s *RedeemSession) Answer(ctx context.Context, answers map[string]string) (
 	}
 	s.mu.Lock()
 	s.sess, s.Items = sess, items
+	if s.Expires.IsZero() {
+		s.Expires = sess.Expires // zero when the portal did not say
+	}
 	s.mu.Unlock()
 	root, _ := s.core.portalRoot(s.Portal)
 	err = s.core.putCode(&RedeemedCode{ID: s.ID, Masked: s.Masked, Portal: root, RedeemedAt: time.Now().UTC(),

@@ -128,6 +128,43 @@ func TestRedeemSaveEndToEnd(t *testing.T) {
 	}
 }
 
+// TestRedeemTakesPortalExpiry: the reference portal tells the code's
+// expiry, so Codes() and the reminder know it without SetExpiry; a date
+// the user enters still wins.
+func TestRedeemTakesPortalExpiry(t *testing.T) {
+	p := startPortal(t, t.TempDir())
+	cdDir, cd := generateCD(t, gencd.MinFiles)
+	pa := cd.Patients[0]
+	expires := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
+	code := p.issueCode(cdDir, pa, expires)
+	core := openCore(t, app.Config{})
+
+	s, _, err := redeem(t, core, p.url, code, pa.BirthDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Expires.Equal(expires) {
+		t.Errorf("session expiry %v, want the portal's %v", s.Expires, expires)
+	}
+	codes, _ := core.Codes()
+	if len(codes) != 1 || !codes[0].Expires.Equal(expires) {
+		t.Fatalf("codes %+v, want expiry %v", codes, expires)
+	}
+	if notes, _ := core.Notifications(time.Now()); len(notes) != 1 {
+		t.Errorf("no expiry reminder from the portal's date: %v", notes)
+	}
+
+	// A date typed from the code sheet (CLI --expires, the UI's field)
+	// replaces the portal's.
+	typed := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	if err := s.SetExpiry(typed); err != nil {
+		t.Fatal(err)
+	}
+	if codes, _ = core.Codes(); len(codes) != 1 || !codes[0].Expires.Equal(typed) {
+		t.Errorf("codes %+v, want the typed expiry %v", codes, typed)
+	}
+}
+
 // TestRedeemExpired: right answers for an expired code are a refusal
 // ("ask the practice"), not "wrong".
 func TestRedeemExpired(t *testing.T) {

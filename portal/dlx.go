@@ -91,6 +91,12 @@ const DLXBasePath = "/dlx/v1"
 // DLXHeader must be present on token requests (its value is not read).
 const DLXHeader = "X-DICOM-LINK-EXCHANGE"
 
+// CodeExpiresHeader is a Bildbote extension beyond DLX v1: the 200 answer
+// of tokentfa carries the code's expiry as an RFC 3339 UTC time, so a
+// client can remind its user before the code runs out. It is sent only
+// after right answers, never with a 401 or 403.
+const CodeExpiresHeader = "Bildbote-Code-Expires"
+
 func (s *Server) apiInfo(r *http.Request) apiInfo {
 	base := s.cfg.PublicURL
 	if base == "" {
@@ -148,7 +154,8 @@ func dlxQuestion(q question) tfaQuestion {
 	return out
 }
 
-// handleTokenTFA checks the answers and issues a JWT: 200 with the JWT,
+// handleTokenTFA checks the answers and issues a JWT: 200 with the JWT
+// (and the code's expiry in CodeExpiresHeader),
 // 401 for anything wrong (unknown code, wrong answer, locked out,
 // revoked), 403 only when everything is right but the code expired.
 func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
@@ -222,6 +229,7 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/jwt")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set(CodeExpiresHeader, rec.ExpiresAt.UTC().Format(time.RFC3339))
 	io.WriteString(w, token)
 }
 

@@ -34,6 +34,9 @@ func TestDLXStatusCodes(t *testing.T) {
 	_, otherKey, _ := ed25519.GenerateKey(nil)
 	foreignJWT, _ := signJWT(otherKey, claims{Subject: "x", Audience: jwtAudience, IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Minute).Unix()})
 	json := hdr("Content-Type", "application/json")
+	codeExpires := future.UTC().Format(time.RFC3339)
+	rightTFA := map[string]string{"Content-Type": "application/jwt", CodeExpiresHeader: codeExpires}
+	noExpiry := map[string]string{CodeExpiresHeader: "-"}
 
 	tests := []struct {
 		name       string
@@ -42,7 +45,7 @@ func TestDLXStatusCodes(t *testing.T) {
 		header     http.Header
 		body       []byte
 		wantStatus int
-		wantHeader map[string]string // value "" = must be present
+		wantHeader map[string]string // value "" = must be present, "-" = must be absent
 	}{
 		{"api_info", "GET", "/dlx/v1/api_info", nil, nil, 200, map[string]string{"Content-Type": "application/json"}},
 		{"token known", "GET", "/dlx/v1/token/" + accesscode.Format(code), hdr(DLXHeader, "1"), nil, 200, map[string]string{"Content-Type": "application/json"}},
@@ -51,16 +54,16 @@ func TestDLXStatusCodes(t *testing.T) {
 		{"token without header", "GET", "/dlx/v1/token/" + code, nil, nil, 400, nil},
 		{"code url with header", "GET", "/c?token=" + code, hdr(DLXHeader, "1"), nil, 200, map[string]string{"Content-Type": "application/json"}},
 		{"code url in a browser", "GET", "/c?token=" + code, hdr("Accept-Language", "en"), nil, 200, map[string]string{"Content-Type": "text/html; charset=utf-8"}},
-		{"tfa right", "POST", "/dlx/v1/tokentfa/" + code, json, answers("1", "19580214"), 200, map[string]string{"Content-Type": "application/jwt"}},
-		{"tfa right, typed with dashes and lower case", "POST", "/dlx/v1/tokentfa/" + strings.ToLower(accesscode.Format(code)), json, answers("1", "1958-02-14"), 200, map[string]string{"Content-Type": "application/jwt"}},
-		{"tfa wrong answer", "POST", "/dlx/v1/tokentfa/" + code, json, answers("1", "19580215"), 401, nil},
-		{"tfa missing answer", "POST", "/dlx/v1/tokentfa/" + code, json, answers(), 401, nil},
-		{"tfa unknown code", "POST", "/dlx/v1/tokentfa/ZZZZ-ZZZZ-ZZZZ", json, answers("1", "19580214"), 401, nil},
-		{"tfa with numbers as in the spec's example", "POST", "/dlx/v1/tokentfa/" + code, json, []byte(`{"tfaAnswer":[{"questionId":1,"answer":19580214}]}`), 200, map[string]string{"Content-Type": "application/jwt"}},
-		{"tfa not json", "POST", "/dlx/v1/tokentfa/" + code, json, []byte("dob=1958"), 401, nil},
-		{"tfa expired, right", "POST", "/dlx/v1/tokentfa/" + expiredCode, json, answers("1", "19580214"), 403, nil},
-		{"tfa expired, wrong", "POST", "/dlx/v1/tokentfa/" + expiredCode, json, answers("1", "19000101"), 401, nil},
-		{"tfa revoked, right", "POST", "/dlx/v1/tokentfa/" + revokedCode, json, answers("1", "19580214"), 401, nil},
+		{"tfa right", "POST", "/dlx/v1/tokentfa/" + code, json, answers("1", "19580214"), 200, rightTFA},
+		{"tfa right, typed with dashes and lower case", "POST", "/dlx/v1/tokentfa/" + strings.ToLower(accesscode.Format(code)), json, answers("1", "1958-02-14"), 200, rightTFA},
+		{"tfa wrong answer", "POST", "/dlx/v1/tokentfa/" + code, json, answers("1", "19580215"), 401, noExpiry},
+		{"tfa missing answer", "POST", "/dlx/v1/tokentfa/" + code, json, answers(), 401, noExpiry},
+		{"tfa unknown code", "POST", "/dlx/v1/tokentfa/ZZZZ-ZZZZ-ZZZZ", json, answers("1", "19580214"), 401, noExpiry},
+		{"tfa with numbers as in the spec's example", "POST", "/dlx/v1/tokentfa/" + code, json, []byte(`{"tfaAnswer":[{"questionId":1,"answer":19580214}]}`), 200, rightTFA},
+		{"tfa not json", "POST", "/dlx/v1/tokentfa/" + code, json, []byte("dob=1958"), 401, noExpiry},
+		{"tfa expired, right", "POST", "/dlx/v1/tokentfa/" + expiredCode, json, answers("1", "19580214"), 403, noExpiry},
+		{"tfa expired, wrong", "POST", "/dlx/v1/tokentfa/" + expiredCode, json, answers("1", "19000101"), 401, noExpiry},
+		{"tfa revoked, right", "POST", "/dlx/v1/tokentfa/" + revokedCode, json, answers("1", "19580214"), 401, noExpiry},
 		{"list", "GET", "/dlx/v1/list", hdr("Authorization", bearer), nil, 200, map[string]string{"Content-Type": "application/json"}},
 		{"list without token", "GET", "/dlx/v1/list", nil, nil, 401, map[string]string{"WWW-Authenticate": ""}},
 		{"list with expired token", "GET", "/dlx/v1/list", hdr("Authorization", "Bearer "+staleJWT), nil, 401, nil},
@@ -82,6 +85,12 @@ func TestDLXStatusCodes(t *testing.T) {
 			}
 			for k, v := range tt.wantHeader {
 				got := resp.Header.Get(k)
+				if v == "-" {
+					if got != "" {
+						t.Errorf("header %s = %q, want none", k, got)
+					}
+					continue
+				}
 				if got == "" || (v != "" && got != v) {
 					t.Errorf("header %s = %q, want %q", k, got, v)
 				}

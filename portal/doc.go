@@ -9,6 +9,11 @@
 //     QR code's URL) answers like token/{value} when the
 //     X-DICOM-LINK-EXCHANGE header is present, else with a small
 //     translated HTML page. token/{value} without the header is 400.
+//   - Extension beyond the spec: the 200 answer of tokentfa/{value} carries
+//     "Bildbote-Code-Expires: <RFC 3339 UTC time>", the code's expiry
+//     (whole seconds), so clients can remind the user before it runs out.
+//     It is sent only after right answers; 401 and 403 never carry it.
+//     Other DLX portals do not send it, so clients must treat it as optional.
 //   - /api/v1/communities[/{code}], /api/v1/uploads/ (tusd v2, file store,
 //     in-memory locker), /api/v1/receipts/{id}, /api/v1/inbox/{code}[/{id}]
 //     with the clinic's API key as Bearer.

@@ -102,13 +102,23 @@ func TestFlowRedeem(t *testing.T) {
 	date.SetDate(&born)
 	test.Tap(r.confirm)
 	h.waitFor("the items", func() bool { return r.itemsBox.Visible() })
-	// DLX does not say when a code expires; the sheet does.
-	if r.expiry.Visible() || !r.expiryAsk.Visible() {
-		t.Fatal("no question for the expiry printed on the sheet")
+	// DLX does not say when a code expires; our portal does (an
+	// extension), so the field is pre-filled and stays editable.
+	day := expires.Local().Format("02.01.2006")
+	if !r.expiry.Visible() || !strings.Contains(r.expiry.Text, day) {
+		t.Errorf("the portal's expiry not shown prominently: %q", r.expiry.Text)
 	}
-	r.expiryDate.SetDate(&expires)
-	if !r.expiry.Visible() || !strings.Contains(r.expiry.Text, expires.Local().Format("02.01.2006")) {
-		t.Errorf("expiry not shown prominently: %q", r.expiry.Text)
+	if !r.expiryAsk.Visible() || r.expiryDate.Date == nil || r.expiryDate.Date.Format("02.01.2006") != day {
+		t.Fatalf("the Valid until field is not pre-filled with %s: %v", day, r.expiryDate.Date)
+	}
+	if codes, _ := h.core.Codes(); len(codes) != 1 || !codes[0].Expires.Equal(expires) {
+		t.Errorf("pre-filling replaced the portal's expiry %v: %+v", expires, codes)
+	}
+	// The date printed on the sheet can still be typed over it.
+	later := expires.AddDate(0, 0, 2)
+	r.expiryDate.SetDate(&later)
+	if !r.expiry.Visible() || !strings.Contains(r.expiry.Text, later.Local().Format("02.01.2006")) {
+		t.Errorf("typed expiry not shown prominently: %q", r.expiry.Text)
 	}
 	h.capture("redeem_items_de")
 	if len(r.itemChecks) != len(staged.Items) {

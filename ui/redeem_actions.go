@@ -133,6 +133,7 @@ func (r *redeemScreen) answer() {
 func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 	u := r.u
 	r.questionsBox.Hide()
+	r.prefillExpiry(sess.Expires)
 	r.showExpiry(sess.Expires)
 	r.items.Objects = nil
 	r.itemChecks = map[string]*widget.Check{}
@@ -172,20 +173,35 @@ func describeItem(u *UI, it app.Item) string {
 	return strings.Join(parts, " · ")
 }
 
-// showExpiry shows the code's expiry prominently, or asks for it: DLX
-// does not carry it, the code sheet does, and app reminds the user a week
-// before it runs out.
+// showExpiry shows the code's expiry prominently when known; the "Valid
+// until" field stays visible either way, so the date can be typed from the
+// code sheet or corrected. DLX does not carry the expiry (only our own
+// portal tells it), and app reminds the user a week before it runs out.
 func (r *redeemScreen) showExpiry(t time.Time) {
+	r.expiryAsk.Show()
 	if t.IsZero() {
 		r.expiry.Hide()
-		r.expiryAsk.Show()
 		return
 	}
 	days := int(time.Until(t).Hours() / 24)
 	r.expiry.SetText(r.u.t("ui.redeem.expires", app.FormatDate(r.u.lang, t), days))
 	r.expiry.Show()
-	r.expiryAsk.Hide()
 	r.body.Refresh()
+}
+
+// prefillExpiry puts the expiry the portal told (or nothing) into the
+// "Valid until" field without treating it as a date the user entered:
+// that would replace the portal's exact time with the end of the day.
+func (r *redeemScreen) prefillExpiry(t time.Time) {
+	onChanged := r.expiryDate.OnChanged
+	r.expiryDate.OnChanged = nil
+	defer func() { r.expiryDate.OnChanged = onChanged }()
+	if t.IsZero() {
+		r.expiryDate.SetDate(nil)
+		return
+	}
+	day := t.Local()
+	r.expiryDate.SetDate(&day)
 }
 
 func (r *redeemScreen) expiryChanged(d *time.Time) {

@@ -12,6 +12,12 @@
 // with backoff, forever, until the context ends. A download is written to
 // "<dst>.part" and renamed to dst only when complete.
 //
+// Extension beyond the standard: the reference portal (bildbote-portal)
+// adds the header "Bildbote-Code-Expires: <RFC 3339 UTC time>" to the 200
+// answer of tokentfa, the access code's expiry. Authorize reads it into
+// Session.Expires; other DLX portals do not send it, and then (or when it
+// does not parse) Expires is the zero time.
+//
 // Never logged or put into errors: tokens, answers, JWTs.
 package dlx
 
@@ -36,6 +42,10 @@ import (
 
 // Header must be present on token requests; its value is not evaluated.
 const Header = "X-DICOM-LINK-EXCHANGE"
+
+// ExpiresHeader is the Bildbote extension that carries the access code's
+// expiry (RFC 3339) on tokentfa's 200 answer; see the package doc.
+const ExpiresHeader = "Bildbote-Code-Expires"
 
 // BasePath is the DLX v1 base path below a portal's root.
 const BasePath = "/dlx/v1"
@@ -334,6 +344,11 @@ func (c *Client) fetchQuestions(ctx context.Context, u string) (*questionsJSON, 
 // Session is a redeemed token: the JWT and, in memory only, the answers
 // that renew it.
 type Session struct {
+	// Expires is when the access code expires, as the portal told in
+	// ExpiresHeader when the session was authorized; zero when the portal
+	// did not say (DLX v1 itself carries no expiry). Read-only.
+	Expires time.Time
+
 	c       *Client
 	token   string
 	answers []Answer
@@ -348,9 +363,11 @@ type Session struct {
 // answers is *ExpiredError (403).
 func (c *Client) Authorize(ctx context.Context, token string, answers []Answer) (*Session, error) {
 	s := &Session{c: c, token: token, answers: append([]Answer(nil), answers...)}
-	if err := s.renew(ctx); err != nil {
+	expires, err := s.renew(ctx)
+	if err != nil {
 		return nil, err
 	}
+	s.Expires = expires
 	return s, nil
 }
 
@@ -361,12 +378,14 @@ func (s *Session) Renewals() int {
 	return s.renewals
 }
 
-func (s *Session) renew(ctx context.Context) error {
+// renew runs the second-factor step again and keeps the new JWT. It
+// returns the code's expiry from ExpiresHeader (zero when absent).
+func (s *Session) renew(ctx context.Context) (time.Time, error) {
 	body, err := json.Marshal(struct {
 		TFAAnswer []Answer `json:"tfaAnswer"`
 	}{s.answers})
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	w := s.c.waiter(nil)
 	resp, err := s.c.do(ctx, w, func() (*http.Request, error) {
@@ -378,30 +397,40 @@ func (s *Session) renew(ctx context.Context) error {
 		return req, err
 	})
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 		data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if err != nil {
-			return fmt.Errorf("dlx: read token: %w", err)
+			return time.Time{}, fmt.Errorf("dlx: read token: %w", err)
 		}
 		jwt := strings.TrimSpace(string(data))
 		if jwt == "" {
-			return &NotDLXError{URL: s.c.Base, Status: resp.StatusCode, Err: errors.New("empty JWT")}
+			return time.Time{}, &NotDLXError{URL: s.c.Base, Status: resp.StatusCode, Err: errors.New("empty JWT")}
 		}
 		s.mu.Lock()
 		s.jwt = jwt
 		s.mu.Unlock()
-		return nil
+		return codeExpires(resp.Header), nil
 	case http.StatusUnauthorized:
-		return &WrongAnswerError{RetryAfter: resp.Header.Get("Retry-After")}
+		return time.Time{}, &WrongAnswerError{RetryAfter: resp.Header.Get("Retry-After")}
 	case http.StatusForbidden:
-		return &ExpiredError{}
+		return time.Time{}, &ExpiredError{}
 	default:
-		return &StatusError{Op: "tokentfa", Status: resp.StatusCode}
+		return time.Time{}, &StatusError{Op: "tokentfa", Status: resp.StatusCode}
 	}
+}
+
+// codeExpires reads ExpiresHeader; an absent or malformed value is the
+// zero time, since the header is optional and only a hint for reminders.
+func codeExpires(h http.Header) time.Time {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(h.Get(ExpiresHeader)))
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 func (s *Session) bearer() string {
@@ -430,7 +459,9 @@ func (s *Session) authorized(ctx context.Context, w *retry.Waiter, build func() 
 			return resp, nil
 		}
 		resp.Body.Close()
-		if err := s.renew(ctx); err != nil {
+		// Expires stays as Authorize read it: concurrent readers may
+		// hold the session, and the code's expiry is not the JWT's.
+		if _, err := s.renew(ctx); err != nil {
 			return nil, err
 		}
 		s.mu.Lock()

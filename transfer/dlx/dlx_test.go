@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -202,6 +204,39 @@ func TestExpiredCode(t *testing.T) {
 	msg, hint := i18n.Localize(i18n.EN, err)
 	if !strings.Contains(msg, "expired") || !strings.Contains(hint, "practice") {
 		t.Fatalf("expired message: %q / %q", msg, hint)
+	}
+}
+
+// TestSessionExpires reads the reference portal's expiry extension, and
+// leaves Expires zero behind a portal that sends no or a broken header
+// (the real portal behind a proxy that rewrites the header, as a foreign
+// DLX portal would answer).
+func TestSessionExpires(t *testing.T) {
+	p := startPortal(t, portal.Config{})
+	expires := time.Now().Add(36 * time.Hour).UTC().Truncate(time.Second)
+	code, _ := p.issue(t, 1000, expires)
+
+	s := login(t, &dlx.Client{Base: p.ts.URL + "/dlx/v1", Retry: fast()}, code, "19580214")
+	if !s.Expires.Equal(expires) {
+		t.Fatalf("Expires = %v, want %v", s.Expires, expires)
+	}
+
+	for name, value := range map[string]string{"missing": "", "unparsable": "next Tuesday"} {
+		target, _ := url.Parse(p.ts.URL)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		proxy.ModifyResponse = func(resp *http.Response) error {
+			resp.Header.Del(dlx.ExpiresHeader)
+			if value != "" {
+				resp.Header.Set(dlx.ExpiresHeader, value)
+			}
+			return nil
+		}
+		foreign := httptest.NewServer(proxy)
+		s := login(t, &dlx.Client{Base: foreign.URL + "/dlx/v1", Retry: fast()}, code, "19580214")
+		foreign.Close()
+		if !s.Expires.IsZero() {
+			t.Errorf("%s header: Expires = %v, want zero", name, s.Expires)
+		}
 	}
 }
 
