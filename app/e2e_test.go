@@ -20,8 +20,8 @@ import (
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
 	"github.com/bildbote/bildbote/portal"
 )
 

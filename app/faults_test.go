@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/faultproxy"
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
 	"github.com/bildbote/bildbote/portal"
 )
 

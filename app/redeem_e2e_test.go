@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
 	"github.com/bildbote/bildbote/internal/testkit/validate"
 	"github.com/bildbote/bildbote/portal"
 )

@@ -8,8 +8,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
 )
 
 // BenchmarkReadHeader parses a real CT header from memory: the CPU cost

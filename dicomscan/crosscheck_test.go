@@ -8,8 +8,8 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
 )
 
 // TestHeaderAgreesWithSuyashkumarDicom cross-checks our header reader with

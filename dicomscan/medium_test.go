@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
 )
 
 // smallCD writes gencd's synthetic patient CD (2 patients, one Latin-1 and

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/testkit/validate"
 )
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
 )
 
 // The benchmarks run on the realistic synthetic patient CD (2000 files of

@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
 	"github.com/bildbote/bildbote/internal/testkit/validate"
 )
 

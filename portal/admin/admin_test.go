@@ -15,7 +15,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/portal"
 	"github.com/bildbote/bildbote/portal/accesscode"
 )

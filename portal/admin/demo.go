@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/crypto"
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
 	"github.com/bildbote/bildbote/portal"
 	"github.com/bildbote/bildbote/portal/accesscode"
 )

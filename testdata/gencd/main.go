@@ -1,4 +1,4 @@
-// Command gencd writes a synthetic patient CD (see internal/testkit/gencd):
+// Command gencd writes a synthetic patient CD (see internal/gencd):
 //
 //	go run ./testdata/gencd -out DIR -files 2000 [-seed N] [-dicomdir] [-documents] [-small]
 //
@@ -12,7 +12,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
+	"github.com/bildbote/bildbote/internal/gencd"
 )
 
 func main() {

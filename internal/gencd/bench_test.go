@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/bildbote/bildbote/internal/testkit/gencd"
+	"github.com/bildbote/bildbote/internal/gencd"
 )
 
 const benchFiles = 200 // ~100 MB of full-size images

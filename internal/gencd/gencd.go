@@ -1,5 +1,6 @@
-// Package gencd writes a synthetic but realistic "patient CD" for tests and
-// benchmarks: two patients (one ISO_IR 100 with Latin-1 umlauts on disk, one
+// Package gencd writes a synthetic but realistic "patient CD" for tests,
+// benchmarks and the portal's demo data (it lives outside internal/testkit
+// because bildbote-portal's demo command ships it): two patients (one ISO_IR 100 with Latin-1 umlauts on disk, one
 // ISO_IR 192 UTF-8), three studies (CT thorax, CT abdomen, MR head), ten
 // series of CT Image Storage and MR Image Storage files in Explicit VR
 // Little Endian under 8.3 upper-case names (DICOM/PAT00001/STU00001/
