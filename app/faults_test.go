@@ -17,6 +17,7 @@ import (
 	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/faultproxy"
+	"github.com/bildbote/bildbote/internal/testkit/validate"
 	"github.com/bildbote/bildbote/portal"
 )
 
@@ -185,7 +186,7 @@ func TestJWTExpiresMidDownload(t *testing.T) {
 		t.Error("the download was not cut")
 	}
 	for i, sv := range j.Receipt.Saved {
-		if n := validDICOMDIR(t, filepath.Join(sv.Dir, "DICOMDIR")); n != pa.Studies[i].Files {
+		if n := validate.DICOMDIR(t, filepath.Join(sv.Dir, "DICOMDIR")); n != pa.Studies[i].Files {
 			t.Errorf("%s: %d instances", sv.Dir, n)
 		}
 	}
@@ -346,7 +347,7 @@ func TestFullDiskOnUnpack(t *testing.T) {
 	codes, _ := core.Codes()
 	// A study saved before the disk filled is complete; none is half.
 	for _, d := range saved {
-		validDICOMDIR(t, d)
+		validate.DICOMDIR(t, d)
 	}
 	if len(codes) != 1 || len(codes[0].Saved) != len(saved) {
 		t.Errorf("codes record %+v, DICOMDIRs on disk %v", codes, saved)

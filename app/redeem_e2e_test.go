@@ -3,9 +3,7 @@ package app_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +11,6 @@ import (
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
-	"github.com/bildbote/bildbote/internal/testkit/corpus"
 	"github.com/bildbote/bildbote/internal/testkit/validate"
 	"github.com/bildbote/bildbote/portal"
 )
@@ -102,7 +99,7 @@ func TestRedeemSaveEndToEnd(t *testing.T) {
 		if !strings.Contains(parts[1], st.Date[:4]) {
 			t.Errorf("study folder %q lacks the date %s", parts[1], st.Date)
 		}
-		n := validDICOMDIR(t, filepath.Join(sv.Dir, "DICOMDIR"))
+		n := validate.DICOMDIR(t, filepath.Join(sv.Dir, "DICOMDIR"))
 		if n != st.Files {
 			t.Errorf("DICOMDIR of %s lists %d instances, want %d", rel, n, st.Files)
 		}
@@ -182,44 +179,4 @@ func TestRedeemExpired(t *testing.T) {
 	if !isKind(err, i18n.KindInput) {
 		t.Fatalf("expired code, wrong answer: %v", err)
 	}
-}
-
-// pyFileSet is validate.DICOMDIR's pydicom check, except that it ignores
-// the one DeprecationWarning pydicom 2.x raises on reading any DICOMDIR
-// (validate.DICOMDIR turns it into a failure for every DICOMDIR).
-const pyFileSet = `
-import sys, warnings
-warnings.simplefilter("error")
-warnings.filterwarnings("ignore", message=".*'DicomDir' class is deprecated", category=DeprecationWarning)
-from pydicom import dcmread
-from pydicom.fileset import FileSet
-fs = FileSet(dcmread(sys.argv[1]))
-n = 0
-for inst in fs:
-    inst.load()
-    n += 1
-print(n)
-`
-
-// validDICOMDIR runs dciodvfy, dcdirdmp and pydicom's FileSet over a
-// DICOMDIR and returns the instances pydicom found.
-func validDICOMDIR(t *testing.T, path string) int {
-	t.Helper()
-	validate.Dciodvfy(t, path)
-	if out, err := exec.Command(corpus.Tool(t, "dcdirdmp"), path).CombinedOutput(); err != nil {
-		t.Errorf("dcdirdmp %s: %v\n%s", path, err, out)
-	}
-	var stderr strings.Builder
-	cmd := exec.Command(corpus.PythonWithPydicom(t), "-c", pyFileSet, path)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Errorf("pydicom FileSet %s: %v\n%s", path, err, stderr.String())
-		return 0
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Errorf("pydicom FileSet %s: %q %s", path, out, stderr.String())
-	}
-	return n
 }
