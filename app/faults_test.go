@@ -16,6 +16,7 @@ import (
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/testkit/corpus"
 	"github.com/bildbote/bildbote/internal/testkit/faultproxy"
 	"github.com/bildbote/bildbote/internal/testkit/validate"
 	"github.com/bildbote/bildbote/portal"
@@ -300,7 +301,7 @@ func TestTamperedEnvelopeNotImported(t *testing.T) {
 // left as saved.
 func TestFullDiskOnUnpack(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
+		corpus.Missing(t, "needs root to mount a small tmpfs")
 	}
 	p := startPortal(t, t.TempDir(), func(c *portal.Config) { c.PrepareEagerly = true })
 	cdDir, cd := bigCD(t)
@@ -321,7 +322,7 @@ func TestFullDiskOnUnpack(t *testing.T) {
 	lib := t.TempDir()
 	size := j.BytesTotal + j.BytesTotal/4
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+itoa(size), "tmpfs", lib).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v %s", err, out)
+		corpus.Missing(t, "mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", lib).Run() })
 

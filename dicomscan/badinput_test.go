@@ -415,7 +415,7 @@ func TestCorruptISO(t *testing.T) {
 		copyFile(t, corpus.PydicomFile(t, name), filepath.Join(src, "DICOM", strings.ToUpper(strings.TrimSuffix(name, ".dcm"))))
 	}
 	iso := filepath.Join(t.TempDir(), "cd.iso")
-	if out, err := exec.Command("xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", iso, src).CombinedOutput(); err != nil {
+	if out, err := exec.Command(corpus.Tool(t, "xorriso"), "-as", "mkisofs", "-quiet", "-R", "-o", iso, src).CombinedOutput(); err != nil {
 		t.Fatalf("xorriso: %v\n%s", err, out)
 	}
 	good, err := os.ReadFile(iso)

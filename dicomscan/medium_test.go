@@ -167,7 +167,7 @@ func TestGeneratedCD(t *testing.T) {
 		for _, variant := range [][]string{{}, {"-R"}, {"-J"}, {"-R", "-J"}} {
 			iso := filepath.Join(t.TempDir(), "cd.iso")
 			args := append([]string{"-as", "mkisofs", "-quiet", "-o", iso}, variant...)
-			if out, err := exec.Command("xorriso", append(args, res.Dir)...).CombinedOutput(); err != nil {
+			if out, err := exec.Command(corpus.Tool(t, "xorriso"), append(args, res.Dir)...).CombinedOutput(); err != nil {
 				t.Fatalf("xorriso: %v\n%s", err, out)
 			}
 			ix := scanMedium(t, Options{}, iso)

@@ -1,44 +1,141 @@
 #!/usr/bin/env bash
-# Installs the Debian packages a make target needs, only those missing.
+# Installs the Debian packages a make target needs, only those missing, and
+# (for test) checks that every tool the suite calls really runs.
 # Idempotent and silent when everything is present.
 #   scripts/deps.sh build   cgo build of the desktop app (X11/GL headers)
 #   scripts/deps.sh run     build + what `make run` uses at run time
-#   scripts/deps.sh test    everything the test suite starts or validates with
+#   scripts/deps.sh test    everything the test suite, `make bench` and
+#                           `make dist` start or validate with, then verify
 #   scripts/deps.sh dist    cross-compilers, packagers and signing tools
+#   scripts/deps.sh verify  only the verification step of `test`
+#
+# Go itself is not installed here (Debian 12's golang-go is too old for
+# go.mod): the README's prerequisites are Go, make and git.
+#
+# Every package, with the commands or files of it that are used and by whom
+# (found by going through every exec.Command, exec.LookPath, corpus.Tool,
+# Python import and shell command in the tests, scripts and benchmarks):
+#
+#   make, git            the README's two commands; git describe (Makefile),
+#                        git archive / ls-files (packaging/, e2e/packaging.sh)
+#   ca-certificates      Go module downloads over TLS
+#   gcc libc6-dev pkg-config lib*-dev
+#                        cgo build of cmd/bildbote (Fyne: GL, X11); gcc and
+#                        libx11-dev also build the XDND drag source (gui.sh)
+#   libgl1-mesa-dri      software GL for the app under Xvfb (make run, gui.sh)
+#   dcmtk                dcmmkdir (gencd's DICOMDIR, demo CD, pdi tests, bench),
+#                        dcmdump (validate), storescu (bench/stow.sh)
+#   curl                 e2e scripts, bench scripts, orthanc readiness probe
+#   xvfb xauth           Xvfb (gui.sh), xvfb-run
+#   xdotool              clicks, keys and window search (gui.sh)
+#   imagemagick          import/convert/compare (gui.sh), convert (dlx QR tests)
+#   dicom3tools          dciodvfy, dcdirdmp, dcentvfy (validate, e2e), examples
+#   python3-pydicom      /usr/bin/python3: pydicom (validate, pdi, gencd, stow,
+#                        dicomscan tests, bench/scan.sh), its test files
+#   python3-numpy        pydicom's pixel read-back (gencd tests)
+#   libgdcm-tools        gdcmscanner (bench/scan.sh); libgdcm3.0's example
+#   orthanc orthanc-dicomweb
+#                        the real PACS (app, stow tests, bench/stow.sh)
+#   poppler-utils        pdftotext, pdftoppm, pdfinfo (codesheet, app tests)
+#   unzip                safezip and portal tests, e2e/portal.sh, bench/redeem.sh
+#   zstd age             envelope test vector and bench/send.sh (the peers)
+#   iproute2             ip netns (Orthanc in a private namespace)
+#   mount                mount/umount of a tmpfs (full-disk tests)
+#   util-linux           unshare (full-disk tests; essential, listed for verify)
+#   xorriso              ISO images (dicomscan tests)
+#   bc time              bench/*.sh arithmetic, /usr/bin/time for peak RSS
+#   dist: gcc-mingw-w64-x86-64 (Windows cgo), msitools wixl (MSI),
+#         osslsigncode openssl (signing), lintian dpkg-dev fakeroot xz-utils
+#         (.deb, .tar.xz), shellcheck, appstream desktop-file-utils,
+#         python3-yaml flatpak-builder (Flatpak manifest lint)
 set -euo pipefail
 
-build=(gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev
+base=(make git ca-certificates)
+build=("${base[@]}" gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev
 	libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev)
 run=("${build[@]}" libgl1-mesa-dri dcmtk curl)
-test=("${build[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
-	dcmtk dicom3tools python3-pydicom libgdcm-tools orthanc orthanc-dicomweb
-	poppler-utils curl unzip zstd age iproute2 xorriso)
 dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools wixl osslsigncode openssl lintian
-	dpkg-dev fakeroot xz-utils shellcheck appstream desktop-file-utils python3-yaml flatpak-builder)
+	dpkg-dev fakeroot xz-utils shellcheck appstream desktop-file-utils python3-yaml
+	flatpak-builder)
+# make test runs the packaging e2e (which needs dist) and the benchmarks'
+# smoke runs, so test is a superset of dist.
+test=("${dist[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
+	dcmtk dicom3tools python3-pydicom python3-numpy libgdcm-tools orthanc orthanc-dicomweb
+	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time)
+
+# verify runs every tool the suite calls and imports every Python module it
+# uses; it names each that is missing and fails. A test that needs one of
+# them fails under CI=true instead of skipping (internal/testkit/corpus).
+verify() {
+	local bad=()
+	check() { # check WHAT COMMAND...
+		local what=$1
+		shift
+		"$@" >/dev/null 2>&1 || bad+=("$what")
+	}
+	has() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || bad+=("$c"); done; }
+	check "go (https://go.dev/dl, version in go.mod)" go version
+	check "python3-pydicom + python3-numpy: /usr/bin/python3 -c 'import pydicom, numpy'" \
+		/usr/bin/python3 -c 'import pydicom, numpy, pydicom.fileset'
+	check "python3-yaml" /usr/bin/python3 -c 'import yaml'
+	check "pydicom test files" test -d /usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests
+	check "pydicom charset files" test -d /usr/lib/python3/dist-packages/pydicom/data/charset_files
+	check "dicom3tools example" test -f /usr/share/doc/dicom3tools/examples/0051.dcm
+	check "libgdcm example" test -f /usr/share/doc/libgdcm3.0/examples/00191113.dcm
+	check "Orthanc DICOMweb plugin" test -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so
+	for t in storescu dcmdump dcmmkdir Orthanc gdcmscanner; do check "$t" "$t" --version; done
+	check "dciodvfy" dciodvfy /usr/share/doc/dicom3tools/examples/0051.dcm
+	check "dcentvfy" dcentvfy /usr/share/doc/dicom3tools/examples/0051.dcm
+	has dcdirdmp msibuild
+	check xvfb-run xvfb-run --help
+	check Xvfb Xvfb -help
+	check xdotool xdotool --version
+	for t in convert compare import; do check "$t" "$t" -version; done
+	for t in pdftotext pdftoppm pdfinfo; do check "$t" "$t" -v; done
+	check unzip unzip -v
+	check xorriso xorriso -version
+	check ip ip -V
+	for t in zstd age age-keygen curl bc /usr/bin/time unshare mount umount shellcheck \
+		lintian wixl msiinfo msidump msiextract osslsigncode x86_64-w64-mingw32-gcc \
+		appstreamcli flatpak-builder fakeroot xz dpkg-shlibdeps pkg-config gcc make git; do
+		check "$t" "$t" --version
+	done
+	check openssl openssl version
+	check desktop-file-validate desktop-file-validate --help
+	if [ ${#bad[@]} -gt 0 ]; then
+		echo "deps: missing or not working after install:" >&2
+		printf '  - %s\n' "${bad[@]}" >&2
+		echo "deps: install them (scripts/deps.sh test as root) and run again" >&2
+		return 1
+	fi
+}
 
 case "${1:-}" in
 build) want=("${build[@]}") ;;
 run) want=("${run[@]}") ;;
 test) want=("${test[@]}") ;;
 dist) want=("${dist[@]}") ;;
-*) echo "usage: $0 build|run|test|dist" >&2; exit 2 ;;
+verify) verify; exit ;;
+*) echo "usage: $0 build|run|test|dist|verify" >&2; exit 2 ;;
 esac
 
 missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-echo "deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq >/dev/null
-# policy-rc.d keeps Debian's orthanc package from starting a system service:
-# the tests start their own instance in a private network namespace.
-if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" -eq 0 ]; then
-	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+if [ ${#missing[@]} -gt 0 ]; then
+	sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	echo "deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get update -qq >/dev/null
+	# policy-rc.d keeps Debian's orthanc package from starting a system
+	# service: the tests start their own instance in a private namespace.
+	if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" -eq 0 ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ "$1" = test ] && verify
+exit 0

@@ -27,6 +27,14 @@ const (
 // InCI reports whether the tests run in CI, where nothing may be missing.
 func InCI() bool { return os.Getenv("CI") == "true" }
 
+// Missing skips t on a developer's machine and fails it under CI=true: for
+// a test that cannot run because something the machine should have (a
+// tool, a file, root for a mount) is not there.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	missing(t, format, args...)
+}
+
 func missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if InCI() {
@@ -77,12 +85,14 @@ func Tool(t testing.TB, name string) string {
 	return p
 }
 
-// PythonWithPydicom returns Debian's python3 after checking it imports pydicom.
+// PythonWithPydicom returns Debian's python3 after checking it imports
+// pydicom and numpy (pydicom needs numpy to read pixel data back; Debian's
+// python3-pydicom only recommends it).
 func PythonWithPydicom(t testing.TB) string {
 	t.Helper()
 	Path(t, Python)
-	if err := exec.Command(Python, "-c", "import pydicom").Run(); err != nil {
-		missing(t, "%s cannot import pydicom: %v", Python, err)
+	if out, err := exec.Command(Python, "-c", "import pydicom, numpy").CombinedOutput(); err != nil {
+		missing(t, "%s cannot import pydicom and numpy (python3-pydicom, python3-numpy): %v\n%s", Python, err, out)
 	}
 	return Python
 }
