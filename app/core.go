@@ -16,6 +16,7 @@ import (
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/ratelimit"
 )
 
@@ -34,7 +35,8 @@ type Config struct {
 	PortalURL  string
 	// PolicyPath: "" = $BILDBOTE_POLICY, else the OS's policy path.
 	PolicyPath string
-	// HTTPClient for every request; nil = a client with sane timeouts.
+	// HTTPClient for every request; nil = httpclient.New (its redirect
+	// and TLS policies, timeouts).
 	HTTPClient *http.Client
 	// MaxParallel bounds the jobs running at once (default 2).
 	MaxParallel int
@@ -51,6 +53,9 @@ type Config struct {
 	// RetryInitial is the first wait after a network error (default 1 s,
 	// doubling); tests shorten it.
 	RetryInitial time.Duration
+	// LookupTimeout bounds a look-up a person waits for (default
+	// DefaultLookupTimeout): a code's questions, the answers, an inbox.
+	LookupTimeout time.Duration
 	// GiveUpAfter ends a job's retries after this long without progress
 	// (0 = never: a laptop offline for a day resumes when back).
 	GiveUpAfter time.Duration
@@ -163,7 +168,7 @@ func Open(cfg Config) (*Core, error) {
 	}
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		client = httpclient.New(httpclient.Options{})
 	}
 	if cfg.MaxParallel <= 0 {
 		cfg.MaxParallel = 2

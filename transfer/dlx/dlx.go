@@ -36,6 +36,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
 	"github.com/bildbote/bildbote/transfer/ratelimit"
 )
@@ -157,7 +158,7 @@ type Client struct {
 	// Base is the DLX base URL, e.g. "https://portal.example/dlx/v1"
 	// (see Resolve).
 	Base string
-	// HTTP is the client used (http.DefaultClient when nil).
+	// HTTP is the client used (httpclient.Default() when nil).
 	HTTP *http.Client
 	// Progress receives download reports; may be nil.
 	Progress transfer.Progress
@@ -175,7 +176,7 @@ func (c *Client) http() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return http.DefaultClient
+	return httpclient.Default()
 }
 
 func (c *Client) url(parts ...string) string {

@@ -28,6 +28,7 @@ import (
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/fetch"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
 	"github.com/bildbote/bildbote/transfer/ratelimit"
@@ -39,7 +40,7 @@ type Client struct {
 	Portal string
 	// APIKey is the clinic's key for its inbox (List, Download, Ack).
 	APIKey string
-	// HTTP is the client used (http.DefaultClient when nil).
+	// HTTP is the client used (httpclient.Default() when nil).
 	HTTP      *http.Client
 	Progress  transfer.Progress
 	Retry     retry.Policy
@@ -148,7 +149,7 @@ func (c *Client) http() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return http.DefaultClient
+	return httpclient.Default()
 }
 
 func (c *Client) url(parts ...string) string {

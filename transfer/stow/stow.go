@@ -31,6 +31,7 @@ import (
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/envelope"
+	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
 )
 
@@ -38,7 +39,7 @@ import (
 type Client struct {
 	// Base is the DICOMweb root, e.g. "http://pacs.local:8042/dicom-web".
 	Base string
-	// HTTP is the client used (http.DefaultClient when nil).
+	// HTTP is the client used (httpclient.Default() when nil).
 	HTTP *http.Client
 	// BatchFiles and BatchBytes bound one request (defaults 100 files,
 	// 128 MiB; a batch holds at least one instance).
@@ -108,7 +109,7 @@ func (c *Client) http() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return http.DefaultClient
+	return httpclient.Default()
 }
 
 func (c *Client) batches(insts []Instance) [][]Instance {

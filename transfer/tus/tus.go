@@ -34,6 +34,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
 	"github.com/bildbote/bildbote/transfer/ratelimit"
 )
@@ -50,7 +51,7 @@ const DefaultChunkSize = 8 << 20
 
 // Client uploads with tus. The zero value works; fields are options.
 type Client struct {
-	// HTTP is the client used; http.DefaultClient when nil. Do not set a
+	// HTTP is the client used; httpclient.Default() when nil. Do not set a
 	// Timeout on it: StallTimeout handles hung connections.
 	HTTP *http.Client
 	// ChunkSize is the body size of one PATCH (default 8 MiB).
@@ -163,7 +164,7 @@ func (c *Client) http() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return http.DefaultClient
+	return httpclient.Default()
 }
 
 func (c *Client) chunk() int64 {

@@ -1,0 +1,237 @@
+// Package httpclient makes the one *http.Client every part of the client
+// uses (portal, DLX, inbox, tus, STOW-RS, PACS checks), so that its
+// policies hold everywhere and grow in one place (proxy support will land
+// here).
+//
+// Guarantees of a client from New:
+//
+//   - Redirects: at most MaxRedirects (default 5); never from https to
+//     http; never to a scheme other than http or https; never a request
+//     body or credentials (Authorization, Proxy-Authorization, Cookie,
+//     tus Upload-Metadata — it carries the inbox password — and any
+//     header whose name says Secret, Password, Token or Api-Key) to
+//     another origin (scheme, host and port). A request other than GET
+//     or HEAD that carries a body or credentials is refused there; a GET
+//     or HEAD follows without its credentials (a CDN, a QR short link).
+//     A refused redirect is a *RedirectError naming where it was sent
+//     (without its query or a DLX token); transfer.Classify calls it
+//     Permanent. (The *url.Error around it carries Go's own URL: callers
+//     that put tokens into paths redact that, see transfer/dlx.)
+//   - TLS: a certificate the system does not trust, or a failed
+//     handshake, comes back as a *transfer.TLSError naming the host
+//     (Permanent, with a hint), never as a transient network error.
+//   - Timeouts on connecting (30 s), the TLS handshake (30 s) and the
+//     wait for an answer's headers once the request is sent
+//     (ResponseHeaderTimeout, default 5 min). There is no overall
+//     Timeout: bodies of any size stream, and the transfer clients bound
+//     stalls themselves.
+package httpclient
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer"
+)
+
+// DefaultMaxRedirects is Options.MaxRedirects when 0.
+const DefaultMaxRedirects = 5
+
+// Options configure New; zero fields take the defaults.
+type Options struct {
+	MaxRedirects          int           // default 5
+	ResponseHeaderTimeout time.Duration // default 5 min
+	// Transport replaces the default transport (tests: a TLS server's
+	// client transport with its root CA). It is wrapped, not copied.
+	Transport http.RoundTripper
+}
+
+// New returns a client with the policies above.
+func New(o Options) *http.Client {
+	if o.MaxRedirects <= 0 {
+		o.MaxRedirects = DefaultMaxRedirects
+	}
+	if o.ResponseHeaderTimeout <= 0 {
+		o.ResponseHeaderTimeout = 5 * time.Minute
+	}
+	base := o.Transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		t.TLSHandshakeTimeout = 30 * time.Second
+		t.ResponseHeaderTimeout = o.ResponseHeaderTimeout
+		base = t
+	}
+	return &http.Client{
+		Transport:     &transport{base: base},
+		CheckRedirect: checkRedirect(o.MaxRedirects),
+	}
+}
+
+// transport maps TLS failures to *transfer.TLSError.
+type transport struct{ base http.RoundTripper }
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil && transfer.IsTLS(err) {
+		return nil, &transfer.TLSError{Host: req.URL.Host, Err: err}
+	}
+	return resp, err
+}
+
+// CloseIdleConnections passes on to the wrapped transport.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// RedirectError: a redirect the policy refuses.
+type RedirectError struct {
+	What string // "too-many", "downgrade", "cross-origin", "scheme"
+	From string // the request's URL, without query
+	To   string // where the server sent it, without query
+	Max  int    // for "too-many"
+}
+
+func (e *RedirectError) Error() string {
+	switch e.What {
+	case "too-many":
+		return fmt.Sprintf("more than %d redirects (last from %s to %s)", e.Max, e.From, e.To)
+	case "downgrade":
+		return fmt.Sprintf("refused redirect from https to http: %s to %s", e.From, e.To)
+	case "cross-origin":
+		return fmt.Sprintf("refused redirect of a request with a body or credentials to another origin: %s to %s", e.From, e.To)
+	}
+	return fmt.Sprintf("refused redirect to %s", e.To)
+}
+
+// Classification implements transfer.Classifier: Permanent "redirect".
+func (e *RedirectError) Classification() transfer.Verdict {
+	return transfer.Verdict{Class: transfer.Permanent, Reason: transfer.ReasonRedirect}
+}
+
+// Unwrap is the translated message with the hint.
+func (e *RedirectError) Unwrap() error {
+	ue := i18n.NewError(i18n.KindRefused, "transfer.net.redirect."+e.What, e.To)
+	if e.What == "too-many" {
+		ue = i18n.NewError(i18n.KindRefused, "transfer.net.redirect.too-many", e.Max, e.To)
+	}
+	return ue.WithHint("transfer.net.redirect.hint")
+}
+
+// IsRedirect reports whether err is a refused redirect.
+func IsRedirect(err error) bool {
+	var re *RedirectError
+	return errors.As(err, &re)
+}
+
+func checkRedirect(max int) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		prev, first := via[len(via)-1], via[0]
+		e := &RedirectError{From: Redact(prev.URL), To: Redact(req.URL), Max: max}
+		if len(via) > max {
+			e.What = "too-many"
+			return e
+		}
+		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+			e.What = "scheme"
+			return e
+		}
+		for _, v := range via {
+			if v.URL.Scheme == "https" && req.URL.Scheme == "http" {
+				e.What = "downgrade"
+				return e
+			}
+		}
+		if !SameOrigin(first.URL, req.URL) {
+			body := (req.Body != nil && req.Body != http.NoBody) || req.ContentLength > 0
+			if body || sensitiveMethod(first.Method) && (hasSecrets(req.Header) || hasSecrets(first.Header)) {
+				e.What = "cross-origin"
+				return e
+			}
+			for k := range req.Header {
+				if secretHeader(k) {
+					req.Header.Del(k)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// sensitiveMethod: a request whose redirect may act on the user's behalf.
+func sensitiveMethod(m string) bool { return m != http.MethodGet && m != http.MethodHead }
+
+func hasSecrets(h http.Header) bool {
+	for k := range h {
+		if secretHeader(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretHeader reports whether a header carries credentials.
+func secretHeader(name string) bool {
+	n := http.CanonicalHeaderKey(name)
+	switch n {
+	case "Authorization", "Proxy-Authorization", "Cookie", "Upload-Metadata":
+		return true
+	}
+	l := strings.ToLower(n)
+	for _, s := range []string{"secret", "password", "token", "api-key", "apikey"} {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// SameOrigin compares scheme, host and port (default ports made explicit).
+func SameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+// Redact drops a URL's query, fragment and user info (tokens ride there)
+// and, for DLX token paths, the token itself.
+func Redact(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	c.RawQuery, c.Fragment, c.User, c.RawFragment = "", "", nil, ""
+	s := c.String()
+	for _, seg := range []string{"/token/", "/tokentfa/"} {
+		if i := strings.Index(s, seg); i >= 0 {
+			s = s[:i+len(seg)] + "…"
+		}
+	}
+	return s
+}
+
+var defaultClient = New(Options{})
+
+// Default is a shared client from New(Options{}), for the transfer
+// clients' zero values (instead of http.DefaultClient, which follows any
+// redirect).
+func Default() *http.Client { return defaultClient }
