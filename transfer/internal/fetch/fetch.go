@@ -3,6 +3,18 @@
 // ETag and restarting from byte 0 where not, retrying connection errors
 // with the caller's waiter. The file is written as "<dst>.part" and
 // renamed to dst when complete; on error nothing is left.
+//
+// Limits (Options.Limits) hold against a broken or hostile server: the
+// body never grows past MaxBytes (the listed size when the caller knows
+// one, else a hard cap) — an endless chunked body ends there with a
+// *transfer.ProtocolError; an announced Content-Length above MaxBytes is
+// refused before a byte is written; a server that ends short of its
+// Content-Length at the same offset MaxShort times is a
+// *transfer.ProtocolError, not a network hiccup retried forever; an
+// attempt that moves fewer than MinBytes in StallWindow is cut (a drip
+// of 1 byte / 5 s), and a download without MinBytes of new data for
+// StallBudget, or running longer than MaxDuration in all, ends with a
+// *transfer.GaveUpError.
 package fetch
 
 import (
@@ -15,6 +27,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bildbote/bildbote/transfer"
@@ -23,8 +37,56 @@ import (
 	"github.com/bildbote/bildbote/transfer/ratelimit"
 )
 
-// StallTimeout aborts an attempt when no byte arrives for this long.
-var StallTimeout = 2 * time.Minute
+// Defaults of Limits.
+const (
+	DefaultMaxBytes    = 32 << 30 // when no size is listed
+	DefaultStallWindow = 2 * time.Minute
+	DefaultMinBytes    = 64 << 10
+	DefaultStallBudget = 10 * time.Minute
+	DefaultMaxDuration = 48 * time.Hour
+	DefaultMaxShort    = 3
+)
+
+// Limits bound one download; zero fields take the defaults.
+type Limits struct {
+	// MaxBytes caps the body: the size the listing gives when there is
+	// one, else a hard cap (default DefaultMaxBytes).
+	MaxBytes int64
+	// An attempt that moves fewer than MinBytes (default 64 KiB) in a
+	// StallWindow (default 2 min) is cut and retried.
+	StallWindow time.Duration
+	MinBytes    int64
+	// StallBudget ends the download when no MinBytes of new data arrived
+	// for this long, over all attempts (default 10 min).
+	StallBudget time.Duration
+	// MaxDuration ends the download after this long in all (default 48 h).
+	MaxDuration time.Duration
+	// MaxShort: attempts ending short of the announced length at the same
+	// offset before the server counts as broken (default 3).
+	MaxShort int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.StallWindow <= 0 {
+		l.StallWindow = DefaultStallWindow
+	}
+	if l.MinBytes <= 0 {
+		l.MinBytes = DefaultMinBytes
+	}
+	if l.StallBudget <= 0 {
+		l.StallBudget = DefaultStallBudget
+	}
+	if l.MaxDuration <= 0 {
+		l.MaxDuration = DefaultMaxDuration
+	}
+	if l.MaxShort <= 0 {
+		l.MaxShort = DefaultMaxShort
+	}
+	return l
+}
 
 // Options describe one download.
 type Options struct {
@@ -39,6 +101,7 @@ type Options struct {
 	Send func(ctx context.Context, w *retry.Waiter, prepare func(*http.Request)) (*http.Response, error)
 	// Refused maps an answer other than 200, 206 and 416 to an error.
 	Refused func(resp *http.Response) error
+	Limits  Limits
 }
 
 // Result describes a finished download.
@@ -67,6 +130,35 @@ type partial struct {
 	etag      string
 	rangeable bool
 	mime      string
+
+	lim      Limits
+	start    time.Time
+	mark     int64     // the high-water offset when progress was last seen
+	markTime time.Time // when
+	high     int64     // the highest offset reached
+	// shortAt/shorts: where attempts ended short of the announced length.
+	shortAt, shortTotal int64
+	shorts              int
+	attempts            int
+}
+
+// errStalled and errTooLong cut an attempt.
+var (
+	errStalled = &stallError{}
+	errTooLong = &stallError{overall: true}
+)
+
+type stallError struct{ overall bool }
+
+func (e *stallError) Error() string {
+	if e.overall {
+		return "download took longer than its bound"
+	}
+	return "download stalled"
+}
+
+func (e *stallError) Classification() transfer.Verdict {
+	return transfer.Verdict{Class: transfer.Transient, Reason: transfer.ReasonStalled}
 }
 
 // ToFile downloads into dst.
@@ -83,7 +175,8 @@ func ToFile(ctx context.Context, dst string, o Options) (*Result, error) {
 			os.Remove(part)
 		}
 	}()
-	p := &partial{file: f, total: -1}
+	now := time.Now()
+	p := &partial{file: f, total: -1, lim: o.Limits.withDefaults(), start: now, markTime: now}
 	res := &Result{Path: dst}
 	w := retry.New(o.Retry, o.Progress, func() transfer.Status { return p.status(o.Item) })
 	for {
@@ -119,6 +212,8 @@ func (p *partial) status(item string) transfer.Status {
 func attempt(ctx context.Context, o Options, w *retry.Waiter, p *partial, res *Result) (done bool, err error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	attemptStart := time.Now()
+	p.attempts++
 	resumeAt := int64(0)
 	if p.offset > 0 && p.rangeable {
 		resumeAt = p.offset
@@ -155,6 +250,9 @@ func attempt(ctx context.Context, o Options, w *retry.Waiter, p *partial, res *R
 	default:
 		return false, o.Refused(resp)
 	}
+	if p.total > p.lim.MaxBytes {
+		return false, tooLarge(o.Item, p.lim.MaxBytes, fmt.Sprintf("announces %d bytes", p.total))
+	}
 	if p.total > 0 {
 		if err := diskspace.Check(filepath.Dir(p.file.Name()), p.total-p.offset); err != nil {
 			return false, err
@@ -169,17 +267,58 @@ func attempt(ctx context.Context, o Options, w *retry.Waiter, p *partial, res *R
 			return true, nil
 		}
 	}
+	var pe *transfer.ProtocolError
+	if errors.As(copyErr, &pe) {
+		return false, copyErr
+	}
 	if diskspace.IsFull(copyErr) {
 		return false, diskspace.Map(filepath.Dir(p.file.Name()), copyErr)
 	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
+	if err := p.judge(o.Item, copyErr); err != nil {
+		return false, err
+	}
+	if p.markTime.After(attemptStart) {
+		w.Reset() // progress: a new streak of failures, not the old one
+	}
 	if !p.rangeable && p.offset > 0 {
 		p.offset = 0 // cannot resume: the next attempt starts over
 		res.Restarted++
 	}
 	return false, w.Wait(ctx, copyErr)
+}
+
+// judge decides after a failed attempt whether the download can go on:
+// not when it made no progress for StallBudget, ran longer than
+// MaxDuration, or ended short at the same offset MaxShort times.
+func (p *partial) judge(item string, err error) error {
+	now := time.Now()
+	var cut *stallError
+	if p.total >= 0 && p.offset < p.total && !errors.As(err, &cut) {
+		// The server ended the body (we did not cut it).
+		if p.offset == p.shortAt && p.total == p.shortTotal {
+			p.shorts++
+		} else {
+			p.shortAt, p.shortTotal, p.shorts = p.offset, p.total, 1
+		}
+		if p.shorts >= p.lim.MaxShort {
+			return &transfer.ProtocolError{Op: "download " + item, What: "short",
+				Detail: fmt.Sprintf("announced %d bytes, sent %d, %d times", p.total, p.offset, p.shorts), Args: []any{p.total, p.offset}}
+		}
+	}
+	if errors.Is(err, errTooLong) || now.Sub(p.start) > p.lim.MaxDuration {
+		return &transfer.GaveUpError{After: now.Sub(p.start), Attempts: p.attempts, Reason: transfer.ReasonStalled, Err: err}
+	}
+	if now.Sub(p.markTime) > p.lim.StallBudget {
+		return &transfer.GaveUpError{After: now.Sub(p.markTime), Attempts: p.attempts, Reason: transfer.ReasonStalled, Err: err}
+	}
+	return nil
+}
+
+func tooLarge(item string, max int64, detail string) error {
+	return &transfer.ProtocolError{Op: "download " + item, What: "too-large", Detail: fmt.Sprintf("%s, more than the %d allowed", detail, max), Args: []any{max}}
 }
 
 // restart prepares the file for a full (200) answer.
@@ -201,23 +340,56 @@ func (p *partial) restart(resp *http.Response) error {
 }
 
 // copyBody appends the body to the file, advancing p.offset by what was
-// written; a stall cancels the request.
+// written, never past MaxBytes; fewer than MinBytes in a StallWindow, or
+// the end of MaxDuration, cancels the request.
 func copyBody(ctx context.Context, cancel context.CancelCauseFunc, body io.Reader, p *partial, o Options) error {
 	if _, err := p.file.Seek(p.offset, io.SeekStart); err != nil {
 		return err
 	}
-	timer := time.AfterFunc(StallTimeout, func() { cancel(errors.New("download stalled")) })
+	var moved atomic.Int64
+	var watch func()
+	var timer *time.Timer
+	var last int64
+	var mu sync.Mutex
+	watch = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		now := moved.Load()
+		need := p.lim.MinBytes
+		if time.Since(p.start) > p.lim.MaxDuration {
+			cancel(errTooLong)
+			return
+		}
+		if now-last < need {
+			cancel(errStalled)
+			return
+		}
+		last = now
+		timer.Reset(p.lim.StallWindow)
+	}
+	mu.Lock()
+	timer = time.AfterFunc(p.lim.StallWindow, watch)
+	mu.Unlock()
 	defer timer.Stop()
 	r := o.Bandwidth.Reader(ctx, body)
 	buf := make([]byte, 256<<10)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			timer.Reset(StallTimeout)
+			if p.offset+int64(n) > p.lim.MaxBytes {
+				return tooLarge(o.Item, p.lim.MaxBytes, "sends more")
+			}
 			if _, werr := p.file.Write(buf[:n]); werr != nil {
 				return werr
 			}
 			p.offset += int64(n)
+			moved.Add(int64(n))
+			if p.offset > p.high {
+				p.high = p.offset
+			}
+			if p.high-p.mark >= min(p.lim.MinBytes, max(p.total-p.mark, 1)) {
+				p.mark, p.markTime = p.high, time.Now()
+			}
 			transfer.Report(o.Progress, p.status(o.Item))
 		}
 		if err == io.EOF {
@@ -225,6 +397,10 @@ func copyBody(ctx context.Context, cancel context.CancelCauseFunc, body io.Reade
 		}
 		if err != nil {
 			if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+				var se *stallError
+				if errors.As(cause, &se) {
+					return fmt.Errorf("%w (%v)", cause, err)
+				}
 				return fmt.Errorf("%w (%v)", err, cause)
 			}
 			return err
