@@ -98,6 +98,11 @@ type Job struct {
 	Speed float64       `json:"speed,omitempty"`
 	ETA   time.Duration `json:"etaNs,omitempty"`
 
+	// RetryAt is when a job waiting for the network (StateWaiting, or
+	// running while its client waits: Phase "waiting-network") tries
+	// again; zero otherwise. RetryNow cuts the wait short.
+	RetryAt time.Time `json:"retryAt,omitzero"`
+
 	// Interrupted is set when the process stopped while the job ran (crash,
 	// reboot, Close); such a job is paused and can be resumed.
 	Interrupted bool `json:"interrupted,omitempty"`

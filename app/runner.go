@@ -20,6 +20,7 @@ var (
 	errPaused   = errors.New("paused")
 	errCanceled = errors.New("cancelled")
 	errShutdown = errors.New("shutting down")
+	errRetryNow = errors.New("retry now")
 )
 
 // kindSpec is how a job kind runs. run must be resumable: it reads its
@@ -45,6 +46,15 @@ type jobRun struct {
 	bytesDone, bytesTotal atomic.Int64
 	itemsDone, itemsTotal atomic.Int64
 	phase                 atomic.Value // string
+	// retryAt is when a client waiting for the network tries again
+	// (unix nanoseconds; 0: not waiting). See SetWait.
+	retryAt atomic.Int64
+
+	// attempt cancels the current attempt only (RetryNow); wake ends the
+	// wait between two attempts.
+	attemptMu sync.Mutex
+	attempt   context.CancelCauseFunc
+	wake      chan struct{}
 
 	mu      sync.Mutex
 	params  json.RawMessage
@@ -55,6 +65,7 @@ type jobRun struct {
 	lastBytes   int64
 	lastItems   int64
 	lastPhase   string
+	lastRetryAt int64
 	lastPersist time.Time
 	speed       float64
 	lastTick    time.Time
@@ -67,6 +78,25 @@ func (r *jobRun) SetPhase(p string) { r.phase.Store(p) }
 func (r *jobRun) currentPhase() string {
 	p, _ := r.phase.Load().(string)
 	return p
+}
+
+// SetWait says that a client waits d before its next attempt (a
+// transfer.Status in StateWaitingNetwork or StateWaitingServer carries
+// it); 0 says it works again. Shown as "next try in …", and RetryNow
+// cuts the wait short.
+func (r *jobRun) SetWait(d time.Duration) {
+	if d <= 0 {
+		r.retryAt.Store(0)
+		return
+	}
+	r.retryAt.Store(time.Now().Add(d).UnixNano())
+}
+
+func (r *jobRun) currentRetryAt() time.Time {
+	if n := r.retryAt.Load(); n != 0 {
+		return time.Unix(0, n).UTC()
+	}
+	return time.Time{}
 }
 
 // SetTotal sets the bytes the job will move.
@@ -140,6 +170,9 @@ func (c *Core) changeJob(id string, change func(*Job)) (*Job, error) {
 func (c *Core) setState(id string, state JobState, change func(*Job)) *Job {
 	j, err := c.changeJob(id, func(j *Job) {
 		j.State = state
+		if state != StateWaiting {
+			j.RetryAt = time.Time{}
+		}
 		if change != nil {
 			change(j)
 		}
@@ -218,7 +251,8 @@ func (c *Core) launch(j *Job) error {
 		return nil
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	r := &jobRun{core: c, id: j.ID, kind: j.Kind, cancel: cancel, done: make(chan struct{}), params: j.Params}
+	r := &jobRun{core: c, id: j.ID, kind: j.Kind, cancel: cancel, done: make(chan struct{}), params: j.Params,
+		wake: make(chan struct{}, 1)}
 	r.bytesDone.Store(j.BytesDone)
 	r.bytesTotal.Store(j.BytesTotal)
 	r.itemsDone.Store(int64(j.ItemsDone))
@@ -247,10 +281,26 @@ func (c *Core) work(ctx context.Context, r *jobRun, spec kindSpec) {
 	retry := newRetryDelay(c.cfg.RetryInitial)
 	lastProgress := time.Now()
 	for {
-		c.setState(r.id, StateRunning, func(j *Job) { j.Error = nil; j.Interrupted = false })
+		c.setState(r.id, StateRunning, func(j *Job) { j.Error = nil; j.Interrupted = false; j.RetryAt = time.Time{} })
 		before := r.bytesDone.Load()
-		err := spec.run(ctx, r)
+		actx, acancel := context.WithCancelCause(ctx)
+		r.attemptMu.Lock()
+		r.attempt = acancel
+		r.attemptMu.Unlock()
+		err := spec.run(actx, r)
+		r.attemptMu.Lock()
+		r.attempt = nil
+		r.attemptMu.Unlock()
+		retryNow := ctx.Err() == nil && context.Cause(actx) == errRetryNow
+		acancel(nil)
+		r.SetWait(0)
 		c.flushProgress(r)
+		if retryNow {
+			// The user pressed "try now" while a client waited for the
+			// network: start the (resumable) run over at once.
+			retry = newRetryDelay(c.cfg.RetryInitial)
+			continue
+		}
 		if err == nil {
 			r.mu.Lock()
 			rc := r.receipt
@@ -279,9 +329,12 @@ func (c *Core) work(ctx context.Context, r *jobRun, spec kindSpec) {
 			c.setState(r.id, StateFailed, func(j *Job) { j.Error = jobErrorFrom(err) })
 			return
 		}
-		c.setState(r.id, StateWaiting, func(j *Job) { j.Error = jobErrorFrom(err) })
+		wait := retry.next()
+		c.setState(r.id, StateWaiting, func(j *Job) { j.Error = jobErrorFrom(err); j.RetryAt = time.Now().Add(wait).UTC() })
 		select {
-		case <-time.After(retry.next()):
+		case <-r.wake:
+			retry = newRetryDelay(c.cfg.RetryInitial)
+		case <-time.After(wait):
 		case <-ctx.Done():
 			c.stopped(ctx, r, spec)
 			return
@@ -375,7 +428,7 @@ func (c *Core) tick(r *jobRun, force bool) {
 		r.lastBytes, r.lastItems = done, -1
 	}
 	dt := now.Sub(r.lastTick).Seconds()
-	changed := done != r.lastBytes || items != r.lastItems || phase != r.lastPhase
+	changed := done != r.lastBytes || items != r.lastItems || phase != r.lastPhase || r.retryAt.Load() != r.lastRetryAt
 	if dt > 0 {
 		inst := float64(done-r.lastBytes) / dt
 		if inst < 0 {
@@ -392,15 +445,24 @@ func (c *Core) tick(r *jobRun, force bool) {
 		return
 	}
 	r.lastBytes, r.lastItems, r.lastPhase, r.lastChange = done, items, phase, now
+	r.lastRetryAt = r.retryAt.Load()
 	total := r.bytesTotal.Load()
 	var eta time.Duration
 	if r.speed > 0 && total > done {
 		eta = time.Duration(float64(total-done) / r.speed * float64(time.Second))
 	}
+	retryAt := r.currentRetryAt()
+	if !retryAt.IsZero() {
+		// Waiting for the network: no speed, no time left to show.
+		r.speed, eta = 0, 0
+	}
 	snap := func(j *Job) {
 		j.BytesDone, j.BytesTotal = done, total
 		j.ItemsDone, j.ItemsTotal = int(items), int(r.itemsTotal.Load())
 		j.Speed, j.ETA, j.Phase = r.speed, eta, phase
+		if j.State == StateRunning {
+			j.RetryAt = retryAt
+		}
 	}
 	var j *Job
 	if force || now.Sub(r.lastPersist) > 2*time.Second {
@@ -428,7 +490,7 @@ func (c *Core) markInterrupted() error {
 	}
 	for _, j := range jobs {
 		if j.State == StateRunning || j.State == StateQueued || j.State == StateWaiting {
-			j.State, j.Interrupted, j.Speed, j.ETA = StatePaused, true, 0, 0
+			j.State, j.Interrupted, j.Speed, j.ETA, j.RetryAt = StatePaused, true, 0, 0, time.Time{}
 			if err := c.jobs.put(j); err != nil {
 				return err
 			}
@@ -524,6 +586,34 @@ func (c *Core) stopRun(id string, cause error) error {
 	}
 	r.cancel(cause)
 	<-r.done
+	return nil
+}
+
+// RetryNow ends a job's wait for the network at once: a job waiting
+// between two attempts (StateWaiting) starts its next attempt, a running
+// job whose client waits to try again (Job.RetryAt set) starts its
+// resumable run over. A paused, interrupted or failed job is resumed.
+// Done and cancelled jobs cannot.
+func (c *Core) RetryNow(id string) error {
+	c.mu.Lock()
+	r := c.running[id]
+	c.mu.Unlock()
+	if r == nil {
+		return c.Resume(id)
+	}
+	r.attemptMu.Lock()
+	attempt := r.attempt
+	r.attemptMu.Unlock()
+	if attempt != nil {
+		if !r.currentRetryAt().IsZero() {
+			attempt(errRetryNow)
+		}
+		return nil
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
