@@ -51,7 +51,25 @@ type RedeemSession struct {
 // is a portal root, a DLX base (…/dlx/v1) or "" (the configured portal);
 // code is the code as typed, a code URL (QR payload) or the path of a
 // picture of the QR code.
+//
+// The look-up is bounded (Config.LookupTimeout): a portal that does not
+// answer is a KindTransient "app.portal-no-answer" naming it, within
+// seconds, not a wait of minutes.
 func (c *Core) RedeemStart(ctx context.Context, portalOrURL, code string) (*RedeemSession, error) {
+	lctx, cancel := c.lookupContext(ctx)
+	defer cancel()
+	s, err := c.redeemStart(lctx, portalOrURL, code)
+	if err != nil {
+		portal := strings.TrimSpace(portalOrURL)
+		if u := strings.TrimSpace(code); portal == "" && (strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+			portal = u
+		}
+		return nil, c.lookupError(ctx, portal, err)
+	}
+	return s, nil
+}
+
+func (c *Core) redeemStart(ctx context.Context, portalOrURL, code string) (*RedeemSession, error) {
 	input := strings.TrimSpace(code)
 	if input == "" {
 		return nil, i18n.NewError(i18n.KindInput, "app.code-missing")
@@ -69,7 +87,10 @@ func (c *Core) RedeemStart(ctx context.Context, portalOrURL, code string) (*Rede
 	}
 	client := &dlx.Client{HTTP: c.client, Bandwidth: c.bandwidth(), MaxBusyWait: 5 * time.Minute}
 	client.Retry.Initial = c.cfg.RetryInitial
-	target, err := dlx.Resolve(ctx, client, input, portal)
+	// A person waits for the look-up: few retries, then say so.
+	look := *client
+	look.Retry.MaxAttempts = 2
+	target, err := dlx.Resolve(ctx, &look, input, portal)
 	if err != nil {
 		return nil, err
 	}
@@ -82,16 +103,14 @@ func (c *Core) RedeemStart(ctx context.Context, portalOrURL, code string) (*Rede
 	client.Base = target.Base
 	qs := target.Questions
 	if qs == nil {
-		if qs, err = client.Questions(ctx, target.Token); err != nil {
+		look.Base = target.Base
+		if qs, err = look.Questions(ctx, target.Token); err != nil {
 			return nil, err
 		}
 	}
 	s := &RedeemSession{ID: newJobID(), Portal: target.Base, Masked: MaskCode(dlx.FormatToken(target.Token)),
 		core: c, client: client, token: target.Token}
-	lang := i18n.Detect()
-	if l, ok := i18n.Parse(c.Settings().Language); ok {
-		lang = l
-	}
+	lang := c.lang()
 	for _, q := range qs {
 		s.Questions = append(s.Questions, Question{ID: q.ID, Type: q.Type, Format: q.Format, Text: q.Text(lang), Texts: q.Texts})
 	}
@@ -121,7 +140,21 @@ func NormalizeDate(s string) (string, bool) { return dlx.NormalizeDate(s) }
 // unknown code is KindInput; an expired code KindRefused. The code is
 // recorded, masked, for Codes, with the expiry the portal told when no
 // SetExpiry came first.
+//
+// Answer is bounded like RedeemStart; a portal that locked the code after
+// too many wrong answers is "app.code-locked" with the time to try again.
+// The portal is kept as the portal setting when none was set.
 func (s *RedeemSession) Answer(ctx context.Context, answers map[string]string) ([]Item, error) {
+	lctx, cancel := context.WithTimeout(ctx, 2*s.core.lookupTimeout())
+	defer cancel()
+	items, err := s.answer(lctx, answers)
+	if err != nil {
+		return nil, s.core.lookupError(ctx, s.Portal, err)
+	}
+	return items, nil
+}
+
+func (s *RedeemSession) answer(ctx context.Context, answers map[string]string) ([]Item, error) {
 	var as []dlx.Answer
 	for _, q := range s.Questions {
 		a, ok := answers[q.ID]
@@ -160,6 +193,7 @@ func (s *RedeemSession) Answer(ctx context.Context, answers map[string]string) (
 	}
 	s.mu.Unlock()
 	root, _ := s.core.portalRoot(s.Portal)
+	s.core.rememberPortal(root)
 	err = s.core.putCode(&RedeemedCode{ID: s.ID, Masked: s.Masked, Portal: root, RedeemedAt: time.Now().UTC(),
 		Expires: s.Expires, Items: descs})
 	return items, err

@@ -62,9 +62,13 @@ func (c *Core) LookupCommunity(ctx context.Context, portal, code string) (*Commu
 	if err != nil {
 		return nil, err
 	}
-	wc, err := c.fetchCommunity(ctx, root, strings.TrimSpace(code))
+	lctx, cancel := c.lookupContext(ctx)
+	defer cancel()
+	ic := c.inboxClient(root, "", nil)
+	ic.Retry.MaxAttempts = 2 // a person waits: few retries, then say so
+	wc, err := ic.Community(lctx, strings.TrimSpace(code))
 	if err != nil {
-		return nil, err
+		return nil, c.lookupError(ctx, root, err)
 	}
 	return c.community(root, wc)
 }
@@ -75,9 +79,13 @@ func (c *Core) SearchCommunities(ctx context.Context, portal, query string) ([]C
 	if err != nil {
 		return nil, err
 	}
-	wcs, err := c.inboxClient(root, "", nil).Search(ctx, query)
+	lctx, cancel := c.lookupContext(ctx)
+	defer cancel()
+	ic := c.inboxClient(root, "", nil)
+	ic.Retry.MaxAttempts = 2
+	wcs, err := ic.Search(lctx, query)
 	if err != nil {
-		return nil, err
+		return nil, c.lookupError(ctx, root, err)
 	}
 	out := make([]Community, 0, len(wcs))
 	for i := range wcs {

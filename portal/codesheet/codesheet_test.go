@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
 	"github.com/bildbote/bildbote/portal/accesscode"
 	"github.com/bildbote/bildbote/transfer/dlx"
@@ -78,5 +79,19 @@ func scanQR(t *testing.T, pngPath string) string {
 func TestCodeURL(t *testing.T) {
 	if got := CodeURL("https://p.example/", "ABCDEFGHJKMN"); got != "https://p.example/c?token=ABCD-EFGH-JKMN" {
 		t.Fatal(got)
+	}
+}
+
+// The sheet tells patients which tab of the app to choose: it must be the
+// app's real tab name, in both languages (issue 13: it said "Bilder
+// empfangen", a name the app does not have).
+func TestSheetNamesTheAppTab(t *testing.T) {
+	for _, lang := range i18n.Langs {
+		tab := i18n.T(lang, "ui.tab.redeem")
+		for _, key := range []string{"portal.sheet.step2", "portal.page.step2"} {
+			if s := i18n.T(lang, key); !strings.Contains(s, tab) {
+				t.Errorf("%s %s = %q: does not name the app's tab %q", lang, key, s, tab)
+			}
+		}
 	}
 }
