@@ -6,10 +6,15 @@
 // program restarts. Before every PATCH after a failure the client asks
 // the server for its offset (HEAD), so at most one chunk is sent twice.
 // While the network is away it waits with exponential backoff (capped at
-// 30 s), reporting transfer.StateWaitingNetwork with the last error, and
-// never gives up on its own: only the context ends an upload. The upload
+// 30 s), reporting transfer.StateWaitingNetwork with the last error. The upload
 // URL is handed to the caller (Job.OnURL) before the first byte is sent,
-// so a job store can persist it and Resume after a reboot.
+// so a job store can persist it and Resume after a reboot. The waits are
+// bounded (retry.Policy): a network away for longer ends with a
+// *transfer.GaveUpError, resumable later from the persisted URL.
+//
+// The upload URL must stay on the creation endpoint's origin: a Location
+// (or a stored URL) on another scheme, host or port is an *OriginError
+// and nothing — no byte, no password — goes there.
 //
 // Errors a person can act on unwrap to *i18n.UserError: the server's
 // checksum verdict (*ChecksumError, status 460), a size limit (413), a
@@ -29,6 +34,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,9 +69,11 @@ type Client struct {
 	Progress transfer.Progress
 	// Retry sets the waits between attempts (1 s doubling to 30 s).
 	Retry retry.Policy
-	// StallTimeout aborts a request when no byte moved and no answer came
-	// for this long (default 2 minutes), to retry it.
+	// StallTimeout aborts a request when in this long (default 2 minutes)
+	// fewer than MinBytes of its body moved (default 64 KiB), or no answer
+	// came after the body was sent, to retry it.
 	StallTimeout time.Duration
+	MinBytes     int64
 	// Header is added to every request (e.g. User-Agent).
 	Header http.Header
 }
@@ -141,6 +149,9 @@ func (e *StatusError) Unwrap() error {
 	return i18n.NewError(i18n.KindRefused, "transfer.tus.refused", e.Status)
 }
 
+// HTTPStatus is the status, for transfer's classification of waits.
+func (e *StatusError) HTTPStatus() int { return e.Status }
+
 // MismatchError: the upload URL belongs to an upload of another length:
 // the job store handed the wrong file.
 type MismatchError struct{ Server, Local int64 }
@@ -202,6 +213,11 @@ func (c *Client) Upload(ctx context.Context, job Job) (*Result, error) {
 	if job.File == nil || job.Size < 0 {
 		return nil, errors.New("tus: job without file")
 	}
+	if job.URL != "" && job.Endpoint != "" {
+		if err := checkOrigin(job.Endpoint, job.URL); err != nil {
+			return nil, err
+		}
+	}
 	u := &upload{c: c, job: &job, url: job.URL}
 	u.waiter = retry.New(c.Retry, c.Progress, func() transfer.Status { return u.status(transfer.StateUploading) })
 	for {
@@ -259,6 +275,10 @@ func (u *upload) create(ctx context.Context) error {
 			abs, err := resolve(u.job.Endpoint, loc)
 			if err != nil {
 				return fmt.Errorf("tus create: bad Location: %w", err)
+			}
+			if err := checkOrigin(u.job.Endpoint, abs); err != nil {
+				resp.Body.Close()
+				return err
 			}
 			u.url, u.offset = abs, 0
 			u.sent.Store(0)
@@ -434,14 +454,32 @@ func (u *upload) patch(ctx context.Context) (complete bool, err error) {
 	}
 }
 
-// doWithStall sends req with body, cancelling it when neither the body
-// moves nor an answer comes for StallTimeout.
+// doWithStall sends req with body, cancelling it when in a StallTimeout
+// the body moves fewer than MinBytes (a server reading one byte every few
+// seconds), or no answer comes once the body is sent.
 func (c *Client) doWithStall(ctx context.Context, req *http.Request, body io.Reader) (*http.Response, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	stall := c.stall()
-	timer := time.AfterFunc(stall, func() { cancel(errStalled) })
+	var moved atomic.Int64
+	var mu sync.Mutex
+	var timer *time.Timer
+	last := int64(0)
+	check := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		now := moved.Load()
+		if body == nil || now-last < c.minBytes() {
+			cancel(errStalled)
+			return
+		}
+		last = now
+		timer.Reset(stall)
+	}
+	mu.Lock()
+	timer = time.AfterFunc(stall, check)
+	mu.Unlock()
 	if body != nil {
-		req.Body = io.NopCloser(&kickReader{r: body, kick: func() { timer.Reset(stall) }})
+		req.Body = io.NopCloser(&kickReader{r: body, kick: func(n int) { moved.Add(int64(n)) }})
 		req.GetBody = nil
 	}
 	req = req.WithContext(rctx)
@@ -458,17 +496,62 @@ func (c *Client) doWithStall(ctx context.Context, req *http.Request, body io.Rea
 	return resp, nil
 }
 
-var errStalled = errors.New("connection stalled")
+func (c *Client) minBytes() int64 {
+	if c.MinBytes > 0 {
+		return c.MinBytes
+	}
+	return 64 << 10
+}
+
+// errStalled cuts a request that moved nothing for StallTimeout.
+var errStalled error = stalledError{}
+
+type stalledError struct{}
+
+func (stalledError) Error() string { return "connection stalled" }
+
+// Classification implements transfer.Classifier: worth another try.
+func (stalledError) Classification() transfer.Verdict {
+	return transfer.Verdict{Class: transfer.Transient, Reason: transfer.ReasonStalled}
+}
+
+// OriginError: the portal named an upload URL on another origin (scheme,
+// host, port) than its creation endpoint. The client refuses to send the
+// file — or the inbox password in its metadata — there.
+type OriginError struct{ Endpoint, Location string }
+
+func (e *OriginError) Error() string {
+	return fmt.Sprintf("tus: upload URL %s is not on the portal's origin %s", e.Location, e.Endpoint)
+}
+
+// Classification implements transfer.Classifier: Permanent "protocol".
+func (e *OriginError) Classification() transfer.Verdict {
+	return transfer.Verdict{Class: transfer.Permanent, Reason: transfer.ReasonProtocol}
+}
+
+func (e *OriginError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.net.origin", e.Location).WithHint("transfer.net.origin.hint")
+}
+
+// checkOrigin: an upload URL must stay on the endpoint's origin.
+func checkOrigin(endpoint, upload string) error {
+	e, err1 := url.Parse(endpoint)
+	l, err2 := url.Parse(upload)
+	if err1 != nil || err2 != nil || !httpclient.SameOrigin(e, l) {
+		return &OriginError{Endpoint: httpclient.Redact(e), Location: httpclient.Redact(l)}
+	}
+	return nil
+}
 
 type kickReader struct {
 	r    io.Reader
-	kick func()
+	kick func(n int)
 }
 
 func (k *kickReader) Read(p []byte) (int, error) {
 	n, err := k.r.Read(p)
 	if n > 0 {
-		k.kick()
+		k.kick(n)
 	}
 	return n, err
 }
