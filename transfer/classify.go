@@ -78,6 +78,12 @@ type Classifier interface {
 	Classification() Verdict
 }
 
+// StatusCoder is implemented by the clients' status errors (tus, DLX,
+// inbox, STOW-RS): the HTTP status of the answer.
+type StatusCoder interface {
+	HTTPStatus() int
+}
+
 // Classify is the client's one error classification, used by every retry
 // loop (tus, inbox, DLX, STOW) and by the job runner. The first rule that
 // matches wins:

@@ -168,8 +168,14 @@ type Client struct {
 	Bandwidth *ratelimit.Bucket
 	// Header is added to every request (e.g. User-Agent).
 	Header http.Header
-	// MaxBusyWait caps the wait a server asks for with 503 (0: no cap).
+	// MaxBusyWait caps each wait a server asks for with 503 (0: the
+	// retry policy's MaxBusyEach, 15 min); Retry.MaxBusy bounds their
+	// total (default 4 h), then the download ends with a
+	// *transfer.GaveUpError.
 	MaxBusyWait time.Duration
+	// Limits bound each download (byte cap, stalls, overall time); see
+	// DownloadLimits. DLX lists no sizes: MaxBytes is a hard cap.
+	Limits DownloadLimits
 }
 
 func (c *Client) http() *http.Client {
@@ -217,11 +223,19 @@ func (c *Client) do(ctx context.Context, w *retry.Waiter, build func() (*http.Re
 		}
 		resp, err := c.http().Do(req)
 		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				ue.URL = redact(ue.URL) // the token rides in the path
+			}
 			if retry.Permanent(ctx, err) {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
-				return nil, &ConnectError{Err: err}
+				var te *transfer.TLSError
+				if transfer.IsTLS(err) && !errors.As(err, &te) {
+					return nil, &ConnectError{Err: err}
+				}
+				return nil, err // a refused redirect, a TLSError: they say what to do
 			}
 			if werr := w.Wait(ctx, err); werr != nil {
 				return nil, werr
@@ -248,7 +262,7 @@ func (c *Client) do(ctx context.Context, w *retry.Waiter, build func() (*http.Re
 					return resp, nil
 				}
 			}
-			err := fmt.Errorf("dlx: server error %d", resp.StatusCode)
+			err := &StatusError{Op: "request", Status: resp.StatusCode}
 			resp.Body.Close()
 			if werr := w.Wait(ctx, err); werr != nil {
 				return nil, werr

@@ -2,6 +2,7 @@ package dlx
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,6 +20,11 @@ type DownloadResult = fetch.Result
 // SizeError: the server sent fewer or more bytes than it announced.
 type SizeError = fetch.SizeError
 
+// DownloadLimits bound one download: a byte cap (MaxBytes, default 32
+// GiB — DLX lists no sizes), a stall window and budget, an overall time
+// and how often a server may end short of its Content-Length.
+type DownloadLimits = fetch.Limits
+
 // Download fetches data item id into the file dst (replaced when done).
 func (s *Session) Download(ctx context.Context, id, dst string) (*DownloadResult, error) {
 	return s.fetch(ctx, s.c.url("download", id), id, dst)
@@ -31,7 +37,7 @@ func (s *Session) DownloadAll(ctx context.Context, dst string) (*DownloadResult,
 
 func (s *Session) fetch(ctx context.Context, u, item, dst string) (*DownloadResult, error) {
 	return fetch.ToFile(ctx, dst, fetch.Options{
-		Item: item, Progress: s.c.Progress, Bandwidth: s.c.Bandwidth, Retry: s.c.Retry,
+		Item: item, Progress: s.c.Progress, Bandwidth: s.c.Bandwidth, Retry: s.c.Retry, Limits: s.c.Limits,
 		Send: func(rctx context.Context, w *retry.Waiter, prepare func(*http.Request)) (*http.Response, error) {
 			return s.authorized(rctx, w, func() (*http.Request, error) {
 				req, err := s.c.newRequest(rctx, http.MethodGet, u, nil)
@@ -60,11 +66,14 @@ func busyWait(resp *http.Response) time.Duration {
 	var body struct {
 		TimeOutInSeconds int `json:"timeOutInSeconds"`
 	}
-	if decodeJSON(resp.Body, &body) == nil && body.TimeOutInSeconds > 0 {
-		return time.Duration(body.TimeOutInSeconds) * time.Second
+	// A year at most, so that a huge number cannot overflow into a
+	// negative wait; the retry policy caps each wait far lower.
+	const maxSeconds = 365 * 24 * 3600
+	if decodeJSON(io.LimitReader(resp.Body, 4<<10), &body) == nil && body.TimeOutInSeconds > 0 {
+		return time.Duration(min(body.TimeOutInSeconds, maxSeconds)) * time.Second
 	}
 	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
+		return time.Duration(min(n, maxSeconds)) * time.Second
 	}
 	return DefaultBusyWait
 }

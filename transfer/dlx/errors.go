@@ -41,6 +41,9 @@ func (e *UnknownItemError) Unwrap() error {
 // waiting, never returned.
 type BusyError struct{ Wait time.Duration }
 
+// HTTPStatus is 503.
+func (e *BusyError) HTTPStatus() int { return 503 }
+
 func (e *BusyError) Error() string {
 	return fmt.Sprintf("dlx: server busy preparing the download, retry in %v", e.Wait)
 }
@@ -70,6 +73,9 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("dlx %s: status %d", e.Op, e.Status) }
+
+// HTTPStatus is the status, for transfer's classification of waits.
+func (e *StatusError) HTTPStatus() int { return e.Status }
 
 func (e *StatusError) Unwrap() error {
 	return i18n.NewError(i18n.KindRefused, "transfer.dlx.refused", e.Status)

@@ -7,8 +7,9 @@
 // checked against crypto.Fingerprint of the recipient (a portal that
 // mislabels keys is refused); downloads resume with Range (the portal's
 // ETag is the envelope's SHA-256) and the finished file's SHA-256 is
-// checked against the inbox listing; connection errors are retried with
-// backoff until the context ends. The API key is sent only as a bearer
+// checked against the inbox listing, and no download grows past the size
+// the listing gives; connection errors, 429 and 502–504 are retried with
+// backoff within the retry policy's bound (then a *transfer.GaveUpError). The API key is sent only as a bearer
 // token and never appears in errors.
 package inbox
 
@@ -46,6 +47,9 @@ type Client struct {
 	Retry     retry.Policy
 	Bandwidth *ratelimit.Bucket
 	Header    http.Header
+	// Limits bound each download; MaxBytes is the listed item size when
+	// the listing gives one (a longer body is refused).
+	Limits fetch.Limits
 }
 
 // Community is a clinic's inbox as the portal describes it.
@@ -101,6 +105,9 @@ type APIError struct {
 	Code    string // machine code, e.g. "unknown-community", "bad-api-key"
 	Message string // the portal's English text
 }
+
+// HTTPStatus is the status, for transfer's classification of waits.
+func (e *APIError) HTTPStatus() int { return e.Status }
 
 func (e *APIError) Error() string {
 	return fmt.Sprintf("portal %s: %d %s: %s", e.Op, e.Status, e.Code, e.Message)
@@ -192,9 +199,9 @@ func (c *Client) send(ctx context.Context, w *retry.Waiter, method, u string, au
 			continue
 		}
 		switch resp.StatusCode {
-		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
 			resp.Body.Close()
-			if werr := w.Wait(ctx, fmt.Errorf("portal: status %d", resp.StatusCode)); werr != nil {
+			if werr := w.Wait(ctx, &APIError{Op: "request", Status: resp.StatusCode}); werr != nil {
 				return nil, werr
 			}
 			continue
@@ -310,8 +317,12 @@ func (c *Client) List(ctx context.Context, code string) ([]Item, error) {
 // Range after connection errors) and checks its SHA-256 against item.
 func (c *Client) Download(ctx context.Context, code string, item Item, dst string) (*fetch.Result, error) {
 	u := c.url("inbox", code, item.ID)
+	lim := c.Limits
+	if item.Size > 0 {
+		lim.MaxBytes = item.Size
+	}
 	res, err := fetch.ToFile(ctx, dst, fetch.Options{
-		Item: item.ID, Progress: c.Progress, Bandwidth: c.Bandwidth, Retry: c.Retry,
+		Item: item.ID, Progress: c.Progress, Bandwidth: c.Bandwidth, Retry: c.Retry, Limits: lim,
 		Send: func(rctx context.Context, w *retry.Waiter, prepare func(*http.Request)) (*http.Response, error) {
 			return c.send(rctx, w, http.MethodGet, u, true, prepare)
 		},

@@ -10,8 +10,9 @@
 // Instances that failed, or that the answer does not mention, are sent
 // once more in a batch of their own; what still fails is reported, not
 // retried forever. Connection errors and 503 are retried with backoff
-// until the context ends (storing an instance twice is harmless: the PACS
-// keeps one). Statuses a person must fix (wrong URL, no access, a PACS
+// within the retry policy's bound, then a *transfer.GaveUpError (storing
+// an instance twice is harmless: the PACS keeps one); an untrusted
+// certificate or a refused redirect is not retried. Statuses a person must fix (wrong URL, no access, a PACS
 // that refuses the media type) are typed errors.
 package stow
 
@@ -89,6 +90,9 @@ type StatusError struct {
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("STOW-RS: status %d: %s", e.Status, e.Message)
 }
+
+// HTTPStatus is the status, for transfer's classification of waits.
+func (e *StatusError) HTTPStatus() int { return e.Status }
 
 // Unwrap maps what a person can fix to user errors.
 func (e *StatusError) Unwrap() error {

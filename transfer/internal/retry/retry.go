@@ -14,6 +14,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/bildbote/bildbote/transfer"
@@ -146,6 +147,12 @@ func (w *Waiter) gaveUp(after time.Duration, reason string, err error) error {
 func reasonOf(err error) string {
 	if v := transfer.Classify(err); v.Transient() {
 		return v.Reason
+	}
+	var sc transfer.StatusCoder
+	if errors.As(err, &sc) {
+		if v := transfer.ClassifyStatus(sc.HTTPStatus()); v.Transient() {
+			return v.Reason
+		}
 	}
 	return transfer.ReasonNetwork
 }
