@@ -6,8 +6,14 @@
 // letters, no symbolic links, devices or other special entries are
 // created, and modes from the archive are ignored (files 0644, folders
 // 0755). The total uncompressed size, the entry count, each entry's size
-// and its compression ratio are capped (zip bombs), and the sizes the
-// archive declares are enforced while reading, not trusted. Extraction
+// and its compression ratio are capped (zip bombs), and so is the
+// archive-wide ratio of everything it unpacks to the archive's own size
+// (MaxArchiveRatio; many entries each just under the per-entry floor add
+// up) — checked against the declared sizes before a byte is written, and
+// the sizes the archive declares are enforced while reading, not
+// trusted. Every entry named *.dcm must be DICOM (the "DICM" preamble or
+// a dataset dicomscan's header reader parses); anything else refuses the
+// archive with a *transfer.ProtocolError ("not-dicom"). Extraction
 // goes into a temporary folder inside the destination's parent and is
 // renamed to the destination only when every entry was written and its
 // CRC-32 checked; on any error — a full disk included, reported as
@@ -25,6 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/internal/stagedir"
@@ -39,6 +46,12 @@ type Limits struct {
 	// RatioFloor: entries smaller than this are not ratio-checked (a
 	// tiny file of zeros compresses absurdly well and is harmless).
 	RatioFloor int64 // default 1 MiB
+	// MaxArchiveRatio caps the declared total over the archive's size
+	// (default 50: a study of DICOM compresses 2–5:1, a whole archive of
+	// zeros ~1000:1); archives unpacking to less than ArchiveRatioFloor
+	// (default 64 MiB) are not checked.
+	MaxArchiveRatio   float64
+	ArchiveRatioFloor int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -56,6 +69,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.RatioFloor <= 0 {
 		l.RatioFloor = 1 << 20
+	}
+	if l.MaxArchiveRatio <= 0 {
+		l.MaxArchiveRatio = 50
+	}
+	if l.ArchiveRatioFloor <= 0 {
+		l.ArchiveRatioFloor = 64 << 20
 	}
 	return l
 }
@@ -137,6 +156,11 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dst string, lim Lim
 	total, err := plan(zr, lim)
 	if err != nil {
 		return nil, err
+	}
+	if total > lim.ArchiveRatioFloor {
+		if ratio := float64(total) / float64(max(size, 1)); ratio > lim.MaxArchiveRatio {
+			return nil, &LimitError{What: "archive compression ratio", Limit: lim.MaxArchiveRatio, Got: ratio}
+		}
 	}
 	var res *Result
 	err = stagedir.Create("extract", dst, total, func(tmp string) (err error) {
@@ -295,7 +319,33 @@ func extractFile(root *os.Root, f *zip.File, name string, buf []byte, advance fu
 	if uint64(n) != f.UncompressedSize64 {
 		return n, &CorruptError{Name: f.Name, Err: fmt.Errorf("%d bytes, declared %d", n, f.UncompressedSize64)}
 	}
+	if strings.EqualFold(path.Ext(name), ".dcm") {
+		if err := checkDICOM(root, name, n); err != nil {
+			return n, err
+		}
+	}
 	return n, nil
+}
+
+// checkDICOM: a file named *.dcm has the Part 10 preamble or parses as a
+// dataset.
+func checkDICOM(root *os.Root, name string, size int64) error {
+	f, err := root.Open(name)
+	if err != nil {
+		return fmt.Errorf("extract %s: %w", name, err)
+	}
+	defer f.Close()
+	head := make([]byte, 132)
+	if n, _ := io.ReadFull(f, head); n == 132 && string(head[128:]) == "DICM" {
+		return nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := dicomscan.ReadHeader(f, size); err == nil {
+		return nil
+	}
+	return &transfer.ProtocolError{Op: "extract", What: "not-dicom", Detail: fmt.Sprintf("%s is not DICOM", name), Args: []any{name}}
 }
 
 type countingReader struct {
