@@ -57,7 +57,9 @@ type Config struct {
 	// DefaultLookupTimeout): a code's questions, the answers, an inbox.
 	LookupTimeout time.Duration
 	// GiveUpAfter ends a job's retries after this long without progress
-	// (0 = never: a laptop offline for a day resumes when back).
+	// (0 = DefaultNetworkWait, 4 h; negative = never). The job then fails
+	// with "gave up after …" and stays resumable: a laptop offline for a
+	// night resumes with Resume ("jobs resume") when back.
 	GiveUpAfter time.Duration
 }
 

@@ -47,6 +47,7 @@ func (c *Core) portalRoot(given string) (string, error) {
 func (c *Core) inboxClient(root, apiKey string, progress transfer.Progress) *inbox.Client {
 	ic := &inbox.Client{Portal: root, APIKey: apiKey, HTTP: c.client, Progress: progress, Bandwidth: c.bandwidth()}
 	ic.Retry.Initial = c.cfg.RetryInitial
+	ic.Retry.MaxElapsed, ic.Retry.MaxBusy = c.networkBound(), c.busyBound()
 	return ic
 }
 

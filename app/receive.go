@@ -177,7 +177,7 @@ func runImport(ctx context.Context, r *jobRun) error {
 		}
 		res, err := c.importItem(ctx, r, &p, id, apiKey, it, done)
 		if err != nil {
-			if ctx.Err() != nil || IsTransient(err) {
+			if ctx.Err() != nil || IsTransient(err) || IsGaveUp(err) {
 				return err
 			}
 			// Refused (tampered, not for us, disk full…): keep it on

@@ -87,6 +87,7 @@ func (c *Core) redeemStart(ctx context.Context, portalOrURL, code string) (*Rede
 	}
 	client := &dlx.Client{HTTP: c.client, Bandwidth: c.bandwidth(), MaxBusyWait: 5 * time.Minute}
 	client.Retry.Initial = c.cfg.RetryInitial
+	client.Retry.MaxElapsed, client.Retry.MaxBusy = c.networkBound(), c.busyBound()
 	// A person waits for the look-up: few retries, then say so.
 	look := *client
 	look.Retry.MaxAttempts = 2

@@ -4,15 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer"
 )
 
 // Causes a job's context is cancelled with.
@@ -325,8 +323,9 @@ func (c *Core) work(ctx context.Context, r *jobRun, spec kindSpec) {
 			lastProgress = time.Now()
 			retry = newRetryDelay(c.cfg.RetryInitial)
 		}
-		if c.cfg.GiveUpAfter > 0 && time.Since(lastProgress) > c.cfg.GiveUpAfter {
-			c.setState(r.id, StateFailed, func(j *Job) { j.Error = jobErrorFrom(err) })
+		if bound := c.networkBound(); bound > 0 && time.Since(lastProgress) > bound {
+			gave := &transfer.GaveUpError{After: time.Since(lastProgress), Reason: transfer.Classify(err).Reason, Err: err}
+			c.setState(r.id, StateFailed, func(j *Job) { j.Error = jobErrorFrom(gave) })
 			return
 		}
 		wait := retry.next()
@@ -376,18 +375,20 @@ func (r *retryDelay) next() time.Duration {
 	return r.d
 }
 
-// IsTransient reports whether err is worth retrying later: a UserError of
-// KindTransient, or a network failure (refused, reset, timeout, cut).
-func IsTransient(err error) bool {
-	if ue, ok := i18n.AsUserError(err); ok {
-		return ue.Kind == i18n.KindTransient
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+// IsTransient reports whether err is worth retrying later by the runner:
+// transfer.Classify, the client's one classification, calls it Transient
+// (timeouts, resets, refused connections, DNS, 5xx, busy). An untrusted
+// certificate, a refused redirect, a 4xx, a protocol violation — and a
+// *transfer.GaveUpError, the clients' bounded waits having run out — are
+// not: the job fails with a message that says what to do, and stays
+// resumable (Resume, "jobs resume").
+func IsTransient(err error) bool { return transfer.Classify(err).Transient() }
+
+// IsGaveUp reports whether err is a *transfer.GaveUpError: a client
+// stopped waiting for the network or a busy server. Try again later.
+func IsGaveUp(err error) bool {
+	var gu *transfer.GaveUpError
+	return errors.As(err, &gu)
 }
 
 // progressTicker is the one ticker that turns counters into progress

@@ -250,6 +250,7 @@ func runSend(ctx context.Context, r *jobRun) error {
 	}
 	client := &tus.Client{HTTP: c.client, Bandwidth: c.bandwidth()}
 	client.Retry.Initial = c.cfg.RetryInitial
+	client.Retry.MaxElapsed, client.Retry.MaxBusy = c.networkBound(), c.busyBound()
 	client.Progress = transfer.ProgressFunc(func(s transfer.Status) {
 		if s.State != transfer.StateDone {
 			r.SetPhase(string(s.State))

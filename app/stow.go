@@ -28,6 +28,7 @@ func (c *Core) stowStudies(ctx context.Context, filesDir string, m *envelope.Man
 	}
 	client := &stow.Client{Base: stowURL, HTTP: c.client}
 	client.Retry.Initial = c.cfg.RetryInitial
+	client.Retry.MaxElapsed, client.Retry.MaxBusy = c.networkBound(), c.busyBound()
 	rep, err := client.Store(ctx, insts)
 	if err != nil {
 		return err
