@@ -28,12 +28,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/envelope"
 	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
+	"github.com/bildbote/bildbote/transfer/internal/stall"
 )
 
 // Client stores into one DICOMweb service.
@@ -51,6 +53,11 @@ type Client struct {
 	// Header is added to every request (e.g. Authorization for a PACS
 	// behind a proxy).
 	Header http.Header
+	// StallTimeout and MinBytes: a request body or an answer moving fewer
+	// than MinBytes (default 64 KiB) per StallTimeout (default 2 min) is
+	// cut and retried.
+	StallTimeout time.Duration
+	MinBytes     int64
 }
 
 // Instance is one DICOM file to store.
@@ -227,37 +234,75 @@ func failAll(batch []Instance, err error) []Result {
 func (c *Client) storeBatch(ctx context.Context, w *retry.Waiter, batch []Instance, rep *Report) ([]Result, error) {
 	for {
 		rep.Requests++
-		resp, err := c.post(ctx, batch)
-		if err != nil {
-			if retry.Permanent(ctx, err) {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
+		results, err := c.attempt(ctx, batch)
+		var se *StatusError
+		if err == nil || errors.As(err, &se) {
+			if se != nil && transientStatus(se.Status) {
+				if werr := w.Wait(ctx, err); werr != nil {
+					return nil, werr
 				}
-				return nil, fmt.Errorf("STOW-RS: %w", err)
+				continue
+			}
+			if err == nil {
+				w.Reset()
+			}
+			return results, err
+		}
+		if retry.Permanent(ctx, err) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
 			var fe *fileError
 			if errors.As(err, &fe) {
 				return nil, fe.err
 			}
-			if werr := w.Wait(ctx, err); werr != nil {
-				return nil, werr
-			}
-			continue
+			return nil, fmt.Errorf("STOW-RS: %w", err)
 		}
-		results, err := c.answer(resp, batch)
-		resp.Body.Close()
-		var se *StatusError
-		if errors.As(err, &se) && transientStatus(se.Status) {
-			if werr := w.Wait(ctx, err); werr != nil {
-				return nil, werr
-			}
-			continue
+		if werr := w.Wait(ctx, err); werr != nil {
+			return nil, werr
 		}
-		if err == nil {
-			w.Reset()
-		}
-		return results, err
 	}
+}
+
+// attempt sends one batch and reads the answer; a request body the PACS
+// reads, or an answer it sends, slower than MinBytes per StallTimeout is
+// cut (a *stall.Error, transient).
+func (c *Client) attempt(ctx context.Context, batch []Instance) ([]Result, error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cut := func(err error) error {
+		var se *stall.Error
+		if cause := context.Cause(rctx); ctx.Err() == nil && errors.As(cause, &se) {
+			return fmt.Errorf("%w (%v)", cause, err)
+		}
+		return err
+	}
+	resp, err := c.post(rctx, cancel, batch)
+	if err != nil {
+		return nil, cut(err)
+	}
+	defer resp.Body.Close()
+	watch := stall.Start(c.stall(), c.minBytes(), cancel, &stall.Error{What: "STOW-RS answer"})
+	defer watch.Stop()
+	results, err := c.answer(watch.Reader(resp.Body, nil), resp.StatusCode, batch)
+	if err != nil {
+		return nil, cut(err)
+	}
+	return results, nil
+}
+
+func (c *Client) stall() time.Duration {
+	if c.StallTimeout > 0 {
+		return c.StallTimeout
+	}
+	return 2 * time.Minute
+}
+
+func (c *Client) minBytes() int64 {
+	if c.MinBytes > 0 {
+		return c.MinBytes
+	}
+	return 64 << 10
 }
 
 func transientStatus(code int) bool {
@@ -273,8 +318,9 @@ type fileError struct{ err error }
 
 func (e *fileError) Error() string { return e.err.Error() }
 
-// post streams the batch as multipart/related.
-func (c *Client) post(ctx context.Context, batch []Instance) (*http.Response, error) {
+// post streams the batch as multipart/related; a body the server reads
+// too slowly is cut through cancel.
+func (c *Client) post(ctx context.Context, cancel context.CancelCauseFunc, batch []Instance) (*http.Response, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	readErr := make(chan error, 1)
@@ -286,7 +332,13 @@ func (c *Client) post(ctx context.Context, batch []Instance) (*http.Response, er
 		readErr <- err
 		pw.CloseWithError(err)
 	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.Base, "/")+"/studies", pr)
+	var body io.Reader = pr
+	if cancel != nil {
+		watch := stall.Start(c.stall(), c.minBytes(), cancel, &stall.Error{What: "STOW-RS request"})
+		defer watch.Stop()
+		body = watch.Reader(pr, watch.Stop) // sent: the answer's wait is ResponseHeaderTimeout's
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.Base, "/")+"/studies", body)
 	if err != nil {
 		pr.Close()
 		return nil, err
@@ -344,22 +396,30 @@ type element struct {
 
 type dataset map[string]element
 
-// answer maps the response to results in batch order.
-func (c *Client) answer(resp *http.Response, batch []Instance) ([]Result, error) {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	switch resp.StatusCode {
+// answer maps the response to results in batch order. A cut answer is
+// the read error (worth another try).
+func (c *Client) answer(r io.Reader, status int, batch []Instance) ([]Result, error) {
+	const maxAnswer = 32 << 20
+	body, err := io.ReadAll(io.LimitReader(r, maxAnswer+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxAnswer {
+		return nil, &transfer.ProtocolError{Op: "STOW-RS", What: "too-large", Detail: "answer larger than 32 MiB", Args: []any{maxAnswer}}
+	}
+	switch status {
 	case http.StatusOK, http.StatusAccepted:
 	case http.StatusConflict:
 		// Nothing stored; the failures may be listed.
 		if !strings.Contains(string(body), tagFailedSOPSequence) {
-			return nil, &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(body[:min(len(body), 300)]))}
+			return nil, &StatusError{Status: status, Message: strings.TrimSpace(string(body[:min(len(body), 300)]))}
 		}
 	default:
-		return nil, &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(body[:min(len(body), 300)]))}
+		return nil, &StatusError{Status: status, Message: strings.TrimSpace(string(body[:min(len(body), 300)]))}
 	}
 	stored, failed, err := parseResponse(body)
 	if err != nil {
-		return nil, &StatusError{Status: resp.StatusCode, Message: "unreadable response: " + err.Error()}
+		return nil, &transfer.ProtocolError{Op: "STOW-RS", What: "json", Detail: "unreadable answer: " + err.Error(), Args: []any{err.Error()}}
 	}
 	out := make([]Result, len(batch))
 	for i, in := range batch {
