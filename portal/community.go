@@ -164,6 +164,7 @@ func (s *Server) handleInboxDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "cannot acknowledge")
 		return
 	}
+	s.ledger.remove(rec.ID)
 	if err := os.Remove(s.inboxPath(c.Code, rec.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.cfg.Logger.Warn("remove acknowledged envelope", "err", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +42,9 @@ type Config struct {
 	// StoreTimeout is how long to wait for the state database's file lock
 	// (1 second).
 	StoreTimeout time.Duration
+	// Limits bound hashing, disk use and slow bodies on the upload side
+	// (see Limits).
+	Limits Limits
 }
 
 func (c *Config) setDefaults() {
@@ -65,6 +67,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	c.Limits.setDefaults()
 }
 
 // Server is the portal: DLX download API, community inboxes with tus
@@ -78,9 +81,12 @@ type Server struct {
 	locker   tusLocker
 	prep     *preparer
 	throttle *addrThrottle
-	// hashSlots bounds parallel answer checks (argon2id uses 19 MiB each).
+	// hashSlots bounds parallel password hashes, answers and upload
+	// passwords alike (argon2id uses 19 MiB each); see hashSlot.
 	hashSlots chan struct{}
 	handler   http.Handler
+	// uploadGuard: quotas and upload-password lock-outs (uploadguard.go).
+	uploadGuard
 
 	mu           sync.Mutex
 	adminSrv     *http.Server
@@ -97,7 +103,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: store, throttle: newAddrThrottle(), hashSlots: make(chan struct{}, max(2, runtime.NumCPU()))}
+	s := &Server{cfg: cfg, store: store, throttle: newAddrThrottle(), hashSlots: make(chan struct{}, cfg.Limits.HashSlots)}
+	s.uploadGuard = newUploadGuard(&cfg.Limits)
 	s.prep = newPreparer(s)
 	removeUnfinishedBuilds(cfg.DataDir)
 	if err := s.setupUploads(); err != nil {
@@ -127,7 +134,7 @@ func (s *Server) routes() http.Handler {
 	// Community inboxes (upload side).
 	mux.HandleFunc("GET /api/v1/communities/{code}", s.handleCommunity)
 	mux.HandleFunc("GET /api/v1/communities", s.handleCommunitySearch)
-	mux.Handle("/api/v1/uploads/", http.StripPrefix("/api/v1/uploads/", s.tus))
+	mux.Handle("/api/v1/uploads/", http.StripPrefix("/api/v1/uploads/", s.guardUploads(s.tus)))
 	mux.HandleFunc("GET /api/v1/receipts/{id}", s.handleReceipt)
 	mux.HandleFunc("GET /api/v1/inbox/{code}", s.handleInboxList)
 	mux.HandleFunc("GET /api/v1/inbox/{code}/{id}", s.handleInboxGet)

@@ -33,6 +33,11 @@ func (s *Server) setupUploads() error {
 		return fmt.Errorf("uploads dir: %w", err)
 	}
 	s.uploads = filestore.New(dir)
+	s.uploads.DirModePerm, s.uploads.FileModePerm = 0o700, 0o600
+	tightenModes(s.cfg.DataDir)
+	if err := s.rebuildLedger(context.Background()); err != nil {
+		return fmt.Errorf("upload ledger: %w", err)
+	}
 	s.locker = memorylocker.New()
 	composer := tusd.NewStoreComposer()
 	s.uploads.UseIn(composer)
@@ -50,6 +55,9 @@ func (s *Server) setupUploads() error {
 		DisableConcatenation:      true,
 		PreUploadCreateCallback:   s.checkNewUpload,
 		PreFinishResponseCallback: s.finishUpload,
+		// The body's own budget is watchBody's; this only ends reads
+		// that see no byte at all for this long.
+		NetworkTimeout: min(s.cfg.Limits.BodyTimeout, s.cfg.Limits.MinRateWindow),
 		// tusd logs upload metadata (passwords, file names): keep it quiet.
 		Logger: expslog.New(expslog.NewTextHandler(io.Discard, nil)),
 	})
@@ -74,6 +82,72 @@ func tusError(status int, code, message string) tusd.Error {
 	}
 }
 
+// tusRetryError is a tusError with a Retry-After.
+func tusRetryError(status int, code, message string, wait time.Duration) tusd.Error {
+	e := tusError(status, code, message)
+	e.HTTPResponse.Header["Retry-After"] = retryAfter(wait)
+	return e
+}
+
+// checkPassword checks an upload password through the hash pool, with
+// lock-outs per client address and per inbox.
+func (s *Server) checkPassword(hook tusd.HookEvent, c *community, password string) error {
+	now := time.Now()
+	addr := throttleKey(clientAddrOf(hook.HTTPRequest.RemoteAddr))
+	inbox := strings.ToLower(c.Code)
+	locked := func(wait time.Duration) error {
+		return tusRetryError(http.StatusTooManyRequests, "locked",
+			"too many wrong upload passwords; try again after Retry-After seconds", wait)
+	}
+	if wait, ok := s.pwAddr.begin(addr, now); !ok {
+		return locked(wait)
+	}
+	if wait, ok := s.pwInbox.begin(inbox, now); !ok {
+		s.pwAddr.undo(addr)
+		return locked(wait)
+	}
+	release, err := s.hashSlot(hook.Context)
+	if err != nil {
+		s.pwAddr.undo(addr)
+		s.pwInbox.undo(inbox)
+		return tusRetryError(http.StatusServiceUnavailable, "busy", "too many checks at once, try again shortly", s.cfg.Limits.HashWait)
+	}
+	ok := c.Password.matches(password)
+	release()
+	if ok {
+		s.pwAddr.undo(addr)
+		s.pwInbox.undo(inbox)
+		return nil
+	}
+	e := tusError(http.StatusForbidden, "wrong-password", "missing or wrong upload password")
+	if wait := max(s.pwAddr.lockedFor(addr, now), s.pwInbox.lockedFor(inbox, now)); wait > 0 {
+		e.HTTPResponse.Header["Retry-After"] = retryAfter(wait)
+	}
+	return e
+}
+
+// checkMetadataSizes applies MetadataKeys and MetadataValueBytes (the
+// guard already capped the whole header).
+func (s *Server) checkMetadataSizes(meta tusd.MetaData) error {
+	lim := &s.cfg.Limits
+	if len(meta) > lim.MetadataKeys {
+		return tusError(http.StatusRequestEntityTooLarge, "metadata-too-large",
+			fmt.Sprintf("at most %d metadata keys", lim.MetadataKeys))
+	}
+	for _, v := range meta {
+		if len(v) > lim.MetadataValueBytes {
+			return tusError(http.StatusRequestEntityTooLarge, "metadata-too-large",
+				fmt.Sprintf("a metadata value may have at most %d bytes", lim.MetadataValueBytes))
+		}
+	}
+	return nil
+}
+
+// clientAddrOf is clientAddr for a tusd hook's RemoteAddr.
+func clientAddrOf(remote string) string {
+	return clientAddr(&http.Request{RemoteAddr: remote})
+}
+
 // checkNewUpload validates the metadata of an upload before it is created:
 // a known community, a SHA-256, the size within the community's limit, the
 // password when the community has one.
@@ -81,6 +155,9 @@ func (s *Server) checkNewUpload(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.Fi
 	var none tusd.HTTPResponse
 	var keep tusd.FileInfoChanges
 	meta := hook.Upload.MetaData
+	if err := s.checkMetadataSizes(meta); err != nil {
+		return none, keep, err
+	}
 	c, err := s.store.communityByCode(meta["community"])
 	if err != nil {
 		return none, keep, tusError(http.StatusNotFound, "unknown-community", "no community with this code")
@@ -95,19 +172,30 @@ func (s *Server) checkNewUpload(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.Fi
 		return none, keep, tusError(http.StatusRequestEntityTooLarge, "too-large",
 			fmt.Sprintf("this inbox accepts at most %d bytes", c.MaxUploadBytes))
 	}
-	if c.Password != nil && !c.Password.matches(meta["password"]) {
-		return none, keep, tusError(http.StatusForbidden, "wrong-password", "missing or wrong upload password")
+	if c.Password != nil {
+		if err := s.checkPassword(hook, c, meta["password"]); err != nil {
+			return none, keep, err
+		}
+	}
+	id := newUploadID()
+	addr := throttleKey(clientAddrOf(hook.HTTPRequest.RemoteAddr))
+	if qe := s.reserveUpload(id, strings.ToLower(c.Code), addr, hook.Upload.Size); qe != nil {
+		return none, keep, tusError(qe.status, qe.code, qe.message)
 	}
 	// The password has done its job: do not store it in the .info file.
-	changed := tusd.FileInfoChanges{MetaData: tusd.MetaData{}}
+	changed := tusd.FileInfoChanges{ID: id, MetaData: tusd.MetaData{}}
 	for k, v := range meta {
-		if k != "password" {
+		if k != "password" && k != metaOwner && k != metaClient {
 			changed.MetaData[k] = v
 		}
 	}
 	changed.MetaData["community"] = c.Code
 	changed.MetaData["sha256"] = strings.ToLower(meta["sha256"])
-	return none, changed, nil
+	secret := newUploadSecret()
+	changed.MetaData[metaOwner] = secretDigest(secret)
+	changed.MetaData[metaClient] = addr
+	resp := tusd.HTTPResponse{Header: tusd.HTTPHeader{UploadSecretHeader: secret, "Cache-Control": "no-store"}}
+	return resp, changed, nil
 }
 
 func validSHA256(s string) bool {
@@ -175,6 +263,7 @@ func (s *Server) fileUpload(ctx context.Context, info tusd.FileInfo) (*receiptRe
 	if err := s.store.putReceipt(rec); err != nil {
 		return nil, err
 	}
+	s.ledger.finish(info.ID)
 	return rec, nil
 }
 
@@ -224,6 +313,7 @@ func (s *Server) terminateUpload(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	s.ledger.remove(id)
 	return s.uploads.AsTerminatableUpload(up).Terminate(ctx)
 }
 
@@ -237,6 +327,9 @@ func (s *Server) sweepUploads(ctx context.Context, now time.Time) {
 		id := strings.TrimSuffix(filepath.Base(p), ".info")
 		s.sweepUpload(ctx, id, now)
 	}
+	s.ledger.dropStale(now)
+	s.pwAddr.forget(now)
+	s.pwInbox.forget(now)
 }
 
 func (s *Server) sweepUpload(ctx context.Context, id string, now time.Time) {
@@ -276,6 +369,9 @@ func (s *Server) sweepUpload(ctx context.Context, id string, now time.Time) {
 		if err := s.uploads.AsTerminatableUpload(up).Terminate(ctx); err != nil {
 			s.cfg.Logger.Error("remove abandoned upload", "err", err)
 			return
+		}
+		if !complete {
+			s.ledger.remove(id)
 		}
 		s.cfg.Logger.Info("removed upload", "complete", complete, "idle_hours", int(idle.Hours()))
 	}

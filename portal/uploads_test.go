@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,16 @@ func tusMetadata(kv ...string) string {
 
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
+// uploadSecrets remembers the creator secret of every upload the
+// helpers created, by upload path; tusPatch, tusOffset and tusDelete send it.
+var uploadSecrets sync.Map
+
+func secretOf(loc string) string {
+	v, _ := uploadSecrets.Load(loc)
+	s, _ := v.(string)
+	return s
+}
+
 // tusCreate does the tus creation POST and returns the response and the
 // upload's path.
 func (p *testPortal) tusCreate(size int, meta string) (*http.Response, string) {
@@ -57,6 +68,11 @@ func (p *testPortal) tusCreate(size int, meta string) (*http.Response, string) {
 		if strings.HasPrefix(loc, "http") {
 			loc = loc[len(p.ts.URL):]
 		}
+		secret := resp.Header.Get(UploadSecretHeader)
+		if len(secret) < 43 {
+			p.t.Fatalf("create without a creator secret: %q", secret)
+		}
+		uploadSecrets.Store(loc, secret)
 	}
 	return resp, loc
 }
@@ -64,12 +80,18 @@ func (p *testPortal) tusCreate(size int, meta string) (*http.Response, string) {
 func (p *testPortal) tusPatch(loc string, offset int, chunk []byte) (*http.Response, []byte) {
 	p.t.Helper()
 	return p.do("PATCH", loc, hdr("Tus-Resumable", "1.0.0", "Upload-Offset", fmt.Sprint(offset),
-		"Content-Type", "application/offset+octet-stream"), chunk)
+		"Content-Type", "application/offset+octet-stream", UploadSecretHeader, secretOf(loc)), chunk)
+}
+
+func (p *testPortal) tusDelete(loc string) *http.Response {
+	p.t.Helper()
+	resp, _ := p.do("DELETE", loc, hdr("Tus-Resumable", "1.0.0", UploadSecretHeader, secretOf(loc)), nil)
+	return resp
 }
 
 func (p *testPortal) tusOffset(loc string) (int, int) {
 	p.t.Helper()
-	resp, _ := p.do("HEAD", loc, hdr("Tus-Resumable", "1.0.0"), nil)
+	resp, _ := p.do("HEAD", loc, hdr("Tus-Resumable", "1.0.0", UploadSecretHeader, secretOf(loc)), nil)
 	if resp.StatusCode != 200 {
 		return -1, resp.StatusCode
 	}
