@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,6 +40,10 @@ type importParams struct {
 	// Failed holds items refused (tampered, not for us): kept on the
 	// portal, never acknowledged.
 	Failed map[string]*JobError `json:"failed,omitempty"`
+	// Rejected are items the portal listed with an ID (or size, or
+	// checksum) that breaks the protocol's grammar: never fetched, never
+	// acknowledged, never a path; reported at the end (IDs quoted).
+	Rejected []string `json:"rejected,omitempty"`
 }
 
 // InboxList lists the envelopes waiting in a community inbox.
@@ -50,7 +55,7 @@ func (c *Core) InboxList(ctx context.Context, portal, inboxCode, apiKey string) 
 	if apiKey == "" {
 		return nil, i18n.NewError(i18n.KindInput, "app.api-key-needed").WithHint("app.api-key-wrong.hint")
 	}
-	items, err := c.inboxItems(ctx, root, inboxCode, apiKey)
+	items, _, err := c.inboxItems(ctx, root, inboxCode, apiKey)
 	if err != nil {
 		return nil, err
 	}
@@ -58,20 +63,28 @@ func (c *Core) InboxList(ctx context.Context, portal, inboxCode, apiKey string) 
 	return items, nil
 }
 
-// inboxItems is the portal's listing, without summaries.
-func (c *Core) inboxItems(ctx context.Context, root, inboxCode, apiKey string) ([]InboxItem, error) {
+// inboxItems is the portal's listing, without summaries: the items with
+// a valid ID (see inbox.ValidID) and the ones rejected.
+func (c *Core) inboxItems(ctx context.Context, root, inboxCode, apiKey string) ([]InboxItem, []*inbox.BadItemError, error) {
 	if apiKey == "" {
-		return nil, i18n.NewError(i18n.KindInput, "app.api-key-needed").WithHint("app.api-key-wrong.hint")
+		return nil, nil, i18n.NewError(i18n.KindInput, "app.api-key-needed").WithHint("app.api-key-wrong.hint")
 	}
-	items, err := c.inboxClient(root, apiKey, nil).List(ctx, strings.TrimSpace(inboxCode))
+	l, err := c.inboxClient(root, apiKey, nil).Listing(ctx, strings.TrimSpace(inboxCode))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]InboxItem, len(items))
-	for i, it := range items {
+	out := make([]InboxItem, len(l.Items))
+	for i, it := range l.Items {
 		out[i] = InboxItem{ID: it.ID, Size: it.Size, SHA256: it.SHA256, ReceivedAt: it.ReceivedAt}
 	}
-	return out, nil
+	return out, l.Rejected, nil
+}
+
+// localName is the file name an inbox item gets on this computer: derived
+// from its ID, never the ID itself (the ID comes from the portal).
+func localName(itemID string) string {
+	h := sha256.Sum256([]byte(itemID))
+	return "item-" + hex.EncodeToString(h[:10])
 }
 
 // StartImport downloads, decrypts, verifies and stores envelopes as a job,
@@ -95,7 +108,7 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 	if _, _, err := c.clinicIdentity(); err != nil {
 		return nil, err
 	}
-	all, err := c.inboxItems(ctx, root, req.Inbox, req.APIKey)
+	all, rejected, err := c.inboxItems(ctx, root, req.Inbox, req.APIKey)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +127,13 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 			items = append(items, it)
 		}
 	}
+	if len(req.ItemIDs) > 0 {
+		rejected = nil // the caller chose; the rejected ones were not among them
+	}
 	if len(items) == 0 {
+		if len(rejected) > 0 {
+			return nil, rejected[0]
+		}
 		return nil, nil
 	}
 	c.SetInboxKey(req.Inbox, req.APIKey)
@@ -126,6 +145,9 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 	id := newJobID()
 	p := importParams{Portal: root, Inbox: strings.TrimSpace(req.Inbox), Items: items, ToDir: req.ToDir,
 		StowURL: req.StowURL, WorkDir: filepath.Join(c.stateDir, "inbox", id)}
+	for _, bad := range rejected {
+		p.Rejected = append(p.Rejected, bad.Quoted())
+	}
 	var total int64
 	for _, it := range items {
 		total += it.Size
@@ -151,6 +173,11 @@ func runImport(ctx context.Context, r *jobRun) error {
 	if err := os.MkdirAll(p.WorkDir, 0o700); err != nil {
 		return err
 	}
+	work, err := os.OpenRoot(p.WorkDir)
+	if err != nil {
+		return err
+	}
+	defer work.Close()
 	if p.Results == nil {
 		p.Results = map[string][]ImportResult{}
 	}
@@ -175,7 +202,7 @@ func runImport(ctx context.Context, r *jobRun) error {
 		if _, ok := p.Failed[it.ID]; ok {
 			continue
 		}
-		res, err := c.importItem(ctx, r, &p, id, apiKey, it, done)
+		res, err := c.importItem(ctx, r, &p, work, id, apiKey, it, done)
 		if err != nil {
 			if ctx.Err() != nil || IsTransient(err) || IsGaveUp(err) {
 				return err
@@ -186,7 +213,7 @@ func runImport(ctx context.Context, r *jobRun) error {
 			if refused == nil {
 				refused = err
 			}
-			os.Remove(filepath.Join(p.WorkDir, it.ID+".age"))
+			work.Remove(localName(it.ID) + ".age")
 		} else {
 			p.Results[it.ID] = res
 		}
@@ -202,15 +229,24 @@ func runImport(ctx context.Context, r *jobRun) error {
 		rc.Imported = append(rc.Imported, p.Results[it.ID]...)
 	}
 	r.SetReceipt(&rc)
+	work.Close()
 	os.RemoveAll(p.WorkDir)
+	if refused == nil && len(p.Rejected) > 0 {
+		refused = i18n.NewError(i18n.KindRefused, "transfer.inbox.bad_item", strings.Join(p.Rejected, ", ")).WithHint("transfer.inbox.bad_item.hint")
+	}
 	return refused
 }
 
 // importItem downloads one envelope, checks its SHA-256 against the
 // inbox listing, opens it (decrypt, verify every file), stores it, and
 // acknowledges it.
-func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *age.X25519Identity, apiKey string, it InboxItem, base int64) ([]ImportResult, error) {
-	env := filepath.Join(p.WorkDir, it.ID+".age")
+func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, work *os.Root, id *age.X25519Identity, apiKey string, it InboxItem, base int64) ([]ImportResult, error) {
+	if !inbox.ValidID(it.ID) {
+		// A job stored before IDs were checked, or edited: never a path.
+		return nil, &inbox.BadItemError{ID: it.ID, Reason: "id"}
+	}
+	local := localName(it.ID)
+	env := filepath.Join(p.WorkDir, local+".age")
 	ic := c.inboxClient(p.Portal, apiKey, transfer.ProgressFunc(func(s transfer.Status) {
 		if s.State != transfer.StateDone {
 			r.SetPhase(string(s.State))
@@ -231,23 +267,29 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *a
 			return nil, err
 		}
 	} else if err := checkSHA256(env, it.SHA256); err != nil {
-		os.Remove(env)
+		work.Remove(local + ".age")
 		return nil, err
 	}
-	f, err := os.Open(env)
+	f, err := work.Open(local + ".age")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	parent := p.ToDir
+	parent, dest := p.ToDir, work
 	if parent == "" {
 		parent = p.WorkDir
+	} else {
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return nil, err
+		}
+		if dest, err = os.OpenRoot(parent); err != nil {
+			return nil, err
+		}
+		defer dest.Close()
 	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
-	}
-	tmpDst := filepath.Join(parent, ".import-"+it.ID)
-	os.RemoveAll(tmpDst) // a half-run Open leaves nothing, but a rename may have failed
+	opened := ".import-" + local
+	tmpDst := filepath.Join(parent, opened)
+	dest.RemoveAll(opened) // a half-run Open leaves nothing, but a rename may have failed
 	r.SetPhase(string(transfer.StateOpening))
 	m, err := envelope.Open(ctx, f, []age.Identity{id}, tmpDst, envelope.Limits{}, transfer.ProgressFunc(func(transfer.Status) {}))
 	if err != nil {
@@ -261,12 +303,12 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *a
 		}
 	}
 	if p.ToDir != "" {
-		dirs, err := placeStudies(m, tmpDst, p.ToDir, it)
+		dirs, err := placeStudies(m, dest, opened, it)
 		if err != nil {
 			return nil, fmt.Errorf("file the studies of %s: %w", it.ID, err)
 		}
 		for i := range results {
-			results[i].Dir = dirs[results[i].StudyUID]
+			results[i].Dir = filepath.Join(p.ToDir, dirs[results[i].StudyUID])
 		}
 	}
 	if err := ic.Ack(ctx, p.Inbox, it.ID); err != nil {
@@ -279,31 +321,35 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, id *a
 		}
 	}
 	f.Close()
-	os.Remove(env)
-	os.RemoveAll(tmpDst)
+	work.Remove(local + ".age")
+	dest.RemoveAll(opened)
 	return results, nil
 }
 
-// placeStudies moves the files of an opened envelope (opened/files/…) to
-// one folder per study, each under its own patient:
-// <to>/<patient> <birth date>/<study date> <description>/files/<path>, with
-// a copy of manifest.json. One envelope may hold several patients (a CD
-// of a whole family, a mixed-up CD); each study goes to the patient its
-// files name. Files of no study (a PDF report, the DICOMDIR) go with the
-// first study of the envelope's patient; a DICOMDIR is dropped when the
-// studies end up in several folders, its references would not resolve.
-// It returns the folder of each study UID ("" for an envelope without
-// studies, which keeps the single folder <patient> <birth date> <received>).
-func placeStudies(m *envelope.Manifest, opened, to string, it InboxItem) (map[string]string, error) {
-	manifest, err := os.ReadFile(filepath.Join(opened, "manifest.json"))
+// placeStudies moves the files of an opened envelope (opened/files/…,
+// opened relative to the root to, the target folder) to one folder per
+// study, each under its own patient:
+// <patient> <birth date>/<study date> <description>/files/<path>, with a
+// copy of manifest.json. Every name it makes is SanitizeName'd and every
+// file operation goes through the os.Root, so nothing outside the target
+// folder can be touched whatever the envelope says. One envelope may hold
+// several patients (a CD of a whole family, a mixed-up CD); each study
+// goes to the patient its files name. Files of no study (a PDF report, the
+// DICOMDIR) go with the first study of the envelope's patient; a DICOMDIR
+// is dropped when the studies end up in several folders, its references
+// would not resolve. It returns the folder of each study UID relative to
+// the root ("" for an envelope without studies, which keeps the single
+// folder <patient> <birth date> <received>).
+func placeStudies(m *envelope.Manifest, to *os.Root, opened string, it InboxItem) (map[string]string, error) {
+	manifest, err := to.ReadFile(path.Join(opened, "manifest.json"))
 	if err != nil {
 		return nil, err
 	}
 	dirs := map[string]string{}
 	if len(m.Studies) == 0 {
-		dir := uniqueDir(filepath.Join(to, importFolderName(m, it)))
+		dir := uniqueRootDir(to, importFolderName(m, it))
 		dirs[""] = dir
-		return dirs, os.Rename(opened, dir)
+		return dirs, to.Rename(opened, dir)
 	}
 	home := m.Studies[0].StudyInstanceUID
 	for i := len(m.Studies) - 1; i >= 0; i-- {
@@ -312,13 +358,13 @@ func placeStudies(m *envelope.Manifest, opened, to string, it InboxItem) (map[st
 		}
 	}
 	for _, st := range m.Studies {
-		patient := studyPatientFolder(m, st, opened)
+		patient := studyPatientFolder(m, st, to, opened)
 		study := SanitizeName(strings.TrimSpace(dicomscan.FormatDate(i18n.EN, st.Date) + " " + st.Description))
-		dir := uniqueDir(filepath.Join(to, patient, study))
-		if err := os.MkdirAll(filepath.Join(dir, "files"), 0o755); err != nil {
+		dir := uniqueRootDir(to, path.Join(patient, study))
+		if err := to.MkdirAll(path.Join(dir, "files"), 0o755); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), manifest, 0o644); err != nil {
+		if err := to.WriteFile(path.Join(dir, "manifest.json"), manifest, 0o644); err != nil {
 			return nil, err
 		}
 		dirs[st.StudyInstanceUID] = dir
@@ -332,14 +378,17 @@ func placeStudies(m *envelope.Manifest, opened, to string, it InboxItem) (map[st
 			}
 			dir = dirs[home]
 		}
-		src := filepath.Join(opened, "files", filepath.FromSlash(f.Path))
-		dst := filepath.Join(dir, "files", filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		src := path.Join(opened, "files", f.Path)
+		dst := path.Join(dir, "files", f.Path)
+		if err := to.MkdirAll(path.Dir(dst), 0o755); err != nil {
 			return nil, err
 		}
-		if err := os.Rename(src, dst); err != nil {
+		if err := to.Rename(src, dst); err != nil {
 			return nil, err
 		}
+	}
+	for k, v := range dirs {
+		dirs[k] = filepath.FromSlash(v)
 	}
 	return dirs, nil
 }
@@ -347,14 +396,14 @@ func placeStudies(m *envelope.Manifest, opened, to string, it InboxItem) (map[st
 // studyPatientFolder is "<patient> <birth date>" of one study. The
 // manifest has the birth date of the envelope's patient only; for another
 // patient it is read from the header of the study's first file.
-func studyPatientFolder(m *envelope.Manifest, st envelope.Study, opened string) string {
+func studyPatientFolder(m *envelope.Manifest, st envelope.Study, root *os.Root, opened string) string {
 	name, birth := st.PatientName, ""
 	if st.PatientID == m.Patient.ID || (st.PatientID == "" && st.PatientName == m.Patient.Name) {
 		birth = m.Patient.BirthDate
 		if name == "" {
 			name = m.Patient.Name
 		}
-	} else if h := firstHeader(m, st.StudyInstanceUID, opened); h != nil {
+	} else if h := firstHeader(m, st.StudyInstanceUID, root, opened); h != nil {
 		birth = h.PatientBirthDate
 		if name == "" {
 			name = h.PatientName
@@ -367,12 +416,12 @@ func studyPatientFolder(m *envelope.Manifest, st envelope.Study, opened string) 
 }
 
 // firstHeader reads the DICOM header of the first file of a study.
-func firstHeader(m *envelope.Manifest, studyUID, opened string) *dicomscan.Header {
+func firstHeader(m *envelope.Manifest, studyUID string, root *os.Root, opened string) *dicomscan.Header {
 	for _, f := range m.Files {
 		if f.StudyUID != studyUID || f.SOPInstanceUID == "" {
 			continue
 		}
-		fh, err := os.Open(filepath.Join(opened, "files", filepath.FromSlash(f.Path)))
+		fh, err := root.Open(path.Join(opened, "files", f.Path))
 		if err != nil {
 			return nil
 		}
@@ -444,6 +493,20 @@ func importFolderName(m *envelope.Manifest, it InboxItem) string {
 	}
 	parts = append(parts, it.ReceivedAt.Local().Format("2006-01-02 1504"))
 	return SanitizeName(strings.Join(parts, " "))
+}
+
+// uniqueRootDir is uniqueDir inside a root (name slash-separated,
+// relative to it).
+func uniqueRootDir(root *os.Root, name string) string {
+	if _, err := root.Lstat(name); errors.Is(err, os.ErrNotExist) {
+		return name
+	}
+	for i := 2; ; i++ {
+		q := fmt.Sprintf("%s (%d)", name, i)
+		if _, err := root.Lstat(q); errors.Is(err, os.ErrNotExist) {
+			return q
+		}
+	}
 }
 
 // uniqueDir appends " (2)", " (3)"… while the path exists.

@@ -11,6 +11,12 @@
 // the listing gives; connection errors, 429 and 502–504 are retried with
 // backoff within the retry policy's bound (then a *transfer.GaveUpError). The API key is sent only as a bearer
 // token and never appears in errors.
+//
+// Every ID in a listing is untrusted: Listing returns only items whose ID
+// has the grammar of ValidID, whose size is not negative and whose
+// SHA-256 is empty or 64 hex digits; any other item comes back as a
+// *BadItemError and is never downloaded or acknowledged (Download and Ack
+// refuse such an ID too). Callers must still not use an ID as a file name.
 package inbox
 
 import (
@@ -23,6 +29,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +103,83 @@ type Item struct {
 	Size       int64     `json:"size"`
 	SHA256     string    `json:"sha256"`
 	ReceivedAt time.Time `json:"receivedAt"`
+}
+
+// MaxIDLen is the longest item ID ValidID accepts.
+const MaxIDLen = 64
+
+// ValidID reports whether id has the grammar of an inbox item ID: 1 to
+// MaxIDLen characters from A–Z, a–z, 0–9, "_" and "-". The reference
+// portal's IDs are tusd's upload IDs, 32 lowercase hex digits; the grammar
+// leaves room for other portals but never for a separator, a dot, a drive
+// letter, a control character or anything beyond ASCII.
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validSHA256(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// BadItemError is an inbox item the portal listed that breaks the
+// protocol's grammar (an ID that is not ValidID, a negative size, a
+// malformed SHA-256). It is skipped: never downloaded, never acknowledged.
+type BadItemError struct {
+	// ID is the listed ID as the portal sent it (untrusted: show it only
+	// through Quoted).
+	ID     string
+	Reason string // "id", "size" or "sha256"
+}
+
+// Quoted is the ID for messages: Go-quoted (control characters and
+// non-ASCII escaped) and cut to 80 bytes.
+func (e *BadItemError) Quoted() string { return QuoteID(e.ID) }
+
+// QuoteID shows an untrusted ID safely in a message or log line.
+func QuoteID(id string) string {
+	if len(id) > 72 {
+		id = id[:72]
+		return strconv.QuoteToASCII(id) + "…"
+	}
+	return strconv.QuoteToASCII(id)
+}
+
+func (e *BadItemError) Error() string {
+	return fmt.Sprintf("portal lists inbox item %s with an invalid %s; skipped", e.Quoted(), e.Reason)
+}
+
+func (e *BadItemError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.inbox.bad_item", e.Quoted()).WithHint("transfer.inbox.bad_item.hint")
+}
+
+func checkItem(it Item) *BadItemError {
+	switch {
+	case !ValidID(it.ID):
+		return &BadItemError{ID: it.ID, Reason: "id"}
+	case it.Size < 0:
+		return &BadItemError{ID: it.ID, Reason: "size"}
+	case !validSHA256(it.SHA256):
+		return &BadItemError{ID: it.ID, Reason: "sha256"}
+	}
+	return nil
 }
 
 // APIError is an error answer of the portal ({"error","message"}).
@@ -302,20 +386,53 @@ func (c *Client) Receipt(ctx context.Context, id string) (*Receipt, error) {
 	return &r, nil
 }
 
-// List returns the envelopes waiting in the inbox code.
-func (c *Client) List(ctx context.Context, code string) ([]Item, error) {
+// Listing is an inbox as listed: the items that may be fetched and the
+// ones refused for breaking the grammar (see BadItemError).
+type Listing struct {
+	Items    []Item
+	Rejected []*BadItemError
+}
+
+// Listing returns the envelopes waiting in the inbox code, checked.
+func (c *Client) Listing(ctx context.Context, code string) (*Listing, error) {
 	var out struct {
 		Items []Item `json:"items"`
 	}
 	if err := c.getJSON(ctx, "inbox", c.url("inbox", code), true, &out); err != nil {
 		return nil, err
 	}
-	return out.Items, nil
+	l := &Listing{}
+	seen := map[string]bool{}
+	for _, it := range out.Items {
+		if bad := checkItem(it); bad != nil {
+			l.Rejected = append(l.Rejected, bad)
+			continue
+		}
+		if seen[it.ID] {
+			continue // listed twice: fetch it once
+		}
+		seen[it.ID] = true
+		l.Items = append(l.Items, it)
+	}
+	return l, nil
+}
+
+// List returns the valid envelopes waiting in the inbox code (Listing
+// without the rejected ones).
+func (c *Client) List(ctx context.Context, code string) ([]Item, error) {
+	l, err := c.Listing(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
 }
 
 // Download fetches envelope item of inbox code into dst (resuming with
 // Range after connection errors) and checks its SHA-256 against item.
 func (c *Client) Download(ctx context.Context, code string, item Item, dst string) (*fetch.Result, error) {
+	if bad := checkItem(item); bad != nil {
+		return nil, bad
+	}
 	u := c.url("inbox", code, item.ID)
 	lim := c.Limits
 	if item.Size > 0 {
@@ -345,6 +462,9 @@ func (c *Client) Download(ctx context.Context, code string, item Item, dst strin
 // Ack acknowledges an imported envelope; the portal deletes it. An item
 // already gone counts as acknowledged.
 func (c *Client) Ack(ctx context.Context, code, id string) error {
+	if !ValidID(id) {
+		return &BadItemError{ID: id, Reason: "id"}
+	}
 	w := retry.New(c.Retry, c.Progress, nil)
 	resp, err := c.send(ctx, w, http.MethodDelete, c.url("inbox", code, id), true, nil)
 	if err != nil {
