@@ -569,7 +569,10 @@ func (c *Core) Cancel(id string) error {
 		return nil
 	}
 	j = c.setState(id, StateCanceled, nil)
-	if spec, ok := kinds[j.Kind]; ok && spec.cleanup != nil && j != nil {
+	if j == nil {
+		return nil // forgotten meanwhile: nothing left to cancel or clean up
+	}
+	if spec, ok := kinds[j.Kind]; ok && spec.cleanup != nil {
 		spec.cleanup(j)
 	}
 	return nil
