@@ -54,6 +54,9 @@ type IssueResult struct {
 }
 
 // CodeInfo is what `code list` shows of an access code (never the code).
+// Failures and LockedUntil are the running server's wrong answers on the
+// code and its code-wide lock (zero when no server runs: locks live in
+// its memory).
 type CodeInfo struct {
 	RecordID    string    `json:"recordId"`
 	CreatedAt   time.Time `json:"createdAt"`
@@ -66,10 +69,13 @@ type CodeInfo struct {
 	Downloads   int       `json:"downloads"`
 }
 
-// ExtendRequest sets a new expiry; Ref is a record ID or the code itself.
+// ExtendRequest sets a new expiry (none when ExpiresAt is zero) and, with
+// Unlock, lifts every lock-out of the code (see AnswerLimits); Ref is a
+// record ID or the code itself.
 type ExtendRequest struct {
 	Ref       string    `json:"ref"`
-	ExpiresAt time.Time `json:"expiresAt"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	Unlock    bool      `json:"unlock,omitempty"`
 }
 
 // RevokeRequest withdraws a code; Ref is a record ID or the code itself.
@@ -207,7 +213,7 @@ func normalizeAnswer(qtype, answer string) (string, bool) {
 func codeInfo(rec *codeRecord) CodeInfo {
 	info := CodeInfo{
 		RecordID: rec.ID, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt, Revoked: rec.Revoked,
-		Items: len(rec.Items), Failures: rec.Failures, LockedUntil: rec.LockedUntil, Downloads: rec.Downloads,
+		Items: len(rec.Items), Downloads: rec.Downloads,
 	}
 	for _, q := range rec.Questions {
 		info.Questions = append(info.Questions, q.Type)
@@ -228,16 +234,17 @@ func (s *Store) ListCodes(context.Context) ([]CodeInfo, error) {
 	return out, nil
 }
 
-// ExtendCode implements AdminAPI. Extending also lifts a lock-out.
+// ExtendCode implements AdminAPI. Lock-outs live in the running server
+// (Server.extendCode lifts them); without one there are none.
 func (s *Store) ExtendCode(_ context.Context, req ExtendRequest) (CodeInfo, error) {
 	id, err := s.resolveCodeRef(req.Ref)
 	if err != nil {
 		return CodeInfo{}, inputError("portal.err.unknown_code")
 	}
 	rec, err := s.updateCode(id, func(r *codeRecord) error {
-		r.ExpiresAt = req.ExpiresAt.UTC()
-		r.Failures = 0
-		r.LockedUntil = time.Time{}
+		if !req.ExpiresAt.IsZero() {
+			r.ExpiresAt = req.ExpiresAt.UTC()
+		}
 		return nil
 	})
 	if err != nil {

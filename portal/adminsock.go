@@ -123,8 +123,8 @@ func (s *Server) adminRoutes() http.Handler {
 			}
 			return res, err
 		}),
-		"list-codes":       adminOp(noArgs(s.store.ListCodes)),
-		"extend-code":      adminOp(s.store.ExtendCode),
+		"list-codes":       adminOp(noArgs(s.listCodes)),
+		"extend-code":      adminOp(s.extendCode),
 		"revoke-code":      adminOp(s.store.RevokeCode),
 		"add-community":    adminOp(s.store.AddCommunity),
 		"list-communities": adminOp(noArgs(s.store.ListCommunities)),

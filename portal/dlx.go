@@ -3,7 +3,6 @@ package portal
 import (
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -155,21 +154,30 @@ func dlxQuestion(q question) tfaQuestion {
 }
 
 // handleTokenTFA checks the answers and issues a JWT: 200 with the JWT
-// (and the code's expiry in CodeExpiresHeader),
-// 401 for anything wrong (unknown code, wrong answer, locked out,
-// revoked), 403 only when everything is right but the code expired.
+// (and the code's expiry in CodeExpiresHeader), 401 for anything wrong
+// (unknown code, wrong answer, revoked; locked out with Retry-After), 403
+// only when everything is right but the code expired, 503 with
+// timeOutInSeconds beyond the global budget (see AnswerLimits). Whether
+// a code exists changes neither the answer nor its time: locks are kept
+// per token value for unknown values too, and every attempt that reaches
+// the hashing spends the same work.
 func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
+	now := s.cfg.Now()
 	addr := throttleKey(clientAddr(r))
 	var body tfaAnswers
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil {
 		writeError(w, http.StatusUnauthorized, "bad-request", "answers must be JSON tfaAnswers")
 		return
 	}
-	// Every attempt counts as a failure until it succeeds, so parallel
-	// requests cannot get more tries past the lock-out than serial ones.
-	if !s.throttle.begin(addr, now) {
-		writeLocked(w, time.Minute)
+	value := r.PathValue("value")
+	key := s.tokenKey(value)
+	v, wait := s.guard.begin(addr, key, now)
+	switch v {
+	case overBudget:
+		writeBusy(w, wait)
+		return
+	case lockedAddr:
+		writeLocked(w, wait)
 		return
 	}
 	// Bound parallel argon2id runs (19 MiB each).
@@ -179,38 +187,32 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	code, ok := accesscode.Normalize(r.PathValue("value"))
+	code, ok := accesscode.Normalize(value)
 	var rec *codeRecord
 	if ok {
 		rec, _ = s.store.codeByValue(code)
 	}
+	questions := defaultQuestions
+	if rec != nil {
+		questions = rec.Questions
+	}
+	if v == lockedCode {
+		spendChecks(code, questions)
+		writeLocked(w, wait)
+		return
+	}
 	if rec == nil {
 		// The same hashing work as a known code with the default
 		// question: the code's hash and one answer's.
-		dummyHash.matches(code)
-		dummyHash.matches(code)
+		spendChecks(code, questions)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "unknown code or wrong answer")
-		return
-	}
-	if _, err := s.store.updateCode(rec.ID, func(c *codeRecord) error {
-		if now.Before(c.LockedUntil) {
-			return errCodeLocked
-		}
-		c.Failures++ // taken back below when the answers are right
-		if d := lockout(c.Failures); d > 0 {
-			c.LockedUntil = now.Add(d)
-		}
-		return nil
-	}); err != nil {
-		writeLocked(w, time.Until(rec.LockedUntil))
 		return
 	}
 	if !rec.Code.matches(code) || !answersMatch(rec.Questions, body.TFAAnswer) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "unknown code or wrong answer")
 		return
 	}
-	s.throttle.succeed(addr)
-	s.store.updateCode(rec.ID, func(c *codeRecord) error { c.Failures = 0; c.LockedUntil = time.Time{}; return nil })
+	s.guard.succeed(addr, key)
 	if rec.Revoked {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "unknown code or wrong answer")
 		return
@@ -231,15 +233,6 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set(CodeExpiresHeader, rec.ExpiresAt.UTC().Format(time.RFC3339))
 	io.WriteString(w, token)
-}
-
-var errCodeLocked = errors.New("code locked")
-
-// writeLocked answers a locked-out attempt: 401 like every other failure,
-// with a Retry-After.
-func writeLocked(w http.ResponseWriter, wait time.Duration) {
-	w.Header().Set("Retry-After", fmt.Sprint(max(int(wait.Seconds())+1, 1)))
-	writeError(w, http.StatusUnauthorized, "locked", "too many wrong answers, try again later")
 }
 
 // answersMatch checks every question of a code against the answers; all
@@ -269,7 +262,7 @@ func answersMatch(questions []question, answers []tfaAnswer) bool {
 // writes 401 and returns nil when the request may not proceed.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) *codeRecord {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	now := time.Now()
+	now := s.cfg.Now()
 	var rec *codeRecord
 	if ok {
 		if c, err := verifyJWT(s.store.jwtKey.Public().(ed25519.PublicKey), strings.TrimSpace(token), now); err == nil {

@@ -1,12 +1,10 @@
 package portal
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -177,95 +175,6 @@ func TestSecondFactors(t *testing.T) {
 	}
 	if s := tfa("1", "19580214", "2", "20261102", "3", "Tr0ub4dor", "4", "  DR.  BOB "); s != 200 {
 		t.Fatalf("all right: %d", s)
-	}
-}
-
-// TestThrottlePerCode: after five wrong answers even the right one is
-// refused, the lock shows in ListCodes, and extending lifts it.
-func TestThrottlePerCode(t *testing.T) {
-	p := startPortal(t, t.TempDir())
-	code, rid := p.issuePDFCode("19580214", time.Now().Add(time.Hour))
-	for i := 0; i < maxFailures; i++ {
-		// Each try from its own address, so only the code's counter trips.
-		p.srv.throttle.reset()
-		if resp, _ := p.do("POST", "/dlx/v1/tokentfa/"+code, nil, answers("1", "19000101")); resp.StatusCode != 401 {
-			t.Fatalf("wrong answer %d: %d", i, resp.StatusCode)
-		}
-	}
-	p.srv.throttle.reset()
-	if resp, _ := p.do("POST", "/dlx/v1/tokentfa/"+code, nil, answers("1", "19580214")); resp.StatusCode != 401 {
-		t.Fatalf("locked code accepted the right answer: %d", resp.StatusCode)
-	}
-	list, err := p.srv.Store().ListCodes(t.Context())
-	if err != nil || len(list) != 1 || list[0].Failures != maxFailures || !list[0].LockedUntil.After(time.Now()) {
-		t.Fatalf("ListCodes: %+v %v", list, err)
-	}
-	if _, err := p.srv.Store().ExtendCode(t.Context(), ExtendRequest{Ref: rid, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	p.login(code, "1", "19580214")
-}
-
-// TestThrottlePerAddress: five wrong answers for unknown codes lock the
-// client address out, even for a right answer to a real code.
-func TestThrottlePerAddress(t *testing.T) {
-	p := startPortal(t, t.TempDir())
-	code, _ := p.issuePDFCode("19580214", time.Now().Add(time.Hour))
-	for i := 0; i < maxFailures; i++ {
-		p.do("POST", "/dlx/v1/tokentfa/"+accesscode.Generate(), nil, answers("1", "19580214"))
-	}
-	if resp, _ := p.do("POST", "/dlx/v1/tokentfa/"+code, nil, answers("1", "19580214")); resp.StatusCode != 401 || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("locked address: %d", resp.StatusCode)
-	}
-	rec, _ := p.srv.Store().codeByValue(code)
-	if rec.Failures != 0 {
-		t.Fatalf("a locked address must not count against the code: %d", rec.Failures)
-	}
-}
-
-// TestParallelGuessesGetNoExtraTries: twenty wrong answers at once are
-// not twenty tries: only five are admitted, then the code and the address
-// are locked, and the right answer is refused too.
-func TestParallelGuessesGetNoExtraTries(t *testing.T) {
-	p := startPortal(t, t.TempDir())
-	code, _ := p.issuePDFCode("19580214", time.Now().Add(time.Hour))
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := http.Post(p.ts.URL+"/dlx/v1/tokentfa/"+code, "application/json", bytes.NewReader(answers("1", "19000101")))
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode != 401 {
-					t.Errorf("wrong answer: %d", resp.StatusCode)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	rec, _ := p.srv.Store().codeByValue(code)
-	if rec.Failures != maxFailures {
-		t.Fatalf("%d failures counted on the code, want %d (only admitted tries)", rec.Failures, maxFailures)
-	}
-	if resp, _ := p.do("POST", "/dlx/v1/tokentfa/"+code, nil, answers("1", "19580214")); resp.StatusCode != 401 {
-		t.Fatalf("right answer after the burst: %d", resp.StatusCode)
-	}
-}
-
-// TestSuccessGivesBackItsTry: four wrong answers and a right one leave
-// the address unlocked.
-func TestSuccessGivesBackItsTry(t *testing.T) {
-	p := startPortal(t, t.TempDir())
-	code, _ := p.issuePDFCode("19580214", time.Now().Add(time.Hour))
-	for range maxFailures - 1 {
-		p.do("POST", "/dlx/v1/tokentfa/"+code, nil, answers("1", "19000101"))
-	}
-	p.login(code, "1", "19580214")
-	p.login(code, "1", "19580214")
-	rec, _ := p.srv.Store().codeByValue(code)
-	if rec.Failures != 0 || !rec.LockedUntil.IsZero() {
-		t.Fatalf("code after success: %d failures, locked until %v", rec.Failures, rec.LockedUntil)
 	}
 }
 

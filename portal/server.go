@@ -45,6 +45,11 @@ type Config struct {
 	// Limits bound hashing, disk use and slow bodies on the upload side
 	// (see Limits).
 	Limits Limits
+	// Answers bounds the guessing of codes and answers (see AnswerLimits).
+	Answers AnswerLimits
+	// Now is the clock of lock-outs, the answer budget and code expiry
+	// (time.Now); tests set it.
+	Now func() time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -68,6 +73,10 @@ func (c *Config) setDefaults() {
 	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	c.Limits.setDefaults()
+	c.Answers.setDefaults()
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 // Server is the portal: DLX download API, community inboxes with tus
@@ -81,6 +90,7 @@ type Server struct {
 	locker   tusLocker
 	prep     *preparer
 	throttle *addrThrottle
+	guard    *answerGuard // lock-outs and budget of answer checks (lockout.go)
 	// hashSlots bounds parallel password hashes, answers and upload
 	// passwords alike (argon2id uses 19 MiB each); see hashSlot.
 	hashSlots chan struct{}
@@ -105,8 +115,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: store, throttle: newAddrThrottle(), hashSlots: make(chan struct{}, cfg.Limits.HashSlots)}
 	s.uploadGuard = newUploadGuard(&cfg.Limits)
+	s.guard = newAnswerGuard(cfg.Answers)
 	s.prep = newPreparer(s)
 	removeUnfinishedBuilds(cfg.DataDir)
+	s.removeStoredSheets()
 	if err := s.setupUploads(); err != nil {
 		store.Close()
 		return nil, err

@@ -80,17 +80,15 @@ const (
 
 // codeRecord is an access code as stored.
 type codeRecord struct {
-	ID          string     `json:"id"`
-	Code        slowHash   `json:"code"`
-	Questions   []question `json:"questions"`
-	Items       []Item     `json:"items"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	ExpiresAt   time.Time  `json:"expiresAt"`
-	Revoked     bool       `json:"revoked,omitempty"`
-	RevokedAt   time.Time  `json:"revokedAt,omitzero"`
-	Failures    int        `json:"failures,omitempty"`
-	LockedUntil time.Time  `json:"lockedUntil,omitzero"`
-	Downloads   int        `json:"downloads,omitempty"`
+	ID        string     `json:"id"`
+	Code      slowHash   `json:"code"`
+	Questions []question `json:"questions"`
+	Items     []Item     `json:"items"`
+	CreatedAt time.Time  `json:"createdAt"`
+	ExpiresAt time.Time  `json:"expiresAt"`
+	Revoked   bool       `json:"revoked,omitempty"`
+	RevokedAt time.Time  `json:"revokedAt,omitzero"`
+	Downloads int        `json:"downloads,omitempty"`
 }
 
 // community is a clinic's upload inbox as stored.
