@@ -260,8 +260,14 @@ func runSend(ctx context.Context, r *jobRun) error {
 		}
 	})
 	res, err := client.Upload(ctx, tus.Job{
-		Endpoint: p.UploadURL, Metadata: meta, File: f, Size: p.Size, URL: p.TusURL,
-		OnURL: func(u string) error { p.TusURL = u; return r.SaveParams(p) },
+		Endpoint: p.UploadURL, Metadata: meta, File: f, Size: p.Size, URL: p.TusURL, Secret: loadUploadSecret(p.Spool),
+		OnCreated: func(u, secret string) error {
+			if err := saveUploadSecret(p.Spool, secret); err != nil {
+				return err
+			}
+			p.TusURL = u
+			return r.SaveParams(p)
+		},
 	})
 	if err != nil {
 		return err
@@ -274,6 +280,7 @@ func runSend(ctx context.Context, r *jobRun) error {
 		Size: irc.Size, SHA256: irc.SHA256, ReceivedAt: irc.ReceivedAt, Portal: p.Portal, Studies: p.NStudy, Files: p.Files}})
 	f.Close()
 	os.Remove(p.Spool)
+	removeUploadSecret(p.Spool)
 	c.mu.Lock()
 	delete(c.secrets, "password:"+r.id)
 	c.mu.Unlock()
@@ -331,6 +338,7 @@ func cleanupSend(j *Job) {
 	var p sendParams
 	if jsonUnmarshal(j.Params, &p) == nil && p.Spool != "" {
 		os.Remove(p.Spool)
+		removeUploadSecret(p.Spool)
 	}
 }
 

@@ -16,9 +16,17 @@
 // (or a stored URL) on another scheme, host or port is an *OriginError
 // and nothing — no byte, no password — goes there.
 //
+// Bildbote's portal returns a creator secret with a new upload
+// (SecretHeader); the client sends it on every HEAD, PATCH and DELETE of
+// that upload, and hands it to Job.OnCreated with the URL so that a job
+// store can resume after a reboot. A server without secrets works as
+// before.
+//
 // Errors a person can act on unwrap to *i18n.UserError: the server's
 // checksum verdict (*ChecksumError, status 460), a size limit (413), a
-// refused password (403), an unknown inbox (404 at creation).
+// refused password (403), an unknown inbox (404 at creation). A full
+// portal (507: the inbox's quota or the portal's disk) and a lock-out
+// (429) are waited out like a busy server.
 package tus
 
 import (
@@ -89,16 +97,32 @@ type Job struct {
 	Size int64
 	// URL is the upload's URL from an earlier run; empty creates one.
 	URL string
+	// Secret is the upload's creator secret from an earlier run (see
+	// SecretHeader); it goes with URL.
+	Secret string
 	// OnURL is called with the upload URL as soon as it is known (after
 	// creation, or a re-creation after the server lost the upload),
 	// before any byte is sent. Persist it; an error aborts the upload.
 	OnURL func(uploadURL string) error
+	// OnCreated, when set, is called instead of OnURL with the URL and
+	// the creator secret the portal returned ("" from a server without
+	// them). Persist both, to resume after a restart; the secret is a
+	// credential for this upload: never log it.
+	OnCreated func(uploadURL, secret string) error
 }
+
+// SecretHeader is Bildbote's extension to tus creation: the portal
+// answers the POST with a secret that only the creator knows, and the
+// upload answers HEAD, PATCH and DELETE only when it comes back. The
+// client sends it to the upload's URL only (which is on the endpoint's
+// origin), never to the creation endpoint or anywhere else.
+const SecretHeader = "Bildbote-Upload-Secret"
 
 // Result is a finished upload.
 type Result struct {
-	URL string // the upload URL
-	ID  string // its last path segment (the portal's receipt id)
+	URL    string // the upload URL
+	ID     string // its last path segment (the portal's receipt id)
+	Secret string // its creator secret (Terminate needs it)
 	// Receipt is the portal's receipt path from the final PATCH's
 	// Bildbote-Receipt header; empty when that answer was lost.
 	Receipt string
@@ -165,7 +189,8 @@ func (e *MismatchError) Error() string {
 func transientStatus(code int) bool {
 	switch code {
 	case http.StatusLocked, http.StatusTooManyRequests, http.StatusRequestTimeout,
-		http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+		http.StatusInsufficientStorage:
 		return true
 	}
 	return false
@@ -197,6 +222,7 @@ type upload struct {
 	c       *Client
 	job     *Job
 	url     string
+	secret  string // the creator secret of url
 	offset  int64
 	sent    atomic.Int64 // bytes confirmed plus in flight, for progress
 	waiter  *retry.Waiter
@@ -218,7 +244,7 @@ func (c *Client) Upload(ctx context.Context, job Job) (*Result, error) {
 			return nil, err
 		}
 	}
-	u := &upload{c: c, job: &job, url: job.URL}
+	u := &upload{c: c, job: &job, url: job.URL, secret: job.Secret}
 	u.waiter = retry.New(c.Retry, c.Progress, func() transfer.Status { return u.status(transfer.StateUploading) })
 	for {
 		if u.url == "" {
@@ -235,15 +261,15 @@ func (c *Client) Upload(ctx context.Context, job Job) (*Result, error) {
 			return nil, err
 		}
 		transfer.Report(c.Progress, u.status(transfer.StateDone))
-		return &Result{URL: u.url, ID: path.Base(u.url), Receipt: u.receipt, Size: job.Size}, nil
+		return &Result{URL: u.url, ID: path.Base(u.url), Secret: u.secret, Receipt: u.receipt, Size: job.Size}, nil
 	}
 }
 
 // Resume continues the upload at uploadURL with file (size bytes). It
 // returns ErrUploadGone when the server no longer has it; Upload with an
 // Endpoint starts over instead.
-func (c *Client) Resume(ctx context.Context, uploadURL string, file io.ReaderAt, size int64) (*Result, error) {
-	return c.Upload(ctx, Job{URL: uploadURL, File: file, Size: size})
+func (c *Client) Resume(ctx context.Context, uploadURL, secret string, file io.ReaderAt, size int64) (*Result, error) {
+	return c.Upload(ctx, Job{URL: uploadURL, Secret: secret, File: file, Size: size})
 }
 
 // create POSTs a new upload and hands its URL to OnURL.
@@ -281,9 +307,15 @@ func (u *upload) create(ctx context.Context) error {
 				return err
 			}
 			u.url, u.offset = abs, 0
+			u.secret = resp.Header.Get(SecretHeader)
+			resp.Body.Close()
 			u.sent.Store(0)
 			u.waiter.Reset()
-			if u.job.OnURL != nil {
+			if u.job.OnCreated != nil {
+				if err := u.job.OnCreated(abs, u.secret); err != nil {
+					return fmt.Errorf("tus: persist upload URL: %w", err)
+				}
+			} else if u.job.OnURL != nil {
 				if err := u.job.OnURL(abs); err != nil {
 					return fmt.Errorf("tus: persist upload URL: %w", err)
 				}
@@ -353,7 +385,7 @@ func (u *upload) head(ctx context.Context) (done bool, err error) {
 		if err != nil {
 			return false, fmt.Errorf("tus head: %w", err)
 		}
-		u.c.setHeaders(req)
+		u.setHeaders(req)
 		req.Header.Set("Cache-Control", "no-store")
 		resp, err := u.c.doWithStall(ctx, req, nil)
 		if err != nil {
@@ -406,7 +438,7 @@ func (u *upload) patch(ctx context.Context) (complete bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("tus patch: %w", err)
 	}
-	u.c.setHeaders(req)
+	u.setHeaders(req)
 	req.Header.Set("Content-Type", "application/offset+octet-stream")
 	req.Header.Set("Upload-Offset", strconv.FormatInt(u.offset, 10))
 	req.ContentLength = n
@@ -589,14 +621,28 @@ func (c *Client) setHeaders(req *http.Request) {
 	req.Header.Set("Tus-Resumable", Version)
 }
 
+// setHeaders adds the creator secret to a request for the upload itself.
+func (u *upload) setHeaders(req *http.Request) {
+	u.c.setHeaders(req)
+	setSecret(req, u.secret)
+}
+
+func setSecret(req *http.Request, secret string) {
+	if secret != "" {
+		req.Header.Set(SecretHeader, secret)
+	}
+}
+
 // Terminate deletes an upload (termination extension), e.g. when the user
-// cancels a send.
-func (c *Client) Terminate(ctx context.Context, uploadURL string) error {
+// cancels a send. secret is the upload's creator secret (Result.Secret,
+// or what OnCreated persisted).
+func (c *Client) Terminate(ctx context.Context, uploadURL, secret string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, uploadURL, nil)
 	if err != nil {
 		return err
 	}
 	c.setHeaders(req)
+	setSecret(req, secret)
 	resp, err := c.http().Do(req)
 	if err != nil {
 		return fmt.Errorf("tus terminate: %w", err)

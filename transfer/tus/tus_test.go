@@ -138,13 +138,14 @@ func TestResumeAfterKill(t *testing.T) {
 	f, data := randomFile(t, 2<<20)
 	const chunk = 128 << 10
 	ctx, cancel := context.WithCancel(context.Background())
-	var saved string
+	var saved, savedSecret string
 	c := &Client{ChunkSize: chunk, Progress: transfer.ProgressFunc(func(s transfer.Status) {
 		if s.Done > 1<<20 {
 			cancel()
 		}
 	})}
-	_, err := c.Upload(ctx, Job{Endpoint: srv.endpoint, File: f, Size: int64(len(data)), OnURL: func(u string) error { saved = u; return nil }})
+	_, err := c.Upload(ctx, Job{Endpoint: srv.endpoint, File: f, Size: int64(len(data)),
+		OnCreated: func(u, secret string) error { saved, savedSecret = u, secret; return nil }})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled upload: %v", err)
 	}
@@ -160,7 +161,7 @@ func TestResumeAfterKill(t *testing.T) {
 		}
 		sentAfter = s.Done
 	})}
-	res, err := c2.Resume(context.Background(), saved, f, int64(len(data)))
+	res, err := c2.Resume(context.Background(), saved, savedSecret, f, int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,10 +276,10 @@ func TestStartOverWhenGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Terminate(context.Background(), first.URL); err != nil {
+	if err := c.Terminate(context.Background(), first.URL, first.Secret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Resume(context.Background(), first.URL, f, int64(len(data))); !errors.Is(err, ErrUploadGone) {
+	if _, err := c.Resume(context.Background(), first.URL, first.Secret, f, int64(len(data))); !errors.Is(err, ErrUploadGone) {
 		t.Fatalf("Resume of a deleted upload: %v", err)
 	}
 	var urls []string
@@ -328,7 +329,7 @@ func TestMismatchedLength(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = (&Client{}).Resume(context.Background(), res.URL, f, 999)
+	_, err = (&Client{}).Resume(context.Background(), res.URL, res.Secret, f, 999)
 	var me *MismatchError
 	if !errors.As(err, &me) {
 		t.Fatalf("wrong file for upload: %v", err)

@@ -1,0 +1,39 @@
+package app
+
+import (
+	"os"
+	"strings"
+)
+
+// The portal's creator secret of a send's partial upload (tus.SecretHeader)
+// opens that upload for HEAD, PATCH and DELETE. It must survive a reboot
+// to resume, but it is a credential, so it is not in the job's Params
+// (which `jobs --json` prints): it lives next to the spool file, 0600 in
+// the 0700 spool folder, and goes with it.
+
+func uploadSecretPath(spool string) string { return spool + ".secret" }
+
+// loadUploadSecret reads the stored secret; "" when there is none (an
+// upload made before secrets existed, or none made yet).
+func loadUploadSecret(spool string) string {
+	b, err := os.ReadFile(uploadSecretPath(spool))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// saveUploadSecret stores secret atomically ("" removes the file).
+func saveUploadSecret(spool, secret string) error {
+	if secret == "" {
+		removeUploadSecret(spool)
+		return nil
+	}
+	tmp := uploadSecretPath(spool) + ".tmp"
+	if err := os.WriteFile(tmp, []byte(secret), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, uploadSecretPath(spool))
+}
+
+func removeUploadSecret(spool string) { os.Remove(uploadSecretPath(spool)) }
