@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // communityJSON is a community as the API shows it.
@@ -153,20 +156,64 @@ func (s *Server) handleInboxGet(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", rec.ReceivedAt, f)
 }
 
+// RejectReasons are the reasons a clinic may give when it acknowledges an
+// envelope as rejected (DELETE /api/v1/inbox/{code}/{id}?rejected=REASON):
+// it could not open it and keeps it in its quarantine.
+var RejectReasons = []string{"not-for-us", "corrupt", "verify", "limit", "other"}
+
 // handleInboxDelete acknowledges an item: the clinic imported it, so the
-// portal forgets the envelope.
+// portal forgets the envelope. With ?rejected=REASON the clinic could not
+// open it (it keeps it in quarantine): the receipt records the reason and
+// the time (no patient data, the portal never sees any) and the log says
+// so; the envelope is deleted all the same, so the inbox drains.
 func (s *Server) handleInboxDelete(w http.ResponseWriter, r *http.Request) {
+	reason, rejected := r.URL.Query().Get("rejected"), r.URL.Query().Has("rejected")
+	if rejected && !slices.Contains(RejectReasons, reason) {
+		writeError(w, http.StatusBadRequest, "bad-reason", "rejected= must be one of "+strings.Join(RejectReasons, ", "))
+		return
+	}
 	c, rec := s.inboxEntry(w, r)
 	if rec == nil {
 		return
 	}
-	if err := s.store.acknowledge(rec.ID); err != nil {
+	var err error
+	if rejected {
+		err = s.store.reject(rec.ID, reason)
+	} else {
+		err = s.store.acknowledge(rec.ID)
+	}
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "cannot acknowledge")
 		return
+	}
+	if rejected {
+		s.cfg.Logger.Warn("inbox item rejected by the clinic", "community", c.Code, "item", rec.ID, "size", rec.Size, "reason", reason)
 	}
 	s.ledger.remove(rec.ID)
 	if err := os.Remove(s.inboxPath(c.Code, rec.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.cfg.Logger.Warn("remove acknowledged envelope", "err", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// rejectedReceipt is a receipt as stored once the clinic rejected it: the
+// receipt's fields plus the reason and when (kept beside receiptRecord so
+// that nothing else has to know).
+type rejectedReceipt struct {
+	receiptRecord
+	Rejected   string    `json:"rejected"`
+	RejectedAt time.Time `json:"rejectedAt"`
+}
+
+// reject acknowledges a receipt as rejected with reason.
+func (s *Store) reject(id, reason string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketReceipts)
+		var r rejectedReceipt
+		if err := getJSON(b, []byte(id), &r); err != nil {
+			return err
+		}
+		r.Acknowledged, r.Rejected, r.RejectedAt = true, reason, time.Now().UTC()
+		return putJSON(b, []byte(id), &r)
+	})
 }

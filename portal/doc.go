@@ -64,7 +64,11 @@
 // longer than Retention ago, unfinished uploads idle longer than
 // AbandonAfter (tusd does not), and finished uploads after the same time
 // (their inbox copy is a separate link). An acknowledged inbox item is
-// deleted at once.
+// deleted at once. A clinic that cannot open an envelope acknowledges it
+// as rejected (DELETE /api/v1/inbox/{code}/{id}?rejected=REASON, REASON
+// one of RejectReasons): it is deleted too, and its receipt keeps the
+// reason and the time, and the log says so (the portal never holds
+// patient data in clear, so none is in either).
 //
 // # Admin commands while the server runs
 //
