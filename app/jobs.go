@@ -208,6 +208,9 @@ type Receipt struct {
 	Saved []SavedStudy `json:"saved,omitempty"`
 	// Imported lists what an import did, per envelope and study.
 	Imported []ImportResult `json:"imported,omitempty"`
+	// Quarantined lists the envelopes an import could not open and moved
+	// to the quarantine (Core.Quarantine).
+	Quarantined []QuarantinedItem `json:"quarantined,omitempty"`
 }
 
 // UploadReceipt is the portal's confirmation that an envelope arrived.

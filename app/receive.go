@@ -44,6 +44,10 @@ type importParams struct {
 	// checksum) that breaks the protocol's grammar: never fetched, never
 	// acknowledged, never a path; reported at the end (IDs quoted).
 	Rejected []string `json:"rejected,omitempty"`
+	// Quarantined are items that could not be opened (item ID →
+	// quarantine ID): kept encrypted in the quarantine, acknowledged on
+	// the portal as rejected.
+	Quarantined map[string]string `json:"quarantined,omitempty"`
 }
 
 // InboxList lists the envelopes waiting in a community inbox.
@@ -193,7 +197,11 @@ func runImport(ctx context.Context, r *jobRun) error {
 	}
 	r.SetTotal(total)
 	r.SetDone(done)
+	if p.Quarantined == nil {
+		p.Quarantined = map[string]string{}
+	}
 	var refused error
+	var quarantined []*QuarantinedItem
 	for _, it := range p.Items {
 		r.SetItems(len(p.Results), len(p.Items))
 		if _, ok := p.Results[it.ID]; ok {
@@ -202,7 +210,29 @@ func runImport(ctx context.Context, r *jobRun) error {
 		if _, ok := p.Failed[it.ID]; ok {
 			continue
 		}
-		res, err := c.importItem(ctx, r, &p, work, id, apiKey, it, done)
+		var res []ImportResult
+		var err error
+		if _, ok := p.Quarantined[it.ID]; !ok {
+			res, err = c.importItem(ctx, r, &p, work, id, apiKey, it, done)
+		}
+		var oe *openError
+		if reason := quarantineReason(err); (errors.As(err, &oe) && reason != "") || p.Quarantined[it.ID] != "" {
+			// It cannot be opened (not for our key, damaged, hostile):
+			// keep it encrypted in the quarantine, reject it on the
+			// portal so the inbox drains.
+			p.Quarantined[it.ID] = quarantineID(p.Portal, p.Inbox, it.ID)
+			q, qerr := c.quarantine(ctx, &p, apiKey, it, reason)
+			if serr := r.SaveParams(p); serr != nil {
+				return serr
+			}
+			if qerr == nil {
+				quarantined = append(quarantined, q)
+				done += it.Size
+				r.SetDone(done)
+				continue
+			}
+			err = qerr
+		}
 		if err != nil {
 			if ctx.Err() != nil || IsTransient(err) || IsGaveUp(err) {
 				return err
@@ -228,9 +258,15 @@ func runImport(ctx context.Context, r *jobRun) error {
 	for _, it := range p.Items {
 		rc.Imported = append(rc.Imported, p.Results[it.ID]...)
 	}
+	for _, q := range quarantined {
+		rc.Quarantined = append(rc.Quarantined, *q)
+	}
 	r.SetReceipt(&rc)
 	work.Close()
 	os.RemoveAll(p.WorkDir)
+	if refused == nil && len(quarantined) > 0 {
+		refused = quarantinedError(quarantined)
+	}
 	if refused == nil && len(p.Rejected) > 0 {
 		refused = i18n.NewError(i18n.KindRefused, "transfer.inbox.bad_item", strings.Join(p.Rejected, ", ")).WithHint("transfer.inbox.bad_item.hint")
 	}
@@ -293,7 +329,7 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, work 
 	r.SetPhase(string(transfer.StateOpening))
 	m, err := envelope.Open(ctx, f, []age.Identity{id}, tmpDst, envelope.Limits{}, transfer.ProgressFunc(func(transfer.Status) {}))
 	if err != nil {
-		return nil, err
+		return nil, &openError{err}
 	}
 	results := studyResults(m, it.ID, tmpDst)
 	if p.StowURL != "" {

@@ -462,11 +462,31 @@ func (c *Client) Download(ctx context.Context, code string, item Item, dst strin
 // Ack acknowledges an imported envelope; the portal deletes it. An item
 // already gone counts as acknowledged.
 func (c *Client) Ack(ctx context.Context, code, id string) error {
+	return c.ack(ctx, code, id, "")
+}
+
+// Reject acknowledges an envelope the clinic could not open (and keeps in
+// its quarantine) as rejected, with reason (one of the portal's
+// RejectReasons: "not-for-us", "corrupt", "verify", "limit", "other"); the
+// portal deletes it and records the reason. A portal that does not know
+// rejections takes it as a plain acknowledgement.
+func (c *Client) Reject(ctx context.Context, code, id, reason string) error {
+	if reason == "" {
+		reason = "other"
+	}
+	return c.ack(ctx, code, id, reason)
+}
+
+func (c *Client) ack(ctx context.Context, code, id, rejected string) error {
 	if !ValidID(id) {
 		return &BadItemError{ID: id, Reason: "id"}
 	}
+	u := c.url("inbox", code, id)
+	if rejected != "" {
+		u += "?rejected=" + url.QueryEscape(rejected)
+	}
 	w := retry.New(c.Retry, c.Progress, nil)
-	resp, err := c.send(ctx, w, http.MethodDelete, c.url("inbox", code, id), true, nil)
+	resp, err := c.send(ctx, w, http.MethodDelete, u, true, nil)
 	if err != nil {
 		return err
 	}
