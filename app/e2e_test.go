@@ -120,13 +120,13 @@ func (p *testPortal) addCommunity(code, name, recipient string) string {
 	return res.APIKey
 }
 
-func emptyPolicy(t *testing.T) string {
+func emptyPolicy(t testing.TB) string {
 	p := filepath.Join(t.TempDir(), "policy.toml")
 	os.WriteFile(p, nil, 0o644)
 	return p
 }
 
-func openCore(t *testing.T, cfg app.Config) *app.Core {
+func openCore(t testing.TB, cfg app.Config) *app.Core {
 	t.Helper()
 	if cfg.StateDir == "" {
 		cfg.StateDir = t.TempDir()

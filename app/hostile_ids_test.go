@@ -12,10 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/crypto"
@@ -37,7 +40,7 @@ type hostileInbox struct {
 	server *httptest.Server
 }
 
-func newHostileInbox(t *testing.T, envelope []byte) *hostileInbox {
+func newHostileInbox(t testing.TB, envelope []byte) *hostileInbox {
 	sum := sha256.Sum256(envelope)
 	h := &hostileInbox{envelope: envelope, sha: hex.EncodeToString(sum[:])}
 	h.server = httptest.NewServer(http.HandlerFunc(h.serve))
@@ -115,7 +118,7 @@ type sentinelSite struct {
 	base, to, state string
 }
 
-func newSentinelSite(t *testing.T) *sentinelSite {
+func newSentinelSite(t testing.TB) *sentinelSite {
 	base := t.TempDir()
 	s := &sentinelSite{base: base, to: filepath.Join(base, "clinic", "to"), state: filepath.Join(base, "clinic", "state")}
 	for name, body := range map[string]string{
@@ -139,7 +142,7 @@ func newSentinelSite(t *testing.T) *sentinelSite {
 // clinicCore opens the clinic's core on the site's state dir with its key
 // in the file state/keys/clinic.age (no keyring), the file the attack
 // "../../keys/clinic" deleted.
-func (s *sentinelSite) clinicCore(t *testing.T) (*app.Core, *app.KeyInfo) {
+func (s *sentinelSite) clinicCore(t testing.TB) (*app.Core, *app.KeyInfo) {
 	t.Helper()
 	core := openCore(t, app.Config{StateDir: s.state, NoKeyring: true,
 		Passphrase: crypto.Passphrase{Prompt: func() (string, error) { return "correct horse", nil }}})
@@ -285,4 +288,94 @@ func waitShort(t *testing.T, core *app.Core, job *app.Job) *app.Job {
 		t.Fatalf("job %s did not end: %v; now %+v", job.ID, err, now)
 	}
 	return j
+}
+
+// FuzzHostileInboxListing runs a real receive against a hostile inbox
+// server whose listing the fuzzer writes (two items: IDs, size, checksum,
+// time) and checks that nothing outside the target folder and the job's
+// work dir changes (the sentinel tree, the clinic's key file among it),
+// and that no request ever names an ID outside the grammar.
+func FuzzHostileInboxListing(f *testing.F) {
+	for _, id := range []string{"x/../..", "../../keys/clinic", "/etc/passwd", `C:\..`, `C:\Windows\System32`, "a\x00b", strings.Repeat("A", 65),
+		strings.Repeat("../", 300), "ｘ／．．", "\u2215..\u2215..", ".", "..", "", " ", "0123456789abcdef0123456789abcdef", "item%2F..%2F..", "a/b", `..\..\keys`, "CON", "-", "_"} {
+		f.Add(id, "0123456789abcdef0123456789abcdef", int64(-1), "=", "2026-01-02T03:04:05Z")
+	}
+	f.Add("ok1", "ok1", int64(0), "", "")
+	f.Add("ok2", "../ok2", int64(1<<62), "zz", "bogus")
+	f.Add("ok3", "ok4", int64(-5), "=", "9999-12-31T23:59:59Z")
+	site := newSentinelSite(f)
+	core, key := site.clinicCore(f)
+	own, err := age.ParseX25519Recipient(key.Recipient)
+	if err != nil {
+		f.Fatal(err)
+	}
+	files := map[string]string{"files/BEFUND.pdf": "%PDF-1.4 report"}
+	h := newHostileInbox(f, craftEnvelope(f, own, manifestOf(files), files, 0))
+	f.Fuzz(func(t *testing.T, id1, id2 string, size int64, sha, received string) {
+		item := func(id string) map[string]any {
+			it := h.item(id)
+			if size >= 0 {
+				it["size"] = size
+			}
+			if sha != "=" {
+				it["sha256"] = sha
+			}
+			if received != "" {
+				it["receivedAt"] = received
+			}
+			return it
+		}
+		h.setItems(item(id1), item(id2))
+		before := site.snapshot(t)
+		job, err := core.StartImport(app.ImportRequest{Portal: h.server.URL, Inbox: "bM1X", APIKey: "key", ToDir: site.to})
+		if err == nil && job != nil {
+			j := waitShort(t, core, job)
+			core.Forget(j.ID)
+		}
+		if !sameSnapshot(t, "listing "+strconvQuote(id1)+", "+strconvQuote(id2), before, site.snapshot(t)) {
+			return
+		}
+		h.mu.Lock()
+		sent := append(append([]string(nil), h.gets...), h.acks...)
+		h.mu.Unlock()
+		for _, id := range sent {
+			if !validWireID(id) {
+				t.Errorf("a request named the item %q", id)
+			}
+		}
+		site.clearTarget(t)
+	})
+}
+
+// validWireID is the inbox ID grammar as it appears in a request path.
+func validWireID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func strconvQuote(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return strconv.QuoteToASCII(s)
+}
+
+// clearTarget empties to/ (but for already-there.txt) and the quarantine
+// (but for keep.me) between fuzz runs.
+func (s *sentinelSite) clearTarget(t *testing.T) {
+	for dir, keep := range map[string]string{s.to: "already-there.txt", filepath.Join(s.state, "quarantine"): "keep.me"} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if e.Name() != keep {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 }

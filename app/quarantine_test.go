@@ -25,7 +25,7 @@ import (
 // craftEnvelope builds an envelope by hand (age → zstd → tar with the
 // manifest first), to send what Seal never writes. manifestPad, when > 0,
 // makes the manifest entry that many zero bytes: a zstd bomb.
-func craftEnvelope(t *testing.T, recipient age.Recipient, m *envelope.Manifest, files map[string]string, manifestPad int) []byte {
+func craftEnvelope(t testing.TB, recipient age.Recipient, m *envelope.Manifest, files map[string]string, manifestPad int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := age.Encrypt(&buf, recipient)
