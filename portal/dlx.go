@@ -180,13 +180,16 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 		writeLocked(w, wait)
 		return
 	}
-	// Bound parallel argon2id runs (19 MiB each).
-	select {
-	case s.hashSlots <- struct{}{}:
-		defer func() { <-s.hashSlots }()
-	case <-r.Context().Done():
+	// Bound parallel argon2id runs (19 MiB each): one pool with the
+	// upload passwords, and a bounded wait for a slot (then 503).
+	release, err := s.hashSlot(r.Context())
+	if err != nil {
+		if err == errBusy {
+			writeBusy(w, s.cfg.Limits.HashWait)
+		}
 		return
 	}
+	defer release()
 	code, ok := accesscode.Normalize(value)
 	var rec *codeRecord
 	if ok {

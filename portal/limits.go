@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"runtime"
 	"sync"
 	"time"
@@ -40,7 +39,7 @@ type Limits struct {
 	// uploads in progress (64 GiB; negative: no cap).
 	InboxPendingBytes int64
 	// AddrPendingBytes caps the same per client address, over all inboxes
-	// (16 GiB; negative: no cap).
+	// (32 GiB, above one upload of DefaultMaxUploadBytes; negative: no cap).
 	AddrPendingBytes int64
 	// AddrActiveUploads caps the unfinished uploads per client address (8;
 	// negative: no cap).
@@ -72,7 +71,7 @@ type Limits struct {
 const (
 	DefaultHashWait           = 5 * time.Second
 	DefaultInboxPendingBytes  = 64 << 30
-	DefaultAddrPendingBytes   = 16 << 30
+	DefaultAddrPendingBytes   = 32 << 30
 	DefaultAddrActiveUploads  = 8
 	DefaultFreeReserve        = 2 << 30
 	DefaultMetadataBytes      = 4 << 10
@@ -166,12 +165,6 @@ func (s *Server) hashSlot(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// writeBusy answers a request that found every hash slot taken.
-func (s *Server) writeBusy(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", retryAfter(s.cfg.Limits.HashWait))
-	writeError(w, http.StatusServiceUnavailable, "busy", "too many checks at once, try again shortly")
-}
-
 // retryAfter renders a wait as whole seconds, at least 1.
 func retryAfter(d time.Duration) string {
 	return fmt.Sprint(max(int((d+time.Second-1)/time.Second), 1))
@@ -188,11 +181,18 @@ type backoffLock struct {
 	base, ceiling time.Duration
 
 	mu      sync.Mutex
-	entries map[string]*throttleEntry
+	entries map[string]*backoffEntry
+}
+
+type backoffEntry struct {
+	failures    int
+	lockedUntil time.Time
+	prevUntil   time.Time // lockedUntil before the last begin, for undo
+	last        time.Time
 }
 
 func newBackoffLock(threshold int, base, ceiling time.Duration) *backoffLock {
-	return &backoffLock{threshold: threshold, base: base, ceiling: ceiling, entries: map[string]*throttleEntry{}}
+	return &backoffLock{threshold: threshold, base: base, ceiling: ceiling, entries: map[string]*backoffEntry{}}
 }
 
 func (b *backoffLock) lockFor(failures int) time.Duration {
@@ -214,7 +214,7 @@ func (b *backoffLock) begin(key string, now time.Time) (wait time.Duration, ok b
 	defer b.mu.Unlock()
 	e := b.entries[key]
 	if e == nil {
-		e = &throttleEntry{}
+		e = &backoffEntry{}
 		b.entries[key] = e
 	}
 	if now.Before(e.lockedUntil) {
@@ -225,6 +225,7 @@ func (b *backoffLock) begin(key string, now time.Time) (wait time.Duration, ok b
 	}
 	e.failures++
 	e.last = now
+	e.prevUntil = e.lockedUntil
 	if d := b.lockFor(e.failures); d > 0 {
 		e.lockedUntil = now.Add(d)
 	}
@@ -232,15 +233,14 @@ func (b *backoffLock) begin(key string, now time.Time) (wait time.Duration, ok b
 }
 
 // undo takes back the failure begin counted (the password was right, or
-// the check never ran). Earlier failures stay.
+// the check never ran), and the lock that failure started. Earlier
+// failures stay: the next wrong password locks for twice as long.
 func (b *backoffLock) undo(key string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if e := b.entries[key]; e != nil && e.failures > 0 {
 		e.failures--
-		if b.lockFor(e.failures) == 0 {
-			e.lockedUntil = time.Time{}
-		}
+		e.lockedUntil = e.prevUntil
 	}
 }
 
