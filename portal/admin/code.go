@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -57,18 +58,30 @@ func (e *env) codeExtend(args []string) error {
 	data := f.dataDir()
 	expires := 30 * 24 * time.Hour
 	f.Var(durationFlag{&expires}, "expires", "new validity from now (e.g. 30d)")
+	unlock := f.Bool("unlock", false, "only lift the code's lock-outs (with --expires: and extend)")
 	ref, err := f.parseOneRef(args, data)
 	if err != nil {
 		return err
+	}
+	expiresSet := false
+	f.Visit(func(fl *flag.Flag) { expiresSet = expiresSet || fl.Name == "expires" })
+	// Extending always lifts the lock-outs too; --unlock alone keeps the
+	// expiry.
+	req := portal.ExtendRequest{Ref: ref, Unlock: true}
+	if !*unlock || expiresSet {
+		req.ExpiresAt = time.Now().Add(expires)
 	}
 	s, err := portal.OpenAdmin(*data)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	info, err := s.ExtendCode(context.Background(), portal.ExtendRequest{Ref: ref, ExpiresAt: time.Now().Add(expires)})
+	info, err := s.ExtendCode(context.Background(), req)
 	if err != nil {
 		return err
+	}
+	if *unlock {
+		fmt.Fprintln(e.stdout, i18n.T(e.lang, "portal.code.unlocked", info.RecordID))
 	}
 	fmt.Fprintln(e.stdout, i18n.T(e.lang, "portal.code.extended", info.RecordID, info.ExpiresAt.Local().Format("2006-01-02 15:04")))
 	return nil

@@ -3,8 +3,10 @@ package admin
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -33,7 +35,7 @@ func (e *env) codeIssue(args []string) error {
 	f.StringVar(&o.answer, "answer", "", "the answer to the custom question")
 	f.StringVar(&o.patient, "patient", "", "only the studies of this Patient ID")
 	f.StringVar(&o.publicURL, "public-url", "", "portal address for the sheet (default: the one serve uses)")
-	f.StringVar(&o.sheet, "sheet", "", "where to write the code sheet PDF (default DIR/sheets/RECORD.pdf)")
+	f.StringVar(&o.sheet, "sheet", "", "write the code sheet PDF to this file (outside the data dir), or - for stdout; none by default")
 	f.StringVar(&o.issuer, "issuer", "", "practice or clinic name printed on the sheet")
 	o.expires = 90 * 24 * time.Hour
 	f.Var(durationFlag{&o.expires}, "expires", "validity (e.g. 90d)")
@@ -46,6 +48,9 @@ func (e *env) codeIssue(args []string) error {
 		return errUsage
 	}
 	o.paths = paths
+	if insideDir(o.data, o.sheet) {
+		return i18n.NewError(i18n.KindInput, "portal.err.sheet_in_data", o.sheet)
+	}
 	return e.issue(context.Background(), o)
 }
 
@@ -78,14 +83,49 @@ func (e *env) issue(ctx context.Context, o issueOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	sheetPath, err := writeSheet(o, res, questions, staged, e.lang)
-	if err != nil {
-		return err
+	// The code exists in clear only here: on stdout (or, when the sheet
+	// goes to stdout, on stderr) and in the sheet where the operator
+	// wants it. The portal keeps neither.
+	expires := res.ExpiresAt.Local().Format("2006-01-02")
+	switch o.sheet {
+	case "":
+		fmt.Fprintln(e.stdout, accesscode.Format(res.Code))
+		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.issue.done_nosheet", res.RecordID, len(staged.Items), expires))
+	case "-":
+		if err := writeSheet(e.stdout, o, res, questions, staged, e.lang); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stderr, accesscode.Format(res.Code))
+		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.issue.done", res.RecordID, len(staged.Items), expires, "-"))
+	default:
+		if err := writeSheetFile(o, res, questions, staged, e.lang); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, accesscode.Format(res.Code))
+		fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.issue.done", res.RecordID, len(staged.Items), expires, o.sheet))
 	}
-	fmt.Fprintln(e.stdout, accesscode.Format(res.Code))
-	fmt.Fprintln(e.stderr, i18n.T(e.lang, "portal.issue.done", res.RecordID, len(staged.Items),
-		res.ExpiresAt.Local().Format("2006-01-02"), sheetPath))
 	return nil
+}
+
+// insideDir reports whether path lies inside dir (after making both
+// absolute and clean; an empty path or "-" never does).
+func insideDir(dir, path string) bool {
+	if path == "" || path == "-" {
+		return false
+	}
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	if r, err := filepath.EvalSymlinks(d); err == nil {
+		d = r
+	}
+	if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		p = filepath.Join(r, filepath.Base(p))
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // questions turns the flags into second factors: the date of birth
@@ -122,14 +162,21 @@ func (e *env) questions(o issueOptions, staged *portal.Staged) ([]portal.Questio
 	return qs, nil
 }
 
-func writeSheet(o issueOptions, res portal.IssueResult, qs []portal.QuestionSpec, staged *portal.Staged, lang i18n.Lang) (string, error) {
-	path := o.sheet
-	if path == "" {
-		path = filepath.Join(o.data, "sheets", res.RecordID+".pdf")
+// writeSheetFile writes the code sheet to o.sheet (mode 0600).
+func writeSheetFile(o issueOptions, res portal.IssueResult, qs []portal.QuestionSpec, staged *portal.Staged, lang i18n.Lang) error {
+	f, err := os.OpenFile(o.sheet, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("code sheet: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", err
+	err = writeSheet(f, o, res, qs, staged, lang)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("code sheet: %w", cerr)
 	}
+	return err
+}
+
+// writeSheet writes the code sheet PDF to w.
+func writeSheet(w io.Writer, o issueOptions, res portal.IssueResult, qs []portal.QuestionSpec, staged *portal.Staged, lang i18n.Lang) error {
 	var types []string
 	for _, q := range qs {
 		types = append(types, q.Type)
@@ -142,19 +189,12 @@ func writeSheet(o issueOptions, res portal.IssueResult, qs []portal.QuestionSpec
 			reports++
 		}
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("code sheet: %w", err)
-	}
-	err = codesheet.Write(f, codesheet.Sheet{
+	err := codesheet.Write(w, codesheet.Sheet{
 		Code: res.Code, PublicURL: publicURL(o.data, o.publicURL), ExpiresAt: res.ExpiresAt,
 		Questions: types, Issuer: o.issuer, Contents: i18n.T(lang, "portal.issue.contents", studies, reports),
 	})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		return "", fmt.Errorf("code sheet: %w", err)
+		return fmt.Errorf("code sheet: %w", err)
 	}
-	return path, nil
+	return nil
 }
