@@ -25,15 +25,36 @@
 //   - Access codes, answers and the upload password are stored only as
 //     salted argon2id hashes; codes are found through an HMAC-SHA256 index
 //     under a key kept in the data dir, then verified against their slow
-//     hash. An unknown code is asked the same question as a real
-//     date-of-birth code and spends the same hashing time.
-//   - Five wrong answers lock a code, and separately a client address (an
-//     IPv6 /64), for a minute, doubling with every further failure (at
-//     most a day). Every attempt counts as a failure until it succeeds, so
-//     parallel requests get no extra tries; at most max(2, CPUs) answer
-//     checks hash at once. The code's counter shows in `code list`;
-//     `code extend` lifts the lock. Locked, unknown, revoked and wrong all
-//     answer 401; only "expired but right" answers 403.
+//     hash. The portal keeps no code in clear anywhere: `code issue`
+//     prints it and writes the code sheet only where the operator says
+//     (--sheet FILE outside the data dir, or - for stdout); sheets an
+//     earlier version left in DIR/sheets are deleted at start and by
+//     every sweep.
+//   - No existence oracle: an unknown code is asked the same question as
+//     a real date-of-birth code, and its answers get the same status,
+//     body, headers and hashing time. Lock-outs (AnswerLimits) are kept in
+//     memory under the HMAC of the token as sent, for unknown tokens
+//     exactly as for real ones, and a locked attempt that reaches the
+//     hashing spends the same argon2id work as a check.
+//   - Lock-outs keep a patient who knows the answer able to get in: 5
+//     wrong answers from one address (an IPv6 /64) on one code lock that
+//     address out of that code, 10 on any codes lock it out of all, for a
+//     minute, doubling with every further failure (at most a day); the
+//     locked address gets 401 {"error":"locked"} with Retry-After (the
+//     client shows "try again at HH:MM"); other addresses are not
+//     affected. Only a global attack (20 wrong answers from at least 4
+//     addresses) locks a code for everyone, with the same backoff;
+//     `code extend --unlock` lifts it while the server runs, and `code
+//     list` shows the counter. Every attempt counts as a failure until it
+//     succeeds, so parallel requests get no extra tries. A restart lifts
+//     all locks.
+//   - A global budget bounds answer checks over all clients together (2
+//     a second, bursts of 40; serve --answer-rate/--answer-burst): beyond
+//     it tokentfa answers 503 {"timeOutInSeconds": N} with Retry-After,
+//     the same for every token, before any lookup. At most
+//     Limits.HashSlots password hashes (answers and upload passwords)
+//     run at once. Unknown, wrong, revoked and locked all answer 401;
+//     only "expired but right" answers 403.
 //   - JWTs are EdDSA (Ed25519, key in the data dir), valid 10 minutes by
 //     default, scoped to one code by its random record ID (never the code).
 //   - Nothing the request log writes identifies a patient: it logs the
@@ -48,17 +69,51 @@
 //
 // # Storage (the data dir)
 //
-//	state.db                 bbolt: codes, code index, communities, receipts
-//	keys/                    code-index HMAC key, JWT Ed25519 seed (0600)
-//	codes/<record>/src/      a code's DICOM files and PDFs, as staged
-//	codes/<record>/index.json   their dicomscan.Index
-//	codes/<record>/zip/      prepared IHE PDI ZIPs (one per study, all.zip)
-//	uploads/                 tusd file store (partial uploads survive restarts)
-//	inbox/<community>/<id>   filed envelopes
-//	sheets/<record>.pdf      printed code sheets
+// The data dir (0700, files 0600) holds patient data: treat a copy of it
+// like the PACS. What it does not hold is any access code, answer,
+// password or API key in clear. Every file and bucket:
+//
+//	state.db                 bbolt (0600), four buckets:
+//	  codes                  record ID → the code's argon2id hash; per question
+//	                         its type, custom text and the answer's argon2id
+//	                         hash; items (description, study UID and date,
+//	                         modalities, and in clear the patient's name,
+//	                         birth date and sex, which DLX's list returns);
+//	                         created, expiry, revoked, download count
+//	  codeIndex              HMAC-SHA256(index key, code) → record ID
+//	  communities            code, name, age recipients (public keys),
+//	                         SHA-256 of the API key (256 random bits), the
+//	                         upload password's argon2id hash, size limit
+//	  receipts               upload ID → community, size, SHA-256, time, the
+//	                         sender's file name, acknowledged/rejected
+//	keys/code-index.key      SECRET: the HMAC key of codeIndex (with it a copy
+//	                         still needs 2^60 guesses per code: no code is
+//	                         recoverable)
+//	keys/jwt-ed25519.seed    SECRET: signs DLX session tokens (a thief can mint
+//	                         tokens for this portal until the key is replaced)
+//	codes/<record>/src/      a code's DICOM files and PDFs, in clear (patient
+//	                         data, birth date included: the answer to a
+//	                         date-of-birth question, so the code is the only
+//	                         secret protecting them)
+//	codes/<record>/index.json   their dicomscan.Index (patient names, IDs,
+//	                         birth dates, study data)
+//	codes/<record>/zip/      prepared IHE PDI ZIPs (one per study, all.zip),
+//	                         in clear
+//	uploads/<id>, <id>.info  tusd file store: age-encrypted envelopes (opaque
+//	                         to the portal) and their metadata (community,
+//	                         sha256, the sender's file name, the client
+//	                         address, the digest of the creator's secret;
+//	                         never the upload password)
+//	inbox/<community>/<id>   filed envelopes (links to the uploads), encrypted
+//	public-url.txt           the last serve --public-url (for code sheets)
+//	demo.json                only in a `demo` data dir: the demo code and its
+//	                         birth date in clear (synthetic, never patients)
 //	admin.sock               the running server's admin socket (when the
 //	                         path is too long for a socket: admin.sock.path
 //	                         names one in a private temporary folder)
+//
+// Lock-out counters and the answer budget live only in the server's
+// memory. There is no sheets/ folder any more (see above).
 //
 // A background sweep deletes codes (and their files) expired or revoked
 // longer than Retention ago, unfinished uploads idle longer than
