@@ -55,13 +55,15 @@ start_portal() {
 
 # tus_upload BASE FILE SHA: POST create + PATCH the whole file with curl.
 tus_upload() {
-	local size loc
+	local size hdrs loc secret
 	size=$(stat -c %s "$2")
-	loc=$(curl -sS -D - -o /dev/null -X POST -H 'Tus-Resumable: 1.0.0' -H "Upload-Length: $size" \
+	hdrs=$(curl -sS -D - -o /dev/null -X POST -H 'Tus-Resumable: 1.0.0' -H "Upload-Length: $size" \
 		-H "Upload-Metadata: community $(b64 bM1X),sha256 $(b64 "$3"),filename $(b64 envelope.age)" \
-		"$1/api/v1/uploads/" | grep -i '^location:' | cut -d' ' -f2 | tr -d '\r')
+		"$1/api/v1/uploads/")
+	loc=$(printf '%s\n' "$hdrs" | grep -i '^location:' | cut -d' ' -f2 | tr -d '\r')
+	secret=$(printf '%s\n' "$hdrs" | grep -i '^bildbote-upload-secret:' | cut -d' ' -f2 | tr -d '\r')
 	case $loc in /*) loc=$1$loc ;; esac
-	curl -sS -o /dev/null -w '%{http_code}' -X PATCH -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' \
+	curl -sS -o /dev/null -w '%{http_code}' -X PATCH -H 'Tus-Resumable: 1.0.0' -H "Bildbote-Upload-Secret: $secret" -H 'Upload-Offset: 0' \
 		-H 'Content-Type: application/offset+octet-stream' -T "$2" "$loc"
 }
 

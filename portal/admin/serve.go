@@ -34,6 +34,7 @@ func (e *env) serve(args []string) error {
 	f.Var(durationFlag{&cfg.Retention}, "retention", "keep expired codes this long before deleting (default 7d)")
 	f.Var(durationFlag{&cfg.AbandonAfter}, "abandon-after", "delete unfinished uploads idle this long (default 24h)")
 	f.Var(durationFlag{&cfg.SweepInterval}, "sweep-interval", "how often to look for expired data (default 10m)")
+	limitFlags(f, &cfg.Limits)
 	f.Float64Var(&cfg.Answers.Rate, "answer-rate", 0, "answer checks per second over all clients (default 2; negative: no budget)")
 	f.IntVar(&cfg.Answers.Burst, "answer-burst", 0, "answer checks at once beyond the rate (default 40)")
 	if _, err := f.parseData(args, data); err != nil {
@@ -97,7 +98,8 @@ func (e *env) serveUntil(ctx context.Context, o serveOptions, ready func(url str
 	}
 	srv.Start()
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Headers stay small (the upload metadata is capped at a few KiB).
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() {
 		if useTLS {

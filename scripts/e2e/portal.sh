@@ -132,9 +132,12 @@ expect 201 -X POST -H 'Tus-Resumable: 1.0.0' -H "Upload-Length: $LEN" -H "Upload
 LOC=$(header Location)
 [[ $LOC == http://127.0.0.1:* ]] || LOC=$URL$LOC
 ID=${LOC##*/}
+SECRET="Bildbote-Upload-Secret: $(header Bildbote-Upload-Secret)"
+[ ${#SECRET} -gt 60 ] || fail "no creator secret"
+expect 404 -I -H 'Tus-Resumable: 1.0.0' "$LOC"   # without the creator secret
 head -c 1000 "$T/envelope" >"$T/chunk1"
 tail -c +1001 "$T/envelope" >"$T/chunk2"
-expect 204 -X PATCH -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' -H 'Content-Type: application/offset+octet-stream' --data-binary @"$T/chunk1" "$LOC"
+expect 204 -X PATCH -H 'Tus-Resumable: 1.0.0' -H "$SECRET" -H 'Upload-Offset: 0' -H 'Content-Type: application/offset+octet-stream' --data-binary @"$T/chunk1" "$LOC"
 
 step "restart in the middle of the upload"
 stop_server
@@ -144,9 +147,9 @@ expect_down || fail "server still up"
 OLD_URL=$URL
 start_server
 LOC=${LOC/$OLD_URL/$URL}
-expect 200 -I -H 'Tus-Resumable: 1.0.0' "$LOC"
+expect 200 -I -H 'Tus-Resumable: 1.0.0' -H "$SECRET" "$LOC"
 [ "$(header Upload-Offset)" = 1000 ] || fail "offset after restart: $(header Upload-Offset)"
-expect 204 -X PATCH -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 1000' -H 'Content-Type: application/offset+octet-stream' --data-binary @"$T/chunk2" "$LOC"
+expect 204 -X PATCH -H 'Tus-Resumable: 1.0.0' -H "$SECRET" -H 'Upload-Offset: 1000' -H 'Content-Type: application/offset+octet-stream' --data-binary @"$T/chunk2" "$LOC"
 expect 200 "$URL/api/v1/receipts/$ID"
 grep -q "\"sha256\":\"$SUM\"" "$T/body" || fail "receipt: $(cat "$T/body")"
 
@@ -165,7 +168,8 @@ expect 404 -H "$KEY" "$URL/api/v1/inbox/bM1X/$ID"
 step "checksum mismatch → 460"
 expect 201 -X POST -H 'Tus-Resumable: 1.0.0' -H 'Upload-Length: 4' -H "Upload-Metadata: community $(b64 bM1X),sha256 $(b64 "$SUM")" "$URL/api/v1/uploads/"
 BAD=$(header Location); [[ $BAD == http* ]] || BAD=$URL$BAD
-expect 460 -X PATCH -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' -H 'Content-Type: application/offset+octet-stream' --data-binary 'abcd' "$BAD"
+BADSECRET="Bildbote-Upload-Secret: $(header Bildbote-Upload-Secret)"
+expect 460 -X PATCH -H 'Tus-Resumable: 1.0.0' -H "$BADSECRET" -H 'Upload-Offset: 0' -H 'Content-Type: application/offset+octet-stream' --data-binary 'abcd' "$BAD"
 
 step "admin commands while serving"
 "$PORTAL" code list --data "$DATA" | grep -q PAT_BIRTH_DATE || fail "code list over the socket"
@@ -178,7 +182,7 @@ expect 401 -X POST -d '{"tfaAnswer":[{"questionId":"1","answer":"1960-01-31"}]}'
 step "the code works after the restart; the log holds no secrets"
 expect 200 -X POST -d '{"tfaAnswer":[{"questionId":"1","answer":"19580214"}]}' "$B/tokentfa/$CODE"
 stop_server
-for secret in "$CODE" "${CODE//-/}" "$CODE2" 19580214 1958-02-14 "$JWT" "$API_KEY"; do
+for secret in "$CODE" "${CODE//-/}" "$CODE2" 19580214 1958-02-14 "$JWT" "$API_KEY" "${SECRET#*: }" "${BADSECRET#*: }"; do
 	if grep -qF -- "$secret" "$T/server.log"; then fail "server log contains a secret"; fi
 done
 echo "portal.sh: OK"
