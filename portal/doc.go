@@ -15,8 +15,9 @@
 //     It is sent only after right answers; 401 and 403 never carry it.
 //     Other DLX portals do not send it, so clients must treat it as optional.
 //   - /api/v1/communities[/{code}], /api/v1/uploads/ (tusd v2, file store,
-//     in-memory locker), /api/v1/receipts/{id}, /api/v1/inbox/{code}[/{id}]
-//     with the clinic's API key as Bearer.
+//     in-memory locker; extension: the Bildbote-Upload-Secret creator
+//     secret, see Upload limits), /api/v1/receipts/{id},
+//     /api/v1/inbox/{code}[/{id}] with the clinic's API key as Bearer.
 //   - Every download (study ZIPs, PDFs, envelopes) carries Content-Length,
 //     ETag and Accept-Ranges: bytes and honours Range (http.ServeContent).
 //
@@ -66,6 +67,75 @@
 //   - An upload is verified against its sha256 metadata when its last byte
 //     arrives; a mismatch deletes it and fails the PATCH with 460. A match
 //     is hard-linked into the inbox and gets a receipt.
+//
+// # Upload limits (Limits; serve flags in brackets)
+//
+// Anyone may upload to a public inbox, so every resource an upload costs
+// is capped. The defaults suit a clinic portal on one machine; the limits
+// answer with the API's JSON error body, whose "error" names the limit.
+//
+//   - Creator secret. The 201 of a creation POST carries
+//     Bildbote-Upload-Secret (32 random bytes, base64url); HEAD, PATCH and
+//     DELETE of that upload need it back in the same header, else 404 as
+//     for an unknown upload, so a leaked upload URL lets nobody delete,
+//     write or interrupt it. Only its SHA-256 is stored. Uploads made
+//     before creator secrets existed have none: they cannot be written or
+//     deleted any more (their client gets 404 and, like Bildbote's client,
+//     starts a new upload), a finished one still answers HEAD, and the
+//     sweep removes them after AbandonAfter.
+//   - Password checks. Every argon2id verification (upload passwords and
+//     DLX answers) takes one of HashSlots (max(2, CPUs); --hash-slots),
+//     19 MiB each, so hashing needs at most HashSlots × 19 MiB. A request
+//     waits for a slot at most HashWait (5 s; --hash-wait), then gets 503
+//     with Retry-After. Size: HashSlots × 19 MiB must fit in memory next
+//     to everything else; more slots only help with more cores.
+//   - Upload-password lock-out. Every attempt counts as a failure until it
+//     succeeds. PasswordAddrFailures (5; --password-failures) wrong
+//     passwords from one address (an IPv6 /64) lock it out for
+//     PasswordLockout (1 min; --password-lockout), doubling with each
+//     further failure up to PasswordLockoutMax (24 h;
+//     --password-lockout-max). PasswordInboxFailures (50;
+//     --password-failures-inbox) from any addresses lock the inbox's
+//     password for everyone, doubling up to a twelfth of the maximum (2
+//     h). While locked, even the right password gets 429
+//     {"error":"locked"} with Retry-After; a wrong one that starts a lock
+//     carries Retry-After with its 403. Failures are forgotten a day after
+//     the last one; a restart forgets all.
+//   - Quotas, checked at creation against the declared Upload-Length (a
+//     deferred length is refused): the bytes an inbox holds that its
+//     clinic has not collected — filed envelopes plus uploads in progress
+//     at their declared length — at most InboxPendingBytes (64 GiB;
+//     --inbox-quota), else 507 "inbox-quota"; the same per client address
+//     over all inboxes, AddrPendingBytes (32 GiB; --client-quota), else
+//     413 "client-quota"; unfinished uploads per address,
+//     AddrActiveUploads (8; --client-uploads), else 429
+//     "too-many-uploads". Size the inbox quota to what a clinic receives
+//     between two collections (several CDs of 0.5–2 GiB a day, collected
+//     every few minutes by `receive --watch`) and the client quota to the
+//     largest send of one practice; it must exceed a community's
+//     --max-size. Both count a filed envelope until it is collected
+//     (after a restart the address quota only while its upload is still
+//     in uploads/, AbandonAfter).
+//   - Free space. A new upload that would leave less than FreeReserve (2
+//     GiB; --free-reserve) free on the data dir's file system, counting
+//     what the uploads in progress still have to send, gets 507
+//     "insufficient-storage"; a PATCH gets the same when less than half
+//     the reserve is free. The reserve keeps codes, receipts, ZIPs and the
+//     database writable: size it to the largest code's files plus its
+//     ZIPs, with room to spare.
+//   - Metadata. The Upload-Metadata header at most MetadataBytes (4 KiB;
+//     --metadata-bytes), a decoded value at most MetadataValueBytes (1
+//     KiB; --metadata-value-bytes), at most MetadataKeys (16) keys: 413
+//     "metadata-too-large", nothing stored. serve caps all request headers
+//     at 64 KiB.
+//   - Slow bodies. An upload request body may take at most BodyTimeout (15
+//     min; --body-timeout), and must bring at least MinBodyRate bytes per
+//     second over every MinRateWindow (1 KiB/s over 30 s;
+//     --min-body-rate, --min-rate-window); else the connection is cut.
+//     The bytes received until then are kept and the client resumes from
+//     there, so the limits cost an honest slow line one reconnection per
+//     BodyTimeout: keep BodyTimeout above a chunk's time on the slowest
+//     line you serve (Bildbote sends 8 MiB chunks: 15 min ≈ 75 kbit/s).
 //
 // # Storage (the data dir)
 //
