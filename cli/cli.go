@@ -42,13 +42,14 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"scan":    {runScan},
-	"send":    {runSend},
-	"redeem":  {runRedeem},
-	"receive": {runReceive},
-	"keys":    {runKeys},
-	"jobs":    {runJobs},
-	"codes":   {runCodes},
+	"scan":       {runScan},
+	"send":       {runSend},
+	"redeem":     {runRedeem},
+	"receive":    {runReceive},
+	"keys":       {runKeys},
+	"jobs":       {runJobs},
+	"codes":      {runCodes},
+	"quarantine": {runQuarantine},
 }
 
 // env is what every command gets: the streams, the language and the

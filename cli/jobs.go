@@ -211,5 +211,8 @@ func printJobResult(e *env, pr printer, j *app.Job) {
 			}
 			fmt.Fprintln(w, line)
 		}
+		for _, q := range rc.Quarantined {
+			fmt.Fprintln(w, tr(e, "cli.receive.quarantined", q.ItemID, q.ReasonText(e.lang), q.ID))
+		}
 	})
 }
