@@ -133,18 +133,22 @@ func (slowBodyError) Temporary() bool { return true }
 // watchBody wraps r.Body: after BodyTimeout, or when fewer than
 // MinBodyRate × MinRateWindow bytes arrived in a window, reads fail and
 // the connection's read deadline is set to now, which also ends a read
-// that is waiting for the next byte. stop ends the watch.
+// that is waiting for the next byte. stop ends the watch; once it
+// returns the connection is not touched any more (it may serve the next
+// request).
 func (s *Server) watchBody(w http.ResponseWriter, r *http.Request) (stop func()) {
 	lim := &s.cfg.Limits
 	wb := &watchedBody{ReadCloser: r.Body}
 	r.Body = wb
 	rc := http.NewResponseController(w)
 	done := make(chan struct{})
+	exited := make(chan struct{})
 	cut := func() {
 		wb.cut.Store(true)
 		rc.SetReadDeadline(time.Now())
 	}
 	go func() {
+		defer close(exited)
 		deadline := time.NewTimer(lim.BodyTimeout)
 		defer deadline.Stop()
 		var tick <-chan time.Time
@@ -175,7 +179,10 @@ func (s *Server) watchBody(w http.ResponseWriter, r *http.Request) (stop func())
 		}
 	}()
 	var once sync.Once
-	return func() { once.Do(func() { close(done) }) }
+	return func() {
+		once.Do(func() { close(done) })
+		<-exited
+	}
 }
 
 type watchedBody struct {
