@@ -154,6 +154,11 @@ func (l *settingsLayer) validate() error {
 	if l.DefaultInbox != nil && !validInboxCode(*l.DefaultInbox) {
 		return fmt.Errorf("default_inbox %q is not an inbox code", *l.DefaultInbox)
 	}
+	for _, f := range l.RequiredSenderFields {
+		if f != SenderFieldName && f != SenderFieldContact && f != SenderFieldReferrer {
+			return fmt.Errorf("required_sender_fields: %q is none of %s, %s, %s", f, SenderFieldName, SenderFieldContact, SenderFieldReferrer)
+		}
+	}
 	for inbox, fp := range l.PinnedKeys {
 		if !validInboxCode(inbox) {
 			return fmt.Errorf("pinned_keys: %q is not an inbox code", inbox)

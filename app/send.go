@@ -255,6 +255,7 @@ func runSend(ctx context.Context, r *jobRun) error {
 		if s.State != transfer.StateDone {
 			r.SetPhase(string(s.State))
 		}
+		r.SetWait(s.Wait) // set while waiting for the network: "next try in …"
 		if s.State == transfer.StateUploading || s.State == transfer.StateDone {
 			r.SetDone(s.Done)
 		}

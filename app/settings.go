@@ -25,6 +25,10 @@ type Settings struct {
 	BandwidthLimitKbps int               `json:"bandwidth_limit_kbps,omitempty"`
 	ClinicMode         bool              `json:"clinic_mode,omitempty"`
 	PinnedKeys         map[string]string `json:"pinned_keys,omitempty"`
+	// RequiredSenderFields are the send form's fields a person must fill
+	// in (SenderField*); nil: DefaultRequiredSender. Set by the policy
+	// only (an empty list requires none).
+	RequiredSenderFields []string `json:"required_sender_fields,omitempty"`
 
 	// Remembered between sessions (send form); never locked.
 	SenderName    string `json:"sender_name,omitempty"`
@@ -32,6 +36,10 @@ type Settings struct {
 	Referrer      string `json:"referrer,omitempty"`
 	// Language is "de", "en" or "" for the environment's.
 	Language string `json:"language,omitempty"`
+	// WindowWidth and WindowHeight are the main window's size when it was
+	// last closed (Fyne units); 0: not known yet.
+	WindowWidth  int `json:"window_width,omitempty"`
+	WindowHeight int `json:"window_height,omitempty"`
 }
 
 // Setting names, as in the policy file. Every one the policy sets is locked.
@@ -44,7 +52,27 @@ const (
 	SettingBandwidthLimitKbps = "bandwidth_limit_kbps"
 	SettingClinicMode         = "clinic_mode"
 	SettingPinnedKeys         = "pinned_keys"
+	SettingRequiredSender     = "required_sender_fields"
 )
+
+// The send form's sender fields, as named in required_sender_fields.
+const (
+	SenderFieldName     = "sender_name"
+	SenderFieldContact  = "sender_contact"
+	SenderFieldReferrer = "referrer"
+)
+
+// DefaultRequiredSender is what a send needs without a policy saying
+// otherwise: who sends, and how to reach them.
+var DefaultRequiredSender = []string{SenderFieldName, SenderFieldContact}
+
+// RequiredSender lists the sender fields a send needs (SenderField*).
+func (s Settings) RequiredSender() []string {
+	if s.RequiredSenderFields == nil {
+		return append([]string(nil), DefaultRequiredSender...)
+	}
+	return append([]string(nil), s.RequiredSenderFields...)
+}
 
 // settingsLayer is one source of settings; nil means "not set here". The
 // policy file decodes into it with the TOML tags, the user file with JSON.
@@ -57,12 +85,16 @@ type settingsLayer struct {
 	BandwidthLimitKbps *int              `toml:"bandwidth_limit_kbps" json:"bandwidth_limit_kbps,omitempty"`
 	ClinicMode         *bool             `toml:"clinic_mode" json:"clinic_mode,omitempty"`
 	PinnedKeys         map[string]string `toml:"pinned_keys" json:"pinned_keys,omitempty"`
+	// Policy only: layerFrom never records it for the user.
+	RequiredSenderFields []string `toml:"required_sender_fields" json:"required_sender_fields,omitempty"`
 
 	// User-only keys: the policy decoder rejects them as unknown.
 	SenderName    *string `toml:"-" json:"sender_name,omitempty"`
 	SenderContact *string `toml:"-" json:"sender_contact,omitempty"`
 	Referrer      *string `toml:"-" json:"referrer,omitempty"`
 	Language      *string `toml:"-" json:"language,omitempty"`
+	WindowWidth   *int    `toml:"-" json:"window_width,omitempty"`
+	WindowHeight  *int    `toml:"-" json:"window_height,omitempty"`
 }
 
 // keys lists the policy-able names this layer sets.
@@ -81,6 +113,7 @@ func (l *settingsLayer) keys() []string {
 	add(l.BandwidthLimitKbps != nil, SettingBandwidthLimitKbps)
 	add(l.ClinicMode != nil, SettingClinicMode)
 	add(l.PinnedKeys != nil, SettingPinnedKeys)
+	add(l.RequiredSenderFields != nil, SettingRequiredSender)
 	sort.Strings(k)
 	return k
 }
@@ -104,6 +137,8 @@ func (l *settingsLayer) clear(name string) {
 		l.ClinicMode = nil
 	case SettingPinnedKeys:
 		l.PinnedKeys = nil
+	case SettingRequiredSender:
+		l.RequiredSenderFields = nil
 	}
 }
 
@@ -133,10 +168,16 @@ func (l *settingsLayer) apply(s *Settings) {
 			s.PinnedKeys[k] = v
 		}
 	}
+	if l.RequiredSenderFields != nil {
+		s.RequiredSenderFields = append([]string{}, l.RequiredSenderFields...)
+	}
 	setStr(&s.SenderName, l.SenderName)
 	setStr(&s.SenderContact, l.SenderContact)
 	setStr(&s.Referrer, l.Referrer)
 	setStr(&s.Language, l.Language)
+	if l.WindowWidth != nil && l.WindowHeight != nil {
+		s.WindowWidth, s.WindowHeight = *l.WindowWidth, *l.WindowHeight
+	}
 }
 
 // layerFrom records every value of s as a user layer.
@@ -153,6 +194,10 @@ func layerFrom(s Settings) settingsLayer {
 		SenderContact:      str(s.SenderContact),
 		Referrer:           str(s.Referrer),
 		Language:           str(s.Language),
+	}
+	if s.WindowWidth > 0 && s.WindowHeight > 0 {
+		w, h := s.WindowWidth, s.WindowHeight
+		l.WindowWidth, l.WindowHeight = &w, &h
 	}
 	if s.AllowedPortals != nil {
 		l.AllowedPortals = append([]string(nil), s.AllowedPortals...)
@@ -202,6 +247,8 @@ func fieldOf(s Settings, name string) any {
 		return s.ClinicMode
 	case SettingPinnedKeys:
 		return s.PinnedKeys
+	case SettingRequiredSender:
+		return s.RequiredSenderFields
 	}
 	return nil
 }

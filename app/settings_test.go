@@ -152,6 +152,7 @@ func TestPolicyMalformed(t *testing.T) {
 		"bad fingerprint":   "[pinned_keys]\nbM1X = \"not a fingerprint!\"\n",
 		"bad inbox code":    "default_inbox = \"b M1X\"\n",
 		"user-only key":     "sender_name = \"Praxis\"\n",
+		"bad sender field":  "required_sender_fields = [\"fax\"]\n",
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {

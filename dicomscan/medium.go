@@ -101,19 +101,26 @@ func openItem(p string) (item, error) {
 		}
 		return item{name: name, kind: "folder", fsys: newHostDir(abs)}, nil
 	}
-	switch sniffArchive(p, st.Size()) {
+	sniffed := sniffArchive(p, st.Size())
+	switch sniffed {
 	case "zip":
 		zr, err := zip.OpenReader(p)
 		if err != nil {
-			return item{}, i18n.NewError(i18n.KindInput, "scan.error.bad-zip", p).Wrap(err)
+			return item{}, archiveError(p, "zip", err)
 		}
 		return item{name: name, kind: "zip", fsys: zr, closers: []io.Closer{zr}}, nil
 	case "iso":
 		ifs, err := openISO(p)
 		if err != nil {
-			return item{}, i18n.NewError(i18n.KindInput, "scan.error.bad-iso", p).Wrap(err)
+			return item{}, archiveError(p, "iso", err)
 		}
 		return item{name: name, kind: "iso", fsys: ifs, closers: []io.Closer{ifs}}, nil
+	}
+	// Named like an archive but not one inside: damaged, cut short, or
+	// something else renamed. Say so instead of "not DICOM".
+	switch ext := strings.ToLower(filepath.Ext(p)); ext {
+	case ".zip", ".iso":
+		return item{}, archiveError(p, ext[1:], ErrNotArchive)
 	}
 	abs, err := filepath.Abs(p)
 	if err != nil {
@@ -339,4 +346,28 @@ func (d *hostDir) Stat(name string) (fs.FileInfo, error)      { return fs.Stat(d
 // hostPath returns the host path of name, which must be a valid fs path.
 func (d *hostDir) hostPath(name string) string {
 	return filepath.Join(d.root, filepath.FromSlash(name))
+}
+
+// ErrNotArchive: a file named .zip or .iso holds no ZIP or ISO 9660 data.
+var ErrNotArchive = errors.New("not a ZIP or ISO 9660 archive")
+
+// ArchiveError says that a ZIP or ISO given to scan cannot be opened: it
+// is damaged, incomplete, or not an archive at all. It comes wrapped in
+// an *i18n.UserError of KindInput (scan.error.bad-zip / bad-iso).
+type ArchiveError struct {
+	Path string
+	Kind string // "zip" or "iso"
+	Err  error
+}
+
+func (e *ArchiveError) Error() string {
+	return fmt.Sprintf("%s: damaged or not a %s archive: %v", e.Path, strings.ToUpper(e.Kind), e.Err)
+}
+
+func (e *ArchiveError) Unwrap() error { return e.Err }
+
+func archiveError(p, kind string, err error) error {
+	return i18n.NewError(i18n.KindInput, "scan.error.bad-"+kind, p).
+		WithHint("scan.hint.bad-archive").
+		Wrap(&ArchiveError{Path: p, Kind: kind, Err: err})
 }
