@@ -6,7 +6,14 @@ SHELL := /bin/bash
 GO      ?= go
 BIN     := $(CURDIR)/bin
 BUILD   := $(CURDIR)/build
-export LANG := en_US.UTF-8
+# Tests see one fixed locale (their expected output is English); make run
+# and build keep the user's own, so the app opens in the
+# user's language (German or English, see internal/i18n.Detect).
+TEST_TARGETS := test check unit e2e bench dist
+$(TEST_TARGETS): export LANG := en_US.UTF-8
+$(TEST_TARGETS): export LC_ALL :=
+$(TEST_TARGETS): export LC_MESSAGES :=
+$(TEST_TARGETS): export LANGUAGE :=
 # Keep Go's own caches where they were before XDG_CACHE_HOME is moved below.
 export GOCACHE := $(shell $(GO) env GOCACHE)
 export GOMODCACHE := $(shell $(GO) env GOMODCACHE)
