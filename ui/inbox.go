@@ -34,6 +34,8 @@ type inboxScreen struct {
 	order     []string
 	importJob string
 	listed    bool // listed at least once
+
+	quarantine *quarantineView // envelopes that could not be opened
 }
 
 func newInboxScreen(u *UI) *inboxScreen {
@@ -69,7 +71,9 @@ func newInboxScreen(u *UI) *inboxScreen {
 	)
 	top := container.NewVBox(heading(u.t("ui.inbox.title")), login, widget.NewSeparator())
 	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.importB, s.toFolder, s.toPACS), s.status)
-	middle := container.NewVScroll(container.NewVBox(s.list, s.results))
+	s.quarantine = newQuarantineView(u)
+	s.quarantine.reload()
+	middle := container.NewVScroll(container.NewVBox(s.list, s.results, s.quarantine.content))
 	s.content = container.NewPadded(container.NewBorder(top, bottom, nil, nil, middle))
 	return s
 }
@@ -82,6 +86,7 @@ func (s *inboxScreen) load() {
 		return
 	}
 	s.status.SetText(s.u.t("ui.inbox.loading"))
+	s.quarantine.reload()
 	go func() {
 		items, err := s.u.core.InboxList(context.Background(), "", code, key)
 		s.u.do(func() {
@@ -186,6 +191,7 @@ func (s *inboxScreen) jobChanged(j *app.Job) {
 	switch j.State {
 	case app.StateDone, app.StateFailed, app.StateCanceled:
 		s.importB.Enable()
+		s.quarantine.reload()
 	}
 	s.status.SetText(u.t("ui.inbox.importing", j.ItemsDone, j.ItemsTotal, u.t("ui.state."+string(j.State))))
 	if j.Error != nil {
