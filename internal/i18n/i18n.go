@@ -155,24 +155,61 @@ func Parse(locale string) (Lang, bool) {
 	return DE, false
 }
 
-// Detect returns the language of the environment (LC_ALL, LC_MESSAGES,
-// LANGUAGE, LANG in POSIX order of precedence), German when none of them
-// names a supported language.
+// Detect returns the user's language: the environment as GNU gettext
+// reads it, else the system's user locale (Windows, macOS; see
+// SetSystemLocale), German when neither names a supported language.
 func Detect() Lang {
-	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANGUAGE", "LANG"} {
-		val := os.Getenv(v)
-		if val == "" {
-			continue
+	systemMu.Lock()
+	system := systemLocale
+	systemMu.Unlock()
+	return DetectFrom(os.Getenv, system())
+}
+
+var (
+	systemMu     sync.Mutex
+	systemLocale = func() string { return "" }
+)
+
+// SetSystemLocale sets where Detect finds the system's user locale when
+// the environment names none: on Windows and macOS the desktop's language
+// setting is not in LANG. The GUI hands in Fyne's lang.SystemLocale.
+func SetSystemLocale(f func() string) {
+	systemMu.Lock()
+	defer systemMu.Unlock()
+	systemLocale = f
+}
+
+// DetectFrom is Detect over getenv and a system locale (BCP 47 "de-DE"
+// or POSIX "de_DE.UTF-8"; "" for none), in GNU gettext's order:
+//
+//  1. LANGUAGE, a priority list such as "en:de" — unless the locale
+//     below is C or POSIX, where gettext ignores it;
+//  2. the locale: the first set of LC_ALL, LC_MESSAGES, LANG;
+//  3. the system's user locale, when the environment sets no locale or
+//     only C/POSIX (a Windows or macOS desktop, a service);
+//
+// and German when none of them names a supported language.
+func DetectFrom(getenv func(string) string, system string) Lang {
+	locale := ""
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if locale = strings.TrimSpace(getenv(v)); locale != "" {
+			break
 		}
-		// LANGUAGE may be a list such as "en:de".
-		for _, part := range strings.Split(val, ":") {
+	}
+	plain := locale == "" || locale == "C" || locale == "POSIX" || strings.HasPrefix(locale, "C.")
+	if !plain || locale == "" {
+		for _, part := range strings.Split(getenv("LANGUAGE"), ":") {
 			if l, ok := Parse(part); ok {
 				return l
 			}
 		}
-		if val != "C" && val != "POSIX" && !strings.HasPrefix(val, "C.") {
-			return DE
-		}
+	}
+	if !plain {
+		l, _ := Parse(locale) // an unsupported locale is German
+		return l
+	}
+	if l, ok := Parse(system); ok {
+		return l
 	}
 	return DE
 }

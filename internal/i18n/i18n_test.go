@@ -80,3 +80,43 @@ func TestUserError(t *testing.T) {
 		t.Errorf("unknown key gives %q", got)
 	}
 }
+
+// DetectFrom follows GNU gettext: LANGUAGE first (unless the locale is
+// C/POSIX), then LC_ALL, LC_MESSAGES, LANG; the system's user locale
+// (Windows, macOS) when the environment names no locale.
+func TestDetectPrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		env    map[string]string
+		system string
+		want   Lang
+	}{
+		{map[string]string{"LANG": "de_DE.UTF-8"}, "", DE},
+		{map[string]string{"LANG": "en_GB.UTF-8"}, "", EN},
+		{map[string]string{"LANG": "de_DE.UTF-8", "LC_ALL": "en_US.UTF-8"}, "", EN},
+		{map[string]string{"LANG": "en_US.UTF-8", "LC_MESSAGES": "de_DE.UTF-8"}, "", DE},
+		{map[string]string{"LC_ALL": "en_US.UTF-8", "LC_MESSAGES": "de_DE.UTF-8"}, "", EN},
+		{map[string]string{"LANG": "de_DE.UTF-8", "LANGUAGE": "en_US:en"}, "", EN}, // Ubuntu: English UI, German formats
+		{map[string]string{"LC_ALL": "de_DE.UTF-8", "LANGUAGE": "en"}, "", EN},
+		{map[string]string{"LANG": "fr_FR.UTF-8", "LANGUAGE": "fr:en"}, "", EN},
+		{map[string]string{"LANG": "C", "LANGUAGE": "en"}, "", DE}, // gettext ignores LANGUAGE under C
+		{map[string]string{"LANG": "C.UTF-8"}, "en-US", EN},        // a service with C: the user's locale
+		{map[string]string{"LANG": "fr_FR.UTF-8"}, "en-US", DE},    // unsupported: German, not the system's
+		{map[string]string{}, "en-GB", EN},                         // Windows / macOS: no LANG
+		{map[string]string{}, "de-AT", DE},
+		{map[string]string{}, "", DE},
+		{map[string]string{"LANGUAGE": "en"}, "de-DE", EN},
+	} {
+		got := DetectFrom(func(k string) string { return tc.env[k] }, tc.system)
+		if got != tc.want {
+			t.Errorf("DetectFrom(%v, %q) = %s, want %s", tc.env, tc.system, got, tc.want)
+		}
+	}
+	SetSystemLocale(func() string { return "en-US" })
+	defer SetSystemLocale(func() string { return "" })
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANGUAGE", "LANG"} {
+		t.Setenv(v, "")
+	}
+	if Detect() != EN {
+		t.Error("Detect ignores the system locale when the environment names none")
+	}
+}
