@@ -485,7 +485,9 @@ func (s *Session) authorized(ctx context.Context, w *retry.Waiter, build func() 
 	}
 }
 
-// List returns the data items.
+// List returns the data items. Items whose ID is not ValidID (or that
+// repeat an ID) are left out; every text is cleaned of control characters
+// and bidi overrides and cut to 1 KiB; a negative fileCount reads 0.
 func (s *Session) List(ctx context.Context) ([]Item, error) {
 	resp, err := s.authorized(ctx, s.c.waiter(nil), func() (*http.Request, error) {
 		return s.c.newRequest(ctx, http.MethodGet, s.c.url("list"), nil)
@@ -503,7 +505,8 @@ func (s *Session) List(ctx context.Context) ([]Item, error) {
 	if err := decodeJSON(resp.Body, &out); err != nil {
 		return nil, &NotDLXError{URL: s.c.Base, Status: resp.StatusCode, Err: err}
 	}
-	return out.DataItem, nil
+	items, _ := checkItems(out.DataItem)
+	return items, nil
 }
 
 func decodeJSON(r io.Reader, v any) error {

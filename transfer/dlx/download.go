@@ -26,7 +26,11 @@ type SizeError = fetch.SizeError
 type DownloadLimits = fetch.Limits
 
 // Download fetches data item id into the file dst (replaced when done).
+// An id that is not ValidID is an *UnknownItemError, nothing is requested.
 func (s *Session) Download(ctx context.Context, id, dst string) (*DownloadResult, error) {
+	if !ValidID(id) {
+		return nil, &UnknownItemError{ID: QuoteID(id)}
+	}
 	return s.fetch(ctx, s.c.url("download", id), id, dst)
 }
 
