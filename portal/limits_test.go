@@ -545,7 +545,7 @@ func TestSlowPatchIsCut(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d slow PATCHes (4 B/s, minimum 100 B/s over 500 ms): the last was cut after %v", n, longest.Round(time.Millisecond))
-	if longest > 2*time.Second {
+	if longest > 1500*time.Millisecond { // one window, plus slack for a loaded machine
 		t.Fatalf("a slow PATCH ran %v", longest)
 	}
 
@@ -553,7 +553,7 @@ func TestSlowPatchIsCut(t *testing.T) {
 	a := p.create(clientFrom("127.0.0.1"), 10000, tusMetadata("community", "bM1X", "sha256", sha([]byte("x"))))
 	took, status := slowPatch(t, p, a, 10000, 2500*time.Microsecond, 10*time.Second)
 	t.Logf("a 10000-byte PATCH at 400 B/s: cut after %v (%s)", took.Round(time.Millisecond), status)
-	if took < 1900*time.Millisecond || took > 3500*time.Millisecond {
+	if took < 1900*time.Millisecond || took > 3*time.Second {
 		t.Fatalf("PATCH over its time budget ended after %v", took)
 	}
 	uploadSecrets.Store(a.loc, a.secret)

@@ -122,13 +122,16 @@ func (s *Server) isCreator(r *http.Request, id string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
-// errSlowBody cuts a body that broke its time or rate budget. It is a
-// timeout to tusd, which keeps the bytes received so far.
+// slowBodyError cuts a body that broke its time or rate budget. It is a
+// timeout to tusd, which keeps the bytes received so far, and counts as
+// os.ErrDeadlineExceeded, so tusd does not extend the read deadline
+// after it.
 type slowBodyError struct{}
 
-func (slowBodyError) Error() string   { return "request body too slow" }
-func (slowBodyError) Timeout() bool   { return true }
-func (slowBodyError) Temporary() bool { return true }
+func (slowBodyError) Error() string        { return "request body too slow" }
+func (slowBodyError) Timeout() bool        { return true }
+func (slowBodyError) Temporary() bool      { return true }
+func (slowBodyError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
 
 // watchBody wraps r.Body: after BodyTimeout, or when fewer than
 // MinBodyRate × MinRateWindow bytes arrived in a window, reads fail and
