@@ -45,9 +45,9 @@ type AnswerLimits struct {
 	// the budget off.
 	Rate  float64
 	Burst int
-	// MaxTracked is how many tokens and how many addresses the counters
-	// keep at most (100000 each, about 30 MB at worst); beyond it the
-	// oldest unlocked entry is forgotten.
+	// MaxTracked is how many tokens, addresses and address-on-token
+	// counters are kept at most (100000 each, about 60 MB at worst);
+	// beyond it an unlocked entry is forgotten.
 	MaxTracked int
 }
 
@@ -75,9 +75,10 @@ func (l *AnswerLimits) setDefaults() {
 	}
 }
 
-// maxAddrsPerToken bounds the per-address counters kept for one token;
-// more addresses still count towards the token's total.
-const maxAddrsPerToken = 64
+// minAddrsPerToken is the least number of per-address counters kept for
+// one token (at least CodeAddrs); more addresses still count towards the
+// token's total.
+const minAddrsPerToken = 8
 
 // verdict is what the guard decides about an answer attempt.
 type verdict int
@@ -136,6 +137,7 @@ type answerGuard struct {
 	mu     sync.Mutex
 	addrs  map[string]*failCount
 	tokens map[string]*tokenState
+	pairs  int // per-address counters in all tokens
 	// token bucket
 	avail float64
 	at    time.Time
@@ -170,19 +172,29 @@ func (g *answerGuard) begin(addr, token string, now time.Time) (verdict, time.Du
 	}
 	if a == nil {
 		a = &failCount{}
-		makeRoom(g.addrs, g.lim.MaxTracked, now, func(f *failCount) *failCount { return f })
+		g.makeRoom(now)
 		g.addrs[addr] = a
 	}
 	a.fail(now, g.lim.AddrFailures)
 	if t == nil {
 		t = &tokenState{addrs: map[string]*failCount{}}
-		makeRoom(g.tokens, g.lim.MaxTracked, now, func(t *tokenState) *failCount { return &t.failCount })
+		if len(g.tokens) >= g.lim.MaxTracked {
+			victim := ""
+			for k, v := range g.tokens {
+				victim = k
+				if !v.locked(now) {
+					break
+				}
+			}
+			g.dropToken(victim)
+		}
 		g.tokens[token] = t
 	}
 	at := t.addrs[addr]
-	if at == nil && len(t.addrs) < maxAddrsPerToken {
+	if at == nil && len(t.addrs) < max(minAddrsPerToken, g.lim.CodeAddrs) && g.roomForPair(now) {
 		at = &failCount{}
 		t.addrs[addr] = at
+		g.pairs++
 	}
 	if at != nil {
 		at.fail(now, g.lim.AddrTokenFailures)
@@ -212,23 +224,47 @@ func (g *answerGuard) spend(now time.Time) (time.Duration, bool) {
 	return time.Duration((1 - g.avail) / g.lim.Rate * float64(time.Second)), false
 }
 
-// makeRoom forgets one entry of m when it is full: an unlocked one if
-// there is one (map order is random), else any.
-func makeRoom[V any](m map[string]V, limit int, now time.Time, fc func(V) *failCount) {
-	if len(m) < limit {
+// dropToken forgets a token's counters.
+func (g *answerGuard) dropToken(token string) {
+	if t := g.tokens[token]; t != nil {
+		g.pairs -= len(t.addrs)
+		delete(g.tokens, token)
+	}
+}
+
+// roomForPair makes room for one more per-address counter when there are
+// MaxTracked: it forgets an unlocked one, or says there is no room (the
+// address-wide counter and the token's total still count the attempt).
+func (g *answerGuard) roomForPair(now time.Time) bool {
+	if g.pairs < g.lim.MaxTracked {
+		return true
+	}
+	for _, t := range g.tokens {
+		for a, f := range t.addrs {
+			if !f.locked(now) {
+				delete(t.addrs, a)
+				g.pairs--
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// makeRoom forgets one address when there are MaxTracked: an unlocked
+// one if there is one (map order is random), else any.
+func (g *answerGuard) makeRoom(now time.Time) {
+	if len(g.addrs) < g.lim.MaxTracked {
 		return
 	}
-	victim, found := "", false
-	for k, v := range m {
-		if !fc(v).locked(now) {
-			delete(m, k)
-			return
-		}
-		if !found {
-			victim, found = k, true
+	victim := ""
+	for k, v := range g.addrs {
+		victim = k
+		if !v.locked(now) {
+			break
 		}
 	}
-	delete(m, victim)
+	delete(g.addrs, victim)
 }
 
 // succeed: the attempt was right. Its address gets back the failure begin
@@ -243,9 +279,12 @@ func (g *answerGuard) succeed(addr, token string) {
 	}
 	if t := g.tokens[token]; t != nil {
 		t.failCount = failCount{last: t.last}
-		delete(t.addrs, addr)
+		if _, ok := t.addrs[addr]; ok {
+			delete(t.addrs, addr)
+			g.pairs--
+		}
 		if len(t.addrs) == 0 {
-			delete(g.tokens, token)
+			g.dropToken(token)
 		}
 	}
 }
@@ -262,7 +301,7 @@ func (g *answerGuard) unlock(token string) {
 			}
 		}
 	}
-	delete(g.tokens, token)
+	g.dropToken(token)
 }
 
 // state is a token's wrong answers and code-wide lock (for `code list`).
@@ -287,7 +326,7 @@ func (g *answerGuard) forget(now time.Time) {
 	}
 	for k, t := range g.tokens {
 		if stale(&t.failCount) {
-			delete(g.tokens, k)
+			g.dropToken(k)
 		}
 	}
 }

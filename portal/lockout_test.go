@@ -358,15 +358,23 @@ func TestAnswerBudgetUnderLoad(t *testing.T) {
 func TestGuardIsBounded(t *testing.T) {
 	g := newAnswerGuard(AnswerLimits{MaxTracked: 100, Rate: -1})
 	now := time.Now()
+	pairs := func() (n int) {
+		for _, t := range g.tokens {
+			n += len(t.addrs)
+		}
+		return
+	}
 	for i := range 1000 {
 		g.begin(fmt.Sprint("addr", i), fmt.Sprint("token", i), now)
+		// Many addresses on few tokens, too.
+		g.begin(fmt.Sprint("many", i), fmt.Sprint("few", i%3), now)
 	}
-	if len(g.tokens) > 100 || len(g.addrs) > 100 {
-		t.Fatalf("%d tokens, %d addresses tracked", len(g.tokens), len(g.addrs))
+	if len(g.tokens) > 100 || len(g.addrs) > 100 || g.pairs > 100 || g.pairs != pairs() {
+		t.Fatalf("%d tokens, %d addresses, %d (%d) address-on-token counters tracked", len(g.tokens), len(g.addrs), g.pairs, pairs())
 	}
 	g.forget(now.Add(25 * time.Hour))
-	if len(g.tokens) != 0 || len(g.addrs) != 0 {
-		t.Fatalf("forget left %d tokens, %d addresses", len(g.tokens), len(g.addrs))
+	if len(g.tokens) != 0 || len(g.addrs) != 0 || g.pairs != 0 {
+		t.Fatalf("forget left %d tokens, %d addresses, %d counters", len(g.tokens), len(g.addrs), g.pairs)
 	}
 }
 
