@@ -384,3 +384,22 @@ func checkZipTimes(t *testing.T, data []byte) {
 		}
 	}
 }
+
+// README.TXT points to IHE_PDI\ only when the file-set has documents
+// there (issue 13: a saved study's README named a reports folder that did
+// not exist).
+func TestReadmeNamesOnlyFoldersThatExist(t *testing.T) {
+	for _, docs := range []int{0, 1} {
+		sum := summary{Studies: 1, Images: 2}
+		for i := 0; i < docs; i++ {
+			sum.Documents = append(sum.Documents, sumDocument{Title: "BEFUND.PDF", Href: "IHE_PDI/DOC00001"})
+		}
+		text := string(readme(sum, Options{Time: fixedTime, Lang: i18n.DE}))
+		if got := strings.Count(text, documentsDir+`\`); got != 2*docs {
+			t.Errorf("%d documents: README names %s\\ %d times, want %d:\n%s", docs, documentsDir, got, 2*docs, text)
+		}
+		if !strings.Contains(text, "DICOMDIR") || !strings.Contains(text, "INDEX.HTM") {
+			t.Errorf("README lost its other lines:\n%s", text)
+		}
+	}
+}

@@ -99,11 +99,30 @@ func readme(sum summary, opts Options) []byte {
 		if i > 0 {
 			b.WriteString("\n\n----------------------------------------------------------------\n\n")
 		}
-		b.WriteString(i18n.T(l, "pdi.readme.body", formatDate(l, opts.Time.Format("20060102")), version.Version,
-			len(sum.Patients), sum.Studies, sum.Images, len(sum.Documents)))
+		body := i18n.T(l, "pdi.readme.body", formatDate(l, opts.Time.Format("20060102")), version.Version,
+			len(sum.Patients), sum.Studies, sum.Images, len(sum.Documents))
+		if len(sum.Documents) == 0 {
+			body = withoutLine(body, "  "+documentsDir+`\`) // no such folder: do not point to it
+		}
+		b.WriteString(body)
 	}
 	b.WriteString("\n")
 	return []byte(strings.ReplaceAll(b.String(), "\n", "\r\n"))
+}
+
+// documentsDir is the folder documents go to (see planDocuments).
+const documentsDir = "IHE_PDI"
+
+// withoutLine drops the lines of s that start with prefix.
+func withoutLine(s, prefix string) string {
+	lines := strings.Split(s, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // indexTemplate is INDEX.HTM; html/template escapes every value.
