@@ -272,6 +272,10 @@ func (c *Client) attempt(ctx context.Context, batch []Instance) ([]Result, error
 	defer cancel(nil)
 	cut := func(err error) error {
 		var se *stall.Error
+		var pe *transfer.ProtocolError
+		if errors.As(err, &pe) {
+			return err // the answer itself was wrong, whatever the watch says
+		}
 		if cause := context.Cause(rctx); ctx.Err() == nil && errors.As(cause, &se) {
 			return fmt.Errorf("%w (%v)", cause, err)
 		}
@@ -406,6 +410,12 @@ func (c *Client) answer(r io.Reader, status int, batch []Instance) ([]Result, er
 	}
 	if len(body) > maxAnswer {
 		return nil, &transfer.ProtocolError{Op: "STOW-RS", What: "too-large", Detail: "answer larger than 32 MiB", Args: []any{maxAnswer}}
+	}
+	switch {
+	case status >= 300 && status < 400:
+		// A redirect not followed: the body was streamed and cannot be
+		// sent twice, or the client's redirect policy refused it.
+		return nil, &transfer.ProtocolError{Op: "STOW-RS", What: "status", Detail: fmt.Sprintf("unexpected status %d", status), Args: []any{status}}
 	}
 	switch status {
 	case http.StatusOK, http.StatusAccepted:

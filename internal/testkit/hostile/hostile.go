@@ -5,6 +5,7 @@ package hostile
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -23,6 +24,7 @@ type Counter struct {
 func Endless(c *Counter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c.Requests.Add(1)
+		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/zip")
 		buf := make([]byte, 64<<10)
 		fl, _ := w.(http.Flusher)
@@ -167,3 +169,31 @@ func PeakRSS() int64 { return procStatus("VmHWM:") }
 
 // RSS is the current resident set size (VmRSS) in bytes.
 func RSS() int64 { return procStatus("VmRSS:") }
+
+// SlowReader reads the request body one byte every interval (a tus PATCH
+// or STOW-RS POST that never ends). After limit bytes it drops the
+// connection: the client's bytes wait in the socket buffer, so the
+// handler would not see the client go away for hours.
+func SlowReader(c *Counter, interval time.Duration, limit int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c.Requests.Add(1)
+		b := make([]byte, 1)
+		for i := 0; ; i++ {
+			if i == limit {
+				hijackClose(w, true)
+				return
+			}
+			n, err := r.Body.Read(b)
+			c.Bytes.Add(int64(n))
+			if err != nil {
+				break
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(interval):
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
