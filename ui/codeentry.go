@@ -69,8 +69,9 @@ func (c *CodeEntry) SetCode(code string) {
 	c.notify()
 }
 
-// Field returns the i-th field (0..2), for focusing and for tests.
-func (c *CodeEntry) Field(i int) *widget.Entry { return &c.fields[i].Entry }
+// Field returns the i-th field (0..2), for focusing and for tests: the
+// field itself (what the canvas focuses), not its embedded entry.
+func (c *CodeEntry) Field(i int) *codeField { return c.fields[i] }
 
 // CreateRenderer lays the three fields out with dashes between them.
 func (c *CodeEntry) CreateRenderer() fyne.WidgetRenderer {

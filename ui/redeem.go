@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
@@ -13,24 +15,58 @@ import (
 
 // redeemScreen: type (or paste, or photograph) the access code, answer the
 // portal's questions, choose what to save and where, save, open.
+//
+// Each code starts a new round: the question form is built anew (never
+// reused), and the answers — a person's date of birth — are cleared after
+// every success, failure or new code, so the next person at a shared PC
+// sees none of them.
 type redeemScreen struct {
 	u       *UI
 	content fyne.CanvasObject
+	body    *fyne.Container
+
+	// reminder shows the expiry reminders in the window too (a desktop
+	// without a notification service shows nothing else).
+	reminder *widget.Label
+
+	// portalBox asks for the portal address when none is set (a fresh
+	// install); it is remembered after the first success.
+	portalBox *fyne.Container
+	portal    *widget.Entry
 
 	code      *CodeEntry
 	next      *widget.Button
 	fromImage *widget.Button
 
-	questions     *widget.Form
+	status *widget.Label
+	// busy shows while the portal is asked, with a cancel.
+	busy      *fyne.Container
+	busyText  *widget.Label
+	cancelAsk *widget.Button
+	askCancel context.CancelFunc
+	round     int // counts look-ups; a late answer of an older one is dropped
+	// problem says what went wrong and what to do, with a retry when
+	// trying again can help.
+	problemBox  *fyne.Container
+	problem     *widget.Label
+	problemHint *widget.Label
+	retry       *widget.Button
+	retryFn     func()
+
 	questionsBox  *fyne.Container
+	questionsSlot *fyne.Container // the current round's form
+	questions     *widget.Form
+	answerFields  []*widget.Entry
 	answers       map[string]func() string
+	dateFields    map[string]*widget.Entry
 	confirm       *widget.Button
-	body          *fyne.Container
-	expiry        *widget.Label
-	expiryDate    *widget.DateEntry
-	expiryAsk     *fyne.Container
-	items         *fyne.Container
+
 	itemsBox      *fyne.Container
+	expiry        *widget.Label
+	expiryAsk     *fyne.Container
+	expiryEntry   *widget.Entry
+	expiryKnown   bool // the portal told the expiry: shown, not asked
+	items         *fyne.Container
 	itemChecks    map[string]*widget.Check
 	itemOrder     []string
 	target        *widget.Label
@@ -38,15 +74,38 @@ type redeemScreen struct {
 	saveAll       *widget.Button
 	saveSelection *widget.Button
 	progress      *widget.ProgressBar
-	done          *fyne.Container
-	status        *widget.Label
-	savedDir      string
-	session       *app.RedeemSession
-	saveJob       string
+	// waiting shows a save job waiting for the network, with "try now".
+	waiting    *fyne.Container
+	waitText   *widget.Label
+	retryNow   *widget.Button
+	waitStop   chan struct{}
+	done       *fyne.Container
+	another    *widget.Button
+	savedDir   string
+	savedAll   bool
+	saving     []string
+	session    *app.RedeemSession
+	saveJob    string
 }
 
 func newRedeemScreen(u *UI) *redeemScreen {
 	r := &redeemScreen{u: u}
+	r.reminder = widget.NewLabel("")
+	r.reminder.Wrapping = fyne.TextWrapWord
+	r.reminder.Importance = widget.WarningImportance
+	r.reminder.Hide()
+
+	r.portal = widget.NewEntry()
+	r.portal.SetPlaceHolder("https://…")
+	r.portal.OnSubmitted = func(string) { r.u.win.Canvas().Focus(r.code.Field(0)) }
+	portalHint := widget.NewLabel(u.t("ui.redeem.portalHint"))
+	portalHint.Wrapping = fyne.TextWrapWord
+	portalHint.Importance = widget.LowImportance
+	r.portalBox = container.NewVBox(
+		container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.portal")), nil, r.portal),
+		portalHint,
+	)
+
 	r.code = NewCodeEntry(u.normalizeCode)
 	r.code.OnSubmit = func(string) { r.start() }
 	r.next = widget.NewButtonWithIcon(u.t("ui.redeem.next"), theme.NavigateNextIcon(), r.start)
@@ -54,58 +113,110 @@ func newRedeemScreen(u *UI) *redeemScreen {
 	r.fromImage = widget.NewButtonWithIcon(u.t("ui.redeem.fromImage"), theme.FileImageIcon(), r.chooseImage)
 	imageHint := widget.NewLabel(u.t("ui.redeem.dropImage"))
 	imageHint.Importance = widget.LowImportance
+	imageHint.Wrapping = fyne.TextWrapWord
+
+	r.status = widget.NewLabel("")
+	r.status.Wrapping = fyne.TextWrapWord
+	r.busyText = widget.NewLabel("")
+	r.cancelAsk = widget.NewButtonWithIcon(u.t("ui.redeem.cancel"), theme.CancelIcon(), r.cancel)
+	activity := widget.NewActivity()
+	activity.Start()
+	r.busy = container.NewHBox(activity, r.busyText, r.cancelAsk)
+	r.busy.Hide()
+	r.problem = widget.NewLabel("")
+	r.problem.Wrapping = fyne.TextWrapWord
+	r.problem.Importance = widget.DangerImportance
+	r.problem.TextStyle = fyne.TextStyle{Bold: true}
+	r.problemHint = widget.NewLabel("")
+	r.problemHint.Wrapping = fyne.TextWrapWord
+	r.retry = widget.NewButtonWithIcon(u.t("ui.redeem.retry"), theme.ViewRefreshIcon(), func() {
+		if f := r.retryFn; f != nil {
+			f()
+		}
+	})
+	r.retry.Importance = widget.HighImportance
+	r.problemBox = container.NewVBox(r.problem, r.problemHint, container.NewHBox(r.retry))
+	r.problemBox.Hide()
 
 	r.questions = widget.NewForm()
+	r.questionsSlot = container.NewStack(r.questions)
 	r.confirm = widget.NewButtonWithIcon(u.t("ui.redeem.confirm"), theme.ConfirmIcon(), r.answer)
 	r.confirm.Importance = widget.HighImportance
-	r.questionsBox = container.NewVBox(heading(u.t("ui.redeem.questions")), r.questions, container.NewHBox(r.confirm))
+	r.questionsBox = container.NewVBox(heading(u.t("ui.redeem.questions")), r.questionsSlot, container.NewHBox(r.confirm))
 	r.questionsBox.Hide()
 
-	r.expiry = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	r.expiry.SizeName = theme.SizeNameSubHeadingText
-	r.expiry.Importance = widget.WarningImportance
+	r.expiry = widget.NewLabel("")
+	r.expiry.TextStyle = fyne.TextStyle{Bold: true}
 	r.expiry.Wrapping = fyne.TextWrapWord
-	r.expiryDate = widget.NewDateEntry()
-	r.expiryDate.SetPlaceHolder(u.t("ui.redeem.datePlaceholder"))
-	r.expiryDate.OnChanged = r.expiryChanged
-	r.expiryAsk = container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.expiryAsk")), nil,
-		container.NewGridWrap(fyne.NewSize(320, r.expiryDate.MinSize().Height), r.expiryDate))
+	r.expiryEntry = widget.NewEntry()
+	r.expiryEntry.SetPlaceHolder(u.t("ui.redeem.datePlaceholder"))
+	r.expiryEntry.Validator = r.validateDate
+	r.expiryEntry.OnSubmitted = func(string) { r.expiryTyped() }
+	r.expiryEntry.OnChanged = func(string) { r.expiryTyped() }
+	expiryHint := widget.NewLabel(u.t("ui.redeem.expiryAskHint"))
+	expiryHint.Wrapping = fyne.TextWrapWord
+	expiryHint.Importance = widget.LowImportance
+	r.expiryAsk = container.NewVBox(
+		container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.expiryAsk")), nil,
+			container.NewGridWrap(fyne.NewSize(240, r.expiryEntry.MinSize().Height), r.expiryEntry)),
+		expiryHint,
+	)
 	r.items = container.NewVBox()
 	r.target = widget.NewLabel("")
+	r.target.Wrapping = fyne.TextWrapBreak
 	r.changeTarget = widget.NewButtonWithIcon(u.t("ui.redeem.changeFolder"), theme.FolderOpenIcon(), r.chooseTarget)
 	r.saveAll = widget.NewButtonWithIcon(u.t("ui.redeem.saveAll"), theme.DocumentSaveIcon(), func() { r.save(true) })
 	r.saveAll.Importance = widget.HighImportance
 	r.saveSelection = widget.NewButtonWithIcon(u.t("ui.redeem.saveSelection"), theme.DocumentSaveIcon(), func() { r.save(false) })
 	r.progress = widget.NewProgressBar()
 	r.progress.Hide()
+	r.waitText = widget.NewLabel("")
+	r.waitText.Importance = widget.WarningImportance
+	r.waitText.Wrapping = fyne.TextWrapWord
+	r.retryNow = widget.NewButtonWithIcon(u.t("ui.redeem.retryNow"), theme.ViewRefreshIcon(), r.tryNow)
+	r.waiting = container.NewBorder(nil, nil, nil, r.retryNow, r.waitText)
+	r.waiting.Hide()
 	openFolder := widget.NewButtonWithIcon(u.t("ui.redeem.openFolder"), theme.FolderOpenIcon(), r.openFolder)
 	openViewer := widget.NewButtonWithIcon(u.t("ui.redeem.openViewer"), theme.VisibilityIcon(), r.openViewer)
-	r.done = container.NewHBox(openFolder, openViewer)
+	copyPath := widget.NewButtonWithIcon(u.t("ui.redeem.copyPath"), theme.ContentCopyIcon(), r.copyPath)
+	r.another = widget.NewButtonWithIcon(u.t("ui.redeem.another"), theme.ContentAddIcon(), r.anotherCode)
+	r.done = container.NewVBox(container.NewHBox(openFolder, openViewer, copyPath), container.NewHBox(r.another))
 	r.done.Hide()
 	r.itemsBox = container.NewVBox(
 		r.expiry, r.expiryAsk,
 		heading(u.t("ui.redeem.items")), r.items,
 		container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.folder")), r.changeTarget, r.target),
 		container.NewHBox(r.saveAll, r.saveSelection),
-		r.progress, r.done,
+		r.progress, r.waiting, r.done,
 	)
 	r.itemsBox.Hide()
-	r.status = widget.NewLabel("")
-	r.status.Wrapping = fyne.TextWrapWord
 
 	intro := widget.NewLabel(u.t("ui.redeem.intro"))
 	intro.Wrapping = fyne.TextWrapWord
 	codeRow := container.NewHBox(r.code, r.next)
 	r.body = container.NewVBox(
-		heading(u.t("ui.redeem.title")), intro,
+		heading(u.t("ui.redeem.title")), r.reminder, intro,
+		r.portalBox,
 		codeRow,
-		container.NewHBox(r.fromImage, imageHint),
-		r.status,
+		container.NewBorder(nil, nil, r.fromImage, nil, imageHint),
+		r.status, r.busy, r.problemBox,
 		r.questionsBox,
 		r.itemsBox,
 	)
 	r.content = container.NewVScroll(container.NewPadded(r.body))
+	r.refreshPortal()
 	return r
+}
+
+// refreshPortal shows the portal field when no portal is set (and none
+// was typed there yet): a typed code needs an address to go to.
+func (r *redeemScreen) refreshPortal() {
+	if r.u.core.Settings().PortalURL == "" {
+		r.portalBox.Show()
+	} else if r.portal.Text == "" {
+		r.portalBox.Hide()
+	}
+	r.body.Refresh()
 }
 
 func (r *redeemScreen) chooseImage() {
@@ -117,7 +228,7 @@ func (r *redeemScreen) chooseImage() {
 		r.u.Open([]string{f.URI().Path()})
 	}, r.u.win)
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".png", ".jpg", ".jpeg", ".PNG", ".JPG", ".JPEG"}))
-	d.Resize(fyne.NewSize(900, 600))
+	d.Resize(dialogSize(r.u.win))
 	d.Show()
 }
 
@@ -128,6 +239,12 @@ func (r *redeemScreen) chooseTarget() {
 		}
 		r.target.SetText(uri.Path())
 	}, r.u.win)
-	d.Resize(fyne.NewSize(900, 600))
+	d.Resize(dialogSize(r.u.win))
 	d.Show()
+}
+
+// dialogSize is a file dialog's size: 900x600, smaller in a small window.
+func dialogSize(w fyne.Window) fyne.Size {
+	s := w.Canvas().Size()
+	return fyne.NewSize(min(900, s.Width-40), min(600, s.Height-40))
 }

@@ -2,8 +2,8 @@ package ui
 
 import (
 	"context"
-	"fmt"
-	"net/url"
+	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // start asks the portal about the typed code.
@@ -24,105 +25,290 @@ func (r *redeemScreen) start() { r.begin(r.code.Code()) }
 func (r *redeemScreen) openLink(link string)  { r.begin(link) }
 func (r *redeemScreen) openImage(path string) { r.begin(path) }
 
+// begin starts a new round for code (typed, a link or a picture): the
+// previous round's questions, answers and items go, and the portal is
+// asked, with a cancel and a deadline (app bounds the look-up).
 func (r *redeemScreen) begin(code string) {
-	if strings.TrimSpace(code) == "" {
+	r.reset()
+	code = strings.TrimSpace(code)
+	if code == "" {
+		r.showMessage(r.u.t("ui.redeem.codeEmpty"), r.u.t("ui.redeem.codeEmpty.hint"), nil)
+		r.u.win.Canvas().Focus(r.code.Field(0))
 		return
 	}
-	r.reset()
-	r.status.SetText(r.u.t("ui.redeem.asking"))
+	portal := ""
+	if r.portalBox.Visible() {
+		portal = strings.TrimSpace(r.portal.Text)
+		if portal == "" && !isURL(code) && !isImage(code) {
+			r.showMessage(r.u.t("ui.redeem.portalNeeded"), r.u.t("ui.redeem.portalNeeded.hint"), nil)
+			r.u.win.Canvas().Focus(r.portal)
+			return
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.round++
+	round := r.round
+	r.setBusy(r.u.t("ui.redeem.asking"), cancel)
 	r.next.Disable()
 	go func() {
-		sess, err := r.u.core.RedeemStart(context.Background(), "", code)
+		sess, err := r.u.core.RedeemStart(ctx, portal, code)
+		cancel()
 		r.u.do(func() {
-			r.next.Enable()
-			if err != nil {
-				r.status.SetText("")
-				r.u.showError(err)
+			if round != r.round {
+				return // cancelled or superseded
+			}
+			r.setIdle()
+			if errors.Is(err, context.Canceled) {
 				return
 			}
+			if err != nil {
+				r.showProblem(err, func() { r.begin(code) })
+				return
+			}
+			r.refreshPortal()
 			r.showQuestions(sess)
 		})
 	}()
 }
 
-func (r *redeemScreen) reset() {
-	r.session = nil
-	r.saveJob = ""
-	r.questionsBox.Hide()
-	r.itemsBox.Hide()
-	r.done.Hide()
-	r.progress.Hide()
+// cancel stops the look-up or the answer check in flight.
+func (r *redeemScreen) cancel() {
+	if r.askCancel != nil {
+		r.askCancel()
+	}
+	r.round++
+	r.setIdle()
+	r.status.SetText(r.u.t("ui.redeem.canceled"))
+	if r.session != nil && r.questionsBox.Visible() {
+		r.focusFirstAnswer()
+	}
+}
+
+func (r *redeemScreen) setBusy(text string, cancel context.CancelFunc) {
+	r.askCancel = cancel
+	r.busyText.SetText(text)
+	r.busy.Show()
+	r.problemBox.Hide()
 	r.body.Refresh()
 }
 
-// showQuestions builds one field per question: a date picker for dates,
-// a hidden entry for passwords, a plain entry otherwise.
+func (r *redeemScreen) setIdle() {
+	r.askCancel = nil
+	r.busy.Hide()
+	r.next.Enable()
+	r.confirm.Enable()
+	r.body.Refresh()
+}
+
+// reset ends the previous round: nothing of the previous code — answers,
+// items, messages — stays on the screen.
+func (r *redeemScreen) reset() {
+	if r.askCancel != nil {
+		r.askCancel()
+	}
+	r.round++
+	r.setIdle()
+	r.session = nil
+	r.saveJob = ""
+	r.savedAll = false
+	r.stopWaitTicker()
+	r.status.SetText("")
+	r.problemBox.Hide()
+	r.clearAnswers()
+	r.questionsBox.Hide()
+	r.itemsBox.Hide()
+	r.items.Objects = nil
+	r.done.Hide()
+	r.progress.Hide()
+	r.waiting.Hide()
+	r.saveAll.Enable()
+	r.saveSelection.Enable()
+	r.body.Refresh()
+}
+
+// showProblem shows err as a person reads it (translated, with what to
+// do), with a retry button when waiting can help (the portal did not
+// answer, was busy); also remembered for tests as lastErr.
+func (r *redeemScreen) showProblem(err error, retry func()) {
+	r.u.lastErr = err
+	msg, hint := r.u.describe(err)
+	if !isTransient(err) {
+		retry = nil
+	}
+	r.showMessage(msg, hint, retry)
+}
+
+func (r *redeemScreen) showMessage(msg, hint string, retry func()) {
+	r.problem.SetText(msg)
+	r.problemHint.SetText(hint)
+	if hint == "" {
+		r.problemHint.Hide()
+	} else {
+		r.problemHint.Show()
+	}
+	r.retryFn = retry
+	if retry != nil {
+		r.retry.Show()
+	} else {
+		r.retry.Hide()
+	}
+	r.problemBox.Show()
+	r.body.Refresh()
+	if retry != nil {
+		r.u.win.Canvas().Focus(r.retry)
+	}
+}
+
+func isRefused(err error) bool {
+	ue, ok := i18n.AsUserError(err)
+	return ok && ue.Kind == i18n.KindRefused
+}
+
+func isTransient(err error) bool {
+	ue, ok := i18n.AsUserError(err)
+	return ok && ue.Kind == i18n.KindTransient
+}
+
+// showQuestions builds this round's form anew: one field per question, a
+// date field (in the reader's format, checked as typed) for dates, a
+// hidden entry for passwords, a plain entry otherwise.
 func (r *redeemScreen) showQuestions(sess *app.RedeemSession) {
 	r.session = sess
 	r.status.SetText(r.u.t("ui.redeem.code", sess.Masked))
-	r.questions.Items = nil
 	r.answers = map[string]func() string{}
+	r.dateFields = map[string]*widget.Entry{}
+	r.answerFields = nil
+	form := widget.NewForm()
 	for _, q := range sess.Questions {
-		label := q.Text
-		if t, ok := q.Texts[string(r.u.lang)]; ok && t != "" {
-			label = t
-		}
-		if label == "" {
-			label = r.u.t("ui.redeem.question." + q.Type)
-		}
-		var field fyne.CanvasObject
+		label := r.questionLabel(q)
+		var e *widget.Entry
 		switch {
 		case q.Format == "DATE":
-			d := widget.NewDateEntry()
-			d.SetPlaceHolder(r.u.t("ui.redeem.datePlaceholder"))
-			d.OnSubmitted = func(string) { r.answer() }
-			field = d
-			r.answers[q.ID] = func() string {
-				if d.Date == nil {
-					return d.Text // app normalises what it can
-				}
-				return d.Date.Format("20060102")
-			}
+			e = widget.NewEntry()
+			e.SetPlaceHolder(r.u.t("ui.redeem.datePlaceholder"))
+			e.Validator = r.validateDate
+			r.dateFields[q.ID] = e
 		case q.Type == "PASSWORD":
-			e := widget.NewPasswordEntry()
-			e.OnSubmitted = func(string) { r.answer() }
-			field = e
-			r.answers[q.ID] = func() string { return e.Text }
+			e = widget.NewPasswordEntry()
 		default:
-			e := widget.NewEntry()
-			e.OnSubmitted = func(string) { r.answer() }
-			field = e
-			r.answers[q.ID] = func() string { return e.Text }
+			e = widget.NewEntry()
 		}
-		r.questions.Append(label, field)
+		e.OnSubmitted = func(string) { r.answer() }
+		get := e
+		r.answers[q.ID] = func() string { return get.Text }
+		r.answerFields = append(r.answerFields, e)
+		item := widget.NewFormItem(label, container.NewGridWrap(fyne.NewSize(320, e.MinSize().Height), e))
+		if q.Format == "DATE" {
+			item.HintText = r.u.t("ui.redeem.dateHint")
+		}
+		form.AppendItem(item)
 	}
-	r.questions.Refresh()
+	r.questions = form
+	r.questionsSlot.Objects = []fyne.CanvasObject{form}
+	r.questionsSlot.Refresh()
 	r.questionsBox.Show()
 	r.body.Refresh()
-	if len(r.questions.Items) > 0 {
-		if f, ok := r.questions.Items[0].Widget.(fyne.Focusable); ok {
-			r.u.win.Canvas().Focus(f)
-		}
+	r.focusFirstAnswer()
+}
+
+// questionLabel is what the field asks. The well-known questions use the
+// app's own words in the reader's language ("Ihr Geburtsdatum"); others
+// the portal's text in the reader's language when it sent one.
+func (r *redeemScreen) questionLabel(q app.Question) string {
+	switch q.Type {
+	case "PAT_BIRTH_DATE", "STUDY_DATE":
+		return r.u.t("ui.redeem.question." + q.Type)
+	}
+	if t, ok := q.Texts[string(r.u.lang)]; ok && t != "" {
+		return t
+	}
+	if q.Text != "" {
+		return q.Text
+	}
+	return r.u.t("ui.redeem.question." + q.Type)
+}
+
+// validateDate accepts the dates app understands (DD.MM.YYYY, YYYY-MM-DD,
+// YYYYMMDD); its message is translated and names what was typed.
+func (r *redeemScreen) validateDate(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if _, ok := app.NormalizeDate(s); ok {
+		return nil
+	}
+	return errors.New(r.u.t("ui.redeem.dateInvalid", s))
+}
+
+func (r *redeemScreen) focusFirstAnswer() {
+	if len(r.answerFields) > 0 {
+		r.u.win.Canvas().Focus(r.answerFields[0])
 	}
 }
 
-// answer sends the answers and lists the items.
+// clearAnswers empties the answer fields (a date of birth must not stay
+// on a shared PC's screen).
+func (r *redeemScreen) clearAnswers() {
+	for _, e := range r.answerFields {
+		e.SetText("")
+	}
+}
+
+// answer sends the answers and lists the items. A date that is not one
+// is said here, with the value, before anything is sent.
 func (r *redeemScreen) answer() {
 	sess := r.session
-	if sess == nil {
+	if sess == nil || r.busy.Visible() {
 		return
 	}
 	answers := map[string]string{}
 	for id, get := range r.answers {
-		answers[id] = strings.TrimSpace(get())
+		a := strings.TrimSpace(get())
+		if a == "" {
+			r.showMessage(r.u.t("ui.redeem.answerEmpty"), r.u.t("ui.redeem.answerEmpty.hint"), nil)
+			r.focusFirstAnswer()
+			return
+		}
+		if e := r.dateFields[id]; e != nil {
+			if err := r.validateDate(a); err != nil {
+				r.showMessage(err.Error(), r.u.t("ui.redeem.dateHint"), nil)
+				r.u.win.Canvas().Focus(e)
+				return
+			}
+		}
+		answers[id] = a
 	}
+	r.sendAnswers(sess, answers)
+}
+
+func (r *redeemScreen) sendAnswers(sess *app.RedeemSession, answers map[string]string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.round++
+	round := r.round
 	r.confirm.Disable()
+	r.setBusy(r.u.t("ui.redeem.checking"), cancel)
 	go func() {
-		items, err := sess.Answer(context.Background(), answers)
+		items, err := sess.Answer(ctx, answers)
+		cancel()
 		r.u.do(func() {
-			r.confirm.Enable()
+			if round != r.round {
+				return
+			}
+			r.setIdle()
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			r.clearAnswers()
 			if err != nil {
-				r.u.showError(err)
+				r.showProblem(err, func() { r.sendAnswers(sess, answers) })
+				switch {
+				case isRefused(err):
+					r.questionsBox.Hide() // an expired code: answering again cannot help
+					r.body.Refresh()
+				case !isTransient(err):
+					r.focusFirstAnswer()
+				}
 				return
 			}
 			r.showItems(sess, items)
@@ -133,7 +319,10 @@ func (r *redeemScreen) answer() {
 func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 	u := r.u
 	r.questionsBox.Hide()
-	r.prefillExpiry(sess.Expires)
+	r.problemBox.Hide()
+	r.answerFields = nil // the form goes with its round
+	r.expiryKnown = !sess.Expires.IsZero()
+	r.expiryEntry.SetText("")
 	r.showExpiry(sess.Expires)
 	r.items.Objects = nil
 	r.itemChecks = map[string]*widget.Check{}
@@ -173,48 +362,65 @@ func describeItem(u *UI, it app.Item) string {
 	return strings.Join(parts, " · ")
 }
 
-// showExpiry shows the code's expiry prominently when known; the "Valid
-// until" field stays visible either way, so the date can be typed from the
-// code sheet or corrected. DLX does not carry the expiry (only our own
-// portal tells it), and app reminds the user a week before it runs out.
+// showExpiry says until when the code works. When the portal told it, it
+// is read-only text; when not, the "valid until" field asks for the date
+// from the code sheet (optional, for the reminder). The line warns only
+// while something is unsaved and the end is near (7 days or less); once
+// everything is saved it says so.
 func (r *redeemScreen) showExpiry(t time.Time) {
-	r.expiryAsk.Show()
+	if r.expiryKnown {
+		r.expiryAsk.Hide()
+	} else {
+		r.expiryAsk.Show()
+	}
 	if t.IsZero() {
 		r.expiry.Hide()
+		r.body.Refresh()
 		return
 	}
-	days := int(time.Until(t).Hours() / 24)
-	r.expiry.SetText(r.u.t("ui.redeem.expires", app.FormatDate(r.u.lang, t), days))
+	days := int(math.Ceil(time.Until(t).Hours() / 24))
+	date := app.FormatDate(r.u.lang, t)
+	switch {
+	case r.savedAll:
+		r.expiry.SetText(r.u.t("ui.redeem.expiresSaved", date))
+		r.expiry.Importance = widget.SuccessImportance
+	case days <= 7:
+		r.expiry.SetText(r.u.t("ui.redeem.expiresSoon", date, days))
+		r.expiry.Importance = widget.WarningImportance
+	default:
+		r.expiry.SetText(r.u.t("ui.redeem.expires", date, days))
+		r.expiry.Importance = widget.MediumImportance
+	}
 	r.expiry.Show()
+	r.expiry.Refresh()
 	r.body.Refresh()
 }
 
-// prefillExpiry puts the expiry the portal told (or nothing) into the
-// "Valid until" field without treating it as a date the user entered:
-// that would replace the portal's exact time with the end of the day.
-func (r *redeemScreen) prefillExpiry(t time.Time) {
-	onChanged := r.expiryDate.OnChanged
-	r.expiryDate.OnChanged = nil
-	defer func() { r.expiryDate.OnChanged = onChanged }()
-	if t.IsZero() {
-		r.expiryDate.SetDate(nil)
+// expiryTyped records the date typed from the code sheet (only asked when
+// the portal did not tell it).
+func (r *redeemScreen) expiryTyped() {
+	sess := r.session
+	s := strings.TrimSpace(r.expiryEntry.Text)
+	if sess == nil || r.expiryKnown || s == "" {
 		return
 	}
-	day := t.Local()
-	r.expiryDate.SetDate(&day)
-}
-
-func (r *redeemScreen) expiryChanged(d *time.Time) {
-	sess := r.session
-	if d == nil || sess == nil {
+	da, ok := app.NormalizeDate(s)
+	if !ok {
+		return
+	}
+	d, err := time.ParseInLocation("20060102", da, time.Local)
+	if err != nil {
 		return
 	}
 	// The code is valid through the whole day printed on the sheet.
 	t := time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 0, time.Local)
+	if t.Before(time.Now().Add(-24*time.Hour)) || !sess.Expires.IsZero() && sess.Expires.Equal(t) {
+		return
+	}
 	r.showExpiry(t)
 	go func() {
 		if err := sess.SetExpiry(t); err != nil {
-			r.u.do(func() { r.u.showError(err) })
+			r.u.do(func() { r.showProblem(err, nil) })
 		}
 	}()
 }
@@ -232,11 +438,14 @@ func (r *redeemScreen) save(all bool) {
 		}
 	}
 	if len(ids) == 0 {
+		r.showMessage(r.u.t("ui.redeem.nothingChecked"), r.u.t("ui.redeem.nothingChecked.hint"), nil)
 		return
 	}
 	dir := r.target.Text
+	r.saving = ids
 	r.saveAll.Disable()
 	r.saveSelection.Disable()
+	r.problemBox.Hide()
 	r.progress.SetValue(0)
 	r.progress.Show()
 	go func() {
@@ -246,7 +455,7 @@ func (r *redeemScreen) save(all bool) {
 				r.saveAll.Enable()
 				r.saveSelection.Enable()
 				r.progress.Hide()
-				r.u.showError(err)
+				r.showProblem(err, nil)
 				return
 			}
 			r.saveJob = job.ID
@@ -255,7 +464,8 @@ func (r *redeemScreen) save(all bool) {
 	}()
 }
 
-// jobChanged follows this screen's save job: progress, then the folder.
+// jobChanged follows this screen's save job: progress, a wait for the
+// network with "try now", then the folder.
 func (r *redeemScreen) jobChanged(j *app.Job) {
 	if j.ID != r.saveJob || r.saveJob == "" {
 		return
@@ -263,6 +473,7 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 	if j.BytesTotal > 0 {
 		r.progress.SetValue(float64(j.BytesDone) / float64(j.BytesTotal))
 	}
+	r.showWaiting(j)
 	switch j.State {
 	case app.StateDone:
 		r.progress.SetValue(1)
@@ -274,6 +485,10 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 				r.savedDir = filepath.Dir(r.savedDir)
 			}
 		}
+		r.savedAll = r.savedAll || len(r.saving) == len(r.itemOrder)
+		if r.session != nil {
+			r.showExpiry(r.session.Expires)
+		}
 		r.status.SetText(r.u.t("ui.redeem.saved", r.savedDir))
 		r.done.Show()
 		r.body.Refresh()
@@ -283,14 +498,23 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 	case app.StateFailed, app.StateCanceled:
 		r.saveAll.Enable()
 		r.saveSelection.Enable()
+		r.progress.Hide()
 		if j.Error != nil {
-			r.status.SetText(j.Error.Message(r.u.lang) + "\n" + j.Error.Hint(r.u.lang))
+			r.showMessage(j.Error.Message(r.u.lang), j.Error.Hint(r.u.lang), nil)
 		}
 	}
 }
 
+// anotherCode clears everything for the next code (and the next person).
+func (r *redeemScreen) anotherCode() {
+	r.reset()
+	r.code.SetCode("")
+	r.savedDir = ""
+	r.u.win.Canvas().Focus(r.code.Field(0))
+}
+
 // openFolder shows the saved studies in the file manager.
-func (r *redeemScreen) openFolder() { r.openPath(r.savedDir) }
+func (r *redeemScreen) openFolder() { r.u.openPath(r.savedDir) }
 
 // openViewer opens the saved file-set with the system's DICOM viewer (the
 // default handler of DICOMDIR), or the folder when there is none.
@@ -299,15 +523,27 @@ func (r *redeemScreen) openViewer() {
 	if _, err := os.Stat(p); err != nil {
 		p = r.savedDir
 	}
-	r.openPath(p)
+	r.u.openPath(p)
 }
 
-func (r *redeemScreen) openPath(p string) {
-	if p == "" {
+// copyPath puts the saved folder's path on the clipboard.
+func (r *redeemScreen) copyPath() {
+	if r.savedDir == "" {
 		return
 	}
-	u := &url.URL{Scheme: "file", Path: filepath.ToSlash(p)}
-	if err := r.u.app.OpenURL(u); err != nil {
-		r.u.showError(fmt.Errorf("open %s: %w", p, err))
+	r.u.app.Clipboard().SetContent(r.savedDir)
+	r.status.SetText(r.u.t("ui.redeem.pathCopied", r.savedDir))
+}
+
+// remind shows an expiry reminder on the screen.
+func (r *redeemScreen) remind(text string) {
+	if r.reminder.Text != "" && strings.Contains(r.reminder.Text, text) {
+		return
 	}
+	if r.reminder.Text != "" {
+		text = r.reminder.Text + "\n" + text
+	}
+	r.reminder.SetText(text)
+	r.reminder.Show()
+	r.body.Refresh()
 }

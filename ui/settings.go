@@ -80,5 +80,6 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	)
 	s.content = container.NewVScroll(container.NewPadded(body))
 	s.load()
+	s.readKey()
 	return s
 }

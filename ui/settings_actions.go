@@ -42,6 +42,13 @@ func (s *settingsScreen) load() {
 			locked++
 		}
 	}
+	for i, name := range []string{app.SettingPortalURL, app.SettingLibraryDir} {
+		if c.Overridden(name) {
+			e := []*widget.Entry{s.portal, s.library}[i]
+			e.Disable()
+			s.form.Items[i].HintText = s.u.t("ui.settings.overridden."+name, e.Text)
+		}
+	}
 	if c.Locked(app.SettingClinicMode) {
 		s.clinic.Disable()
 		s.form.Items[5].HintText = s.u.t("ui.settings.locked")
@@ -80,6 +87,7 @@ func (s *settingsScreen) store() {
 		return
 	}
 	s.u.showInboxTab(clinic)
+	s.u.redeem.refreshPortal() // the new address counts at once
 	msg := s.u.t("ui.settings.saved")
 	if l, ok := i18n.Parse(lang); ok && l != s.u.lang {
 		msg += " " + s.u.t("ui.settings.restart")
@@ -112,6 +120,24 @@ func (s *settingsScreen) testPACS() {
 				msg += "\n" + hint
 			}
 			s.status.SetText(msg)
+		})
+	}()
+}
+
+// readKey shows whether a clinic key is installed as the screen opens,
+// without asking for a passphrase: a key in the keyring (or loaded) with
+// its fingerprint, a passphrase-protected key file by its path.
+func (s *settingsScreen) readKey() {
+	go func() {
+		st := s.u.core.ClinicKeyStatus()
+		s.u.do(func() {
+			switch {
+			case st.Info != nil:
+				s.showKey(st.Info)
+			case st.Installed:
+				s.identity.SetText(s.u.t("ui.settings.keyLocked", st.Path))
+				s.createID.SetText(s.u.t("ui.settings.showKey"))
+			}
 		})
 	}()
 }

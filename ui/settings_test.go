@@ -34,22 +34,22 @@ func TestSettingsPolicyLocks(t *testing.T) {
 		if !s.clinic.Disabled() || !s.clinic.Checked || len(h.u.tabs.Items) != 5 {
 			t.Error("clinic mode from the policy: not locked on, or no inbox tab")
 		}
-		if s.library.Disabled() {
-			t.Fatal("library folder locked without a policy key")
+		// -library (Config.LibraryDir) sets the folder for this session:
+		// read-only, saying so (a saved value would not be used).
+		if !s.library.Disabled() || s.form.Items[1].HintText != i18n.T(lang, "ui.settings.overridden.library_dir", "/library") {
+			t.Errorf("library set by the start option: disabled=%v hint=%q", s.library.Disabled(), s.form.Items[1].HintText)
 		}
-		s.library.SetText("/srv/bilder")
+		if s.pacs.Disabled() {
+			t.Fatal("PACS locked without a policy key")
+		}
+		s.pacs.SetText("http://pacs.local:8042/dicom-web")
 		test.Tap(s.save)
 		if h.u.lastErr != nil {
 			t.Fatalf("saving an unlocked value: %v", h.u.lastErr)
 		}
-		if got := h.core.Settings().LibraryDir; got != "/library" {
-			// The -library override (Config.LibraryDir) stays above the
-			// user's file; the saved value shows once it is gone.
-			t.Logf("library with override = %q", got)
-		}
 		data, err := os.ReadFile(filepath.Join(state, "settings.json"))
-		if err != nil || !contains(string(data), "/srv/bilder") || contains(string(data), "portal.example") {
-			t.Errorf("settings.json = %s, %v; want the library, not the locked portal", data, err)
+		if err != nil || !contains(string(data), "pacs.local") || contains(string(data), "portal.example") {
+			t.Errorf("settings.json = %s, %v; want the PACS address, not the locked portal", data, err)
 		}
 	}
 }

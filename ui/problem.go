@@ -1,0 +1,97 @@
+package ui
+
+import (
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// describe is err as a person reads it: the translated message and what
+// to do next. An error without a translation (a defect, or something the
+// core did not foresee) reads as a translated "something went wrong"
+// with a hint: Go's own error text never reaches the window.
+func (u *UI) describe(err error) (msg, hint string) {
+	if ue, ok := i18n.AsUserError(err); ok {
+		return ue.Message(u.lang), ue.Hint(u.lang)
+	}
+	return u.t("ui.error.unexpected"), u.t("ui.error.unexpected.hint")
+}
+
+// openers are the programs tried, in order, when the toolkit cannot open
+// a folder or file itself (a Linux desktop without xdg-open).
+var openers = func() [][]string {
+	switch runtime.GOOS {
+	case "windows":
+		return [][]string{{"explorer"}}
+	case "darwin":
+		return [][]string{{"open"}}
+	}
+	return [][]string{{"xdg-open"}, {"gio", "open"}, {"kde-open5"}, {"kde-open"}, {"exo-open"}, {"gnome-open"}}
+}
+
+// lookPath finds a program (replaced in tests).
+var lookPath = exec.LookPath
+
+// openPath shows p (a folder or a file) in the system's file manager or
+// default program. When neither the toolkit nor any known opener can, a
+// dialog says so, translated, with the path and a button to copy it.
+func (u *UI) openPath(p string) {
+	if p == "" {
+		return
+	}
+	uri := &url.URL{Scheme: "file", Path: filepath.ToSlash(p)}
+	if _, err := lookPath("xdg-open"); runtime.GOOS != "linux" || err == nil {
+		if err := u.app.OpenURL(uri); err == nil {
+			return
+		}
+	}
+	for _, cmd := range openers() {
+		bin, err := lookPath(cmd[0])
+		if err != nil {
+			continue
+		}
+		c := exec.Command(bin, append(cmd[1:], p)...)
+		if c.Start() == nil {
+			go c.Wait()
+			return
+		}
+	}
+	u.cannotOpen(p)
+}
+
+// cannotOpen explains that p cannot be opened here and offers to copy it.
+func (u *UI) cannotOpen(p string) {
+	u.lastErr = errCannotOpen
+	text := widget.NewLabel(u.t("ui.open.failed", p))
+	text.Wrapping = fyne.TextWrapWord
+	hint := widget.NewLabel(u.t("ui.open.failed.hint"))
+	hint.Wrapping = fyne.TextWrapWord
+	hint.Importance = widget.LowImportance
+	var d dialog.Dialog
+	copyBtn := widget.NewButtonWithIcon(u.t("ui.redeem.copyPath"), theme.ContentCopyIcon(), func() {
+		u.app.Clipboard().SetContent(p)
+		d.Hide()
+	})
+	copyBtn.Importance = widget.HighImportance
+	ok := widget.NewButton(u.t("ui.ok"), func() { d.Hide() })
+	body := container.NewVBox(text, hint, container.NewCenter(container.NewHBox(copyBtn, ok)))
+	d = dialog.NewCustomWithoutButtons(u.t("ui.open.title"), body, u.win)
+	d.Resize(fyne.NewSize(min(520, u.win.Canvas().Size().Width-40), body.MinSize().Height))
+	d.Show()
+	u.win.Canvas().Focus(copyBtn)
+}
+
+type cannotOpenError struct{}
+
+func (cannotOpenError) Error() string { return "no program to open files with" }
+
+var errCannotOpen error = cannotOpenError{}
