@@ -75,17 +75,17 @@ type redeemScreen struct {
 	saveSelection *widget.Button
 	progress      *widget.ProgressBar
 	// waiting shows a save job waiting for the network, with "try now".
-	waiting    *fyne.Container
-	waitText   *widget.Label
-	retryNow   *widget.Button
-	waitStop   chan struct{}
-	done       *fyne.Container
-	another    *widget.Button
-	savedDir   string
-	savedAll   bool
-	saving     []string
-	session    *app.RedeemSession
-	saveJob    string
+	waiting  *fyne.Container
+	waitText *widget.Label
+	retryNow *widget.Button
+	waitStop chan struct{}
+	done     *fyne.Container
+	another  *widget.Button
+	savedDir string
+	savedAll bool
+	saving   []string
+	session  *app.RedeemSession
+	saveJob  string
 }
 
 func newRedeemScreen(u *UI) *redeemScreen {
