@@ -116,6 +116,11 @@
 //     --max-size. Both count a filed envelope until it is collected
 //     (after a restart the address quota only while its upload is still
 //     in uploads/, AbandonAfter).
+//     An upload in progress whose data has not grown for ReserveIdle
+//     (1 h; --reserve-idle) counts only with the bytes it has, so
+//     uploads declared and never sent stop holding an inbox; its next
+//     PATCH must fit the quotas again (507/413 until it does, which
+//     Bildbote's client waits out).
 //   - Free space. A new upload that would leave less than FreeReserve (2
 //     GiB; --free-reserve) free on the data dir's file system, counting
 //     what the uploads in progress still have to send, gets 507

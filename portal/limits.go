@@ -44,6 +44,11 @@ type Limits struct {
 	// AddrActiveUploads caps the unfinished uploads per client address (8;
 	// negative: no cap).
 	AddrActiveUploads int
+	// ReserveIdle: an unfinished upload whose data has not grown for this
+	// long counts against the quotas only with the bytes it has, so
+	// uploads declared and never sent cannot block an inbox for long; its
+	// next PATCH must fit the quotas again (1 hour; negative: never).
+	ReserveIdle time.Duration
 	// FreeReserve is the free space the data dir's file system keeps: a
 	// new upload that would leave less (counting what uploads in progress
 	// still have to send) is refused with 507, and a PATCH is refused when
@@ -74,6 +79,7 @@ const (
 	DefaultAddrPendingBytes   = 32 << 30
 	DefaultAddrActiveUploads  = 8
 	DefaultFreeReserve        = 2 << 30
+	DefaultReserveIdle        = time.Hour
 	DefaultMetadataBytes      = 4 << 10
 	DefaultMetadataValueBytes = 1 << 10
 	DefaultMetadataKeys       = 16
@@ -110,6 +116,9 @@ func (l *Limits) setDefaults() {
 	}
 	if l.AddrActiveUploads == 0 {
 		l.AddrActiveUploads = DefaultAddrActiveUploads
+	}
+	if l.ReserveIdle == 0 {
+		l.ReserveIdle = DefaultReserveIdle
 	}
 	if l.FreeReserve == 0 {
 		l.FreeReserve = DefaultFreeReserve

@@ -723,3 +723,42 @@ func TestLedgerForgetsTerminated(t *testing.T) {
 	}
 	p.srv.Sweep(context.Background(), time.Now())
 }
+
+// TestIdleReservationLapses: uploads declared and never sent stop holding
+// the inbox quota after ReserveIdle; the idle upload's next PATCH has to
+// fit again (507 while the inbox is full, accepted once there is room).
+func TestIdleReservationLapses(t *testing.T) {
+	p := startPortal(t, t.TempDir(), func(c *Config) {
+		c.Limits.InboxPendingBytes = 1000
+		c.Limits.ReserveIdle = 300 * time.Millisecond
+	})
+	key := p.addCommunity("bM1X", 1<<20, "")
+	idle := bytes.Repeat([]byte("i"), 1000)
+	squatter := p.create(clientFrom("127.0.0.1"), 1000, tusMetadata("community", "bM1X", "sha256", sha(idle)))
+	if squatter.status != 201 {
+		t.Fatal(squatter.status)
+	}
+	honest := clientFrom("127.0.0.2")
+	data := bytes.Repeat([]byte("h"), 600)
+	if a, _ := p.send(honest, "bM1X", data); a.status != 507 {
+		t.Fatalf("while the declared 1000 bytes are reserved: %d", a.status)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if a, st := p.send(honest, "bM1X", data); a.status != 201 || st != 204 {
+		t.Fatalf("after the reservation lapsed: %d %d", a.status, st)
+	}
+	uploadSecrets.Store(squatter.loc, squatter.secret)
+	if resp, body := p.tusPatch(squatter.loc, 0, idle); resp.StatusCode != 507 || !strings.Contains(string(body), "inbox-quota") {
+		t.Fatalf("PATCH of the lapsed upload into a full inbox: %d %s", resp.StatusCode, body)
+	}
+	_, body := p.do("GET", "/api/v1/inbox/bM1X", hdr("Authorization", "Bearer "+key), nil)
+	var list struct{ Items []inboxItem }
+	json.Unmarshal(body, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("inbox: %s", body)
+	}
+	p.do("DELETE", "/api/v1/inbox/bM1X/"+list.Items[0].ID, hdr("Authorization", "Bearer "+key), nil)
+	if resp, body := p.tusPatch(squatter.loc, 0, idle); resp.StatusCode != 204 {
+		t.Fatalf("PATCH once the clinic collected: %d %s", resp.StatusCode, body)
+	}
+}

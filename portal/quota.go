@@ -42,38 +42,88 @@ type quotaError struct {
 	message string
 }
 
-// usage sums the ledger for inbox and addr (lock held).
-func (l *ledger) usage(inbox, addr string) (inboxBytes, addrBytes int64, addrActive int, stillToCome int64) {
-	for _, e := range l.entries {
+// counted is what an entry counts against the quotas: a filed envelope
+// or an upload in progress at its declared length, but an upload whose
+// data has not grown for ReserveIdle only with the bytes it has (its
+// reservation lapsed; a PATCH has to re-reserve). have is the bytes on
+// disk of an unfinished upload.
+func (e *ledgerEntry) counted(now time.Time, idle time.Duration) (n, have int64, lapsed bool) {
+	if e.finished {
+		return e.size, e.size, false
+	}
+	st, err := os.Stat(e.path)
+	if err != nil {
+		return e.size, 0, false // being created
+	}
+	if idle > 0 && now.Sub(st.ModTime()) > idle && now.Sub(e.created) > idle {
+		return st.Size(), st.Size(), true
+	}
+	return e.size, st.Size(), false
+}
+
+// usage sums the ledger for inbox and addr, leaving out skip (lock held).
+func (l *ledger) usage(inbox, addr, skip string, idle time.Duration) (inboxBytes, addrBytes int64, addrActive int, stillToCome int64) {
+	now := time.Now()
+	for id, e := range l.entries {
+		if id == skip {
+			continue
+		}
+		n, have, lapsed := e.counted(now, idle)
 		if e.inbox == inbox {
-			inboxBytes += e.size
+			inboxBytes += n
 		}
 		if addr != "" && e.addr == addr {
-			addrBytes += e.size
+			addrBytes += n
 			if !e.finished {
 				addrActive++
 			}
 		}
-		if !e.finished {
-			have := int64(0)
-			if st, err := os.Stat(e.path); err == nil {
-				have = st.Size()
-			}
+		if !e.finished && !lapsed {
 			stillToCome += max(e.size-have, 0)
 		}
 	}
 	return
 }
 
-// reserve admits a new upload of size bytes into inbox from addr, or says
-// which limit it would break. dataDir is checked for the free reserve.
+// reserveUpload admits a new upload of size bytes into inbox from addr, or
+// says which limit it would break.
 func (s *Server) reserveUpload(id, inbox, addr string, size int64) *quotaError {
-	lim := &s.cfg.Limits
 	l := s.ledger
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	inboxBytes, addrBytes, addrActive, toCome := l.usage(inbox, addr)
-	if lim.AddrActiveUploads > 0 && addrActive >= lim.AddrActiveUploads {
+	if qe := s.checkQuotas(id, inbox, addr, size, 0, true); qe != nil {
+		return qe
+	}
+	l.entries[id] = &ledgerEntry{inbox: inbox, addr: addr, size: size, created: time.Now(),
+		path: filepath.Join(s.cfg.DataDir, uploadsDir, id)}
+	return nil
+}
+
+// rereserve is the quota check of a PATCH: an upload whose reservation
+// lapsed (idle for ReserveIdle) must fit again, else 507 or 413 and the
+// client waits; an active one passes.
+func (s *Server) rereserve(id string) *quotaError {
+	l := s.ledger
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entries[id]
+	if e == nil {
+		return nil
+	}
+	_, have, lapsed := e.counted(time.Now(), s.cfg.Limits.ReserveIdle)
+	if !lapsed {
+		return nil
+	}
+	return s.checkQuotas(id, e.inbox, e.addr, e.size, have, false)
+}
+
+// checkQuotas checks size more bytes (of which have are on disk already)
+// for inbox and addr against the limits, the ledger without id (lock
+// held). newUpload also applies the limit on unfinished uploads.
+func (s *Server) checkQuotas(id, inbox, addr string, size, have int64, newUpload bool) *quotaError {
+	lim := &s.cfg.Limits
+	inboxBytes, addrBytes, addrActive, toCome := s.ledger.usage(inbox, addr, id, lim.ReserveIdle)
+	if newUpload && lim.AddrActiveUploads > 0 && addrActive >= lim.AddrActiveUploads {
 		return &quotaError{http.StatusTooManyRequests, "too-many-uploads",
 			fmt.Sprintf("at most %d unfinished uploads per client; finish or cancel one first", lim.AddrActiveUploads)}
 	}
@@ -87,13 +137,11 @@ func (s *Server) reserveUpload(id, inbox, addr string, size int64) *quotaError {
 	}
 	if lim.FreeReserve > 0 {
 		free, err := diskspace.Free(s.cfg.DataDir)
-		if err != nil || free-toCome-size < lim.FreeReserve {
+		if err != nil || free-toCome-(size-have) < lim.FreeReserve {
 			return &quotaError{http.StatusInsufficientStorage, "insufficient-storage",
 				"the portal is short of disk space; try again later"}
 		}
 	}
-	l.entries[id] = &ledgerEntry{inbox: inbox, addr: addr, size: size, created: time.Now(),
-		path: filepath.Join(s.cfg.DataDir, uploadsDir, id)}
 	return nil
 }
 

@@ -77,6 +77,12 @@ func (s *Server) guardUploads(next http.Handler) http.Handler {
 				writeError(w, http.StatusNotFound, "unknown-upload", "no such upload")
 				return
 			}
+			if r.Method == http.MethodPatch {
+				if qe := s.rereserve(id); qe != nil {
+					writeError(w, qe.status, qe.code, qe.message)
+					return
+				}
+			}
 			if r.Method == http.MethodPatch && lim.FreeReserve > 0 {
 				if free, err := diskspace.Free(s.cfg.DataDir); err != nil || free < lim.FreeReserve/2 {
 					writeError(w, http.StatusInsufficientStorage, "insufficient-storage", "the portal is short of disk space; try again later")

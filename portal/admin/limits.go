@@ -21,6 +21,7 @@ func limitFlags(f *flags, l *portal.Limits) {
 	f.Var(sizeFlag{&l.InboxPendingBytes}, "inbox-quota", "bytes an inbox may hold that its clinic has not collected, uploads in progress by their declared length (default 64GiB; -1: no cap)")
 	f.Var(sizeFlag{&l.AddrPendingBytes}, "client-quota", "the same per client address over all inboxes (default 32GiB; -1: no cap)")
 	f.IntVar(&l.AddrActiveUploads, "client-uploads", 0, "unfinished uploads per client address (default 8; -1: no cap)")
+	f.Var(durationFlag{&l.ReserveIdle}, "reserve-idle", "an unfinished upload idle this long holds the quotas only with the bytes it has; its next PATCH must fit again (default 1h)")
 	f.Var(sizeFlag{&l.FreeReserve}, "free-reserve", "free disk space kept for codes and receipts: new uploads that would leave less get 507 (default 2GiB; -1: none)")
 	f.IntVar(&l.MetadataBytes, "metadata-bytes", 0, "largest Upload-Metadata header (default 4096)")
 	f.IntVar(&l.MetadataValueBytes, "metadata-value-bytes", 0, "largest decoded metadata value (default 1024)")
