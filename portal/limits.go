@@ -223,6 +223,12 @@ func (b *backoffLock) begin(key string, now time.Time) (wait time.Duration, ok b
 	defer b.mu.Unlock()
 	e := b.entries[key]
 	if e == nil {
+		if len(b.entries) >= maxBackoffEntries {
+			b.prune(now)
+			if len(b.entries) >= maxBackoffEntries {
+				return b.base, false // the table is full of running locks
+			}
+		}
 		e = &backoffEntry{}
 		b.entries[key] = e
 	}
@@ -261,6 +267,19 @@ func (b *backoffLock) lockedFor(key string, now time.Time) time.Duration {
 		return e.lockedUntil.Sub(now)
 	}
 	return 0
+}
+
+// maxBackoffEntries bounds a lock table's memory (about 100 bytes each).
+const maxBackoffEntries = 100_000
+
+// prune drops every key that is not locked now (lock held): under a
+// flood of addresses their counts are the price of bounded memory.
+func (b *backoffLock) prune(now time.Time) {
+	for k, e := range b.entries {
+		if !now.Before(e.lockedUntil) {
+			delete(b.entries, k)
+		}
+	}
 }
 
 // forget drops keys without a failure for a day.

@@ -762,3 +762,20 @@ func TestIdleReservationLapses(t *testing.T) {
 		t.Fatalf("PATCH once the clinic collected: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestBackoffTableBounded: a flood of addresses cannot grow a lock table
+// without bound; addresses that are locked stay locked.
+func TestBackoffTableBounded(t *testing.T) {
+	b := newBackoffLock(1, time.Minute, time.Hour)
+	now := time.Now()
+	b.begin("locked", now)
+	for i := range maxBackoffEntries + 10 {
+		b.begin(fmt.Sprint("a", i), now.Add(-2*time.Minute)) // each locks until a minute ago
+	}
+	if len(b.entries) > maxBackoffEntries {
+		t.Fatalf("%d entries", len(b.entries))
+	}
+	if b.lockedFor("locked", now) == 0 {
+		t.Fatal("a running lock was dropped")
+	}
+}
