@@ -92,6 +92,15 @@ func isLocked(a answer) bool {
 
 const wrongDOB = "19000101"
 
+// maxFailures is the default AddrTokenFailures.
+var maxFailures = func() int { var l AnswerLimits; l.setDefaults(); return l.AddrTokenFailures }()
+
+func TestBackoffGrows(t *testing.T) {
+	if backoff(0) != time.Minute || backoff(1) != 2*time.Minute || backoff(10) != 1024*time.Minute || backoff(11) != 24*time.Hour || backoff(100) != 24*time.Hour {
+		t.Fatal("lock-out schedule")
+	}
+}
+
 // TestLockIsPerAddressAndToken: five wrong answers from one address lock
 // that address out of that code, told when to try again exactly as for
 // an unknown code; the patient, from another address, still gets in.

@@ -83,14 +83,13 @@ func (c *Config) setDefaults() {
 // uploads, and the admin socket. It owns the data dir's database while it
 // runs.
 type Server struct {
-	cfg      Config
-	store    *Store
-	tus      *tusd.Handler
-	uploads  filestore.FileStore
-	locker   tusLocker
-	prep     *preparer
-	throttle *addrThrottle
-	guard    *answerGuard // lock-outs and budget of answer checks (lockout.go)
+	cfg     Config
+	store   *Store
+	tus     *tusd.Handler
+	uploads filestore.FileStore
+	locker  tusLocker
+	prep    *preparer
+	guard   *answerGuard // lock-outs and budget of answer checks (lockout.go)
 	// hashSlots bounds parallel password hashes, answers and upload
 	// passwords alike (argon2id uses 19 MiB each); see hashSlot.
 	hashSlots chan struct{}
@@ -113,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: store, throttle: newAddrThrottle(), hashSlots: make(chan struct{}, cfg.Limits.HashSlots)}
+	s := &Server{cfg: cfg, store: store, hashSlots: make(chan struct{}, cfg.Limits.HashSlots)}
 	s.uploadGuard = newUploadGuard(&cfg.Limits)
 	s.guard = newAnswerGuard(cfg.Answers)
 	s.prep = newPreparer(s)
@@ -288,84 +287,4 @@ func throttleKey(addr string) string {
 		return addr
 	}
 	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
-
-// addrThrottle counts wrong answers per client address in memory. After
-// maxFailures the address is locked out for a time that doubles with
-// every further failure.
-type addrThrottle struct {
-	mu      sync.Mutex
-	entries map[string]*throttleEntry
-}
-
-type throttleEntry struct {
-	failures    int
-	lockedUntil time.Time
-	last        time.Time
-}
-
-const maxFailures = 5
-
-func newAddrThrottle() *addrThrottle { return &addrThrottle{entries: map[string]*throttleEntry{}} }
-
-// lockout is how long to lock after the given number of failures.
-func lockout(failures int) time.Duration {
-	if failures < maxFailures {
-		return 0
-	}
-	d := time.Minute << min(failures-maxFailures, 11)
-	return min(d, 24*time.Hour)
-}
-
-// begin admits an attempt from addr unless it is locked out, counting
-// it as a failure until succeed takes it back.
-func (t *addrThrottle) begin(addr string, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.entries[addr]
-	if e == nil {
-		e = &throttleEntry{}
-		t.entries[addr] = e
-	}
-	if now.Before(e.lockedUntil) {
-		return false
-	}
-	e.failures++
-	e.last = now
-	if d := lockout(e.failures); d > 0 {
-		e.lockedUntil = now.Add(d)
-	}
-	return true
-}
-
-// succeed takes back the failure begin counted (and a lock-out that
-// counting started). A success does not clear earlier failures of the
-// address: one valid code must not reset an attacker's count.
-func (t *addrThrottle) succeed(addr string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e := t.entries[addr]; e != nil && e.failures > 0 {
-		e.failures--
-		if lockout(e.failures) == 0 {
-			e.lockedUntil = time.Time{}
-		}
-	}
-}
-
-// reset forgets every address.
-func (t *addrThrottle) reset() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	clear(t.entries)
-}
-
-// forget drops addresses without a failure for a day.
-func (t *addrThrottle) forget(now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for a, e := range t.entries {
-		if now.Sub(e.last) > 24*time.Hour && now.After(e.lockedUntil) {
-			delete(t.entries, a)
-		}
-	}
 }

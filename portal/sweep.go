@@ -23,13 +23,12 @@ func (s *Server) sweepLoop(ctx context.Context) {
 
 // Sweep deletes what has outlived its retention: access codes (with their
 // files) expired or revoked longer than Retention ago, abandoned uploads,
-// forgotten throttle entries and any code sheet left in the data dir. It
+// forgotten lock-out counters and any code sheet left in the data dir. It
 // runs every SweepInterval; tests call it with a chosen now.
 func (s *Server) Sweep(ctx context.Context, now time.Time) {
 	s.sweepCodes(now)
 	s.sweepOrphans(now)
 	s.sweepUploads(ctx, now)
-	s.throttle.forget(now)
 	s.guard.forget(now)
 	s.removeStoredSheets()
 }
