@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -11,13 +12,21 @@ import (
 	"github.com/bildbote/bildbote/transfer/dlx"
 )
 
-// bildbote-cli redeem [--portal URL] [--dob DATE | --answer ID=VALUE…]
-// [--item ID…] [--out DIR] [--expires DATE] [--list] CODE|URL|IMAGE
+// bildbote-cli redeem [--portal URL] [--dob DATE | --dob-file FILE |
+// --answer ID=VALUE… | --answer-file FILE] [--item ID…] [--out DIR]
+// [--expires DATE] [--list] [--code-file FILE] [CODE|URL|IMAGE]
+//
+// The code, the date of birth and the answers are secrets: from a file,
+// the environment (BILDBOTE_CODE, BILDBOTE_DOB) or a prompt; given on the
+// command line they work but a warning says that every user can see them.
 func runRedeem(e *env, args []string) int {
 	var cf coreFlags
 	fs := newFlags("redeem")
 	cf.register(fs, true)
 	dob := fs.String("dob", "", "")
+	dobFile := fs.String("dob-file", "", "")
+	answerFile := fs.String("answer-file", "", "")
+	codeFile := fs.String("code-file", "", "")
 	var answers, items stringList
 	fs.Var(&answers, "answer", "")
 	fs.Var(&items, "item", "")
@@ -28,16 +37,55 @@ func runRedeem(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
+	if len(pos) > 1 {
 		return e.usageError("cli.redeem.need-code")
 	}
 	pr := e.printer(cf.json)
+	codeArg := ""
+	if len(pos) == 1 {
+		codeArg = pos[0]
+		if !looksLikeFile(codeArg) {
+			e.warnArgv(tr(e, "cli.secret.code-arg"), "cli.secret.code-instead")
+		}
+	} else {
+		c, err := e.secret("", "", *codeFile, EnvCode, "")
+		if err != nil {
+			return pr.Error(i18n.NewError(i18n.KindInput, "cli.secret.bad-file", *codeFile, err))
+		}
+		if c == "" {
+			p, ok, err := e.readHidden(tr(e, "cli.secret.code-prompt"))
+			if !ok || err != nil {
+				return e.usageError("cli.redeem.need-code")
+			}
+			c = p
+		}
+		codeArg = c
+	}
+	dobValue, err := e.secret(*dob, "--dob", *dobFile, EnvDOB, "cli.secret.dob-instead")
+	if err != nil {
+		return pr.Error(i18n.NewError(i18n.KindInput, "cli.secret.bad-file", *dobFile, err))
+	}
+	*dob = dobValue
+	if len(answers) > 0 {
+		e.warnArgv("--answer", "cli.secret.answer-instead")
+	}
+	if *answerFile != "" {
+		data, err := os.ReadFile(*answerFile)
+		if err != nil {
+			return pr.Error(i18n.NewError(i18n.KindInput, "cli.secret.bad-file", *answerFile, err))
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				answers = append(answers, line)
+			}
+		}
+	}
 	core, err := e.open(&cf)
 	if err != nil {
 		return pr.Error(err)
 	}
 	defer core.Close()
-	s, err := core.RedeemStart(e.ctx, cf.portal, pos[0])
+	s, err := core.RedeemStart(e.ctx, cf.portal, codeArg)
 	if err != nil {
 		return pr.Error(err)
 	}

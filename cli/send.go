@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"os"
-
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
@@ -22,6 +20,7 @@ func runSend(e *env, args []string) int {
 	message := fs.String("message", "", "")
 	patientNote := fs.String("patient-note", "", "")
 	password := fs.String("password", "", "")
+	passwordFile := fs.String("password-file", "", "")
 	accept := fs.Bool("accept-new-key", false, "")
 	paths, code, ok := e.parse(fs, args)
 	if !ok {
@@ -54,12 +53,19 @@ func runSend(e *env, args []string) int {
 	if *referrer == "" {
 		*referrer = s.Referrer
 	}
-	if *password == "" {
-		*password = os.Getenv("BILDBOTE_INBOX_PASSWORD")
+	pw, err := e.secret(*password, "--password", *passwordFile, EnvInboxPassword, "cli.secret.password-instead")
+	if err != nil {
+		return pr.Error(i18n.NewError(i18n.KindInput, "cli.secret.bad-file", *passwordFile, err))
 	}
+	*password = pw
 	cm, err := core.LookupCommunity(e.ctx, cf.portal, inbox)
 	if err != nil {
 		return pr.Error(err)
+	}
+	if cm.PasswordRequired && *password == "" {
+		if p, ok, err := e.readHidden(tr(e, "cli.secret.password-prompt")); ok && err == nil {
+			*password = p
+		}
 	}
 	switch cm.Pin {
 	case app.PinNew:
