@@ -26,13 +26,14 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -buildid= -X github.com/bildbote/bildbote/internal/version.Version=$(VERSION)
 GOBUILD := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: help run test build check unit e2e bench dist clean
+.PHONY: help run test build check unit e2e bench dist clean screenshots
 
 help:
 	@echo "make run    build everything and open the desktop app against a local demo portal"
 	@echo "make test   the whole test suite (installs its Debian packages when missing)"
 	@echo "make bench  benchmarks against the named peers (bench/)"
 	@echo "make dist   installers and packages (packaging/)"
+	@echo "make screenshots  every screen and error state, German and English, 1280x800 and 1024x600, in build/screenshots/"
 
 build: ## the three binaries; only the GUI needs cgo
 	@scripts/deps.sh build
@@ -76,3 +77,11 @@ dist:
 
 clean:
 	rm -rf $(BIN) $(BUILD) dist
+
+# Fyne's software renderer draws the real screens (no X needed, the same
+# pixels on every machine); the test fails when a widget is cut off or runs
+# past the window. The real window under Xvfb: scripts/e2e/gui.sh.
+screenshots:
+	rm -rf $(BUILD)/screenshots && mkdir -p $(BUILD)/screenshots
+	BILDBOTE_SCREENSHOTS=$(BUILD)/screenshots $(GO) test -count=1 -run 'TestScreenshots' ./ui/
+	@echo "screenshots: $$(ls $(BUILD)/screenshots | wc -l) PNGs in $(BUILD)/screenshots"

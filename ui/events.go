@@ -18,6 +18,7 @@ const longTransfer = 30 * time.Second
 func (u *UI) Start() {
 	sub := u.core.Subscribe()
 	go u.follow(sub)
+	go u.watchVolumes(u.stop)
 	go func() {
 		jobs, err := u.core.Jobs()
 		if err == nil {

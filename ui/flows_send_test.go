@@ -37,7 +37,7 @@ func TestFlowSend(t *testing.T) {
 	h.u.Dropped([]fyne.URI{storage.NewFileURI(cd.Dir)})
 	h.waitFor("the scanned tree", func() bool { return s.result.Visible() })
 	h.capture("send_scanned_en")
-	if !h.shows(i18n.T(i18n.EN, "ui.send.summary", len(cd.Patients), cd.Files, h.u.bytes(cd.Bytes))) {
+	if !h.shows(h.u.summaryText(len(cd.Patients), cd.Files, cd.Bytes)) {
 		t.Errorf("summary not shown; screen:\n%s", strings.Join(h.texts(), "\n"))
 	}
 	if len(cd.Patients) > 1 && !s.warning.Visible() {
@@ -61,10 +61,15 @@ func TestFlowSend(t *testing.T) {
 		t.Errorf("fingerprint not shown: %q", s.fingerprint.Text)
 	}
 	test.Type(s.senderName, "Praxis Dr. Weber")
+	test.Type(s.senderMail, "0201 12345")
 	if s.sendButton.Disabled() {
 		t.Fatal("Send stays disabled with a medium and an inbox")
 	}
 	test.Tap(s.sendButton)
+	if s.confirmation == nil {
+		t.Fatal("no summary before sending")
+	}
+	test.Tap(s.confirmation.ok)
 	h.waitFor("the send to finish", func() bool { return strings.HasPrefix(s.status.Text, i18n.T(i18n.EN, "ui.send.done", "")) })
 	h.u.tabs.SelectIndex(2)
 	if !h.shows(p.name) {

@@ -157,7 +157,7 @@ func TestFlowScan(t *testing.T) {
 		}
 		h.waitFor("the scanned tree", func() bool { return s.result.Visible() })
 		h.capture("send_scanned_" + string(lang))
-		if !h.shows(i18n.T(lang, "ui.send.summary", len(cd.Patients), cd.Files, h.u.bytes(cd.Bytes))) {
+		if !h.shows(h.u.summaryText(len(cd.Patients), cd.Files, cd.Bytes)) {
 			t.Errorf("summary not shown; screen:\n%s", strings.Join(h.texts(), "\n"))
 		}
 		if len(cd.Patients) > 1 && !s.warning.Visible() {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // bytes formats a size for reading (1,5 MB in German, 1.5 MB in English).
@@ -30,4 +31,12 @@ func formatDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
 	}
+}
+
+// n is t for a message about n things (see i18n.N).
+func (u *UI) n(key string, n int, args ...any) string { return i18n.N(u.lang, key, n, args...) }
+
+// summaryText is the line above the tree: patients, images, size.
+func (u *UI) summaryText(patients, files int, bytes int64) string {
+	return u.t("ui.send.summaryLine", u.n("ui.send.patients", patients, patients), u.n("ui.send.confirmImages", files, files), u.bytes(bytes))
 }

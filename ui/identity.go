@@ -1,11 +1,15 @@
 package ui
 
 import (
+	"errors"
+
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/crypto"
 )
 
 // createIdentity loads the clinic's key, creating it the first time, and
@@ -14,6 +18,12 @@ import (
 func (s *settingsScreen) createIdentity() {
 	s.createID.Disable()
 	go func() {
+		// No key yet: the passphrase asked next protects a new key file,
+		// so it is asked twice, with a warning that it cannot be recovered.
+		if _, err := s.u.core.ClinicKey(); errors.Is(err, crypto.ErrNoKey) {
+			s.u.newKey.Store(true)
+			defer s.u.newKey.Store(false)
+		}
 		info, err := s.u.core.InitClinicKey()
 		s.u.do(func() {
 			s.createID.Enable()
@@ -65,22 +75,84 @@ func (s *settingsScreen) exportPublicKey() {
 
 // AskPassphrase asks for the passphrase of the clinic's key file. It
 // blocks its (background) caller until the user answers; "" when the user
-// cancels. Hand it to app.Config.Passphrase.Prompt.
+// cancels. Hand it to app.Config.Passphrase.Prompt. For a new key it asks
+// twice and warns that a lost passphrase cannot be recovered. Enter in a
+// field goes on (to the next field, then OK), Escape cancels.
 func (u *UI) AskPassphrase() (string, error) {
 	answer := make(chan string, 1)
-	u.do(func() {
-		e := widget.NewPasswordEntry()
-		items := []*widget.FormItem{widget.NewFormItem(u.t("ui.passphrase.label"), e)}
-		d := dialog.NewForm(u.t("ui.passphrase.title"), u.t("ui.ok"), u.t("ui.cancel"), items, func(ok bool) {
-			if ok {
-				answer <- e.Text
-			} else {
-				answer <- ""
-			}
-		}, u.win)
-		d.Resize(fyne.NewSize(480, 180))
-		d.Show()
-		u.win.Canvas().Focus(e)
-	})
+	fresh := u.newKey.Load()
+	u.do(func() { u.passphraseDialog(fresh, func(p string) { answer <- p }) })
 	return <-answer, nil
+}
+
+func (u *UI) passphraseDialog(fresh bool, done func(string)) *modal {
+	first := u.newPasswordField()
+	again := u.newPasswordField()
+	problem := widget.NewLabel("")
+	problem.Importance = widget.DangerImportance
+	problem.Wrapping = fyne.TextWrapWord
+	problem.Hide()
+	title := u.t("ui.passphrase.title")
+	form := widget.NewForm(widget.NewFormItem(u.t("ui.passphrase.label"), first))
+	body := container.NewVBox()
+	if fresh {
+		title = u.t("ui.passphrase.newTitle")
+		warn := widget.NewLabel(u.t("ui.passphrase.warning"))
+		warn.Wrapping = fyne.TextWrapWord
+		warn.Importance = widget.WarningImportance
+		body.Add(warn)
+		form.Append(u.t("ui.passphrase.repeat"), again)
+	}
+	body.Add(form)
+	body.Add(problem)
+	m := u.showModal(title, body, u.t("ui.ok"), u.t("ui.cancel"), func() { done(first.Text) }, func() { done("") })
+	m.check = func() bool {
+		switch {
+		case first.Text == "":
+			problem.SetText(u.t("ui.passphrase.empty"))
+		case fresh && first.Text != again.Text:
+			problem.SetText(u.t("ui.passphrase.mismatch"))
+			again.SetText("")
+		default:
+			return true
+		}
+		problem.Show()
+		m.d.Resize(fyne.NewSize(m.d.MinSize().Width, body.MinSize().Height))
+		u.win.Canvas().Focus(first)
+		return false
+	}
+	first.OnSubmitted = func(string) {
+		if fresh {
+			u.win.Canvas().Focus(again)
+		} else {
+			m.confirm()
+		}
+	}
+	again.OnSubmitted = func(string) { m.confirm() }
+	first.onEscape = func() { m.dismiss() }
+	again.onEscape = func() { m.dismiss() }
+	u.win.Canvas().Focus(first)
+	return m
+}
+
+// passwordField is a password entry that hands Escape to its dialog.
+type passwordField struct {
+	widget.Entry
+	onEscape func()
+}
+
+func (u *UI) newPasswordField() *passwordField {
+	e := &passwordField{}
+	e.Password = true
+	e.ExtendBaseWidget(e)
+	return e
+}
+
+// TypedKey: Escape cancels the dialog, everything else edits.
+func (e *passwordField) TypedKey(ev *fyne.KeyEvent) {
+	if ev.Name == fyne.KeyEscape && e.onEscape != nil {
+		e.onEscape()
+		return
+	}
+	e.Entry.TypedKey(ev)
 }

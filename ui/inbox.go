@@ -29,6 +29,8 @@ type inboxScreen struct {
 	importB  *widget.Button
 	status   *widget.Label
 	results  *widget.Label
+	bar      *widget.ProgressBar // the import's bytes
+	bytes    *widget.Label
 
 	checks    map[string]*widget.Check
 	order     []string
@@ -63,6 +65,10 @@ func newInboxScreen(u *UI) *inboxScreen {
 	s.importB.Disable()
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord
+	s.bar = widget.NewProgressBar()
+	s.bar.Hide()
+	s.bytes = widget.NewLabel("")
+	s.bytes.Hide()
 	s.results = widget.NewLabel("")
 	s.results.Wrapping = fyne.TextWrapWord
 	login := widget.NewForm(
@@ -70,7 +76,7 @@ func newInboxScreen(u *UI) *inboxScreen {
 		widget.NewFormItem(u.t("ui.inbox.apiKey"), container.NewBorder(nil, nil, nil, s.refresh, s.apiKey)),
 	)
 	top := container.NewVBox(heading(u.t("ui.inbox.title")), login, widget.NewSeparator())
-	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.importB, s.toFolder, s.toPACS), s.status)
+	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.importB, s.toFolder, s.toPACS), s.bar, s.bytes, s.status)
 	s.quarantine = newQuarantineView(u)
 	s.quarantine.reload()
 	middle := container.NewVScroll(container.NewVBox(s.list, s.results, s.quarantine.content))
@@ -194,6 +200,19 @@ func (s *inboxScreen) jobChanged(j *app.Job) {
 		s.quarantine.reload()
 	}
 	s.status.SetText(u.t("ui.inbox.importing", j.ItemsDone, j.ItemsTotal, u.t("ui.state."+string(j.State))))
+	// Bytes move long before the first envelope is done: show them.
+	if j.BytesTotal > 0 && !j.State.Final() {
+		s.bar.SetValue(float64(j.BytesDone) / float64(j.BytesTotal))
+		s.bytes.SetText(u.t("ui.inbox.bytes", u.bytes(j.BytesDone), u.bytes(j.BytesTotal)))
+		if offline(j) {
+			s.bytes.SetText(s.bytes.Text + " · " + offlineText(u, j))
+		}
+		s.bar.Show()
+		s.bytes.Show()
+	} else {
+		s.bar.Hide()
+		s.bytes.Hide()
+	}
 	if j.Error != nil {
 		s.status.SetText(j.Error.Message(u.lang) + "\n" + j.Error.Hint(u.lang))
 	}

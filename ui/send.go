@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,30 +43,37 @@ type sendScreen struct {
 	index   *dicomscan.Index
 	rescan  *widget.Button
 
-	inboxCode   *widget.Entry
-	search      *widget.Entry
+	inboxCode   *keyEntry
+	search      *keyEntry
 	found       *widget.Select
 	recipient   *widget.Label
 	fingerprint *widget.Label
 	pinNote     *widget.Label
-	senderName  *widget.Entry
-	senderMail  *widget.Entry
-	referrer    *widget.Entry
-	patientName *widget.Entry
-	patientBorn *widget.Entry
-	message     *widget.Entry
+	senderName  *keyEntry
+	senderMail  *keyEntry
+	referrer    *keyEntry
+	patientName *keyEntry
+	patientBorn *keyEntry
+	message     *keyEntry
 	password    *widget.Entry
 	sendButton  *widget.Button
 	status      *widget.Label
 
 	passwordItem *fyne.Container
 	formBody     *fyne.Container
+	required     *widget.Label // "* required" under the sender fields
+	sourcePath   *widget.Label // the medium being shown
+	empty        *fyne.Container
+	emptyTitle   *widget.Label
+	// confirmation is the summary dialog before sending (nil: none open).
+	confirmation *modal
 	// autoName and autoBorn are what fillPatient last wrote.
 	autoName, autoBorn string
 	stopScan           context.CancelFunc
 	community          *app.Community
 	foundCodes         map[string]string
 	sendJob            string
+	paths              []string // what was opened last
 }
 
 func newSendScreen(u *UI) *sendScreen {
@@ -78,7 +86,9 @@ func newSendScreen(u *UI) *sendScreen {
 	s.disc.OnChanged = s.discChosen
 	refreshDiscs := widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), s.refreshDiscs)
 	s.refreshDiscs()
-	choosers := container.NewHBox(folder, file, container.NewGridWrap(fyne.NewSize(240, s.disc.MinSize().Height), s.disc), refreshDiscs)
+	// Two rows, so that a narrow window does not draw the toolbar over
+	// the form beside it.
+	choosers := container.NewVBox(container.NewHBox(folder, file), container.NewBorder(nil, nil, nil, refreshDiscs, s.disc))
 
 	s.progress = widget.NewProgressBarInfinite()
 	s.progressMsg = widget.NewLabel("")
@@ -88,6 +98,10 @@ func newSendScreen(u *UI) *sendScreen {
 	s.progress.Stop()
 
 	s.summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.summary.Truncation = fyne.TextTruncateEllipsis
+	s.sourcePath = widget.NewLabel("")
+	s.sourcePath.Truncation = fyne.TextTruncateEllipsis
+	s.sourcePath.Importance = widget.LowImportance
 	s.warning = widget.NewLabel("")
 	s.warning.Importance = widget.WarningImportance
 	s.warning.Wrapping = fyne.TextWrapWord
@@ -95,8 +109,16 @@ func newSendScreen(u *UI) *sendScreen {
 	s.tree = newStudyTree(u, s.selectionChanged)
 	s.skipped = widget.NewAccordion()
 	s.rescan = widget.NewButtonWithIcon(u.t("ui.send.other"), theme.ContentUndoIcon(), s.reset)
-	top := container.NewVBox(container.NewBorder(nil, nil, nil, s.rescan, s.summary), s.warning)
-	s.result = container.NewBorder(top, s.skipped, nil, nil, s.tree.tree)
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, container.NewVBox(s.rescan), container.NewVBox(s.summary, s.sourcePath)), s.warning)
+	// A medium without DICOM images: say so large, and where images
+	// usually are on a patient CD.
+	s.emptyTitle = heading("")
+	s.emptyTitle.Wrapping = fyne.TextWrapBreak // a long path has no spaces to wrap at
+	emptyHint := widget.NewLabel(u.t("ui.send.emptyHint"))
+	emptyHint.Wrapping = fyne.TextWrapWord
+	s.empty = container.NewVBox(widget.NewIcon(theme.WarningIcon()), s.emptyTitle, emptyHint)
+	s.empty.Hide()
+	s.result = container.NewBorder(top, s.skipped, nil, nil, container.NewStack(s.tree.tree, container.NewVScroll(s.empty)))
 	s.result.Hide()
 	s.source = container.NewStack(s.drop, s.result)
 
@@ -110,11 +132,11 @@ func newSendScreen(u *UI) *sendScreen {
 // form is the right side: recipient, sender, patient, message, Send.
 func (s *sendScreen) form() fyne.CanvasObject {
 	u := s.u
-	s.inboxCode = widget.NewEntry()
+	s.inboxCode = u.newEntry()
 	s.inboxCode.SetPlaceHolder(u.t("ui.send.inboxCodePlaceholder"))
 	s.inboxCode.OnSubmitted = func(string) { s.lookupInbox() }
 	check := widget.NewButtonWithIcon(u.t("ui.send.lookup"), theme.SearchIcon(), s.lookupInbox)
-	s.search = widget.NewEntry()
+	s.search = u.newEntry()
 	s.search.SetPlaceHolder(u.t("ui.send.searchPlaceholder"))
 	s.search.OnSubmitted = func(string) { s.searchClinics() }
 	s.found = widget.NewSelect(nil, s.clinicChosen)
@@ -129,15 +151,14 @@ func (s *sendScreen) form() fyne.CanvasObject {
 	s.fingerprint.Hide()
 	s.pinNote.Hide()
 
-	s.senderName = widget.NewEntry()
-	s.senderMail = widget.NewEntry()
-	s.referrer = widget.NewEntry()
-	s.patientName = widget.NewEntry()
-	s.patientBorn = widget.NewEntry()
+	s.senderName = u.newEntry()
+	s.senderMail = u.newEntry()
+	s.referrer = u.newEntry()
+	s.patientName = u.newEntry()
+	s.patientBorn = u.newEntry()
 	s.patientBorn.SetPlaceHolder(u.dateLayoutHint())
-	s.message = widget.NewMultiLineEntry()
+	s.message = u.newMultiLineEntry() // Tab moves on, Ctrl+Enter sends
 	s.message.SetMinRowsVisible(3)
-	s.message.Wrapping = fyne.TextWrapWord
 
 	s.password = widget.NewPasswordEntry()
 	s.password.SetPlaceHolder(u.t("ui.send.password"))
@@ -154,10 +175,20 @@ func (s *sendScreen) form() fyne.CanvasObject {
 		widget.NewFormItem(u.t("ui.send.inboxCode"), container.NewBorder(nil, nil, nil, check, s.inboxCode)),
 		widget.NewFormItem(u.t("ui.send.search"), container.NewVBox(s.search, s.found)),
 	)
+	req := u.core.Settings().RequiredSender()
+	label := func(key, field string) string {
+		if slices.Contains(req, field) {
+			return u.t(key) + " *"
+		}
+		return u.t(key)
+	}
+	s.required = widget.NewLabel(u.t("ui.send.requiredNote"))
+	s.required.Importance = widget.LowImportance
+	showIf(s.required, len(req) > 0)
 	from := widget.NewForm(
-		widget.NewFormItem(u.t("ui.send.senderName"), s.senderName),
-		widget.NewFormItem(u.t("ui.send.senderContact"), s.senderMail),
-		widget.NewFormItem(u.t("ui.send.referrer"), s.referrer),
+		widget.NewFormItem(label("ui.send.senderName", app.SenderFieldName), s.senderName),
+		widget.NewFormItem(label("ui.send.senderContact", app.SenderFieldContact), s.senderMail),
+		widget.NewFormItem(label("ui.send.referrer", app.SenderFieldReferrer), s.referrer),
 		widget.NewFormItem(u.t("ui.send.patientName"), s.patientName),
 		widget.NewFormItem(u.t("ui.send.patientBorn"), s.patientBorn),
 		widget.NewFormItem(u.t("ui.send.message"), s.message),
@@ -165,7 +196,7 @@ func (s *sendScreen) form() fyne.CanvasObject {
 	s.formBody = container.NewVBox(
 		heading(u.t("ui.send.to")), to, s.recipient, s.fingerprint, s.pinNote, s.passwordItem,
 		widget.NewSeparator(),
-		heading(u.t("ui.send.from")), from,
+		heading(u.t("ui.send.from")), from, s.required,
 	)
 	// Send stays in sight below the scrolling form, also on small screens.
 	actions := container.NewPadded(container.NewVBox(s.sendButton, s.status))
@@ -187,8 +218,7 @@ func (s *sendScreen) chooseFolder() {
 		}
 		s.u.Open([]string{uri.Path()})
 	}, s.u.win)
-	d.Resize(fyne.NewSize(900, 600))
-	d.Show()
+	s.u.showFileDialog(d, "ui.send.chooseFolderTitle", "ui.send.choose")
 }
 
 func (s *sendScreen) chooseFile() {
@@ -200,8 +230,7 @@ func (s *sendScreen) chooseFile() {
 		s.u.Open([]string{r.URI().Path()})
 	}, s.u.win)
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".zip", ".iso", ".ZIP", ".ISO"}))
-	d.Resize(fyne.NewSize(900, 600))
-	d.Show()
+	s.u.showFileDialog(d, "ui.send.chooseFileTitle", "ui.send.choose")
 }
 
 func (s *sendScreen) refreshDiscs() {
@@ -222,7 +251,7 @@ func (s *sendScreen) discChosen(p string) {
 }
 
 // mountedDiscs lists mounted media that may be a patient CD: optical
-// file systems from /proc/mounts, the removable-media mount folders, and
+// file systems from /proc/self/mountinfo, the removable-media mount folders, and
 // on Windows the drive letters.
 func mountedDiscs() []string {
 	seen := map[string]bool{}
@@ -233,13 +262,8 @@ func mountedDiscs() []string {
 			out = append(out, p)
 		}
 	}
-	if data, err := os.ReadFile("/proc/mounts"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			f := strings.Fields(line)
-			if len(f) >= 3 && (f[2] == "iso9660" || f[2] == "udf") {
-				add(strings.ReplaceAll(f[1], `\040`, " "))
-			}
-		}
+	for _, p := range opticalMounts() {
+		add(p)
 	}
 	for _, pattern := range []string{"/media/*/*", "/run/media/*/*", "/Volumes/*"} {
 		m, _ := filepath.Glob(pattern)
@@ -271,7 +295,21 @@ func (s *sendScreen) reset() {
 	s.drop.Show()
 	s.skipped.Items = nil
 	s.skipped.Refresh()
+	s.clearPatient()
 	s.updateSendable()
+}
+
+// clearPatient empties what belongs to one patient's CD — name, birth
+// date, message, the last send's status — so nothing of the previous
+// patient goes out with the next one. Sender, contact and referrer stay.
+func (s *sendScreen) clearPatient() {
+	s.patientName.SetText("")
+	s.patientBorn.SetText("")
+	s.autoName, s.autoBorn = "", ""
+	s.message.SetText("")
+	s.status.SetText("")
+	s.status.Importance = widget.MediumImportance
+	s.sendJob = ""
 }
 
 // selectionChanged keeps the patient fields on the first patient still
@@ -311,7 +349,7 @@ func (s *sendScreen) showIndex(ix *dicomscan.Index) {
 		u.core.Release(s.index)
 	}
 	s.index = ix
-	s.summary.SetText(u.t("ui.send.summary", len(ix.Patients), ix.Files, u.bytes(ix.Bytes)))
+	s.summary.SetText(u.summaryText(len(ix.Patients), ix.Files, ix.Bytes))
 	var warn []string
 	for _, w := range ix.Warnings {
 		warn = append(warn, ix.WarningText(u.lang, w))
@@ -324,19 +362,48 @@ func (s *sendScreen) showIndex(ix *dicomscan.Index) {
 	}
 	s.tree.SetIndex(ix)
 	s.skipped.Items = nil
-	if len(ix.Skipped) > 0 {
-		lines := make([]string, 0, len(ix.Skipped))
+	if n := len(ix.Skipped) + len(ix.Documents); n > 0 {
+		lines := make([]string, 0, n)
 		for _, sk := range ix.Skipped {
 			lines = append(lines, sk.Path+" — "+dicomscan.SkipText(u.lang, sk.Code))
 		}
-		l := widget.NewLabel(strings.Join(lines, "\n"))
-		s.skipped.Append(widget.NewAccordionItem(u.t("ui.send.skipped", len(ix.Skipped)), container.NewVScroll(l)))
+		for _, d := range ix.Documents {
+			note := u.t("ui.send.document")
+			if len(ix.Patients) == 0 {
+				note = u.t("ui.send.documentAlone")
+			}
+			lines = append(lines, d.Path+" — "+note)
+		}
+		sort.Strings(lines)
+		// A list of its own, tall enough to read several lines at once.
+		list := widget.NewList(func() int { return len(lines) },
+			func() fyne.CanvasObject {
+				l := widget.NewLabel("")
+				l.Truncation = fyne.TextTruncateEllipsis
+				return l
+			},
+			func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(lines[i]) })
+		rows := float32(min(len(lines), 5))
+		box := container.New(minHeightLayout{h: rows * (list.MinSize().Height + theme.Padding())}, list)
+		item := widget.NewAccordionItem(u.n("ui.send.notDICOM", n, n), box)
+		s.skipped.Append(item)
+		if len(ix.Patients) == 0 {
+			s.skipped.Open(0)
+		}
 	}
 	s.skipped.Refresh()
-	s.patientName.SetText("")
-	s.patientBorn.SetText("")
-	s.autoName, s.autoBorn = "", ""
+	s.clearPatient()
 	s.fillPatient()
+	showIf(s.summary, len(ix.Patients) > 0) // "0 patients, 0 images" says nothing
+	if len(ix.Patients) == 0 {
+		s.emptyTitle.SetText(u.t("ui.send.emptyTitle", strings.Join(s.paths, ", ")))
+		s.tree.tree.Hide()
+		s.empty.Show()
+		s.status.SetText("")
+	} else {
+		s.empty.Hide()
+		s.tree.tree.Show()
+	}
 	s.drop.Hide()
 	s.result.Show()
 	s.result.Refresh() // lay out again: the warning row may have appeared

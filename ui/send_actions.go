@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/bildbote/bildbote/app"
@@ -19,6 +20,9 @@ func (s *sendScreen) scan(paths []string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopScan = cancel
+	s.paths = paths
+	s.sourcePath.SetText(s.u.t("ui.send.source", strings.Join(paths, ", ")))
+	s.clearPatient()
 	s.drop.SetBusy(true)
 	s.progressMsg.SetText(s.u.t("ui.send.scanning", strings.Join(paths, ", ")))
 	s.progressBox.Show()
@@ -47,7 +51,6 @@ func (s *sendScreen) scanDone(ctx context.Context, ix *dicomscan.Index, err erro
 	case err != nil:
 		s.u.showError(err)
 	case len(ix.Patients) == 0:
-		s.status.SetText(s.u.t("ui.send.nothingFound", len(ix.Skipped)))
 		s.showIndex(ix)
 	default:
 		s.status.SetText("")
@@ -156,15 +159,125 @@ func (s *sendScreen) sendNow() {
 	if s.community == nil || s.index == nil {
 		return
 	}
-	if s.community.Pin == app.PinChanged {
-		dialog.ShowConfirm(s.u.t("ui.send.keyChangedTitle"), s.u.t("ui.send.keyChangedQuestion", s.community.Name), func(ok bool) {
-			if ok {
-				s.startSend(true)
-			}
-		}, s.u.win)
+	if missing := s.missingSender(); len(missing) > 0 {
+		s.status.Importance = widget.DangerImportance
+		names := make([]string, len(missing))
+		for i, e := range missing {
+			names[i] = s.fieldName(e)
+		}
+		s.status.SetText(s.u.t("ui.send.fillIn", strings.Join(names, ", ")))
+		s.u.win.Canvas().Focus(missing[0])
 		return
 	}
-	s.startSend(false)
+	s.status.Importance = widget.MediumImportance
+	s.status.SetText("")
+	if s.community.Pin == app.PinChanged {
+		s.u.confirm(s.u.t("ui.send.keyChangedTitle"), s.u.t("ui.send.keyChangedQuestion", s.community.Name),
+			s.u.t("ui.send.acceptKey"), s.u.t("ui.send.back"), func() { s.confirmSend(true) })
+		return
+	}
+	s.confirmSend(false)
+}
+
+// missingSender lists the required sender fields still empty (which are
+// required: the policy's required_sender_fields, else name and contact).
+func (s *sendScreen) missingSender() []*keyEntry {
+	var out []*keyEntry
+	for _, f := range s.u.core.Settings().RequiredSender() {
+		e := s.senderField(f)
+		if e != nil && strings.TrimSpace(e.Text) == "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *sendScreen) senderField(name string) *keyEntry {
+	switch name {
+	case app.SenderFieldName:
+		return s.senderName
+	case app.SenderFieldContact:
+		return s.senderMail
+	case app.SenderFieldReferrer:
+		return s.referrer
+	}
+	return nil
+}
+
+func (s *sendScreen) fieldName(e *keyEntry) string {
+	switch e {
+	case s.senderName:
+		return s.u.t("ui.send.senderName")
+	case s.senderMail:
+		return s.u.t("ui.send.senderContact")
+	default:
+		return s.u.t("ui.send.referrer")
+	}
+}
+
+// confirmSend shows what is about to leave the PC — the clinic and its
+// key, each patient with birth date, the studies, images and size — with
+// Send and Back. Nothing goes out before Send.
+func (s *sendScreen) confirmSend(acceptNewKey bool) {
+	u := s.u
+	selected := map[string]bool{}
+	for _, uid := range s.tree.SelectedStudies() {
+		selected[uid] = true
+	}
+	var lines []string
+	studies, files, bytes := 0, 0, int64(0)
+	for _, p := range s.index.Patients {
+		ps, pf := 0, 0
+		for _, st := range p.Studies {
+			if selected[st.InstanceUID] {
+				ps++
+				pf += st.Files
+				bytes += st.Bytes
+			}
+		}
+		if ps == 0 {
+			continue
+		}
+		studies += ps
+		files += pf
+		name := dicomscan.FormatName(p.Name)
+		if p.BirthDate != "" {
+			name = u.t("ui.inbox.patientBorn", name, u.dicomDate(p.BirthDate))
+		}
+		lines = append(lines, "• "+name+": "+u.n("ui.send.confirmStudies", ps, ps)+", "+u.n("ui.send.confirmImages", pf, pf))
+	}
+	to := widget.NewLabelWithStyle(u.t("ui.send.recipient", s.community.Name, s.community.Code), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	to.Wrapping = fyne.TextWrapWord
+	key := widget.NewLabelWithStyle(u.t("ui.send.fingerprint", s.community.Fingerprint), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	key.Wrapping = fyne.TextWrapBreak
+	who := widget.NewLabel(strings.Join(lines, "\n"))
+	who.Wrapping = fyne.TextWrapWord
+	total := widget.NewLabelWithStyle(u.t("ui.send.confirmTotal", u.n("ui.send.confirmStudies", studies, studies), u.n("ui.send.confirmImages", files, files), u.bytes(bytes)),
+		fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	total.Wrapping = fyne.TextWrapWord
+	from := widget.NewLabel(u.t("ui.send.confirmFrom", s.senderText()))
+	from.Wrapping = fyne.TextWrapWord
+	body := container.NewVBox(to, key, widget.NewSeparator(), who, total, from)
+	s.confirmation = u.showModal(u.t("ui.send.confirmTitle"), body, u.t("ui.send.send"), u.t("ui.send.back"),
+		func() { s.confirmation = nil; s.startSend(acceptNewKey) },
+		func() { s.confirmation = nil })
+}
+
+// senderText is who sends, as the summary shows it.
+func (s *sendScreen) senderText() string {
+	var parts []string
+	for _, e := range []*keyEntry{s.senderName, s.senderMail} {
+		if t := strings.TrimSpace(e.Text); t != "" {
+			parts = append(parts, t)
+		}
+	}
+	if r := strings.TrimSpace(s.referrer.Text); r != "" {
+		parts = append(parts, s.u.t("ui.send.confirmReferrer", r))
+	}
+	if len(parts) == 0 {
+		return s.u.t("ui.inbox.unknownSender")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s *sendScreen) startSend(acceptNewKey bool) {

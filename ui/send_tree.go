@@ -27,6 +27,14 @@ type studyTree struct {
 func newStudyTree(u *UI, onChange func()) *studyTree {
 	st := &studyTree{u: u, excluded: map[string]bool{}, onChange: onChange}
 	st.tree = widget.NewTree(st.children, st.isBranch, st.create, st.update)
+	// Space on the focused row (arrow keys move) ticks or unticks a
+	// patient or study, as a click on its box does.
+	st.tree.OnSelected = func(id widget.TreeNodeID) {
+		st.tree.Unselect(id)
+		if len(parseNodeID(id)) < 3 {
+			st.setChecked(id, !st.checked(id))
+		}
+	}
 	return st
 }
 
@@ -97,6 +105,7 @@ func (st *studyTree) create(bool) fyne.CanvasObject {
 	check := widget.NewCheck("", nil)
 	detail := widget.NewLabel("")
 	detail.Importance = widget.LowImportance
+	detail.Truncation = fyne.TextTruncateEllipsis
 	return container.NewBorder(nil, nil, check, nil, detail)
 }
 
@@ -136,7 +145,7 @@ func (st *studyTree) describe(id string) (string, string) {
 		if p.BirthDate != "" {
 			title = fmt.Sprintf("%s, %s %s", title, st.u.t("ui.send.born"), st.u.dicomDate(p.BirthDate))
 		}
-		return title, st.u.t("ui.send.studies", len(p.Studies), files, st.u.bytes(bytes))
+		return title, st.u.counts("ui.send.confirmStudies", len(p.Studies), files, bytes)
 	case 2:
 		s := p.Studies[path[1]]
 		title := s.Description
@@ -144,7 +153,7 @@ func (st *studyTree) describe(id string) (string, string) {
 			title = st.u.t("ui.send.study")
 		}
 		return fmt.Sprintf("%s  %s  %s", st.u.dicomDate(s.Date), strings.Join(s.Modalities, ", "), title),
-			st.u.t("ui.send.seriesCount", len(s.Series), s.Files, st.u.bytes(s.Bytes))
+			st.u.counts("ui.send.series", len(s.Series), s.Files, s.Bytes)
 	default:
 		r := p.Studies[path[1]].Series[path[2]]
 		title := r.Description
@@ -152,7 +161,7 @@ func (st *studyTree) describe(id string) (string, string) {
 			title = st.u.t("ui.send.seriesNumber", r.Number)
 		}
 		return fmt.Sprintf("%s  %s", r.Modality, title),
-			st.u.t("ui.send.images", len(r.Instances), st.u.bytes(r.Bytes))
+			st.u.n("ui.send.confirmImages", len(r.Instances), len(r.Instances)) + ", " + st.u.bytes(r.Bytes)
 	}
 }
 
@@ -186,4 +195,9 @@ func (st *studyTree) setChecked(id string, on bool) {
 	if st.onChange != nil {
 		st.onChange()
 	}
+}
+
+// counts is "2 studies, 10 images, 21.5 kB" with the right plural forms.
+func (u *UI) counts(key string, n, files int, bytes int64) string {
+	return u.t("ui.send.summaryLine", u.n(key, n, n), u.n("ui.send.confirmImages", files, files), u.bytes(bytes))
 }

@@ -2,7 +2,10 @@ package ui
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -22,6 +25,10 @@ type transfersScreen struct {
 	list  *fyne.Container
 	empty *widget.Label
 	rows  map[string]*jobRow
+	// ticking: a countdown ticker runs while some row waits for the
+	// network ("next try in 19 s, 18 s, …").
+	ticking  bool
+	tickDone atomic.Bool
 }
 
 func newTransfersScreen(u *UI) *transfersScreen {
@@ -44,6 +51,35 @@ func (s *transfersScreen) show(j *app.Job) {
 		s.list.Refresh()
 	}
 	r.update(j)
+	if offline(j) && !s.ticking {
+		s.ticking = true
+		go s.countdown()
+	}
+}
+
+// countdown refreshes the "next try in …" lines once a second while any
+// row waits for the network.
+func (s *transfersScreen) countdown() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for range t.C {
+		s.u.do(func() {
+			any := false
+			for _, r := range s.rows {
+				if r.last != nil && offline(r.last) {
+					any = true
+					r.offline.SetText(offlineText(s.u, r.last))
+				}
+			}
+			if !any {
+				s.ticking = false
+				s.tickDone.Store(true)
+			}
+		})
+		if s.tickDone.CompareAndSwap(true, false) {
+			return
+		}
+	}
 }
 
 // drop removes the row of a forgotten job.
@@ -71,6 +107,10 @@ type jobRow struct {
 	problem *widget.Label
 	pause   *widget.Button
 	resume  *widget.Button
+	retry   *widget.Button // "try now" while waiting for the network
+	offline *widget.Label
+	name    string // the job's title, for the cancel question
+	last    *app.Job
 	cancel  *widget.Button
 	forget  *widget.Button
 }
@@ -88,12 +128,27 @@ func newJobRow(u *UI, id string) *jobRow {
 	r.problem.Hide()
 	r.pause = widget.NewButtonWithIcon(u.t("ui.transfers.pause"), theme.MediaPauseIcon(), func() { r.act(u.core.Pause) })
 	r.resume = widget.NewButtonWithIcon(u.t("ui.transfers.resume"), theme.MediaPlayIcon(), func() { r.act(u.core.Resume) })
-	r.cancel = widget.NewButtonWithIcon(u.t("ui.cancel"), theme.CancelIcon(), func() { r.act(u.core.Cancel) })
+	r.retry = widget.NewButtonWithIcon(u.t("ui.transfers.retryNow"), theme.ViewRefreshIcon(), func() { r.act(u.core.RetryNow) })
+	r.retry.Importance = widget.HighImportance
+	r.retry.Hide()
+	r.offline = widget.NewLabel("")
+	r.offline.Importance = widget.WarningImportance
+	r.offline.Wrapping = fyne.TextWrapWord
+	r.offline.Hide()
+	r.cancel = widget.NewButtonWithIcon(u.t("ui.cancel"), theme.CancelIcon(), r.askCancel)
 	r.forget = widget.NewButtonWithIcon(u.t("ui.transfers.forget"), theme.DeleteIcon(), r.remove)
-	buttons := container.NewHBox(r.pause, r.resume, r.cancel, r.forget)
+	buttons := container.NewHBox(r.retry, r.pause, r.resume, r.cancel, r.forget)
+	r.title.Truncation = fyne.TextTruncateEllipsis
 	head := container.NewBorder(nil, nil, nil, container.NewHBox(r.state, buttons), r.title)
-	r.box = container.NewVBox(head, r.bar, r.detail, r.problem, widget.NewSeparator())
+	r.box = container.NewVBox(head, r.bar, r.detail, r.offline, r.problem, widget.NewSeparator())
 	return r
+}
+
+// askCancel asks before cancelling: what was transferred is discarded.
+func (r *jobRow) askCancel() {
+	u := r.u
+	u.confirm(u.t("ui.transfers.cancelTitle"), u.t("ui.transfers.cancelQuestion", r.name),
+		u.t("ui.transfers.cancelYes"), u.t("ui.transfers.cancelNo"), func() { r.act(u.core.Cancel) })
 }
 
 // act runs a job command off the UI goroutine; its effect arrives as an
@@ -108,7 +163,9 @@ func (r *jobRow) act(cmd func(string) error) {
 
 func (r *jobRow) update(j *app.Job) {
 	u := r.u
-	r.title.SetText(u.t("ui.kind."+string(j.Kind)) + " · " + j.LocalTitle(u.lang))
+	r.last = j
+	r.name = j.LocalTitle(u.lang)
+	r.title.SetText(u.t("ui.kind."+string(j.Kind)) + " · " + r.name)
 	state := u.t("ui.state." + string(j.State))
 	if j.Interrupted && j.State == app.StatePaused {
 		state = u.t("ui.state.interrupted")
@@ -120,7 +177,14 @@ func (r *jobRow) update(j *app.Job) {
 		r.bar.SetValue(1)
 	}
 	r.detail.SetText(r.describe(j))
-	if j.Error != nil && (j.State == app.StateFailed || j.State == app.StateWaiting) {
+	waiting := offline(j)
+	if waiting {
+		r.offline.SetText(offlineText(u, j))
+		r.state.SetText(u.t("ui.state.waiting-for-network"))
+	}
+	showIf(r.offline, waiting)
+	showIf(r.retry, waiting)
+	if j.Error != nil && j.State == app.StateFailed {
 		msg := j.Error.Message(u.lang)
 		if h := j.Error.Hint(u.lang); h != "" {
 			msg += "\n" + h
@@ -156,7 +220,7 @@ func (r *jobRow) remove() {
 func (r *jobRow) describe(j *app.Job) string {
 	u := r.u
 	parts := []string{u.t("ui.transfers.bytes", u.bytes(j.BytesDone), u.bytes(j.BytesTotal))}
-	if j.State == app.StateRunning && j.Speed > 0 {
+	if j.State == app.StateRunning && j.Speed > 0 && !offline(j) {
 		parts = append(parts, u.bytes(int64(j.Speed))+"/s")
 		if eta := formatDuration(j.ETA); eta != "" {
 			parts = append(parts, u.t("ui.transfers.eta", eta))
@@ -182,18 +246,19 @@ func (r *jobRow) receipt(rc *app.Receipt) []string {
 		out = append(out, u.t("ui.transfers.saved", len(rc.Saved), rc.Saved[0].Dir))
 	}
 	if len(rc.Imported) > 0 {
-		files, stored, failed, dir := 0, 0, 0, ""
+		files, stored, failed := 0, 0, 0
+		var dirs []string // every patient's folder, not only the first
 		for _, im := range rc.Imported {
 			files += im.Files
 			stored += im.Stored
 			failed += im.Failed
-			if dir == "" && im.Dir != "" {
-				dir = filepath.Dir(im.Dir)
+			if im.Dir != "" && !slices.Contains(dirs, filepath.Dir(im.Dir)) {
+				dirs = append(dirs, filepath.Dir(im.Dir))
 			}
 		}
 		out = append(out, u.t("ui.transfers.imported", len(rc.Imported), files))
-		if dir != "" {
-			out = append(out, u.t("ui.inbox.resultDir", dir))
+		if len(dirs) > 0 {
+			out = append(out, u.t("ui.inbox.resultDir", strings.Join(dirs, ", ")))
 		}
 		if stored > 0 || failed > 0 {
 			out = append(out, u.t("ui.inbox.resultPACS", stored, failed))
@@ -208,4 +273,18 @@ func showIf(o fyne.CanvasObject, show bool) {
 	} else {
 		o.Hide()
 	}
+}
+
+// offline reports whether j waits for the network: between attempts, or
+// running while its client waits to try again.
+func offline(j *app.Job) bool {
+	return j.State == app.StateWaiting || (j.State == app.StateRunning && (!j.RetryAt.IsZero() || j.Phase == "waiting-network"))
+}
+
+// offlineText is "Connection lost – next try in 20 s" (no frozen speed).
+func offlineText(u *UI, j *app.Job) string {
+	if d := time.Until(j.RetryAt).Round(time.Second); d >= time.Second {
+		return u.t("ui.transfers.offline", formatDuration(d))
+	}
+	return u.t("ui.transfers.offlineSoon")
 }

@@ -13,10 +13,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -39,6 +39,11 @@ type Options struct {
 
 	// InboxKey is the clinic inbox's API key to pre-fill (memory only).
 	InboxKey string
+
+	// ScreenSize is the usable area of the screen the window opens on
+	// (Fyne units); nil or zero: unknown. The window opens at its last
+	// size, else WindowSize, and never larger than this.
+	ScreenSize func() fyne.Size
 
 	// do replaces fyne.Do (tests queue updates for the test goroutine).
 	do func(func())
@@ -65,6 +70,13 @@ type UI struct {
 	settings  *settingsScreen
 	inboxTab  *container.TabItem
 
+	keymap map[string]func() // the window's shortcuts by name
+	modals []*modal          // our dialogs, the top one last
+	newKey atomic.Bool       // the passphrase asked next is for a new key
+	// volumesKnown are the media mounted at the last poll (UI goroutine).
+	volumesKnown map[string]bool
+	stop         chan struct{} // closed when the window closes
+
 	lastErr  error             // the last error shown (tests)
 	jobSeq   map[string]uint64 // per job, the event Seq last shown
 	notified []string          // notifications sent (tests)
@@ -90,9 +102,49 @@ func New(a fyne.App, opts Options) *UI {
 	u.build()
 	u.inbox.apiKey.SetText(opts.InboxKey)
 	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { u.Dropped(uris) })
-	u.win.Resize(WindowSize)
+	u.win.Resize(u.openSize(opts.ScreenSize))
+	u.stop = make(chan struct{})
+	u.win.SetOnClosed(func() {
+		u.rememberSize()
+		close(u.stop)
+	})
 	u.showInboxTab(u.core.Settings().ClinicMode)
 	return u
+}
+
+// openSize is the size the window opens with: the size it had when it
+// was closed, else WindowSize, fitted to the screen (a 1024x600 netbook
+// gets a window it can show whole, with room for the title bar).
+func (u *UI) openSize(screen func() fyne.Size) fyne.Size {
+	size := WindowSize
+	if st := u.core.Settings(); st.WindowWidth > 0 && st.WindowHeight > 0 {
+		size = fyne.NewSize(float32(st.WindowWidth), float32(st.WindowHeight))
+	}
+	if screen == nil {
+		return size
+	}
+	return fitScreen(size, screen())
+}
+
+// titleBar is the room a window manager's decorations take.
+const titleBar = 40
+
+func fitScreen(size, screen fyne.Size) fyne.Size {
+	if screen.Width <= 0 || screen.Height <= 0 {
+		return size
+	}
+	return fyne.NewSize(min(size.Width, screen.Width), min(size.Height, screen.Height-titleBar))
+}
+
+// rememberSize keeps the window's size for the next start.
+func (u *UI) rememberSize() {
+	s := u.win.Canvas().Size()
+	if s.Width < 100 || s.Height < 100 {
+		return
+	}
+	_ = u.core.UpdateSettings(func(st *app.Settings) {
+		st.WindowWidth, st.WindowHeight = int(s.Width), int(s.Height)
+	})
 }
 
 // Window is the main window.
@@ -119,6 +171,7 @@ func (u *UI) build() {
 		}
 	}
 	u.win.SetContent(u.tabs)
+	u.installShortcuts()
 }
 
 // showInboxTab adds or removes the clinic inbox tab (clinic mode only).
@@ -202,28 +255,20 @@ func isImage(p string) bool {
 }
 
 // showError shows err as a person reads it: the translated message and
-// the hint saying what to do next. The OK button has the focus, so Enter
-// closes the dialog.
+// the hint saying what to do next. The OK button has the focus: Enter and
+// Escape close the dialog.
 func (u *UI) showError(err error) {
 	u.lastErr = err
-	msg, hint := i18n.Localize(u.lang, err)
+	msg, hint := u.describe(err) // never Go's own error text
 	text := widget.NewLabel(msg)
 	text.Wrapping = fyne.TextWrapWord
 	body := container.NewVBox(text)
 	if hint != "" {
 		h := widget.NewLabel(hint)
-		h.Wrapping = fyne.TextWrapWord
-		h.Importance = widget.LowImportance
+		h.Wrapping = fyne.TextWrapWord // what to do next: as readable as the message
 		body.Add(h)
 	}
-	var d dialog.Dialog
-	ok := widget.NewButton(u.t("ui.ok"), func() { d.Hide() })
-	ok.Importance = widget.HighImportance
-	body.Add(container.NewCenter(ok))
-	d = dialog.NewCustomWithoutButtons(u.t("ui.error.title"), body, u.win)
-	d.Resize(fyne.NewSize(480, body.MinSize().Height))
-	d.Show()
-	u.win.Canvas().Focus(ok)
+	u.showModal(u.t("ui.error.title"), body, "", u.t("ui.ok"), nil, nil)
 }
 
 // notify sends a desktop notification (from the UI goroutine).

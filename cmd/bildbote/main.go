@@ -19,8 +19,10 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/lang"
 
 	core "github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/packaging"
 	"github.com/bildbote/bildbote/ui"
 )
@@ -34,6 +36,8 @@ func main() {
 	clinic := flag.Bool("clinic", false, "clinic mode: show the inbox of received studies")
 	flag.Parse()
 
+	// Windows and macOS keep the user's language outside LANG.
+	i18n.SetSystemLocale(func() string { return lang.SystemLocale().String() })
 	a := app.NewWithID("org.bildbote.Bildbote")
 	a.SetIcon(fyne.NewStaticResource("bildbote.png", packaging.IconPNG))
 	var u *ui.UI // asks for the clinic key's passphrase once it exists
@@ -53,7 +57,8 @@ func main() {
 			s.ClinicMode = s.ClinicMode || *clinic
 		})
 	}
-	u = ui.New(a, ui.Options{Core: c, InboxKey: os.Getenv("BILDBOTE_INBOX_KEY")})
+	a.Settings().SetTheme(ui.NewTheme())
+	u = ui.New(a, ui.Options{Core: c, InboxKey: os.Getenv("BILDBOTE_INBOX_KEY"), ScreenSize: screenSize})
 	u.Start()
 	u.Open(flag.Args())
 	u.Window().ShowAndRun()

@@ -1,0 +1,227 @@
+package ui
+
+import (
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// ShotsEnv names the folder `make screenshots` writes the PNGs to.
+const ShotsEnv = "BILDBOTE_SCREENSHOTS"
+
+// screenSizes are the window sizes every screen must fit: a common
+// laptop and a small netbook / remote-desktop window.
+var screenSizes = []fyne.Size{fyne.NewSize(1280, 800), fyne.NewSize(1024, 600)}
+
+// shot checks what the window shows at its size — nothing runs past the
+// window's edge, nothing is drawn smaller than it needs without an
+// ellipsis, the window needs no more room than it has — and writes a PNG
+// to $BILDBOTE_SCREENSHOTS when set.
+func (h *harness) shot(t *testing.T, name string) {
+	t.Helper()
+	h.drain()
+	c := h.canvas()
+	size := c.Size()
+	if min := c.Content().MinSize(); min.Width > size.Width+0.5 || min.Height > size.Height+0.5 {
+		t.Errorf("%s: the window needs %v, more than %v", name, min, size)
+	}
+	for _, o := range c.Overlays().List() {
+		if min := o.MinSize(); min.Width > size.Width+0.5 || min.Height > size.Height+0.5 {
+			t.Errorf("%s: a dialog needs %v, more than the window's %v", name, min, size)
+		}
+	}
+	for _, p := range cutOff(c) {
+		t.Errorf("%s: %s", name, p)
+	}
+	dir := os.Getenv(ShotsEnv)
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, name+".png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, c.Capture()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cutOff walks the visible objects of the window and its dialogs and
+// names each that runs past the window's edge, or a label, button or
+// check drawn narrower than its text needs (without an ellipsis).
+// Objects inside a scroll container are clipped on purpose and checked
+// only against the scroll's own width.
+func cutOff(c fyne.Canvas) []string {
+	var out []string
+	size := c.Size()
+	d := fyne.CurrentApp().Driver()
+	var walk func(o fyne.CanvasObject, inScroll bool)
+	walk = func(o fyne.CanvasObject, inScroll bool) {
+		if o == nil || !o.Visible() || o.Size().IsZero() {
+			return
+		}
+		pos := d.AbsolutePositionForObject(o)
+		s := o.Size()
+		name := describeObject(o)
+		if !inScroll && (pos.X+s.Width > size.Width+1 || pos.Y+s.Height > size.Height+1 || pos.X < -1 || pos.Y < -1) {
+			out = append(out, fmt.Sprintf("%s at %v size %v runs past the window %v", name, pos, s, size))
+		}
+		switch w := o.(type) {
+		case *widget.Label:
+			if w.Truncation == fyne.TextTruncateOff && w.Wrapping == fyne.TextWrapOff && s.Width+1 < w.MinSize().Width {
+				out = append(out, fmt.Sprintf("%s is cut: %v wide, needs %v", name, s.Width, w.MinSize().Width))
+			}
+			return
+		case *widget.Button, *widget.Check, *keyButton:
+			if s.Width+1 < o.MinSize().Width || s.Height+1 < o.MinSize().Height {
+				out = append(out, fmt.Sprintf("%s is cut: %v, needs %v", name, s, o.MinSize()))
+			}
+			return
+		case *widget.Entry, *keyEntry, *widget.Select:
+			return
+		}
+		scroll := inScroll
+		var kids []fyne.CanvasObject
+		switch w := o.(type) {
+		case *fyne.Container:
+			kids = w.Objects
+		case *container.Scroll:
+			scroll = true
+			kids = []fyne.CanvasObject{w.Content}
+		case *widget.List, *widget.Tree:
+			scroll = true
+			kids = test.WidgetRenderer(w.(fyne.Widget)).Objects()
+		case fyne.Widget:
+			kids = test.WidgetRenderer(w).Objects()
+		}
+		for _, k := range kids {
+			walk(k, scroll)
+		}
+	}
+	walk(c.Content(), false)
+	for _, o := range c.Overlays().List() {
+		if pop, ok := o.(*widget.PopUp); ok {
+			o = pop.Content // the pop-up itself is the dimmed window
+		}
+		walk(o, false)
+	}
+	return out
+}
+
+func describeObject(o fyne.CanvasObject) string {
+	switch w := o.(type) {
+	case *widget.Label:
+		return fmt.Sprintf("label %q", w.Text)
+	case *widget.Button:
+		return fmt.Sprintf("button %q", w.Text)
+	case *keyButton:
+		return fmt.Sprintf("button %q", w.Text)
+	case *widget.Check:
+		return fmt.Sprintf("check %q", w.Text)
+	}
+	return fmt.Sprintf("%T", o)
+}
+
+// screenshotJobs are transfers in every state a person meets, offline
+// included.
+func screenshotJobs() []*app.Job {
+	at := time.Date(2026, 3, 4, 10, 30, 0, 0, time.Local)
+	return []*app.Job{
+		{ID: "a1", Kind: app.KindSend, State: app.StateRunning, Title: "bM1X · 2 studies",
+			TitleKey: "app.job.title.send", TitleArgs: []string{"bM1X", "Radiologie Am Dom", "2"}, Created: at, Updated: at,
+			BytesDone: 40_000_000, BytesTotal: 160_000_000, Speed: 2_000_000, ETA: 60 * time.Second},
+		{ID: "e5", Kind: app.KindSend, State: app.StateRunning, Phase: "waiting-network", RetryAt: time.Now().Add(20 * time.Second),
+			Title: "bM1X · 1 study", TitleKey: "app.job.title.send", TitleArgs: []string{"bM1X", "Radiologie Am Dom", "1"},
+			Created: at, Updated: at, BytesDone: 2_000_000, BytesTotal: 9_000_000},
+		{ID: "b2", Kind: app.KindSave, State: app.StateFailed, Title: "XXXX-XXXX-7K2M",
+			TitleKey: "app.job.title.save", TitleArgs: []string{"XXXX-XXXX-7K2M", "3"}, Created: at, Updated: at,
+			BytesDone: 1_000_000, BytesTotal: 9_000_000,
+			Error: &app.JobError{Kind: i18n.KindTransient, Key: "transfer.dlx.expired", HintKey: "transfer.dlx.expired.hint"}},
+		{ID: "c3", Kind: app.KindSend, State: app.StateDone, Title: "bM1X · 1 study",
+			TitleKey: "app.job.title.send", TitleArgs: []string{"bM1X", "Radiologie Am Dom", "1"}, Created: at, Updated: at,
+			BytesDone: 5_000_000, BytesTotal: 5_000_000,
+			Receipt: &app.Receipt{Upload: &app.UploadReceipt{ID: "u1", Community: "bM1X", CommunityName: "Radiologie Am Dom",
+				Size: 5_000_000, SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", ReceivedAt: at}}},
+		{ID: "d4", Kind: app.KindImport, State: app.StatePaused, Interrupted: true, Title: "bM1X · envelopes: 3",
+			TitleKey: "app.job.title.import", TitleArgs: []string{"bM1X", "3"}, Created: at, Updated: at,
+			BytesDone: 3_000_000, BytesTotal: 9_000_000},
+	}
+}
+
+// TestScreenshots renders every screen and its error states in both
+// languages at both sizes (`make screenshots` keeps the PNGs) and fails
+// when something is cut off or runs past the window's edge.
+func TestScreenshots(t *testing.T) {
+	p := startDemoPortal(t)
+	cd := demoCD(t)
+	empty := t.TempDir()
+	broken := filepath.Join(t.TempDir(), "cd.iso")
+	if err := os.WriteFile(broken, make([]byte, 40000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range i18n.Langs {
+		for _, size := range screenSizes {
+			h := newFlowHarness(t, lang, p)
+			h.u.app.Settings().SetTheme(NewTheme())
+			h.u.win.Resize(size)
+			h.u.showInboxTab(true)
+			at := func(name string) string {
+				return fmt.Sprintf("%s_%s_%dx%d", name, lang, int(size.Width), int(size.Height))
+			}
+			for i, name := range []string{"send", "redeem", "inbox", "transfers", "settings"} {
+				h.u.tabs.SelectIndex(i)
+				h.shot(t, at(name))
+			}
+			s := h.u.send
+			h.u.tabs.SelectIndex(0)
+			h.sendReady(p, cd.Dir, "", "")
+			h.shot(t, at("send_scanned"))
+			test.Tap(s.sendButton)
+			h.shot(t, at("send_sender_missing"))
+			s.senderName.SetText("Praxis Dr. Weber")
+			s.senderMail.SetText("0201 12345")
+			test.Tap(s.sendButton)
+			h.shot(t, at("send_summary"))
+			s.confirmation.dismiss()
+			h.u.Dropped([]fyne.URI{storage.NewFileURI(empty)})
+			h.waitFor("the empty folder", func() bool { return s.result.Visible() && s.stopScan == nil })
+			h.shot(t, at("send_empty_folder"))
+			h.u.Dropped([]fyne.URI{storage.NewFileURI(broken)})
+			h.waitShown("the broken archive", func() bool { return s.stopScan == nil && h.u.lastErr != nil })
+			h.u.lastErr = nil
+			h.shot(t, at("send_broken_archive"))
+			h.press(fyne.KeyEscape)
+			for _, j := range screenshotJobs() {
+				h.u.transfers.show(j)
+			}
+			h.u.tabs.SelectIndex(3)
+			h.shot(t, at("transfers_states"))
+			h.u.transfers.rows["a1"].askCancel()
+			h.shot(t, at("transfers_cancel_question"))
+			h.press(fyne.KeyEscape)
+			h.u.passphraseDialog(true, func(string) {})
+			h.shot(t, at("settings_new_key_passphrase"))
+			h.press(fyne.KeyEscape)
+			if strings.Contains(t.Name(), "/") {
+				return
+			}
+		}
+	}
+}
