@@ -18,16 +18,25 @@ const (
 )
 
 // networkBound is how long the clients and the runner keep trying without
-// progress: Config.GiveUpAfter when set (negative: never), else
+// progress: Config.GiveUpAfter when set (negative: never), else the
+// setting max_network_wait_minutes (a policy may lock it), else
 // DefaultNetworkWait.
 func (c *Core) networkBound() time.Duration {
 	if c.cfg.GiveUpAfter != 0 {
 		return c.cfg.GiveUpAfter
 	}
+	if m := c.Settings().MaxNetworkWaitMinutes; m > 0 {
+		return time.Duration(m) * time.Minute
+	}
 	return DefaultNetworkWait
 }
 
-// busyBound is the total a busy server may make a download wait.
+// busyBound is the total a busy server may make a download wait: the
+// setting max_busy_wait_minutes (a policy may lock it), else
+// DefaultBusyWait.
 func (c *Core) busyBound() time.Duration {
+	if m := c.Settings().MaxBusyWaitMinutes; m > 0 {
+		return time.Duration(m) * time.Minute
+	}
 	return DefaultBusyWait
 }

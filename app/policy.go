@@ -151,6 +151,11 @@ func (l *settingsLayer) validate() error {
 	if l.BandwidthLimitKbps != nil && *l.BandwidthLimitKbps < 0 {
 		return fmt.Errorf("bandwidth_limit_kbps must not be negative, is %d", *l.BandwidthLimitKbps)
 	}
+	for name, v := range map[string]*int{SettingMaxNetworkWait: l.MaxNetworkWait, SettingMaxBusyWait: l.MaxBusyWait} {
+		if v != nil && (*v < 1 || *v > 7*24*60) {
+			return fmt.Errorf("%s must be between 1 and 10080 (a week), is %d", name, *v)
+		}
+	}
 	if l.DefaultInbox != nil && !validInboxCode(*l.DefaultInbox) {
 		return fmt.Errorf("default_inbox %q is not an inbox code", *l.DefaultInbox)
 	}

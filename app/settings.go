@@ -29,6 +29,14 @@ type Settings struct {
 	// in (SenderField*); nil: DefaultRequiredSender. Set by the policy
 	// only (an empty list requires none).
 	RequiredSenderFields []string `json:"required_sender_fields,omitempty"`
+	// MaxNetworkWaitMinutes: how long a transfer keeps trying while the
+	// network or the server is away, without progress, before the job
+	// fails (resumable); 0: DefaultNetworkWait (4 h). MaxBusyWaitMinutes:
+	// the total a busy server (503) may make one download wait; 0:
+	// DefaultBusyWait (4 h). Each single wait a server asks for is capped
+	// at MaxBusyWaitEach (15 min) whatever it says.
+	MaxNetworkWaitMinutes int `json:"max_network_wait_minutes,omitempty"`
+	MaxBusyWaitMinutes    int `json:"max_busy_wait_minutes,omitempty"`
 
 	// Remembered between sessions (send form); never locked.
 	SenderName    string `json:"sender_name,omitempty"`
@@ -53,6 +61,8 @@ const (
 	SettingClinicMode         = "clinic_mode"
 	SettingPinnedKeys         = "pinned_keys"
 	SettingRequiredSender     = "required_sender_fields"
+	SettingMaxNetworkWait     = "max_network_wait_minutes"
+	SettingMaxBusyWait        = "max_busy_wait_minutes"
 )
 
 // The send form's sender fields, as named in required_sender_fields.
@@ -87,6 +97,8 @@ type settingsLayer struct {
 	PinnedKeys         map[string]string `toml:"pinned_keys" json:"pinned_keys,omitempty"`
 	// Policy only: layerFrom never records it for the user.
 	RequiredSenderFields []string `toml:"required_sender_fields" json:"required_sender_fields,omitempty"`
+	MaxNetworkWait       *int     `toml:"max_network_wait_minutes" json:"max_network_wait_minutes,omitempty"`
+	MaxBusyWait          *int     `toml:"max_busy_wait_minutes" json:"max_busy_wait_minutes,omitempty"`
 
 	// User-only keys: the policy decoder rejects them as unknown.
 	SenderName    *string `toml:"-" json:"sender_name,omitempty"`
@@ -114,6 +126,8 @@ func (l *settingsLayer) keys() []string {
 	add(l.ClinicMode != nil, SettingClinicMode)
 	add(l.PinnedKeys != nil, SettingPinnedKeys)
 	add(l.RequiredSenderFields != nil, SettingRequiredSender)
+	add(l.MaxNetworkWait != nil, SettingMaxNetworkWait)
+	add(l.MaxBusyWait != nil, SettingMaxBusyWait)
 	sort.Strings(k)
 	return k
 }
@@ -139,6 +153,10 @@ func (l *settingsLayer) clear(name string) {
 		l.PinnedKeys = nil
 	case SettingRequiredSender:
 		l.RequiredSenderFields = nil
+	case SettingMaxNetworkWait:
+		l.MaxNetworkWait = nil
+	case SettingMaxBusyWait:
+		l.MaxBusyWait = nil
 	}
 }
 
@@ -171,6 +189,12 @@ func (l *settingsLayer) apply(s *Settings) {
 	if l.RequiredSenderFields != nil {
 		s.RequiredSenderFields = append([]string{}, l.RequiredSenderFields...)
 	}
+	if l.MaxNetworkWait != nil {
+		s.MaxNetworkWaitMinutes = *l.MaxNetworkWait
+	}
+	if l.MaxBusyWait != nil {
+		s.MaxBusyWaitMinutes = *l.MaxBusyWait
+	}
 	setStr(&s.SenderName, l.SenderName)
 	setStr(&s.SenderContact, l.SenderContact)
 	setStr(&s.Referrer, l.Referrer)
@@ -201,6 +225,14 @@ func layerFrom(s Settings) settingsLayer {
 	}
 	if s.AllowedPortals != nil {
 		l.AllowedPortals = append([]string(nil), s.AllowedPortals...)
+	}
+	if s.MaxNetworkWaitMinutes != 0 {
+		n := s.MaxNetworkWaitMinutes
+		l.MaxNetworkWait = &n
+	}
+	if s.MaxBusyWaitMinutes != 0 {
+		n := s.MaxBusyWaitMinutes
+		l.MaxBusyWait = &n
 	}
 	if s.PinnedKeys != nil {
 		l.PinnedKeys = map[string]string{}
@@ -249,6 +281,10 @@ func fieldOf(s Settings, name string) any {
 		return s.PinnedKeys
 	case SettingRequiredSender:
 		return s.RequiredSenderFields
+	case SettingMaxNetworkWait:
+		return s.MaxNetworkWaitMinutes
+	case SettingMaxBusyWait:
+		return s.MaxBusyWaitMinutes
 	}
 	return nil
 }

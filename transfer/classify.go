@@ -224,9 +224,11 @@ func (e *GaveUpError) Unwrap() error {
 	return i18n.NewError(i18n.KindTransient, key, FormatWait(e.After)).WithHint("transfer.net.gave_up.hint").Wrap(e.Err)
 }
 
-// FormatWait renders a duration for people: "45 s", "12 min", "3 h 5 min".
+// FormatWait renders a duration for people: "0.3 s", "45 s", "12 min", "3 h 5 min".
 func FormatWait(d time.Duration) string {
 	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
 	case d < time.Minute:
 		return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
 	case d < time.Hour:
