@@ -779,3 +779,38 @@ func TestBackoffTableBounded(t *testing.T) {
 		t.Fatal("a running lock was dropped")
 	}
 }
+
+// TestOnePoolForAllHashes: answers and upload passwords take their
+// argon2id slot from the same pool; with every slot taken, both wait at
+// most HashWait and answer 503 with Retry-After, and both work again once
+// a slot is free.
+func TestOnePoolForAllHashes(t *testing.T) {
+	p := startPortal(t, t.TempDir(), func(c *Config) {
+		c.Limits.HashSlots = 2
+		c.Limits.HashWait = 300 * time.Millisecond
+	})
+	p.addCommunity("Secret", 1<<20, "open sesame")
+	code, _ := p.issuePDFCode("19580214", time.Now().Add(time.Hour))
+	right := tusMetadata("community", "Secret", "sha256", sha([]byte("x")), "password", "open sesame")
+	for range 2 {
+		p.srv.hashSlots <- struct{}{} // every slot busy
+	}
+	start := time.Now()
+	a := p.create(clientFrom("127.0.0.1"), 10, right)
+	if a.status != 503 || a.err.Error != "busy" || a.header.Get("Retry-After") != "1" {
+		t.Fatalf("upload password with the pool full: %d %+v %q", a.status, a.err, a.header.Get("Retry-After"))
+	}
+	resp, body := p.do("POST", "/dlx/v1/tokentfa/"+code, hdr("Content-Type", "application/json"), answers("1", "19580214"))
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("answer with the pool full: %d %s", resp.StatusCode, body)
+	}
+	if took := time.Since(start); took < 600*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("two waits of 300 ms took %v", took)
+	}
+	<-p.srv.hashSlots
+	if a := p.create(clientFrom("127.0.0.1"), 10, right); a.status != 201 {
+		t.Fatalf("upload password with a free slot: %d %+v", a.status, a.err)
+	}
+	p.login(code, "1", "19580214")
+	<-p.srv.hashSlots
+}
