@@ -142,6 +142,12 @@
 //     BodyTimeout: keep BodyTimeout above a chunk's time on the slowest
 //     line you serve (Bildbote sends 8 MiB chunks: 15 min ≈ 75 kbit/s).
 //
+// The per-address limits see the TCP peer (proxies are not trusted): behind
+// a reverse proxy every practice has the proxy's address, so there raise
+// --client-quota, --client-uploads and --password-failures to what all
+// practices together may use, or let the proxy apply its own per-client
+// limits.
+//
 // # Storage (the data dir)
 //
 // The data dir (0700, files 0600) holds patient data: treat a copy of it
