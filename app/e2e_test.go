@@ -33,7 +33,7 @@ func init() {
 
 // testPortal is the real reference portal on 127.0.0.1.
 type testPortal struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	url  string
 	srv  *portal.Server
@@ -46,7 +46,7 @@ type testPortal struct {
 // is the key (set before starting it).
 var wrapHandler = map[string]func(http.Handler) http.Handler{}
 
-func startPortal(t *testing.T, dir string, mod ...func(*portal.Config)) *testPortal {
+func startPortal(t testing.TB, dir string, mod ...func(*portal.Config)) *testPortal {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,7 +55,7 @@ func startPortal(t *testing.T, dir string, mod ...func(*portal.Config)) *testPor
 	return startPortalOn(t, dir, ln, mod...)
 }
 
-func startPortalOn(t *testing.T, dir string, ln net.Listener, mod ...func(*portal.Config)) *testPortal {
+func startPortalOn(t testing.TB, dir string, ln net.Listener, mod ...func(*portal.Config)) *testPortal {
 	t.Helper()
 	url := "http://" + ln.Addr().String()
 	cfg := portal.Config{DataDir: dir, PublicURL: url}
@@ -143,7 +143,7 @@ func openCore(t testing.TB, cfg app.Config) *app.Core {
 	return c
 }
 
-func generateCD(t *testing.T, files int) (string, *gencd.Result) {
+func generateCD(t testing.TB, files int) (string, *gencd.Result) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "cd")
 	res, err := gencd.Generate(dir, gencd.Options{Files: files, PixelSize: 64, DICOMDIR: false})

@@ -215,6 +215,10 @@ type saveParams struct {
 	CodeID  string     `json:"codeId"`
 	Items   []saveItem `json:"items"`
 	WorkDir string     `json:"workDir"`
+	// Dir is the folder everything is saved under (the library or the
+	// chosen folder); every file operation is rooted there. Jobs stored
+	// before it existed have their WorkDir directly inside it.
+	Dir string `json:"dir,omitempty"`
 }
 
 type saveItem struct {
@@ -250,7 +254,7 @@ func (c *Core) StartSave(s *RedeemSession, itemIDs []string, dir string) (*Job, 
 		want[id] = true
 	}
 	id := newJobID()
-	p := saveParams{Session: s.ID, CodeID: s.ID, WorkDir: filepath.Join(dir, ".bildbote-"+id)}
+	p := saveParams{Session: s.ID, CodeID: s.ID, WorkDir: filepath.Join(dir, ".bildbote-"+id), Dir: dir}
 	owner := soleOwner(items)
 	for _, it := range items {
 		if len(want) > 0 && !want[it.ID] {
@@ -329,9 +333,17 @@ func runSave(ctx context.Context, r *jobRun) error {
 	if s == nil || s.sess == nil {
 		return i18n.NewError(i18n.KindInput, "app.redeem-again").WithHint("app.redeem-again.hint")
 	}
+	if p.Dir == "" {
+		p.Dir = filepath.Dir(p.WorkDir)
+	}
 	if err := os.MkdirAll(p.WorkDir, 0o700); err != nil {
 		return diskspace.Map(p.WorkDir, err)
 	}
+	root, err := os.OpenRoot(p.Dir)
+	if err != nil {
+		return diskspace.Map(p.Dir, err)
+	}
+	defer root.Close()
 	var doneBytes int64
 	for _, it := range p.Items {
 		doneBytes += it.Bytes
@@ -342,7 +354,7 @@ func runSave(ctx context.Context, r *jobRun) error {
 		if it.Done {
 			continue
 		}
-		if err := c.saveItem(ctx, r, s, &p, it, doneBytes); err != nil {
+		if err := c.saveItem(ctx, r, s, &p, root, it, doneBytes); err != nil {
 			return err
 		}
 		doneBytes += it.Bytes
@@ -365,59 +377,72 @@ func runSave(ctx context.Context, r *jobRun) error {
 
 // saveItem downloads one item (resumable, JWT renewed by the session) and
 // unpacks it; only a complete, verified extraction is moved into place.
-func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *saveParams, it *saveItem, base int64) error {
+// The item's ID names nothing on disk (the work files are named after its
+// hash) and every move goes through root, the folder saved under: the
+// target, made of SanitizeName'd components by libraryPath, must lie
+// inside it.
+func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *saveParams, root *os.Root, it *saveItem, base int64) error {
+	target, err := filepath.Rel(p.Dir, it.Target)
+	if err != nil || !filepath.IsLocal(target) {
+		return fmt.Errorf("save target %q is outside %q", it.Target, p.Dir)
+	}
+	work, err := filepath.Rel(p.Dir, p.WorkDir)
+	if err != nil || !filepath.IsLocal(work) {
+		return fmt.Errorf("work dir %q is outside %q", p.WorkDir, p.Dir)
+	}
 	s.client.Progress = transfer.ProgressFunc(func(st transfer.Status) {
 		if st.State != transfer.StateDone {
 			r.SetPhase(string(st.State))
 		}
-		r.SetWait(st.Wait) // set while waiting for the network: "next try in …"
 		if st.Total > 0 {
 			r.SetTotal(max(r.bytesTotal.Load(), base+st.Total))
 		}
 		r.SetDone(base + st.Done)
 	})
-	dl := filepath.Join(p.WorkDir, SanitizeName(it.ID)+".download")
+	local := localName(it.ID)
+	dl := filepath.Join(p.WorkDir, local+".download")
 	res, err := s.sess.Download(ctx, it.ID, dl)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(dl)
-	if err := os.MkdirAll(filepath.Dir(it.Target), 0o755); err != nil {
+	if err := root.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return diskspace.Map(filepath.Dir(it.Target), err)
 	}
 	if it.MIMEType != "application/zip" {
-		dst := uniqueFile(it.Target)
-		if err := os.Rename(dl, dst); err != nil {
-			return diskspace.Map(dst, err)
+		dst := uniqueRootFile(root, target)
+		if err := root.Rename(filepath.Join(work, local+".download"), dst); err != nil {
+			return diskspace.Map(it.Target, err)
 		}
-		it.Done, it.Saved, it.Count, it.Bytes = true, dst, 1, res.Size
+		it.Done, it.Saved, it.Count, it.Bytes = true, filepath.Join(p.Dir, dst), 1, res.Size
 		return nil
 	}
-	tmp := filepath.Join(p.WorkDir, SanitizeName(it.ID))
+	tmp := filepath.Join(p.WorkDir, local)
 	os.RemoveAll(tmp)
 	r.SetPhase("unpacking")
 	zr, err := safezip.ExtractFile(ctx, dl, tmp, safezip.Limits{}, nil)
 	if err != nil {
 		return err
 	}
-	dst := uniqueDir(it.Target)
-	if err := os.Rename(tmp, dst); err != nil {
+	dst := uniqueRootDir(root, filepath.ToSlash(target))
+	if err := root.Rename(filepath.Join(work, local), dst); err != nil {
 		os.RemoveAll(tmp)
-		return diskspace.Map(dst, err)
+		return diskspace.Map(it.Target, err)
 	}
-	it.Done, it.Saved, it.Count, it.Bytes = true, dst, zr.Files, res.Size
+	it.Done, it.Saved, it.Count, it.Bytes = true, filepath.Join(p.Dir, filepath.FromSlash(dst)), zr.Files, res.Size
 	return nil
 }
 
-func uniqueFile(p string) string {
-	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-		return p
+// uniqueRootFile is uniqueFile inside a root.
+func uniqueRootFile(root *os.Root, name string) string {
+	if _, err := root.Lstat(name); errors.Is(err, os.ErrNotExist) {
+		return name
 	}
-	ext := filepath.Ext(p)
-	stem := strings.TrimSuffix(p, ext)
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
 	for i := 2; ; i++ {
 		q := fmt.Sprintf("%s (%d)%s", stem, i, ext)
-		if _, err := os.Lstat(q); errors.Is(err, os.ErrNotExist) {
+		if _, err := root.Lstat(q); errors.Is(err, os.ErrNotExist) {
 			return q
 		}
 	}
