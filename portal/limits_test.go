@@ -589,6 +589,16 @@ func TestOnlyTheCreatorReachesAnUpload(t *testing.T) {
 			}
 		}
 	}
+	// tusd's method override is no way around the guard.
+	for _, m := range []string{"DELETE", "PATCH", "HEAD"} {
+		h := hdr("Tus-Resumable", "1.0.0", "X-HTTP-Method-Override", m, "Upload-Offset", "1000", "Content-Type", "application/offset+octet-stream")
+		if resp, _ := p.do("POST", loc, h, []byte("evil")); resp.StatusCode != 404 {
+			t.Errorf("POST overriding to %s: %d, want 404", m, resp.StatusCode)
+		}
+	}
+	if off, _ := p.tusOffset(loc); off != 1000 {
+		t.Fatalf("offset after the attacks: %d", off)
+	}
 	// The creator's PATCH runs while the attacker tries to take its lock.
 	pr, pw := io.Pipe()
 	done := make(chan int)

@@ -63,7 +63,12 @@ func (s *Server) guardUploads(next http.Handler) http.Handler {
 	lim := &s.cfg.Limits
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _, _ := strings.Cut(r.URL.Path, "/")
-		switch r.Method {
+		// tusd lets a POST stand for another method; so does the guard.
+		method := r.Method
+		if o := r.Header.Get("X-HTTP-Method-Override"); method == http.MethodPost && o != "" {
+			method = o
+		}
+		switch method {
 		case http.MethodPost:
 			if len(r.Header.Get("Upload-Metadata")) > lim.MetadataBytes {
 				writeError(w, http.StatusRequestEntityTooLarge, "metadata-too-large", "Upload-Metadata is larger than this portal accepts")
@@ -73,28 +78,28 @@ func (s *Server) guardUploads(next http.Handler) http.Handler {
 			if id == "" {
 				break
 			}
-			if !s.isCreator(r, id) {
+			if !s.isCreator(r, method, id) {
 				writeError(w, http.StatusNotFound, "unknown-upload", "no such upload")
 				return
 			}
-			if r.Method == http.MethodPatch {
+			if method == http.MethodPatch {
 				if qe := s.rereserve(id); qe != nil {
 					writeError(w, qe.status, qe.code, qe.message)
 					return
 				}
 			}
-			if r.Method == http.MethodPatch && lim.FreeReserve > 0 {
+			if method == http.MethodPatch && lim.FreeReserve > 0 {
 				if free, err := diskspace.Free(s.cfg.DataDir); err != nil || free < lim.FreeReserve/2 {
 					writeError(w, http.StatusInsufficientStorage, "insufficient-storage", "the portal is short of disk space; try again later")
 					return
 				}
 			}
 		}
-		if r.Body != nil && r.Body != http.NoBody && (r.Method == http.MethodPatch || r.Method == http.MethodPost) {
+		if r.Body != nil && r.Body != http.NoBody && (method == http.MethodPatch || method == http.MethodPost) {
 			stop := s.watchBody(w, r)
 			defer stop()
 		}
-		if r.Method == http.MethodDelete {
+		if method == http.MethodDelete {
 			sw := &statusWriter{ResponseWriter: w}
 			next.ServeHTTP(sw, r)
 			if sw.status == http.StatusNoContent {
@@ -111,7 +116,7 @@ func (s *Server) guardUploads(next http.Handler) http.Handler {
 // secrets existed have none: a finished one may still be HEAD-ed (a
 // client asking whether its last PATCH arrived), anything else is refused,
 // so their clients start over with a new upload.
-func (s *Server) isCreator(r *http.Request, id string) bool {
+func (s *Server) isCreator(r *http.Request, method, id string) bool {
 	up, err := s.uploads.GetUpload(r.Context(), id)
 	if err != nil {
 		return true
@@ -122,7 +127,7 @@ func (s *Server) isCreator(r *http.Request, id string) bool {
 	}
 	want := info.MetaData[metaOwner]
 	if want == "" {
-		return r.Method == http.MethodHead && !info.SizeIsDeferred && info.Offset == info.Size
+		return method == http.MethodHead && !info.SizeIsDeferred && info.Offset == info.Size
 	}
 	got := secretDigest(r.Header.Get(UploadSecretHeader))
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
