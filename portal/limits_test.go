@@ -358,8 +358,9 @@ func TestDeclaredLengthQuota(t *testing.T) {
 	if declared > DefaultInboxPendingBytes {
 		t.Fatalf("%d GiB declared accepted, more than the inbox quota", declared>>30)
 	}
-	// From one address: one 20 GiB upload, not two (32 GiB per client).
-	q := startPortal(t, t.TempDir())
+	// From one address: one 20 GiB upload, not two (32 GiB per client),
+	// whatever this disk has free.
+	q := startPortal(t, t.TempDir(), func(c *Config) { c.Limits.FreeReserve = -1 })
 	q.addCommunity("bM1X", 0, "")
 	me := clientFrom("127.0.0.1")
 	if a := q.create(me, 20<<30, meta); a.status != 201 {
