@@ -245,6 +245,10 @@ type ImportResult struct {
 	Failed int `json:"failed,omitempty"`
 	// Acked is true once the envelope was deleted from the portal.
 	Acked bool `json:"acked"`
+	// AlreadyImported: the folder held this study with all its images
+	// already (the same CD sent twice); nothing was stored again, Dir is
+	// the folder from before.
+	AlreadyImported bool `json:"alreadyImported,omitempty"`
 }
 
 var (

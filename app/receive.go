@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -339,12 +341,13 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, work 
 		}
 	}
 	if p.ToDir != "" {
-		dirs, err := placeStudies(m, dest, opened, it)
+		dirs, dup, err := placeStudies(m, dest, opened, it)
 		if err != nil {
 			return nil, fmt.Errorf("file the studies of %s: %w", it.ID, err)
 		}
 		for i := range results {
 			results[i].Dir = filepath.Join(p.ToDir, dirs[results[i].StudyUID])
+			results[i].AlreadyImported = dup[results[i].StudyUID]
 		}
 	}
 	if err := ic.Ack(ctx, p.Inbox, it.ID); err != nil {
@@ -376,16 +379,21 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, work 
 // would not resolve. It returns the folder of each study UID relative to
 // the root ("" for an envelope without studies, which keeps the single
 // folder <patient> <birth date> <received>).
-func placeStudies(m *envelope.Manifest, to *os.Root, opened string, it InboxItem) (map[string]string, error) {
+//
+// A study already in the folder — the same Study Instance UID with every
+// SOP Instance UID of this one, in a manifest.json of the patient's
+// folder (the same CD sent twice) — is not stored again as "… (2)": its
+// folder is the one there, and dup says so.
+func placeStudies(m *envelope.Manifest, to *os.Root, opened string, it InboxItem) (dirs map[string]string, dup map[string]bool, err error) {
 	manifest, err := to.ReadFile(path.Join(opened, "manifest.json"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	dirs := map[string]string{}
+	dirs, dup = map[string]string{}, map[string]bool{}
 	if len(m.Studies) == 0 {
 		dir := uniqueRootDir(to, importFolderName(m, it))
 		dirs[""] = dir
-		return dirs, to.Rename(opened, dir)
+		return dirs, dup, to.Rename(opened, dir)
 	}
 	home := m.Studies[0].StudyInstanceUID
 	for i := len(m.Studies) - 1; i >= 0; i-- {
@@ -395,13 +403,18 @@ func placeStudies(m *envelope.Manifest, to *os.Root, opened string, it InboxItem
 	}
 	for _, st := range m.Studies {
 		patient := studyPatientFolder(m, st, to, opened)
+		if dir := importedBefore(to, patient, st.StudyInstanceUID, sopUIDs(m, st.StudyInstanceUID)); dir != "" {
+			dirs[st.StudyInstanceUID] = dir
+			dup[st.StudyInstanceUID] = true
+			continue
+		}
 		study := SanitizeName(strings.TrimSpace(dicomscan.FormatDate(i18n.EN, st.Date) + " " + st.Description))
 		dir := uniqueRootDir(to, path.Join(patient, study))
 		if err := to.MkdirAll(path.Join(dir, "files"), 0o755); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := to.WriteFile(path.Join(dir, "manifest.json"), manifest, 0o644); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		dirs[st.StudyInstanceUID] = dir
 	}
@@ -414,19 +427,78 @@ func placeStudies(m *envelope.Manifest, to *os.Root, opened string, it InboxItem
 			}
 			dir = dirs[home]
 		}
+		if dup[f.StudyUID] || (f.StudyUID == "" && dup[home]) {
+			continue // there already; the opened copy is removed with the rest
+		}
 		src := path.Join(opened, "files", f.Path)
 		dst := path.Join(dir, "files", f.Path)
 		if err := to.MkdirAll(path.Dir(dst), 0o755); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := to.Rename(src, dst); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for k, v := range dirs {
 		dirs[k] = filepath.FromSlash(v)
 	}
-	return dirs, nil
+	return dirs, dup, nil
+}
+
+// sopUIDs are the SOP Instance UIDs of one study of m.
+func sopUIDs(m *envelope.Manifest, studyUID string) []string {
+	var out []string
+	for _, f := range m.Files {
+		if f.StudyUID == studyUID && f.SOPInstanceUID != "" {
+			out = append(out, f.SOPInstanceUID)
+		}
+	}
+	return out
+}
+
+// importedBefore is the folder under patient (relative to root) whose
+// manifest.json holds study studyUID with every one of sops; "" if none.
+func importedBefore(root *os.Root, patient, studyUID string, sops []string) string {
+	entries, err := fs.ReadDir(root.FS(), patient)
+	if err != nil || len(sops) == 0 {
+		return ""
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := path.Join(patient, e.Name())
+		data, err := root.ReadFile(path.Join(dir, "manifest.json"))
+		if err != nil {
+			continue
+		}
+		var old envelope.Manifest
+		if json.Unmarshal(data, &old) != nil {
+			continue
+		}
+		// Every study folder has the whole envelope's manifest: count only
+		// the instances this folder holds.
+		have := map[string]bool{}
+		for _, f := range old.Files {
+			if f.StudyUID != studyUID || f.SOPInstanceUID == "" {
+				continue
+			}
+			if _, err := root.Stat(path.Join(dir, "files", f.Path)); err == nil {
+				have[f.SOPInstanceUID] = true
+			}
+		}
+		all := len(have) > 0
+		for _, uid := range sops {
+			if !have[uid] {
+				all = false
+				break
+			}
+		}
+		if all {
+			return dir
+		}
+	}
+	return ""
 }
 
 // studyPatientFolder is "<patient> <birth date>" of one study. The

@@ -234,6 +234,9 @@ func (s *inboxScreen) jobChanged(j *app.Job) {
 		if im.Stored > 0 || im.Failed > 0 {
 			line += " · " + u.t("ui.inbox.resultPACS", im.Stored, im.Failed)
 		}
+		if im.AlreadyImported {
+			line += " · " + u.t("ui.inbox.alreadyImported")
+		}
 		if im.Acked {
 			line += " · " + u.t("ui.inbox.acked")
 		}

@@ -196,7 +196,14 @@ func (r *restartablePortal) stop() {
 // just as the upload begins).
 func startRestartablePortal(t *testing.T) *restartablePortal {
 	t.Helper()
-	base := startDemoPortal(t)
+	return startProxyPortal(t, startDemoPortal(t), true, false)
+}
+
+// startProxyPortal puts base behind a listener of its own: cutUpload
+// stops it at the first upload, slowInbox sends envelopes downloaded from
+// an inbox slowly (about 40 kB/s), as over a thin line.
+func startProxyPortal(t *testing.T, base *demoPortal, cutUpload, slowInbox bool) *restartablePortal {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +216,9 @@ func startRestartablePortal(t *testing.T) *restartablePortal {
 	var downOnce atomic.Bool
 	proxy := &http.Transport{}
 	rp.handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method == http.MethodPost && strings.HasPrefix(req.URL.Path, portal.UploadsPath) && downOnce.CompareAndSwap(false, true) {
+		slow := slowInbox && req.Method == http.MethodGet && strings.Count(strings.TrimPrefix(req.URL.Path, "/api/v1/inbox/"), "/") == 1 &&
+			strings.HasPrefix(req.URL.Path, "/api/v1/inbox/")
+		if cutUpload && req.Method == http.MethodPost && strings.HasPrefix(req.URL.Path, portal.UploadsPath) && downOnce.CompareAndSwap(false, true) {
 			// The portal goes down: this connection is cut, the next
 			// ones are refused.
 			rp.mu.Lock()
@@ -237,10 +246,17 @@ func startRestartablePortal(t *testing.T) *restartablePortal {
 		}
 		w.WriteHeader(res.StatusCode)
 		buf := make([]byte, 32<<10)
+		if slow {
+			buf = make([]byte, 2<<10)
+		}
 		for {
 			n, err := res.Body.Read(buf)
 			if n > 0 {
 				w.Write(buf[:n])
+				if slow {
+					w.(http.Flusher).Flush()
+					time.Sleep(50 * time.Millisecond)
+				}
 			}
 			if err != nil {
 				return

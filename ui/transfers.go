@@ -246,10 +246,13 @@ func (r *jobRow) receipt(rc *app.Receipt) []string {
 		out = append(out, u.t("ui.transfers.saved", len(rc.Saved), rc.Saved[0].Dir))
 	}
 	if len(rc.Imported) > 0 {
-		files, stored, failed := 0, 0, 0
+		files, stored, failed, dups := 0, 0, 0, 0
 		var dirs []string // every patient's folder, not only the first
 		for _, im := range rc.Imported {
 			files += im.Files
+			if im.AlreadyImported {
+				dups++
+			}
 			stored += im.Stored
 			failed += im.Failed
 			if im.Dir != "" && !slices.Contains(dirs, filepath.Dir(im.Dir)) {
@@ -257,6 +260,9 @@ func (r *jobRow) receipt(rc *app.Receipt) []string {
 			}
 		}
 		out = append(out, u.t("ui.transfers.imported", len(rc.Imported), files))
+		if dups > 0 {
+			out = append(out, u.t("ui.transfers.alreadyImported", dups))
+		}
 		if len(dirs) > 0 {
 			out = append(out, u.t("ui.inbox.resultDir", strings.Join(dirs, ", ")))
 		}
