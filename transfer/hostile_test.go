@@ -258,7 +258,10 @@ func kases() []kase {
 				}
 				return plain(h)(t, tg, at)
 			},
-			expect: allWant(gaveUp(transfer.ReasonStalled)),
+			expect: map[string]want{"tus": gaveUp(transfer.ReasonStalled), "inbox": gaveUp(transfer.ReasonStalled), "dlx": gaveUp(transfer.ReasonStalled),
+				// The drip answers STOW-RS before reading its request: under
+				// load the transport may see the cut connection first.
+				"stow": gaveUp(transfer.ReasonStalled, transfer.ReasonReset, transfer.ReasonNetwork)},
 		},
 		{
 			name: "503 with timeOutInSeconds 2000000000", at: map[string]phase{"tus": request, "inbox": request, "dlx": body, "stow": request},
