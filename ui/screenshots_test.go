@@ -70,18 +70,32 @@ func (h *harness) shot(t *testing.T, name string) {
 // only against the scroll's own width.
 func cutOff(c fyne.Canvas) []string {
 	var out []string
-	size := c.Size()
 	d := fyne.CurrentApp().Driver()
-	var walk func(o fyne.CanvasObject, inScroll bool)
-	walk = func(o fyne.CanvasObject, inScroll bool) {
+	// clip is the area an object must stay within: the window, or the
+	// width of the vertical scroll it is in (its height scrolls).
+	type clip struct {
+		pos     fyne.Position
+		size    fyne.Size
+		scrollY bool
+	}
+	var walk func(o fyne.CanvasObject, in clip)
+	walk = func(o fyne.CanvasObject, in clip) {
 		if o == nil || !o.Visible() || o.Size().IsZero() {
 			return
 		}
 		pos := d.AbsolutePositionForObject(o)
 		s := o.Size()
 		name := describeObject(o)
-		if !inScroll && (pos.X+s.Width > size.Width+1 || pos.Y+s.Height > size.Height+1 || pos.X < -1 || pos.Y < -1) {
-			out = append(out, fmt.Sprintf("%s at %v size %v runs past the window %v", name, pos, s, size))
+		// What a person reads or presses must be inside (containers are
+		// not drawn themselves; 2 px for rounding of padded layouts).
+		right, bottom := in.pos.X+in.size.Width, in.pos.Y+in.size.Height
+		readable := false
+		switch o.(type) {
+		case *widget.Label, *widget.Button, *widget.Check, *keyButton, *widget.Entry, *keyEntry, *widget.Select, *passwordField, *widget.RichText:
+			readable = true
+		}
+		if readable && (pos.X+s.Width > right+2 || pos.X < in.pos.X-2 || (!in.scrollY && (pos.Y+s.Height > bottom+2 || pos.Y < in.pos.Y-2))) {
+			out = append(out, fmt.Sprintf("%s at %v size %v runs past %v+%v", name, pos, s, in.pos, in.size))
 		}
 		switch w := o.(type) {
 		case *widget.Label:
@@ -94,33 +108,37 @@ func cutOff(c fyne.Canvas) []string {
 				out = append(out, fmt.Sprintf("%s is cut: %v, needs %v", name, s, o.MinSize()))
 			}
 			return
-		case *widget.Entry, *keyEntry, *widget.Select:
+		case *widget.Entry, *keyEntry, *widget.Select, *passwordField:
 			return
 		}
-		scroll := inScroll
+		next := in
 		var kids []fyne.CanvasObject
 		switch w := o.(type) {
 		case *fyne.Container:
 			kids = w.Objects
 		case *container.Scroll:
-			scroll = true
+			if w.Direction != container.ScrollVerticalOnly {
+				return // scrolls sideways: nothing is cut, it is out of view
+			}
+			next = clip{pos: pos, size: s, scrollY: true}
 			kids = []fyne.CanvasObject{w.Content}
 		case *widget.List, *widget.Tree:
-			scroll = true
+			next = clip{pos: pos, size: s, scrollY: true}
 			kids = test.WidgetRenderer(w.(fyne.Widget)).Objects()
 		case fyne.Widget:
 			kids = test.WidgetRenderer(w).Objects()
 		}
 		for _, k := range kids {
-			walk(k, scroll)
+			walk(k, next)
 		}
 	}
-	walk(c.Content(), false)
+	window := clip{size: c.Size()}
+	walk(c.Content(), window)
 	for _, o := range c.Overlays().List() {
 		if pop, ok := o.(*widget.PopUp); ok {
 			o = pop.Content // the pop-up itself is the dimmed window
 		}
-		walk(o, false)
+		walk(o, window)
 	}
 	return out
 }
@@ -223,5 +241,31 @@ func TestScreenshots(t *testing.T) {
 				return
 			}
 		}
+	}
+}
+
+// The checker itself: a label pushed past the window's edge, and one
+// squeezed narrower than its text without an ellipsis, are both found;
+// the same label with an ellipsis is fine.
+func TestCutOffFindsProblems(t *testing.T) {
+	test.NewTempApp(t)
+	long := widget.NewLabel("Eine recht lange Zeile, die nicht in das kleine Fenster passt")
+	w := test.NewWindow(container.NewWithoutLayout(long))
+	defer w.Close()
+	w.Resize(fyne.NewSize(200, 100))
+	long.Move(fyne.NewPos(10, 10))
+	long.Resize(long.MinSize())
+	if got := cutOff(w.Canvas()); len(got) == 0 {
+		t.Error("a label past the window's edge is not found")
+	}
+	long.Resize(fyne.NewSize(150, long.MinSize().Height))
+	if got := cutOff(w.Canvas()); len(got) != 1 || !strings.Contains(got[0], "is cut") {
+		t.Errorf("a squeezed label: %v", got)
+	}
+	long.Truncation = fyne.TextTruncateEllipsis
+	long.Refresh()
+	long.Resize(fyne.NewSize(150, long.MinSize().Height))
+	if got := cutOff(w.Canvas()); len(got) != 0 {
+		t.Errorf("a label with an ellipsis: %v", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
@@ -19,15 +20,11 @@ func TestInsertedCDIsOffered(t *testing.T) {
 	cd := demoCD(t)
 	var mu sync.Mutex
 	mounted := []string{"/media/usb-stick"}
-	h := newHarness(t, i18n.DE)
-	h.u.discs = func() []string {
+	h := newHarnessDiscs(t, i18n.DE, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]string(nil), mounted...)
-	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go h.u.watchVolumes(stop)
+	})
 	h.waitShown("the first listing", func() bool { return h.u.volumesKnown != nil })
 	if len(h.canvas().Overlays().List()) != 0 {
 		t.Fatal("a medium mounted before the start is offered")
@@ -52,6 +49,27 @@ func TestInsertedCDIsOffered(t *testing.T) {
 	if len(h.canvas().Overlays().List()) != 0 {
 		t.Error("the same medium is offered twice")
 	}
+}
+
+// newHarnessDiscs is newHarness with discs as the mounted media (the
+// watcher Start runs polls it).
+func newHarnessDiscs(t *testing.T, lang i18n.Lang, discs func() []string) *harness {
+	t.Helper()
+	a := test.NewTempApp(t)
+	a.Settings().SetTheme(test.Theme())
+	h := &harness{t: t, do: make(chan func(), 1024)}
+	t.Setenv(app.PolicyEnv, "")
+	core, err := app.Open(app.Config{StateDir: t.TempDir(), LibraryDir: "/library", ScryptWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { core.Close() })
+	h.core = core
+	h.u = New(a, Options{Core: core, Lang: lang, do: func(f func()) { h.do <- f }, discs: discs})
+	h.u.win.Resize(WindowSize)
+	t.Cleanup(h.u.win.Close)
+	h.u.Start()
+	return h
 }
 
 // The parser of /proc/self/mountinfo finds optical media, with escaped

@@ -21,7 +21,7 @@ func TestWindowFitsScreenAndRemembersSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u := New(a, Options{Core: core, Lang: i18n.DE, do: func(f func()) { f() }, discs: func() []string { return nil },
+		u := New(a, Options{Core: core, Lang: i18n.DE, do: func(func()) {} /* no screen updates needed here */, discs: func() []string { return nil },
 			ScreenSize: func() fyne.Size { return screen }})
 		return u, core
 	}
