@@ -106,4 +106,5 @@ func (u *UI) jobEnded(j *app.Job) {
 
 func (u *UI) showNotification(n app.Notification) {
 	u.notify(u.t("ui.title"), n.Text(u.lang))
+	u.do(func() { u.redeem.remind(n.Text(u.lang)) }) // also in the window: not every desktop shows notifications
 }

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -42,31 +43,52 @@ var openers = func() [][]string {
 var lookPath = exec.LookPath
 
 // openPath shows p (a folder or a file) in the system's file manager or
-// default program. When neither the toolkit nor any known opener can, a
-// dialog says so, translated, with the path and a button to copy it.
+// default program. When neither the toolkit nor any known opener can (an
+// opener that exits with an error within a few seconds, as gio does when
+// no file manager is set up, counts as failed), a dialog says so,
+// translated, with the path and a button to copy it.
 func (u *UI) openPath(p string) {
 	if p == "" {
 		return
 	}
 	uri := &url.URL{Scheme: "file", Path: filepath.ToSlash(p)}
-	if _, err := lookPath("xdg-open"); runtime.GOOS != "linux" || err == nil {
+	if runtime.GOOS != "linux" {
 		if err := u.app.OpenURL(uri); err == nil {
 			return
 		}
 	}
-	for _, cmd := range openers() {
-		bin, err := lookPath(cmd[0])
-		if err != nil {
-			continue
+	go func() {
+		for _, cmd := range openers() {
+			bin, err := lookPath(cmd[0])
+			if err != nil {
+				continue
+			}
+			if runOpener(exec.Command(bin, append(cmd[1:], p)...)) {
+				return
+			}
 		}
-		c := exec.Command(bin, append(cmd[1:], p)...)
-		if c.Start() == nil {
-			go c.Wait()
-			return
-		}
-	}
-	u.cannotOpen(p)
+		u.do(func() { u.cannotOpen(p) })
+	}()
 }
+
+// runOpener starts c and reports success unless it fails to start or
+// exits with an error within openerGrace (a file manager that keeps
+// running counts as opened).
+func runOpener(c *exec.Cmd) bool {
+	if c.Start() != nil {
+		return false
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		return err == nil
+	case <-time.After(openerGrace):
+		return true
+	}
+}
+
+const openerGrace = 3 * time.Second
 
 // cannotOpen explains that p cannot be opened here and offers to copy it.
 func (u *UI) cannotOpen(p string) {

@@ -100,7 +100,6 @@ func newRedeemScreen(u *UI) *redeemScreen {
 	r.portal.OnSubmitted = func(string) { r.u.win.Canvas().Focus(r.code.Field(0)) }
 	portalHint := widget.NewLabel(u.t("ui.redeem.portalHint"))
 	portalHint.Wrapping = fyne.TextWrapWord
-	portalHint.Importance = widget.LowImportance
 	r.portalBox = container.NewVBox(
 		container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.portal")), nil, r.portal),
 		portalHint,
@@ -213,7 +212,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 func (r *redeemScreen) refreshPortal() {
 	if r.u.core.Settings().PortalURL == "" {
 		r.portalBox.Show()
-	} else if r.portal.Text == "" {
+	} else {
 		r.portalBox.Hide()
 	}
 	r.body.Refresh()

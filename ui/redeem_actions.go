@@ -320,6 +320,7 @@ func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 	u := r.u
 	r.questionsBox.Hide()
 	r.problemBox.Hide()
+	r.refreshPortal()    // remembered now: no longer asked
 	r.answerFields = nil // the form goes with its round
 	r.expiryKnown = !sess.Expires.IsZero()
 	r.expiryEntry.SetText("")
@@ -533,6 +534,25 @@ func (r *redeemScreen) copyPath() {
 	}
 	r.u.app.Clipboard().SetContent(r.savedDir)
 	r.status.SetText(r.u.t("ui.redeem.pathCopied", r.savedDir))
+}
+
+// focusStart puts the focus where a person starts: the portal field
+// when it is asked and empty, else the first empty code field.
+func (r *redeemScreen) focusStart() {
+	c := r.u.win.Canvas()
+	if r.busy.Visible() || r.questionsBox.Visible() || r.itemsBox.Visible() {
+		return // a round is under way: leave the focus where it is
+	}
+	if r.portalBox.Visible() && strings.TrimSpace(r.portal.Text) == "" {
+		c.Focus(r.portal)
+		return
+	}
+	for i := 0; i < codeGroups; i++ {
+		if f := r.code.Field(i); len([]rune(f.Text)) < codeGroupLen || i == codeGroups-1 {
+			c.Focus(f)
+			return
+		}
+	}
 }
 
 // remind shows an expiry reminder on the screen.

@@ -169,6 +169,9 @@ func (u *UI) build() {
 		if it == u.inboxTab && !u.inbox.listed && u.inbox.apiKey.Text != "" && u.inbox.code.Text != "" {
 			u.inbox.load()
 		}
+		if it.Content == u.redeem.content {
+			u.redeem.focusStart() // typing starts at once
+		}
 	}
 	u.win.SetContent(u.tabs)
 	u.installShortcuts()
