@@ -87,9 +87,21 @@
 // <to>/<patient> <birth date>/<study date> <description>/ (manifest.json
 // and files/…; one envelope may hold several patients) and/or STOW-RS into a PACS (per-study
 // stored/failed counts in Receipt.Imported), and only then acknowledge
-// (DELETE) it on the portal. An envelope that is tampered with, not for
-// this clinic, or refused by the PACS is not acknowledged; the job goes
-// on with the others and fails at the end with the first such error.
+// (DELETE) it on the portal. An envelope whose download does not match
+// the listed SHA-256, or that the PACS refuses, is not acknowledged; the
+// job goes on with the others and fails at the end with the first such
+// error. An envelope that cannot be opened (not for this clinic's key,
+// damaged, truncated, over the limits, unsafe paths) goes to the
+// quarantine: kept encrypted as downloaded in <state>/quarantine with a
+// record without patient data (Quarantine, DeleteQuarantined), and
+// acknowledged on the portal as rejected, so the inbox drains; the job
+// fails once naming it (app.quarantined.*) with what to do.
+//
+// Every item ID and name a portal lists is untrusted: inbox IDs must match
+// transfer/inbox.ValidID ([A-Za-z0-9_-]{1,64}; others are skipped and
+// reported by name, never requested), DLX IDs transfer/dlx.ValidID; local
+// files are named after a hash of the ID, never the ID, and every file
+// operation in the target and work folders goes through an os.Root.
 //
 // InboxList also reads each waiting envelope's sealed manifest with the
 // clinic key (only its first chunks) into InboxItem.Summary: sender,
