@@ -1,11 +1,14 @@
 // Package transfer holds what the transfer clients share: the progress
-// interface through which they report, and the states they report.
+// interface through which they report, the states they report, and the
+// one classification of their errors (Classify: Permanent or Transient,
+// with a reason; see classify.go).
 //
 // The clients live in subpackages: envelope (the encrypted send
 // container), tus (resumable upload), dlx (DICOM Link Exchange download),
 // inbox (community lookup, receipts, clinic inbox), safezip (safe ZIP
-// extraction), stow (DICOMweb STOW-RS) and diskspace (free space checks,
-// disk-full errors). None of them prints anything or knows how progress
+// extraction), stow (DICOMweb STOW-RS), diskspace (free space checks,
+// disk-full errors) and httpclient (the one HTTP client, with its redirect
+// and TLS policies). None of them prints anything or knows how progress
 // is shown: a terminal printer, a JSON printer and the GUI are
 // implementations of Progress.
 package transfer
@@ -25,8 +28,9 @@ const (
 	StateDownloading State = "downloading"
 	StateStoring     State = "storing" // sending to a PACS
 	// StateWaitingNetwork: the last attempt failed with a network error or
-	// a busy server; the client waits (Status.Wait) and retries, forever,
-	// until its context is cancelled. Status.Err is the last error.
+	// a busy server; the client waits (Status.Wait) and retries, within
+	// its retry policy's bound (then it returns a *GaveUpError), or until
+	// its context is cancelled. Status.Err is the last error.
 	StateWaitingNetwork State = "waiting-network"
 	// StateWaitingServer: the server is busy preparing (DLX 503) and said
 	// when to come back (Status.Wait).

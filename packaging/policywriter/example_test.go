@@ -44,7 +44,8 @@ func TestExampleMatchesTheLoader(t *testing.T) {
 	}
 	want := []string{app.SettingAllowedPortals, app.SettingBandwidthLimitKbps, app.SettingClinicMode,
 		app.SettingDefaultInbox, app.SettingLibraryDir, app.SettingPACSStowURL,
-		app.SettingPinnedKeys, app.SettingPortalURL, app.SettingRequiredSender}
+		app.SettingPinnedKeys, app.SettingPortalURL, app.SettingRequiredSender,
+		app.SettingMaxNetworkWait, app.SettingMaxBusyWait}
 	if got := p.Keys(); len(got) != len(want) {
 		t.Fatalf("example with every key locks %v, want %v", got, want)
 	}

@@ -8,9 +8,13 @@
 // Accept-Ranges and an ETag, and restart cleanly where not; a 401 in the
 // middle of a download (the JWT expired) re-runs the second-factor step
 // with the answers, which are kept in memory only, and carries on; a 503
-// waits timeOutInSeconds (10 s when absent); connection errors are retried
-// with backoff, forever, until the context ends. A download is written to
-// "<dst>.part" and renamed to dst only when complete.
+// waits timeOutInSeconds (10 s when absent; each wait capped by
+// MaxBusyWait or Retry.MaxBusyEach, their total by Retry.MaxBusy);
+// connection errors are retried with backoff within Retry's bound; each
+// download is capped in bytes and time and cut when it stalls (Limits).
+// When a bound ends the waits the error is a *transfer.GaveUpError that
+// says why. A download is written to "<dst>.part" and renamed to dst only
+// when complete.
 //
 // Extension beyond the standard: the reference portal (bildbote-portal)
 // adds the header "Bildbote-Code-Expires: <RFC 3339 UTC time>" to the 200
@@ -212,7 +216,8 @@ func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) 
 const maxInternalErrors = 4
 
 // do sends a request built by build, retrying connection errors, 502/504
-// and 503 (waiting timeOutInSeconds) until ctx ends, 500 a few times.
+// and 503 (waiting timeOutInSeconds) within the retry bound, 500 a few
+// times.
 // Other statuses go back to the caller with the body unread.
 func (c *Client) do(ctx context.Context, w *retry.Waiter, build func() (*http.Request, error)) (*http.Response, error) {
 	internalErrors := 0
