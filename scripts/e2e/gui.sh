@@ -108,6 +108,10 @@ stop_app() { kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; }
 click() { xdotool mousemove "$1" "$2" click 1; sleep 0.7; }
 
 step "English, 1280x800"
+# Sending needs who sends and how to reach them (required by default):
+# remembered from an earlier send, as on a practice's PC.
+mkdir -p "$work/state-en_US.UTF-8"
+printf '{"sender_name": "Praxis Dr. Weber", "sender_contact": "0201 12345"}\n' >"$work/state-en_US.UTF-8/settings.json"
 start_app en_US.UTF-8
 shot en-send >/dev/null
 before="$shots/en-send.png"
@@ -134,6 +138,8 @@ step "sending the CD to the demo inbox"
 sleep 2
 shot en-send-recipient >/dev/null
 click 1010 735                  # Send (pinned below the form at 1280x800)
+shot en-send-summary >/dev/null # what leaves the PC, with Send / Back
+xdotool key Return              # Send in the summary has the focus
 inbox_items() {
 	curl -fs -H "Authorization: Bearer $(demo apiKey)" "$PORTAL/api/v1/inbox/$(demo inbox)" |
 		python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))'
