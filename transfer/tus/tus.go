@@ -82,6 +82,10 @@ type Client struct {
 	// came after the body was sent, to retry it.
 	StallTimeout time.Duration
 	MinBytes     int64
+	// StallBudget ends the upload with a *transfer.GaveUpError when the
+	// server confirms no MinBytes of new data for this long (default 10
+	// min), however many PATCHes were tried.
+	StallBudget time.Duration
 	// Header is added to every request (e.g. User-Agent).
 	Header http.Header
 }
@@ -334,6 +338,7 @@ func (u *upload) create(ctx context.Context) error {
 // run HEADs and PATCHes until the server has every byte.
 func (u *upload) run(ctx context.Context) error {
 	needHead := true
+	mark, markTime := int64(-1), time.Now()
 	for {
 		if needHead {
 			done, err := u.head(ctx)
@@ -344,6 +349,16 @@ func (u *upload) run(ctx context.Context) error {
 				return nil
 			}
 			needHead = false
+			// Progress the server confirms, even from cut PATCHes, starts
+			// a new streak; none for StallBudget ends the upload.
+			if mark < 0 || u.offset >= mark+min(u.c.minBytes(), u.job.Size-mark) {
+				if mark >= 0 {
+					u.waiter.Reset()
+				}
+				mark, markTime = u.offset, time.Now()
+			} else if since := time.Since(markTime); since > u.c.stallBudget() {
+				return &transfer.GaveUpError{After: since, Reason: transfer.ReasonStalled, Err: errStalled}
+			}
 		}
 		transfer.Report(u.c.Progress, u.status(transfer.StateUploading))
 		complete, err := u.patch(ctx)
@@ -526,6 +541,13 @@ func (c *Client) doWithStall(ctx context.Context, req *http.Request, body io.Rea
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
 	return resp, nil
+}
+
+func (c *Client) stallBudget() time.Duration {
+	if c.StallBudget > 0 {
+		return c.StallBudget
+	}
+	return 10 * time.Minute
 }
 
 func (c *Client) minBytes() int64 {
