@@ -265,6 +265,9 @@ func TestJourneyRedeemTypedCodeFreshInstall(t *testing.T) {
 		if got := h.core.Settings().PortalURL; got != p.url {
 			t.Errorf("portal not remembered: %q", got)
 		}
+		if r.portalBox.Visible() || h.u.settings.portal.Text != p.url {
+			t.Errorf("after the first redeem: portal still asked %v; Settings shows %q", r.portalBox.Visible(), h.u.settings.portal.Text)
+		}
 		test.Tap(r.saveAll)
 		h.waitShown("the saved studies", func() bool { return r.done.Visible() })
 		test.Tap(r.another)

@@ -320,7 +320,8 @@ func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 	u := r.u
 	r.questionsBox.Hide()
 	r.problemBox.Hide()
-	r.refreshPortal()    // remembered now: no longer asked
+	r.refreshPortal() // remembered now: no longer asked
+	r.u.settings.portalChanged()
 	r.answerFields = nil // the form goes with its round
 	r.expiryKnown = !sess.Expires.IsZero()
 	r.expiryEntry.SetText("")

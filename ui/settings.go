@@ -39,7 +39,7 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.portal = widget.NewEntry()
 	s.library = widget.NewEntry()
 	s.pacs = widget.NewEntry()
-	s.pacs.SetPlaceHolder("http://pacs.local:8042/dicom-web")
+	s.pacs.SetPlaceHolder(u.t("ui.settings.pacsPlaceholder"))
 	s.pacsTest = widget.NewButtonWithIcon(u.t("ui.settings.pacsTest"), theme.MediaPlayIcon(), s.testPACS)
 	s.bandwidth = widget.NewEntry()
 	s.bandwidth.SetPlaceHolder(u.t("ui.settings.unlimited"))

@@ -141,3 +141,11 @@ func (s *settingsScreen) readKey() {
 		})
 	}()
 }
+
+// portalChanged shows a portal address the core set meanwhile (remembered
+// after a redeem) unless the field holds the user's own edit.
+func (s *settingsScreen) portalChanged() {
+	if s.portal.Text == "" {
+		s.portal.SetText(s.u.core.Settings().PortalURL)
+	}
+}
