@@ -120,7 +120,11 @@ func (s *inboxScreen) show(items []app.InboxItem) {
 		s.list.Add(c)
 	}
 	s.list.Refresh()
-	s.status.SetText(s.u.t("ui.inbox.count", len(items)))
+	if len(items) == 0 {
+		s.status.SetText(s.u.t("ui.inbox.waitingNone"))
+	} else {
+		s.status.SetText(s.u.n("ui.inbox.waiting", len(items), len(items)))
+	}
 	showEnabled(s.importB, len(items) > 0)
 }
 
@@ -227,7 +231,7 @@ func (s *inboxScreen) jobChanged(j *app.Job) {
 		if im.Dir != "" {
 			name = filepath.Base(im.Dir)
 		}
-		line := u.t("ui.inbox.result", name, im.Files)
+		line := u.n("ui.inbox.resultFiles", im.Files, name, im.Files)
 		if im.Dir != "" {
 			line += " · " + u.t("ui.inbox.resultDir", filepath.Dir(im.Dir))
 		}

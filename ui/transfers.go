@@ -259,7 +259,7 @@ func (r *jobRow) receipt(rc *app.Receipt) []string {
 				dirs = append(dirs, filepath.Dir(im.Dir))
 			}
 		}
-		out = append(out, u.t("ui.transfers.imported", len(rc.Imported), files))
+		out = append(out, u.t("ui.transfers.importedStudies", u.n("ui.send.confirmStudies", len(rc.Imported), len(rc.Imported)), u.n("ui.send.files", files, files)))
 		if dups > 0 {
 			out = append(out, u.t("ui.transfers.alreadyImported", dups))
 		}
