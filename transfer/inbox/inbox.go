@@ -24,6 +24,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,6 +40,7 @@ import (
 	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/fetch"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
+	"github.com/bildbote/bildbote/transfer/internal/stall"
 	"github.com/bildbote/bildbote/transfer/ratelimit"
 )
 
@@ -296,7 +298,9 @@ func (c *Client) send(ctx context.Context, w *retry.Waiter, method, u string, au
 
 func (c *Client) getJSON(ctx context.Context, op, u string, auth bool, v any) error {
 	w := retry.New(c.Retry, c.Progress, nil)
-	resp, err := c.send(ctx, w, http.MethodGet, u, auth, nil)
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	resp, err := c.send(rctx, w, http.MethodGet, u, auth, nil)
 	if err != nil {
 		return err
 	}
@@ -304,7 +308,25 @@ func (c *Client) getJSON(ctx context.Context, op, u string, auth bool, v any) er
 	if resp.StatusCode != http.StatusOK {
 		return apiError(op, resp)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v); err != nil {
+	// An answer dripping slower than the stall limits, or taking longer
+	// than 5 minutes in all, is cut (transient): JSON answers are small.
+	lim := c.Limits
+	window, minBytes := lim.StallWindow, lim.MinBytes
+	if window <= 0 {
+		window = 2 * time.Minute
+	}
+	if minBytes <= 0 {
+		minBytes = 64 << 10
+	}
+	watch := stall.Start(window, minBytes, cancel, &stall.Error{What: "portal " + op})
+	defer watch.Stop()
+	overall := time.AfterFunc(max(window, 5*time.Minute), func() { cancel(&stall.Error{What: "portal " + op}) })
+	defer overall.Stop()
+	if err := json.NewDecoder(watch.Reader(io.LimitReader(resp.Body, 16<<20), nil)).Decode(v); err != nil {
+		var se *stall.Error
+		if cause := context.Cause(rctx); ctx.Err() == nil && errors.As(cause, &se) {
+			return fmt.Errorf("portal %s: %w (%v)", op, cause, err)
+		}
 		return fmt.Errorf("portal %s: %w", op, err)
 	}
 	return nil
