@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
@@ -80,18 +81,24 @@ func cutOff(c fyne.Canvas) []string {
 	}
 	var walk func(o fyne.CanvasObject, in clip)
 	walk = func(o fyne.CanvasObject, in clip) {
-		if o == nil || !o.Visible() || o.Size().IsZero() {
+		if o == nil || !o.Visible() {
 			return
 		}
 		pos := d.AbsolutePositionForObject(o)
 		s := o.Size()
+		if t, ok := o.(*canvas.Text); ok && t.Text != "" {
+			// A text is drawn whole from its position, whatever its size.
+			s = s.Max(t.MinSize())
+		} else if s.IsZero() {
+			return
+		}
 		name := describeObject(o)
 		// What a person reads or presses must be inside (containers are
 		// not drawn themselves; 2 px for rounding of padded layouts).
 		right, bottom := in.pos.X+in.size.Width, in.pos.Y+in.size.Height
 		readable := false
 		switch o.(type) {
-		case *widget.Label, *widget.Button, *widget.Check, *keyButton, *widget.Entry, *keyEntry, *widget.Select, *passwordField, *widget.RichText:
+		case *widget.Label, *widget.Button, *widget.Check, *keyButton, *widget.Entry, *keyEntry, *widget.Select, *passwordField, *widget.RichText, *canvas.Text:
 			readable = true
 		}
 		if readable && (pos.X+s.Width > right+2 || pos.X < in.pos.X-2 || (!in.scrollY && (pos.Y+s.Height > bottom+2 || pos.Y < in.pos.Y-2))) {
