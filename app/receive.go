@@ -289,6 +289,7 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, work 
 		if s.State != transfer.StateDone {
 			r.SetPhase(string(s.State))
 		}
+		r.SetWait(s.Wait) // set while waiting for the network: "next try in …"
 		if s.State == transfer.StateDownloading || s.State == transfer.StateDone {
 			r.SetDone(base + s.Done)
 		}

@@ -394,6 +394,7 @@ func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *sav
 		if st.State != transfer.StateDone {
 			r.SetPhase(string(st.State))
 		}
+		r.SetWait(st.Wait) // set while waiting for the network: "next try in …"
 		if st.Total > 0 {
 			r.SetTotal(max(r.bytesTotal.Load(), base+st.Total))
 		}

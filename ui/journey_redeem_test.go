@@ -547,3 +547,34 @@ func TestJourneyOpenFolderWithoutFileManager(t *testing.T) {
 		}
 	}
 }
+
+// The portal goes away while a redeemed code is being saved: the screen
+// says "connection lost – next try in …" with "Try now" (no frozen
+// progress), and once the portal is back, "Try now" finishes the save.
+func TestJourneyRedeemSaveWhilePortalDown(t *testing.T) {
+	base := startDemoPortal(t)
+	issued, staged, pat, _ := issueCode(t, base)
+	rp := startProxyPortal(t, base, false, false)
+	lang := i18n.DE
+	h := newHarnessWith(t, lang, app.Config{StateDir: t.TempDir(), PortalURL: rp.url, LibraryDir: t.TempDir(),
+		LookupTimeout: 3 * time.Second, RetryInitial: 30 * time.Second})
+	r := h.u.redeem
+	h.u.tabs.SelectIndex(1)
+	h.askWith(issued.Code)
+	h.answerWith(birthDate(t, lang, pat))
+	h.itemsShown(lang, staged)
+	rp.stop()
+	h.press(fyne.KeySpace) // Save all
+	waiting, _, _ := strings.Cut(i18n.T(lang, "ui.redeem.waiting"), "%")
+	h.waitShown("the offline state", func() bool { return r.waiting.Visible() && strings.Contains(r.waitText.Text, " s") })
+	h.mustShow(strings.TrimSpace(waiting), i18n.T(lang, "ui.redeem.retryNow"))
+	h.checkLanguage(lang, "redeem save offline", rp.url)
+	h.capture("redeem_save_offline_de")
+	rp.start(t)
+	test.Tap(r.retryNow)
+	h.waitShown("the saved studies", func() bool { return r.done.Visible() })
+	h.mustNotShow(strings.TrimSpace(waiting))
+	if r.waiting.Visible() {
+		t.Error("the offline line stays after the save finished")
+	}
+}
