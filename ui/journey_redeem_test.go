@@ -578,3 +578,32 @@ func TestJourneyRedeemSaveWhilePortalDown(t *testing.T) {
 		t.Error("the offline line stays after the save finished")
 	}
 }
+
+// The reminder of a code about to expire, unsaved, shows in the window
+// too (a desktop without a notification service shows nothing else).
+func TestJourneyExpiryReminderInWindow(t *testing.T) {
+	p := startDemoPortal(t)
+	issued, _, pat, _ := issueCode(t, p)
+	cfg := app.Config{StateDir: t.TempDir(), PortalURL: p.url, LibraryDir: t.TempDir()}
+	core, err := app.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sess, err := core.RedeemStart(ctx, "", issued.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.Answer(ctx, map[string]string{sess.Questions[0].ID: pat.BirthDate}); err != nil {
+		t.Fatal(err)
+	}
+	core.Close() // the code runs out in 5 days, nothing saved
+	for _, lang := range i18n.Langs {
+		h := newHarnessWith(t, lang, cfg)
+		h.u.tabs.SelectIndex(1)
+		h.waitShown("the reminder on the redeem screen", func() bool { return h.u.redeem.reminder.Visible() })
+		h.mustShow(sess.Masked)
+		h.checkLanguage(lang, "expiry reminder", sess.Masked)
+		h.core.Close() // the next language opens the same state
+	}
+}

@@ -116,6 +116,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 
 	r.status = widget.NewLabel("")
 	r.status.Wrapping = fyne.TextWrapWord
+	r.status.Hide()
 	r.busyText = widget.NewLabel("")
 	r.cancelAsk = widget.NewButtonWithIcon(u.t("ui.redeem.cancel"), theme.CancelIcon(), r.cancel)
 	activity := widget.NewActivity()

@@ -78,7 +78,7 @@ func (r *redeemScreen) cancel() {
 	}
 	r.round++
 	r.setIdle()
-	r.status.SetText(r.u.t("ui.redeem.canceled"))
+	r.setStatus(r.u.t("ui.redeem.canceled"))
 	if r.session != nil && r.questionsBox.Visible() {
 		r.focusFirstAnswer()
 	}
@@ -112,7 +112,7 @@ func (r *redeemScreen) reset() {
 	r.saveJob = ""
 	r.savedAll = false
 	r.stopWaitTicker()
-	r.status.SetText("")
+	r.setStatus("")
 	r.problemBox.Hide()
 	r.clearAnswers()
 	r.questionsBox.Hide()
@@ -174,7 +174,7 @@ func isTransient(err error) bool {
 // hidden entry for passwords, a plain entry otherwise.
 func (r *redeemScreen) showQuestions(sess *app.RedeemSession) {
 	r.session = sess
-	r.status.SetText(r.u.t("ui.redeem.code", sess.Masked))
+	r.setStatus(r.u.t("ui.redeem.code", sess.Masked))
 	r.answers = map[string]func() string{}
 	r.dateFields = map[string]*widget.Entry{}
 	r.answerFields = nil
@@ -491,7 +491,7 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 		if r.session != nil {
 			r.showExpiry(r.session.Expires)
 		}
-		r.status.SetText(r.u.t("ui.redeem.saved", r.savedDir))
+		r.setStatus(r.u.t("ui.redeem.saved", r.savedDir))
 		r.done.Show()
 		r.body.Refresh()
 		r.content.(*container.Scroll).ScrollToBottom() // the folder buttons
@@ -534,7 +534,7 @@ func (r *redeemScreen) copyPath() {
 		return
 	}
 	r.u.app.Clipboard().SetContent(r.savedDir)
-	r.status.SetText(r.u.t("ui.redeem.pathCopied", r.savedDir))
+	r.setStatus(r.u.t("ui.redeem.pathCopied", r.savedDir))
 }
 
 // focusStart puts the focus where a person starts: the portal field
@@ -567,4 +567,15 @@ func (r *redeemScreen) remind(text string) {
 	r.reminder.SetText(text)
 	r.reminder.Show()
 	r.body.Refresh()
+}
+
+// setStatus shows the line under the code fields; an empty line takes no
+// room (it left a gap above the messages).
+func (r *redeemScreen) setStatus(s string) {
+	r.status.SetText(s)
+	if s == "" {
+		r.status.Hide()
+	} else {
+		r.status.Show()
+	}
 }
