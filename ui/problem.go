@@ -9,8 +9,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -98,18 +96,10 @@ func (u *UI) cannotOpen(p string) {
 	hint := widget.NewLabel(u.t("ui.open.failed.hint"))
 	hint.Wrapping = fyne.TextWrapWord
 	hint.Importance = widget.LowImportance
-	var d dialog.Dialog
-	copyBtn := widget.NewButtonWithIcon(u.t("ui.redeem.copyPath"), theme.ContentCopyIcon(), func() {
-		u.app.Clipboard().SetContent(p)
-		d.Hide()
-	})
-	copyBtn.Importance = widget.HighImportance
-	ok := widget.NewButton(u.t("ui.ok"), func() { d.Hide() })
-	body := container.NewVBox(text, hint, container.NewCenter(container.NewHBox(copyBtn, ok)))
-	d = dialog.NewCustomWithoutButtons(u.t("ui.open.title"), body, u.win)
-	d.Resize(fyne.NewSize(min(520, u.win.Canvas().Size().Width-40), body.MinSize().Height))
-	d.Show()
-	u.win.Canvas().Focus(copyBtn)
+	body := container.NewVBox(text, hint)
+	// Enter copies the path, Escape closes (like every dialog of ours).
+	u.showModal(u.t("ui.open.title"), body, u.t("ui.redeem.copyPath"), u.t("ui.ok"),
+		func() { u.app.Clipboard().SetContent(p) }, nil)
 }
 
 type cannotOpenError struct{}
