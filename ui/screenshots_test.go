@@ -244,6 +244,25 @@ func TestScreenshots(t *testing.T) {
 			h.u.passphraseDialog(true, func(string) {})
 			h.shot(t, at("settings_new_key_passphrase"))
 			h.press(fyne.KeyEscape)
+
+			// An inbox code the portal does not know.
+			h.u.selectTab(0)
+			s.inboxCode.SetText("zZ9q")
+			s.lookupInbox()
+			h.waitShown("the unknown inbox", func() bool { return h.u.lastErr != nil })
+			h.u.lastErr = nil
+			h.mustShow(i18n.T(lang, "ui.send.unknownInbox", "zZ9q"), i18n.T(lang, "transfer.inbox.unknown_community.hint"))
+			h.shot(t, at("send_unknown_inbox"))
+			h.press(fyne.KeyEscape)
+			// The clinic inbox with a wrong API key.
+			h.u.selectTab(2)
+			h.u.inbox.code.SetText(p.inbox)
+			h.u.inbox.apiKey.SetText("wrong-key")
+			h.u.inbox.load()
+			h.waitShown("the refused key", func() bool { return h.u.lastErr != nil })
+			h.u.lastErr = nil
+			h.shot(t, at("inbox_wrong_key"))
+			h.press(fyne.KeyEscape)
 			if strings.Contains(t.Name(), "/") {
 				return
 			}

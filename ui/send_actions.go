@@ -11,6 +11,7 @@ import (
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // scan reads paths in the background; progress shows live, Cancel stops it.
@@ -83,6 +84,10 @@ func (s *sendScreen) lookupInbox() {
 	s.updateSendable()
 	go func() {
 		c, err := s.u.core.LookupCommunity(context.Background(), "", code)
+		if ue, ok := i18n.AsUserError(err); ok && ue.Key == "transfer.inbox.unknown_community" {
+			// Say which code: a typo is easier to see.
+			err = i18n.NewError(ue.Kind, "ui.send.unknownInbox", code).WithHint(ue.HintKey).Wrap(err)
+		}
 		s.u.do(func() { s.showCommunity(c, err) })
 	}()
 }
