@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"github.com/zalando/go-keyring"
 
@@ -137,6 +138,7 @@ func TestJourneyRedeemTwoCodesInARow(t *testing.T) {
 	second, staged2, pat2, _ := issueCode(t, p)
 	lang := i18n.DE
 	h := journeyHarness(t, lang, p.url)
+	h.u.win.Resize(fyne.NewSize(1024, 560)) // a netbook: the done buttons need scrolling
 	r := h.u.redeem
 	h.u.tabs.SelectIndex(1)
 	h.askWith(first.Code)
@@ -149,6 +151,9 @@ func TestJourneyRedeemTwoCodesInARow(t *testing.T) {
 	h.mustNotShow(birthDate(t, lang, pat1), staged1.Items[0].Description, i18n.T(lang, "ui.redeem.items"))
 	if r.code.Code() != "" || h.focused() != r.code.Field(0) {
 		t.Errorf("after 'another code': code %q, focus %T", r.code.Code(), h.focused())
+	}
+	if off := r.content.(*container.Scroll).Offset; off.Y != 0 {
+		t.Errorf("after 'another code' the screen stays scrolled down by %v: the title is out of view", off.Y)
 	}
 	h.askWith(second.Code)
 	h.answerWith(birthDate(t, lang, pat2))

@@ -95,7 +95,6 @@ func (u *UI) cannotOpen(p string) {
 	text.Wrapping = fyne.TextWrapWord
 	hint := widget.NewLabel(u.t("ui.open.failed.hint"))
 	hint.Wrapping = fyne.TextWrapWord
-	hint.Importance = widget.LowImportance
 	body := container.NewVBox(text, hint)
 	// Enter copies the path, Escape closes (like every dialog of ours).
 	u.showModal(u.t("ui.open.title"), body, u.t("ui.redeem.copyPath"), u.t("ui.ok"),

@@ -107,6 +107,14 @@ func newRedeemScreen(u *UI) *redeemScreen {
 
 	r.code = NewCodeEntry(u.normalizeCode)
 	r.code.OnSubmit = func(string) { r.start() }
+	r.code.OnChanged = func(string) {
+		// A message about the code (or about none) goes once it is
+		// being typed; one about the answers stays with its round.
+		if r.session == nil && r.problemBox.Visible() && !r.busy.Visible() {
+			r.problemBox.Hide()
+			r.body.Refresh()
+		}
+	}
 	r.next = widget.NewButtonWithIcon(u.t("ui.redeem.next"), theme.NavigateNextIcon(), r.start)
 	r.next.Importance = widget.HighImportance
 	r.fromImage = widget.NewButtonWithIcon(u.t("ui.redeem.fromImage"), theme.FileImageIcon(), r.chooseImage)

@@ -512,6 +512,7 @@ func (r *redeemScreen) anotherCode() {
 	r.reset()
 	r.code.SetCode("")
 	r.savedDir = ""
+	r.content.(*container.Scroll).ScrollToTop() // the title and the intro again
 	r.u.win.Canvas().Focus(r.code.Field(0))
 }
 
