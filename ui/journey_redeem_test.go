@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 	"github.com/zalando/go-keyring"
 
 	"github.com/bildbote/bildbote/app"
@@ -577,5 +578,32 @@ func TestJourneyExpiryReminderInWindow(t *testing.T) {
 		h.mustShow(sess.Masked)
 		h.checkLanguage(lang, "expiry reminder", sess.Masked)
 		h.core.Close() // the next language opens the same state
+	}
+}
+
+// A portal that does not say when the code expires (plain DLX): the
+// "valid until" field is asked, labelled as optional and in the reader's
+// format; when the portal says it, it is text only.
+func TestRedeemExpiryAskedOnlyWhenUnknown(t *testing.T) {
+	for _, lang := range i18n.Langs {
+		h := newHarness(t, lang)
+		r := h.u.redeem
+		h.u.tabs.SelectIndex(1)
+		items := []app.Item{{ID: "1", MIMEType: "application/zip", Description: "CT Thorax", Date: "20251013"}}
+		r.showItems(&app.RedeemSession{Masked: "XXXX-XXXX-ABCD"}, items)
+		if !r.expiryAsk.Visible() || r.expiry.Visible() {
+			t.Errorf("%s, expiry unknown: field shown %v, line shown %v", lang, r.expiryAsk.Visible(), r.expiry.Visible())
+		}
+		h.mustShow(i18n.T(lang, "ui.redeem.expiryAsk"), i18n.T(lang, "ui.redeem.expiryAskHint"), i18n.T(lang, "ui.redeem.datePlaceholder"))
+		h.checkLanguage(lang, "expiry unknown", "CT Thorax", "XXXX-XXXX-ABCD")
+		expires := time.Now().Add(30 * 24 * time.Hour)
+		r.showItems(&app.RedeemSession{Masked: "XXXX-XXXX-ABCD", Expires: expires}, items)
+		if r.expiryAsk.Visible() || !r.expiry.Visible() {
+			t.Errorf("%s, expiry known: field shown %v, line shown %v", lang, r.expiryAsk.Visible(), r.expiry.Visible())
+		}
+		h.mustShow(app.FormatDate(lang, expires))
+		if r.expiry.Importance == widget.WarningImportance {
+			t.Errorf("%s: a warning with 30 days left", lang)
+		}
 	}
 }
