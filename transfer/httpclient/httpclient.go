@@ -10,7 +10,8 @@
 //     body or credentials (Authorization, Proxy-Authorization, Cookie,
 //     tus Upload-Metadata — it carries the inbox password — and any
 //     header whose name says Secret, Password, Token or Api-Key) to
-//     another origin (scheme, host and port). A request other than GET
+//     another origin (scheme, host and port; the same host moving from
+//     http to https counts as its own origin). A request other than GET
 //     or HEAD that carries a body or credentials is refused there; a GET
 //     or HEAD follows without its credentials (a CDN, a QR short link).
 //     A refused redirect is a *RedirectError naming where it was sent
@@ -150,7 +151,7 @@ func checkRedirect(max int) func(*http.Request, []*http.Request) error {
 				return e
 			}
 		}
-		if !SameOrigin(first.URL, req.URL) {
+		if !SameOrUpgrade(first.URL, req.URL) {
 			body := (req.Body != nil && req.Body != http.NoBody) || req.ContentLength > 0
 			if body || sensitiveMethod(first.Method) && (hasSecrets(req.Header) || hasSecrets(first.Header)) {
 				e.What = "cross-origin"
@@ -192,6 +193,15 @@ func secretHeader(name string) bool {
 		}
 	}
 	return false
+}
+
+// SameOrUpgrade: b is a's origin, or the same host moved from http to
+// https (a portal typed as http:// that redirects to its https address).
+func SameOrUpgrade(a, b *url.URL) bool {
+	if SameOrigin(a, b) {
+		return true
+	}
+	return strings.EqualFold(a.Scheme, "http") && strings.EqualFold(b.Scheme, "https") && strings.EqualFold(a.Hostname(), b.Hostname())
 }
 
 // SameOrigin compares scheme, host and port (default ports made explicit).

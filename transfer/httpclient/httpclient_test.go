@@ -151,6 +151,17 @@ func TestUntrustedCertificateIsTLSError(t *testing.T) {
 	}
 }
 
+// A POST with credentials to http://host may follow the host's own
+// redirect to https (SameOrUpgrade); the reverse is a downgrade.
+func TestUpgradeToHTTPSIsSameOrigin(t *testing.T) {
+	a, _ := parse("http://portal.example/api/v1/uploads/")
+	b, _ := parse("https://portal.example/api/v1/uploads/")
+	c, _ := parse("https://evil.example/api/v1/uploads/")
+	if !SameOrUpgrade(a, b) || SameOrUpgrade(b, a) || SameOrUpgrade(a, c) {
+		t.Fatal("SameOrUpgrade")
+	}
+}
+
 func TestSameOrigin(t *testing.T) {
 	for _, c := range []struct {
 		a, b string

@@ -21,9 +21,8 @@ func TestLocationMustStayOnOrigin(t *testing.T) {
 	evil := httptest.NewServer(hostile.Status(&elsewhere, http.StatusNoContent, ""))
 	defer evil.Close()
 	for name, loc := range map[string]string{
-		"other port":   evil.URL + "/files/abc",
-		"other host":   "http://localhost" + evil.URL[strings.LastIndex(evil.URL, ":"):] + "/files/abc",
-		"other scheme": "https://127.0.0.1/files/abc",
+		"other port": evil.URL + "/files/abc",
+		"other host": "http://localhost" + evil.URL[strings.LastIndex(evil.URL, ":"):] + "/files/abc",
 	} {
 		t.Run(name, func(t *testing.T) {
 			portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +47,24 @@ func TestLocationMustStayOnOrigin(t *testing.T) {
 	}
 	if n := elsewhere.Requests.Load(); n != 0 {
 		t.Fatalf("%d requests reached the other origin", n)
+	}
+	// A portal on https pointing to its own host and port over http is a
+	// downgrade: refused like another origin.
+	tlsPortal := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "http://"+r.Host+"/files/abc")
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer tlsPortal.Close()
+	{
+		data := []byte("sealed envelope")
+		_, err := (&Client{HTTP: tlsPortal.Client()}).Upload(context.Background(), Job{
+			Endpoint: tlsPortal.URL + "/api/v1/uploads/", Metadata: map[string]string{"password": "s3cret"},
+			File: bytes.NewReader(data), Size: int64(len(data)),
+		})
+		var oe *OriginError
+		if !errors.As(err, &oe) {
+			t.Fatalf("https to http: want OriginError, got %v", err)
+		}
 	}
 	// A stored URL from an earlier run is checked the same way.
 	data := []byte("x")

@@ -587,11 +587,12 @@ func (e *OriginError) Unwrap() error {
 	return i18n.NewError(i18n.KindRefused, "transfer.net.origin", e.Location).WithHint("transfer.net.origin.hint")
 }
 
-// checkOrigin: an upload URL must stay on the endpoint's origin.
+// checkOrigin: an upload URL must stay on the endpoint's origin (or the
+// same host upgraded from http to https).
 func checkOrigin(endpoint, upload string) error {
 	e, err1 := url.Parse(endpoint)
 	l, err2 := url.Parse(upload)
-	if err1 != nil || err2 != nil || !httpclient.SameOrigin(e, l) {
+	if err1 != nil || err2 != nil || !httpclient.SameOrUpgrade(e, l) {
 		return &OriginError{Endpoint: httpclient.Redact(e), Location: httpclient.Redact(l)}
 	}
 	return nil
