@@ -1,0 +1,40 @@
+// Package dimse speaks DICOM's upper layer (PS3.8) and the C-ECHO and
+// C-STORE services as an SCU (PS3.7), in pure Go: it sends a clinic's
+// images to a PACS the way most German PACS take them.
+//
+//	err := dimse.Echo(ctx, dimse.Config{Addr: "pacs:104", Called: "PACS", Calling: "BILDBOTE"})
+//	results, err := dimse.StoreFiles(ctx, cfg, paths)
+//
+// No maintained Go DIMSE library was found (grailbio/go-netdicom and its
+// forks stopped in 2018; suyashkumar/dicom has no networking; the younger
+// ones negotiate one context per SOP class and convert nothing), so this
+// package is written against the standard and tested against dcmtk.
+//
+// What is guaranteed:
+//   - Every wait is bounded: the TCP connect (ConnectTimeout), the answer
+//     to A-ASSOCIATE-RQ and A-RELEASE-RQ (ARTIM), each DIMSE response
+//     (ReadTimeout) and each PDU write (WriteTimeout); cancelling the
+//     context ends any of them at once. No PDU larger than MaxPDU (1 MiB
+//     for control PDUs) is read.
+//   - P-DATA-TF PDUs never exceed the SCP's maximum length (1 MiB when it
+//     sets none).
+//   - Each file is proposed in its own transfer syntax, explicit VR little
+//     endian also as implicit VR little endian (one presentation context
+//     per SOP class and syntax set, up to 128 per association; more open
+//     further associations). When the SCP takes only implicit VR, explicit
+//     VR little endian data is re-encoded losslessly (values unchanged,
+//     headers, sequence and group lengths rewritten). Compressed and big
+//     endian files are offered only as they are; an SCP that refuses them
+//     gets a per-instance Result saying so, never a silent drop.
+//   - A file that cannot be sent (not Part 10, odd data set length) is
+//     refused alone before anything goes on the wire; the association goes
+//     on with the others.
+//   - Errors meant for a person are *i18n.UserError (German and English),
+//     wrapping the typed cause: *RejectedError (with the PS3.8 reasons,
+//     e.g. CallingAENotRecognized), *AbortedError, *ProtocolError,
+//     *EchoStatusError or the network error.
+//
+// Not yet: DICOM TLS, parallel associations, converting big endian or
+// deflated data, decompressing, resuming (StoreFiles returns which
+// instances the SCP confirmed; re-sending only the rest is the caller's).
+package dimse
