@@ -361,3 +361,84 @@ func FuzzParseAssociateAC(f *testing.F) {
 		parseCommand(p)
 	})
 }
+
+// storeSCP answers each C-STORE with the next of statuses (and comment).
+func storeSCP(t *testing.T, statuses []Status, comment string) string {
+	return fakeSCP(t, func(c net.Conn) {
+		if !acceptAll(t, c) {
+			return
+		}
+		var cmd []byte
+		var rq command
+		n := 0
+		for {
+			typ, body, err := readPDU(c, 1<<20)
+			if err != nil || typ != pduPData {
+				if typ == pduReleaseRQ {
+					c.Write(pduBytes(pduReleaseRP, []byte{0, 0, 0, 0}))
+				}
+				return
+			}
+			pdvs, _ := parsePData(body)
+			for _, v := range pdvs {
+				if v.Command {
+					cmd = append(cmd, v.Data...)
+					if v.Last {
+						rq, _ = parseCommand(cmd)
+						cmd = nil
+					}
+					continue
+				}
+				if !v.Last {
+					continue
+				}
+				id, _ := rq.u16(tagMessageID)
+				rsp := command{
+					tagAffectedSOPClass:     ui(rq.str(tagAffectedSOPClass)),
+					tagCommandField:         us(cmdCStoreRSP),
+					tagMessageIDRespondedTo: us(id),
+					tagDataSetType:          us(noDataSet),
+					tagStatus:               us(uint16(statuses[n%len(statuses)])),
+					tagAffectedSOPInstance:  ui(rq.str(tagAffectedSOPInstance)),
+				}
+				if statuses[n%len(statuses)] != 0 && comment != "" {
+					rsp[tagErrorComment] = ui(comment)
+				}
+				n++
+				enc := rsp.encode()
+				var p bytes.Buffer
+				binary.Write(&p, binary.BigEndian, uint32(len(enc)+2))
+				p.Write([]byte{v.ContextID, 3})
+				p.Write(enc)
+				c.Write(pduBytes(pduPData, p.Bytes()))
+			}
+		}
+	})
+}
+
+// Per-instance statuses: success, a warning (B007) that still counts as
+// stored, and a failure (A700) with the SCP's Error Comment; the
+// association goes on after the failure.
+func TestPerInstanceStatus(t *testing.T) {
+	addr := storeSCP(t, []Status{StatusSuccess, StatusDataSetMismatch, StatusOutOfResources, StatusSuccess}, "Speicher voll")
+	res, err := StoreFiles(context.Background(), faultCfg(addr), mixedFiles(t, "CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].Stored() || res[0].Err != nil || res[0].Status != 0 {
+		t.Errorf("0: %+v", res[0])
+	}
+	if !res[1].Stored() || res[1].Err != nil || res[1].Status != 0xB007 || res[1].Status.Severity() != Warning || res[1].ErrorComment != "Speicher voll" {
+		t.Errorf("1: %+v", res[1])
+	}
+	if res[2].Stored() || res[2].Status != 0xA700 || res[2].ErrorComment != "Speicher voll" {
+		t.Errorf("2: %+v", res[2])
+	}
+	ue := wantKey(t, res[2].Err, "dimse.instance.failed")
+	if msg := ue.Message(i18n.DE); msg != "Das PACS hat das Bild nicht gespeichert (Status 0xA700: Speicher voll)." {
+		t.Errorf("de %q", msg)
+	}
+	if !res[3].Stored() {
+		t.Errorf("3: %+v", res[3])
+	}
+}
