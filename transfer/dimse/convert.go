@@ -21,9 +21,43 @@ const (
 // copied as they are. Encapsulated (undefined length) pixel data cannot
 // occur in explicit VR little endian and is an error.
 func ExplicitToImplicit(p []byte) ([]byte, error) {
-	out, _, err := convertElements(p, false, 0)
+	return converter{}.run(p)
+}
+
+// BigToLittle re-encodes an explicit VR big endian data set as little
+// endian, explicit or implicit VR: headers are rewritten and every binary
+// value is byte-swapped by its VR (US, SS, OW and AT in 2-byte units; UL,
+// SL, FL, OF, OL in 4; FD, OD, SV, UV, OV in 8). A UN value cannot be
+// swapped without knowing what it holds, so it is an error, as is a value
+// whose length is not a multiple of its unit.
+func BigToLittle(p []byte, explicit bool) ([]byte, error) {
+	return converter{big: true, explicit: explicit}.run(p)
+}
+
+// converter reads explicit VR data (big endian when big) and writes
+// little endian data (explicit VR when explicit, else implicit).
+type converter struct{ big, explicit bool }
+
+func (c converter) run(p []byte) ([]byte, error) {
+	out, _, err := c.convertElements(p, false, 0)
 	return out, err
 }
+
+func (c converter) u16(p []byte) uint16 {
+	if c.big {
+		return binary.BigEndian.Uint16(p)
+	}
+	return binary.LittleEndian.Uint16(p)
+}
+
+func (c converter) u32(p []byte) uint32 {
+	if c.big {
+		return binary.BigEndian.Uint32(p)
+	}
+	return binary.LittleEndian.Uint32(p)
+}
+
+func (c converter) tagAt(p []byte) uint32 { return uint32(c.u16(p))<<16 | uint32(c.u16(p[2:])) }
 
 func tagAt(p []byte) uint32 {
 	return uint32(binary.LittleEndian.Uint16(p))<<16 | uint32(binary.LittleEndian.Uint16(p[2:]))
@@ -35,10 +69,64 @@ func appendHeader(out []byte, tag uint32, n uint32) []byte {
 	return binary.LittleEndian.AppendUint32(out, n)
 }
 
+// appendElementHeader writes an element header in the output encoding.
+func (c converter) appendElementHeader(out []byte, tag uint32, vr string, n uint32) []byte {
+	if !c.explicit {
+		return appendHeader(out, tag, n)
+	}
+	out = binary.LittleEndian.AppendUint16(out, uint16(tag>>16))
+	out = binary.LittleEndian.AppendUint16(out, uint16(tag))
+	out = append(out, vr...)
+	if isLongVR(vr) {
+		out = append(out, 0, 0)
+		return binary.LittleEndian.AppendUint32(out, n)
+	}
+	return binary.LittleEndian.AppendUint16(out, uint16(n))
+}
+
+// swapUnit is the size of the binary units of vr, 0 for byte or text data.
+func swapUnit(vr string) int {
+	switch vr {
+	case "US", "SS", "OW", "AT":
+		return 2
+	case "UL", "SL", "FL", "OF", "OL":
+		return 4
+	case "FD", "OD", "SV", "UV", "OV":
+		return 8
+	}
+	return 0
+}
+
+// appendValue appends v, swapped to little endian when reading big endian.
+func (c converter) appendValue(out []byte, tag uint32, vr string, v []byte) ([]byte, error) {
+	if !c.big {
+		return append(out, v...), nil
+	}
+	if vr == "UN" {
+		return nil, fmt.Errorf("element (%04X,%04X) UN in big endian: its byte order is unknown", tag>>16, tag&0xFFFF)
+	}
+	u := swapUnit(vr)
+	if u == 0 {
+		return append(out, v...), nil
+	}
+	if len(v)%u != 0 {
+		return nil, fmt.Errorf("element (%04X,%04X) %s of length %d, not a multiple of %d", tag>>16, tag&0xFFFF, vr, len(v), u)
+	}
+	start := len(out)
+	out = append(out, v...)
+	w := out[start:]
+	for i := 0; i < len(w); i += u {
+		for a, b := i, i+u-1; a < b; a, b = a+1, b-1 {
+			w[a], w[b] = w[b], w[a]
+		}
+	}
+	return out, nil
+}
+
 // convertElements converts elements until p ends or, when untilDelim, up
 // to and including an item delimitation item. It returns the converted
 // bytes and the number of input bytes used.
-func convertElements(p []byte, untilDelim bool, depth int) ([]byte, int, error) {
+func (c converter) convertElements(p []byte, untilDelim bool, depth int) ([]byte, int, error) {
 	if depth > maxNesting {
 		return nil, 0, fmt.Errorf("sequences nested deeper than %d", maxNesting)
 	}
@@ -49,14 +137,14 @@ func convertElements(p []byte, untilDelim bool, depth int) ([]byte, int, error) 
 		if len(p)-pos < 8 {
 			return nil, 0, fmt.Errorf("element header cut at offset %d", pos)
 		}
-		tag := tagAt(p[pos:])
+		tag := c.tagAt(p[pos:])
 		if tag == tagItemDelim {
 			if !untilDelim {
 				return nil, 0, fmt.Errorf("item delimiter outside an item at offset %d", pos)
 			}
 			out = appendHeader(out, tag, 0)
 			pos += 8
-			fixGroupLengths(out, elems)
+			c.fixGroupLengths(out, elems)
 			return out, pos, nil
 		}
 		if tag>>16 == 0xFFFE {
@@ -72,9 +160,9 @@ func convertElements(p []byte, untilDelim bool, depth int) ([]byte, int, error) 
 			if len(p)-pos < 12 {
 				return nil, 0, fmt.Errorf("element header cut at offset %d", pos)
 			}
-			n, hdr = binary.LittleEndian.Uint32(p[pos+8:]), 12
+			n, hdr = c.u32(p[pos+8:]), 12
 		} else {
-			n = uint32(binary.LittleEndian.Uint16(p[pos+6:]))
+			n = uint32(c.u16(p[pos+6:]))
 		}
 		pos += hdr
 		elems = append(elems, outElem{tag, len(out)})
@@ -84,29 +172,29 @@ func convertElements(p []byte, untilDelim bool, depth int) ([]byte, int, error) 
 			var used int
 			var err error
 			if n == undefinedLength {
-				body, used, err = convertItems(p[pos:], true, depth+1)
+				body, used, err = c.convertItems(p[pos:], true, depth+1)
 				if err != nil {
 					return nil, 0, err
 				}
-				out = appendHeader(out, tag, undefinedLength)
+				out = c.appendElementHeader(out, tag, vr, undefinedLength)
 			} else {
 				if uint64(n) > uint64(len(p)-pos) {
 					return nil, 0, fmt.Errorf("sequence (%04X,%04X) length %d past the end", tag>>16, tag&0xFFFF, n)
 				}
-				body, used, err = convertItems(p[pos:pos+int(n)], false, depth+1)
+				body, used, err = c.convertItems(p[pos:pos+int(n)], false, depth+1)
 				if err != nil {
 					return nil, 0, err
 				}
-				out = appendHeader(out, tag, uint32(len(body)))
+				out = c.appendElementHeader(out, tag, vr, uint32(len(body)))
 			}
 			out = append(out, body...)
 			pos += used
-		case n == undefinedLength && vr == "UN":
+		case n == undefinedLength && vr == "UN" && !c.big:
 			used, err := implicitSequenceLength(p[pos:], depth+1)
 			if err != nil {
 				return nil, 0, fmt.Errorf("UN sequence (%04X,%04X): %w", tag>>16, tag&0xFFFF, err)
 			}
-			out = appendHeader(out, tag, undefinedLength)
+			out = c.appendElementHeader(out, tag, vr, undefinedLength)
 			out = append(out, p[pos:pos+used]...)
 			pos += used
 		case n == undefinedLength:
@@ -115,15 +203,18 @@ func convertElements(p []byte, untilDelim bool, depth int) ([]byte, int, error) 
 			if uint64(n) > uint64(len(p)-pos) {
 				return nil, 0, fmt.Errorf("element (%04X,%04X) length %d past the end", tag>>16, tag&0xFFFF, n)
 			}
-			out = appendHeader(out, tag, n)
-			out = append(out, p[pos:pos+int(n)]...)
+			out = c.appendElementHeader(out, tag, vr, n)
+			var err error
+			if out, err = c.appendValue(out, tag, vr, p[pos:pos+int(n)]); err != nil {
+				return nil, 0, err
+			}
 			pos += int(n)
 		}
 	}
 	if untilDelim {
 		return nil, 0, fmt.Errorf("item of undefined length without delimiter")
 	}
-	fixGroupLengths(out, elems)
+	c.fixGroupLengths(out, elems)
 	return out, pos, nil
 }
 
@@ -135,9 +226,15 @@ type outElem struct {
 
 // fixGroupLengths rewrites every (gggg,0000) UL value in out to the
 // length of the elements of group gggg that follow it at this level.
-func fixGroupLengths(out []byte, list []outElem) {
+func (c converter) fixGroupLengths(out []byte, list []outElem) {
 	for i, e := range list {
-		if e.tag&0xFFFF != 0 || binary.LittleEndian.Uint32(out[e.start+4:]) != 4 {
+		if e.tag&0xFFFF != 0 {
+			continue
+		}
+		if c.explicit && (string(out[e.start+4:e.start+6]) != "UL" || binary.LittleEndian.Uint16(out[e.start+6:]) != 4) {
+			continue
+		}
+		if !c.explicit && binary.LittleEndian.Uint32(out[e.start+4:]) != 4 {
 			continue
 		}
 		end := len(out)
@@ -158,15 +255,15 @@ func fixGroupLengths(out []byte, list []outElem) {
 
 // convertItems converts the items of a sequence: all of p (defined length)
 // or up to and including the sequence delimiter.
-func convertItems(p []byte, untilDelim bool, depth int) ([]byte, int, error) {
+func (c converter) convertItems(p []byte, untilDelim bool, depth int) ([]byte, int, error) {
 	var out []byte
 	pos := 0
 	for pos < len(p) {
 		if len(p)-pos < 8 {
 			return nil, 0, fmt.Errorf("item header cut at offset %d", pos)
 		}
-		tag := tagAt(p[pos:])
-		n := binary.LittleEndian.Uint32(p[pos+4:])
+		tag := c.tagAt(p[pos:])
+		n := c.u32(p[pos+4:])
 		pos += 8
 		switch tag {
 		case tagSequenceDelim:
@@ -180,7 +277,7 @@ func convertItems(p []byte, untilDelim bool, depth int) ([]byte, int, error) {
 			return nil, 0, fmt.Errorf("(%04X,%04X) where an item belongs", tag>>16, tag&0xFFFF)
 		}
 		if n == undefinedLength {
-			body, used, err := convertElements(p[pos:], true, depth)
+			body, used, err := c.convertElements(p[pos:], true, depth)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -192,7 +289,7 @@ func convertItems(p []byte, untilDelim bool, depth int) ([]byte, int, error) {
 		if uint64(n) > uint64(len(p)-pos) {
 			return nil, 0, fmt.Errorf("item length %d past the end", n)
 		}
-		body, _, err := convertElements(p[pos:pos+int(n)], false, depth)
+		body, _, err := c.convertElements(p[pos:pos+int(n)], false, depth)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -350,6 +350,8 @@ func FuzzExplicitToImplicit(f *testing.F) {
 	f.Add([]byte{8, 0, 0x60, 0, 'C', 'S', 2, 0, 'C', 'T'})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		ExplicitToImplicit(p) // must not panic or hang
+		BigToLittle(p, true)
+		BigToLittle(p, false)
 	})
 }
 

@@ -56,7 +56,13 @@ func TestEchoStorescp(t *testing.T) {
 // Its PDU limit of 4096 makes every data set go in many P-DATA fragments.
 func TestStoreAcceptAllByteForByte(t *testing.T) {
 	addr, dir := storescp(t, "+xa", "-pdu", "4096")
-	paths := mixedFiles(t, mixed...)
+	var names []string
+	for _, n := range mixed {
+		if n != "MR_small_bigendian.dcm" { // +xa takes it as little endian: TestStoreBigEndianConverted
+			names = append(names, n)
+		}
+	}
+	paths := mixedFiles(t, names...)
 	res, err := StoreFiles(testCtx(t), Config{Addr: addr, Called: "STORESCP", MaxPDU: 4096}, paths)
 	if err != nil {
 		t.Fatal(err)
@@ -103,14 +109,14 @@ func normalized(t *testing.T, path string) []byte {
 
 // storescp restricted to implicit VR LE (+xi): explicit VR LE files are
 // converted on the fly, and dcmtk reads what it got as the same data as
-// the original; implicit files go unchanged; big endian and compressed
-// files are refused one by one with a reason, and the rest of the
+// the original; implicit files go unchanged; compressed files are refused one by one with a reason, and the rest of the
 // association goes on.
 func TestStoreImplicitOnlyConverts(t *testing.T) {
 	addr, dir := storescp(t, "+xi")
 	var names []string
 	for _, n := range mixed {
-		if n != "MR_small_implicit.dcm" { // same UID as MR_small.dcm, which arrives as implicit here
+		// Same UID as MR_small.dcm, which arrives as implicit here too.
+		if n != "MR_small_implicit.dcm" && n != "MR_small_bigendian.dcm" {
 			names = append(names, n)
 		}
 	}
@@ -125,7 +131,7 @@ func TestStoreImplicitOnlyConverts(t *testing.T) {
 		name := filepath.Base(r.Path)
 		switch r.TransferSyntax {
 		case ExplicitVRLittleEndian, ImplicitVRLittleEndian:
-			if !r.Stored() || r.SentAs != ImplicitVRLittleEndian || r.Converted != (r.TransferSyntax == ExplicitVRLittleEndian) {
+			if !r.Stored() || r.SentAs != ImplicitVRLittleEndian || r.Converted != (r.TransferSyntax != ImplicitVRLittleEndian) {
 				t.Errorf("%s: stored %v sent as %s converted %v err %v", name, r.Stored(), r.SentAs, r.Converted, r.Err)
 				continue
 			}
@@ -253,5 +259,52 @@ func TestOddLengthRefusedAlone(t *testing.T) {
 	}
 	if !res[0].Stored() || !res[2].Stored() || len(received(t, dir)) != 2 {
 		t.Errorf("neighbours: %v %v, received %d", res[0].Err, res[2].Err, len(received(t, dir)))
+	}
+}
+
+// Big endian files go to an SCP that does not take big endian (storescp
+// +xi: implicit only; storescp by default prefers explicit little endian)
+// swapped to little endian; dcmtk reads the same data as in the original.
+// An SCP that prefers big endian (+xb) gets the files as they are.
+func TestStoreBigEndianConverted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  []string
+		want string
+	}{
+		{"implicit-only", []string{"+xi"}, ImplicitVRLittleEndian},
+		{"default", nil, ExplicitVRLittleEndian},
+		{"prefers-big", []string{"+xb"}, ExplicitVRBigEndian},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, dir := storescp(t, tc.opt...)
+			paths := mixedFiles(t, "MR_small_bigendian.dcm", "rtdose_expb.dcm", "liver_expb_1frame.dcm", "ExplVR_BigEnd.dcm")
+			res, err := StoreFiles(testCtx(t), Config{Addr: addr, Called: "STORESCP"}, paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := received(t, dir)
+			for _, r := range res {
+				name := filepath.Base(r.Path)
+				if !r.Stored() || r.Converted != (tc.want != ExplicitVRBigEndian) || r.SentAs != tc.want {
+					t.Errorf("%s: stored %v converted %v sent as %s err %v", name, r.Stored(), r.Converted, shortTS(r.SentAs), r.Err)
+					continue
+				}
+				rcv, ok := got[rcvKey{r.SOPInstanceUID, tc.want}]
+				if !ok {
+					t.Errorf("%s: not received", name)
+					continue
+				}
+				if !bytes.Equal(normalized(t, r.Path), normalized(t, rcv.Path)) {
+					t.Errorf("%s: received data differs from the original (dcmconv +ti of both)", name)
+				}
+				if !r.Converted {
+					orig, _ := OpenInstance(r.Path)
+					if !bytes.Equal(dataSet(t, orig), dataSet(t, rcv)) {
+						t.Errorf("%s: not passed through byte for byte", name)
+					}
+				}
+			}
+		})
 	}
 }

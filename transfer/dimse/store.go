@@ -37,14 +37,17 @@ type Result struct {
 func (r Result) Stored() bool { return r.Responded && r.Status.Severity() != Failure }
 
 // proposal is the transfer syntaxes proposed for an instance stored in ts.
-// Uncompressed explicit VR little endian may go as implicit (we convert);
-// implicit goes as it is (the reverse needs a data dictionary); any other
+// Uncompressed explicit VR little endian may go as implicit and big
+// endian as either little endian (we convert); implicit goes as it is
+// (the reverse needs a data dictionary); any other
 // syntax is offered alone, as Bildbote does not decompress: an SCP that
 // picked an uncompressed syntax for a JPEG file could not be served.
 func proposal(ts string) []string {
 	switch ts {
 	case ExplicitVRLittleEndian:
 		return []string{ExplicitVRLittleEndian, ImplicitVRLittleEndian}
+	case ExplicitVRBigEndian:
+		return []string{ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 	default:
 		return []string{ts}
 	}
@@ -96,13 +99,19 @@ func (a *Association) Store(inst *Instance) (Result, error) {
 	n := inst.DataLength
 	switch {
 	case accepted == inst.TransferSyntax:
-	case accepted == ImplicitVRLittleEndian && inst.TransferSyntax == ExplicitVRLittleEndian:
+	case inst.TransferSyntax == ExplicitVRLittleEndian && accepted == ImplicitVRLittleEndian,
+		inst.TransferSyntax == ExplicitVRBigEndian && (accepted == ImplicitVRLittleEndian || accepted == ExplicitVRLittleEndian):
 		raw, err := io.ReadAll(data)
 		if err != nil {
 			res.Err = err
 			return res, nil
 		}
-		conv, err := ExplicitToImplicit(raw)
+		var conv []byte
+		if inst.TransferSyntax == ExplicitVRBigEndian {
+			conv, err = BigToLittle(raw, accepted == ExplicitVRLittleEndian)
+		} else {
+			conv, err = ExplicitToImplicit(raw)
+		}
 		if err != nil {
 			res.Err = i18n.NewError(i18n.KindInput, "dimse.instance.not_dicom", inst.Path).Wrap(err)
 			return res, nil
