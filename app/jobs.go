@@ -126,7 +126,7 @@ type JobError struct {
 }
 
 // Message is the translated message.
-func (e *JobError) Message(lang i18n.Lang) string { return i18n.T(lang, e.Key, e.Args...) }
+func (e *JobError) Message(lang i18n.Lang) string { return i18n.T(lang, e.Key, e.args()...) }
 
 // Hint is the translated hint, "" when there is none.
 func (e *JobError) Hint(lang i18n.Lang) string {
@@ -138,7 +138,7 @@ func (e *JobError) Hint(lang i18n.Lang) string {
 
 // UserError turns the stored error back into an *i18n.UserError.
 func (e *JobError) UserError() *i18n.UserError {
-	ue := i18n.NewError(e.Kind, e.Key, e.Args...).WithHint(e.HintKey)
+	ue := i18n.NewError(e.Kind, e.Key, e.args()...).WithHint(e.HintKey)
 	if e.Detail != "" {
 		ue.Wrap(errors.New(e.Detail))
 	}
@@ -180,10 +180,35 @@ func jobErrorFrom(err error) *JobError {
 	return &JobError{Key: "common.unexpected", Args: []any{err.Error()}, Detail: err.Error()}
 }
 
-// plainArg keeps numbers and strings; anything else becomes its text, so
-// the stored error survives JSON.
+// args are Args with sizes made i18n.Bytes again (plainArg stores one
+// as {"bytes": N}), so they read in the reader's language.
+func (e *JobError) args() []any {
+	out := make([]any, len(e.Args))
+	for i, a := range e.Args {
+		out[i] = a
+		m, ok := a.(map[string]any)
+		if !ok || len(m) != 1 {
+			continue
+		}
+		switch n := m["bytes"].(type) {
+		case json.Number: // read back from the job store
+			if v, err := n.Int64(); err == nil {
+				out[i] = i18n.Bytes(v)
+			}
+		case int64:
+			out[i] = i18n.Bytes(n)
+		}
+	}
+	return out
+}
+
+// plainArg keeps numbers and strings, and a size (i18n.Bytes) as
+// {"bytes": N}; anything else becomes its text, so the stored error
+// survives JSON.
 func plainArg(a any) any {
 	switch v := a.(type) {
+	case i18n.Bytes:
+		return map[string]any{"bytes": int64(v)}
 	case string, bool, float64, float32:
 		return v
 	case int:

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -316,4 +317,26 @@ func reopenJob(t *testing.T, state, policy, id string, tamper func(*Job)) *Job {
 		t.Fatal(err)
 	}
 	return j
+}
+
+// TestJobErrorKeepsSizes: a size in a job's error (i18n.Bytes) reads in
+// the reader's language, also after the job store read it back.
+func TestJobErrorKeepsSizes(t *testing.T) {
+	je := jobErrorFrom(i18n.NewError(i18n.KindRefused, "transfer.tus.too_large_limit", i18n.Bytes(1_500_000), i18n.Bytes(1_000_000)))
+	data, err := json.Marshal(je)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back JobError
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*JobError{je, &back} {
+		if got := e.Message(i18n.DE); got != "Die Sendung (1,5 MB) ist größer als die 1,0 MB, die dieses Postfach annimmt." {
+			t.Errorf("DE: %q (stored as %s)", got, data)
+		}
+		if got := e.UserError().Message(i18n.EN); got != "The shipment (1.5 MB) is larger than the 1.0 MB this inbox accepts." {
+			t.Errorf("EN: %q", got)
+		}
+	}
 }

@@ -160,7 +160,8 @@ func (c *Core) StartSend(ctx context.Context, req SendRequest) (*Job, error) {
 		return nil, i18n.NewError(i18n.KindInput, "app.send-nothing")
 	}
 	if wc.MaxUploadBytes > 0 && bytes > wc.MaxUploadBytes {
-		return nil, i18n.NewError(i18n.KindRefused, "app.send-too-large", wc.Name, dicomscan.HumanBytes(i18n.EN, wc.MaxUploadBytes))
+		return nil, i18n.NewError(i18n.KindRefused, "app.send-too-large", i18n.Bytes(bytes), wc.Name, i18n.Bytes(wc.MaxUploadBytes)).
+			WithHint("transfer.tus.too_large.hint")
 	}
 	c.UpdateSettings(func(s *Settings) {
 		s.SenderName, s.SenderContact, s.Referrer = req.Sender.Name, req.Sender.Contact, req.Referrer

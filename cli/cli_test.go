@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,10 +94,31 @@ func jsonShape(ts *testscript.TestScript, neg bool, args []string) {
 // startPortal starts the real reference portal in-process on 127.0.0.1
 // and sets $PORTAL, $APIKEY (inbox bM1X with a fresh key), $CODE (the
 // first patient of $CD, date of birth $DOB) and $EXPIRED (a code that has
-// just expired).
+// just expired). Arguments set limits of the portal: inbox-quota=BYTES,
+// client-quota=BYTES (serve's --inbox-quota and --client-quota) and
+// max-size=BYTES (bM1X's --max-size).
 func startPortal(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: startportal")
+	if neg {
+		ts.Fatalf("usage: startportal [inbox-quota=N] [client-quota=N] [max-size=N]")
+	}
+	var lim portal.Limits
+	var maxSize int64
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			ts.Fatalf("startportal %s: %v", a, err)
+		}
+		switch k {
+		case "inbox-quota":
+			lim.InboxPendingBytes = n
+		case "client-quota":
+			lim.AddrPendingBytes = n
+		case "max-size":
+			maxSize = n
+		default:
+			ts.Fatalf("startportal: unknown limit %s", k)
+		}
 	}
 	dir := ts.MkAbs("portal-data")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -104,7 +126,7 @@ func startPortal(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("listen: %v", err)
 	}
 	url := "http://" + ln.Addr().String()
-	srv, err := portal.New(portal.Config{DataDir: dir, PublicURL: url})
+	srv, err := portal.New(portal.Config{DataDir: dir, PublicURL: url, Limits: lim})
 	if err != nil {
 		ts.Fatalf("portal: %v", err)
 	}
@@ -117,7 +139,7 @@ func startPortal(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%v", err)
 	}
 	ctx := context.Background()
-	res, err := srv.Store().AddCommunity(ctx, portal.AddCommunityRequest{Code: "bM1X", Name: "Klinik Süd", Recipients: []string{id.Recipient().String()}})
+	res, err := srv.Store().AddCommunity(ctx, portal.AddCommunityRequest{Code: "bM1X", Name: "Klinik Süd", Recipients: []string{id.Recipient().String()}, MaxUploadBytes: maxSize})
 	if err != nil {
 		ts.Fatalf("community: %v", err)
 	}

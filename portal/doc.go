@@ -72,7 +72,12 @@
 //
 // Anyone may upload to a public inbox, so every resource an upload costs
 // is capped. The defaults suit a clinic portal on one machine; the limits
-// answer with the API's JSON error body, whose "error" names the limit.
+// answer with the API's JSON error body, whose "error" names the limit;
+// a byte limit also gives "limit" (the limit in bytes) and, for the
+// quotas, "held" (what counts against it already), so that Bildbote's
+// client names both in the sender's language. The client waits out a 429
+// but stops at a 413 or 507: an inbox stays full until its clinic
+// collects, the disk until the operator acts; the job stays resumable.
 //
 //   - Creator secret. The 201 of a creation POST carries
 //     Bildbote-Upload-Secret (32 random bytes, base64url); HEAD, PATCH and
@@ -119,8 +124,8 @@
 //     An upload in progress whose data has not grown for ReserveIdle
 //     (1 h; --reserve-idle) counts only with the bytes it has, so
 //     uploads declared and never sent stop holding an inbox; its next
-//     PATCH must fit the quotas again (507/413 until it does, which
-//     Bildbote's client waits out).
+//     PATCH must fit the quotas again (507/413 until it does; Bildbote's
+//     client then stops with the figures, resumable once it fits).
 //   - Free space. A new upload that would leave less than FreeReserve (2
 //     GiB; --free-reserve) free on the data dir's file system, counting
 //     what the uploads in progress still have to send, gets 507

@@ -289,6 +289,10 @@ func TestUploadQuotas(t *testing.T) {
 	if accepted != 4 || refusal.status != 413 || refusal.err.Error != "client-quota" || refusal.err.Message == "" {
 		t.Fatalf("one address: %d accepted, then %d %+v", accepted, refusal.status, refusal.err)
 	}
+	// The body names the quota and what holds it, for the client to say.
+	if refusal.err.Limit != 4*chunk || refusal.err.Held != 4*chunk {
+		t.Fatalf("client quota figures: %+v", refusal.err)
+	}
 	// Another address: the inbox has room for 2 more, then 507.
 	two := clientFrom("127.0.0.2")
 	for i := range 12 {
@@ -299,7 +303,7 @@ func TestUploadQuotas(t *testing.T) {
 		}
 		accepted++
 	}
-	if accepted != 6 || refusal.status != 507 || refusal.err.Error != "inbox-quota" {
+	if accepted != 6 || refusal.status != 507 || refusal.err.Error != "inbox-quota" || refusal.err.Limit != 6*chunk || refusal.err.Held != 6*chunk {
 		t.Fatalf("inbox: %d accepted, then %d %+v", accepted, refusal.status, refusal.err)
 	}
 	t.Logf("quota: %d bytes accepted (of 12 × 16 KiB tried from each of 2 addresses) before %d %s", accepted*chunk, refusal.status, refusal.err.Error)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+
 	"github.com/bildbote/bildbote/transfer/diskspace"
 )
 
@@ -35,11 +37,23 @@ type ledgerEntry struct {
 func newLedger() *ledger { return &ledger{entries: map[string]*ledgerEntry{}} }
 
 // quotaError is a refused creation: the limit that applies, as the JSON
-// error code, its HTTP status and message.
+// error code, its HTTP status and message, and the limit with what is
+// held against it already (bytes; 0 when not a byte quota).
 type quotaError struct {
-	status  int
-	code    string
-	message string
+	status      int
+	code        string
+	message     string
+	limit, held int64
+}
+
+// tus is the refusal as a tusd error.
+func (qe *quotaError) tus() tusd.Error {
+	return tusLimitError(qe.status, qe.code, qe.message, qe.limit, qe.held)
+}
+
+// write answers the refusal.
+func (qe *quotaError) write(w http.ResponseWriter) {
+	writeLimitError(w, qe.status, qe.code, qe.message, qe.limit, qe.held)
 }
 
 // counted is what an entry counts against the quotas: a filed envelope
@@ -125,21 +139,23 @@ func (s *Server) checkQuotas(id, inbox, addr string, size, have int64, newUpload
 	inboxBytes, addrBytes, addrActive, toCome := s.ledger.usage(inbox, addr, id, lim.ReserveIdle)
 	if newUpload && lim.AddrActiveUploads > 0 && addrActive >= lim.AddrActiveUploads {
 		return &quotaError{http.StatusTooManyRequests, "too-many-uploads",
-			fmt.Sprintf("at most %d unfinished uploads per client; finish or cancel one first", lim.AddrActiveUploads)}
+			fmt.Sprintf("at most %d unfinished uploads per client; finish or cancel one first", lim.AddrActiveUploads), 0, 0}
 	}
 	if lim.InboxPendingBytes > 0 && inboxBytes+size > lim.InboxPendingBytes {
 		return &quotaError{http.StatusInsufficientStorage, "inbox-quota",
-			fmt.Sprintf("this inbox holds %d of at most %d bytes not yet collected by the clinic; try again after it collected them", inboxBytes, lim.InboxPendingBytes)}
+			fmt.Sprintf("this inbox holds %d of at most %d bytes not yet collected by the clinic; try again after it collected them", inboxBytes, lim.InboxPendingBytes),
+			lim.InboxPendingBytes, inboxBytes}
 	}
 	if lim.AddrPendingBytes > 0 && addrBytes+size > lim.AddrPendingBytes {
 		return &quotaError{http.StatusRequestEntityTooLarge, "client-quota",
-			fmt.Sprintf("uploads from this client hold %d of at most %d bytes not yet collected", addrBytes, lim.AddrPendingBytes)}
+			fmt.Sprintf("uploads from this client hold %d of at most %d bytes not yet collected", addrBytes, lim.AddrPendingBytes),
+			lim.AddrPendingBytes, addrBytes}
 	}
 	if lim.FreeReserve > 0 {
 		free, err := diskspace.Free(s.cfg.DataDir)
 		if err != nil || free-toCome-(size-have) < lim.FreeReserve {
 			return &quotaError{http.StatusInsufficientStorage, "insufficient-storage",
-				"the portal is short of disk space; try again later"}
+				"the portal is short of disk space; try again later", 0, 0}
 		}
 	}
 	return nil

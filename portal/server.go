@@ -200,14 +200,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// apiError is the error body of the community/inbox API.
+// apiError is the error body of the community/inbox API. A refusal for
+// a limit names it in bytes (Limit) and, for a quota, what is held
+// against it already (Held), so a client can say it in its reader's
+// language.
 type apiError struct {
 	Error   string `json:"error"`
 	Message string `json:"message"`
+	Limit   int64  `json:"limit,omitempty"`
+	Held    int64  `json:"held,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, apiError{Error: code, Message: message})
+}
+
+// writeLimitError is writeError for a limit: limit and held in bytes.
+func writeLimitError(w http.ResponseWriter, status int, code, message string, limit, held int64) {
+	writeJSON(w, status, apiError{Error: code, Message: message, Limit: limit, Held: held})
 }
 
 // --- request log ---

@@ -71,7 +71,7 @@ func (s *Server) guardUploads(next http.Handler) http.Handler {
 		switch method {
 		case http.MethodPost:
 			if len(r.Header.Get("Upload-Metadata")) > lim.MetadataBytes {
-				writeError(w, http.StatusRequestEntityTooLarge, "metadata-too-large", "Upload-Metadata is larger than this portal accepts")
+				writeLimitError(w, http.StatusRequestEntityTooLarge, "metadata-too-large", "Upload-Metadata is larger than this portal accepts", int64(lim.MetadataBytes), 0)
 				return
 			}
 		case http.MethodHead, http.MethodPatch, http.MethodDelete:
@@ -84,7 +84,7 @@ func (s *Server) guardUploads(next http.Handler) http.Handler {
 			}
 			if method == http.MethodPatch {
 				if qe := s.rereserve(id); qe != nil {
-					writeError(w, qe.status, qe.code, qe.message)
+					qe.write(w)
 					return
 				}
 			}

@@ -70,7 +70,12 @@ func (s *Server) setupUploads() error {
 
 // tusError is an error answer of the tus endpoint with the API's JSON body.
 func tusError(status int, code, message string) tusd.Error {
-	body, _ := json.Marshal(apiError{Error: code, Message: message})
+	return tusLimitError(status, code, message, 0, 0)
+}
+
+// tusLimitError is tusError for a limit (apiError's Limit and Held).
+func tusLimitError(status int, code, message string, limit, held int64) tusd.Error {
+	body, _ := json.Marshal(apiError{Error: code, Message: message, Limit: limit, Held: held})
 	return tusd.Error{
 		ErrorCode: code,
 		Message:   message,
@@ -136,8 +141,8 @@ func (s *Server) checkMetadataSizes(meta tusd.MetaData) error {
 	}
 	for _, v := range meta {
 		if len(v) > lim.MetadataValueBytes {
-			return tusError(http.StatusRequestEntityTooLarge, "metadata-too-large",
-				fmt.Sprintf("a metadata value may have at most %d bytes", lim.MetadataValueBytes))
+			return tusLimitError(http.StatusRequestEntityTooLarge, "metadata-too-large",
+				fmt.Sprintf("a metadata value may have at most %d bytes", lim.MetadataValueBytes), int64(lim.MetadataValueBytes), 0)
 		}
 	}
 	return nil
@@ -169,8 +174,8 @@ func (s *Server) checkNewUpload(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.Fi
 		return none, keep, tusError(http.StatusBadRequest, "length-required", "Upload-Length is required")
 	}
 	if hook.Upload.Size > c.MaxUploadBytes {
-		return none, keep, tusError(http.StatusRequestEntityTooLarge, "too-large",
-			fmt.Sprintf("this inbox accepts at most %d bytes", c.MaxUploadBytes))
+		return none, keep, tusLimitError(http.StatusRequestEntityTooLarge, "too-large",
+			fmt.Sprintf("this inbox accepts at most %d bytes", c.MaxUploadBytes), c.MaxUploadBytes, 0)
 	}
 	if c.Password != nil {
 		if err := s.checkPassword(hook, c, meta["password"]); err != nil {
@@ -180,7 +185,7 @@ func (s *Server) checkNewUpload(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.Fi
 	id := newUploadID()
 	addr := throttleKey(clientAddrOf(hook.HTTPRequest.RemoteAddr))
 	if qe := s.reserveUpload(id, strings.ToLower(c.Code), addr, hook.Upload.Size); qe != nil {
-		return none, keep, tusError(qe.status, qe.code, qe.message)
+		return none, keep, qe.tus()
 	}
 	// The password has done its job: do not store it in the .info file.
 	changed := tusd.FileInfoChanges{ID: id, MetaData: tusd.MetaData{}}

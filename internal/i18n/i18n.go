@@ -96,7 +96,8 @@ func catalog() (map[Lang]map[string]string, error) {
 
 // T returns the message for key in lang, formatted with args. An unknown
 // language falls back to German; an unknown key returns the key itself so a
-// missing translation is visible, never an empty label.
+// missing translation is visible, never an empty label. Arguments that
+// are a Localizer (Bytes) are rendered for lang.
 func T(lang Lang, key string, args ...any) string {
 	cats, err := catalog()
 	if err != nil {
@@ -113,7 +114,7 @@ func T(lang Lang, key string, args ...any) string {
 	if len(args) == 0 {
 		return msg
 	}
-	return fmt.Sprintf(msg, args...)
+	return fmt.Sprintf(msg, localizeArgs(lang, args)...)
 }
 
 // Has reports whether key exists in lang.

@@ -120,3 +120,25 @@ func TestDetectPrecedence(t *testing.T) {
 		t.Error("Detect ignores the system locale when the environment names none")
 	}
 }
+
+// A Bytes argument is rendered in the message's language, also when the
+// error was made before the language was known.
+func TestBytesArgument(t *testing.T) {
+	err := NewError(KindRefused, "common.unexpected", Bytes(1_536_000))
+	if got := err.Message(DE); got != "Unerwarteter Fehler: 1,5 MB" {
+		t.Errorf("DE: %q", got)
+	}
+	if got := err.Message(EN); !strings.HasSuffix(got, ": 1.5 MB") {
+		t.Errorf("EN: %q", got)
+	}
+	for n, want := range map[int64]string{999: "999 B", 1000: "1.0 kB", 64 << 30: "68.7 GB", 3 << 40: "3.3 TB"} {
+		if got := Bytes(n).String(); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+	args := []any{Bytes(2000), "x"}
+	T(DE, "common.unexpected", args...)
+	if args[0] != Bytes(2000) {
+		t.Error("T changed the caller's arguments")
+	}
+}

@@ -23,10 +23,14 @@
 // before.
 //
 // Errors a person can act on unwrap to *i18n.UserError: the server's
-// checksum verdict (*ChecksumError, status 460), a size limit (413), a
-// refused password (403), an unknown inbox (404 at creation). A full
-// portal (507: the inbox's quota or the portal's disk) and a lock-out
-// (429) are waited out like a busy server.
+// checksum verdict (*ChecksumError, status 460), a size limit or the
+// sender's quota (413), a full inbox or portal disk (507), a refused
+// password (403), an unknown inbox (404 at creation). The limits are
+// named with the figures the portal gives ("limit", "held") and the
+// upload's size. 413 and 507 end the upload at once, permanently: an
+// inbox stays full until its clinic collects, a disk until the operator
+// acts (the job stays resumable). A lock-out or too many unfinished
+// uploads (429) are waited out like a busy server.
 package tus
 
 import (
@@ -154,6 +158,9 @@ type StatusError struct {
 	Status  int
 	Code    string // the portal's machine code ("too-large", ...), if any
 	Message string // the server's English message, if any
+	// Limit and Held are the portal's figures of a refused limit, in
+	// bytes ("limit", "held"; 0 when not given); Size is the upload's.
+	Limit, Held, Size int64
 }
 
 func (e *StatusError) Error() string {
@@ -166,9 +173,25 @@ func (e *StatusError) Error() string {
 
 // Unwrap maps the statuses a person can act on to user errors.
 func (e *StatusError) Unwrap() error {
+	size, limit, held := i18n.Bytes(e.Size), i18n.Bytes(e.Limit), i18n.Bytes(e.Held)
 	switch {
+	case e.Status == http.StatusRequestEntityTooLarge && e.Code == "client-quota" && e.Limit > 0:
+		return i18n.NewError(i18n.KindRefused, "transfer.tus.client_quota", held, limit, size).WithHint("transfer.tus.quota.hint")
+	case e.Status == http.StatusRequestEntityTooLarge && e.Code == "metadata-too-large":
+		return i18n.NewError(i18n.KindRefused, "transfer.tus.metadata_too_large").WithHint("transfer.tus.metadata_too_large.hint")
+	case e.Status == http.StatusRequestEntityTooLarge && e.Limit > 0:
+		return i18n.NewError(i18n.KindRefused, "transfer.tus.too_large_limit", size, limit).WithHint("transfer.tus.too_large.hint")
 	case e.Status == http.StatusRequestEntityTooLarge:
-		return i18n.NewError(i18n.KindRefused, "transfer.tus.too_large").WithHint("transfer.tus.too_large.hint")
+		return i18n.NewError(i18n.KindRefused, "transfer.tus.too_large", size).WithHint("transfer.tus.too_large.hint")
+	case e.Status == http.StatusInsufficientStorage && e.Code == "inbox-quota" && e.Limit > 0:
+		return i18n.NewError(i18n.KindRefused, "transfer.tus.inbox_quota", held, limit, size).WithHint("transfer.tus.quota.hint")
+	case e.Status == http.StatusInsufficientStorage:
+		return i18n.NewError(i18n.KindRefused, "transfer.tus.portal_full").WithHint("transfer.tus.portal_full.hint")
+	case e.Status == http.StatusTooManyRequests && e.Code == "too-many-uploads":
+		return i18n.NewError(i18n.KindTransient, "transfer.tus.too_many_uploads").WithHint("transfer.tus.too_many_uploads.hint")
+	case e.Status < 400:
+		// A success or redirect where tus expects another answer.
+		return i18n.NewError(i18n.KindRefused, "transfer.net.protocol.status", e.Status).WithHint("transfer.tus.protocol.hint")
 	case e.Status == http.StatusForbidden:
 		return i18n.NewError(i18n.KindInput, "transfer.tus.password").WithHint("transfer.tus.password.hint")
 	case e.Status == http.StatusNotFound && e.Op == "create":
@@ -180,6 +203,16 @@ func (e *StatusError) Unwrap() error {
 // HTTPStatus is the status, for transfer's classification of waits.
 func (e *StatusError) HTTPStatus() int { return e.Status }
 
+// Classification implements transfer.Classifier: transfer.ClassifyStatus,
+// except that a 507 is Permanent "refused" (a full inbox or portal disk
+// does not empty by waiting; see the package doc).
+func (e *StatusError) Classification() transfer.Verdict {
+	if e.Status == http.StatusInsufficientStorage {
+		return transfer.Verdict{Class: transfer.Permanent, Reason: transfer.ReasonRefused}
+	}
+	return transfer.ClassifyStatus(e.Status)
+}
+
 // MismatchError: the upload URL belongs to an upload of another length:
 // the job store handed the wrong file.
 type MismatchError struct{ Server, Local int64 }
@@ -188,13 +221,30 @@ func (e *MismatchError) Error() string {
 	return fmt.Sprintf("tus: server upload has length %d, local file %d", e.Server, e.Local)
 }
 
+// Classification implements transfer.Classifier: Permanent "protocol".
+func (e *MismatchError) Classification() transfer.Verdict {
+	return transfer.Verdict{Class: transfer.Permanent, Reason: transfer.ReasonProtocol}
+}
+
+// Unwrap is the translated message.
+func (e *MismatchError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.tus.mismatch", e.Server, e.Local).WithHint("transfer.tus.protocol.hint")
+}
+
+// headerError: the server's answer lacks a tus header or has one that
+// does not parse (Location, Upload-Offset). The message names the header,
+// never the server's text.
+func headerError(op, name, value string) *transfer.ProtocolError {
+	return &transfer.ProtocolError{Op: "tus " + op, What: "header", Detail: fmt.Sprintf("bad %s %q", name, value), Args: []any{name}}
+}
+
 // transientStatus: the server is restarting, overloaded or still holds
-// the lock of a cut request (423).
+// the lock of a cut request (423). Not 507: a full inbox or disk stays
+// full until someone acts.
 func transientStatus(code int) bool {
 	switch code {
 	case http.StatusLocked, http.StatusTooManyRequests, http.StatusRequestTimeout,
-		http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
-		http.StatusInsufficientStorage:
+		http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
 	return false
@@ -300,11 +350,16 @@ func (u *upload) create(ctx context.Context) error {
 			continue
 		}
 		loc := resp.Header.Get("Location")
-		serr := statusError("create", resp)
-		if resp.StatusCode == http.StatusCreated && loc != "" {
+		serr := u.statusError("create", resp)
+		if resp.StatusCode == http.StatusCreated && loc == "" {
+			resp.Body.Close()
+			return headerError("create", "Location", "")
+		}
+		if resp.StatusCode == http.StatusCreated {
 			abs, err := resolve(u.job.Endpoint, loc)
 			if err != nil {
-				return fmt.Errorf("tus create: bad Location: %w", err)
+				resp.Body.Close()
+				return headerError("create", "Location", loc)
 			}
 			if err := checkOrigin(u.job.Endpoint, abs); err != nil {
 				resp.Body.Close()
@@ -418,7 +473,7 @@ func (u *upload) head(ctx context.Context) (done bool, err error) {
 			off, err1 := strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64)
 			length, err2 := strconv.ParseInt(resp.Header.Get("Upload-Length"), 10, 64)
 			if err1 != nil || off < 0 {
-				return false, fmt.Errorf("tus head: bad Upload-Offset %q", resp.Header.Get("Upload-Offset"))
+				return false, headerError("head", "Upload-Offset", resp.Header.Get("Upload-Offset"))
 			}
 			if err2 == nil && length != u.job.Size {
 				return false, &MismatchError{Server: length, Local: u.job.Size}
@@ -432,11 +487,11 @@ func (u *upload) head(ctx context.Context) (done bool, err error) {
 		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 			return false, ErrUploadGone
 		case transientStatus(resp.StatusCode):
-			if werr := u.waiter.Wait(ctx, statusError("head", resp)); werr != nil {
+			if werr := u.waiter.Wait(ctx, u.statusError("head", resp)); werr != nil {
 				return false, werr
 			}
 		default:
-			return false, statusError("head", resp)
+			return false, u.statusError("head", resp)
 		}
 	}
 }
@@ -480,17 +535,17 @@ func (u *upload) patch(ctx context.Context) (complete bool, err error) {
 		return off == u.job.Size, nil
 	case resp.StatusCode == http.StatusConflict:
 		u.sent.Store(u.offset)
-		return false, &transientError{err: statusError("patch", resp), conflict: true}
+		return false, &transientError{err: u.statusError("patch", resp), conflict: true}
 	case resp.StatusCode == StatusChecksumMismatch:
-		e := statusError("patch", resp)
+		e := u.statusError("patch", resp)
 		return false, &ChecksumError{Message: e.Message}
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		return false, ErrUploadGone
 	case transientStatus(resp.StatusCode):
 		u.sent.Store(u.offset)
-		return false, &transientError{err: statusError("patch", resp)}
+		return false, &transientError{err: u.statusError("patch", resp)}
 	default:
-		se := statusError("patch", resp)
+		se := u.statusError("patch", resp)
 		if interrupted(se) {
 			// tusd: another request for this upload (our own earlier,
 			// cut one, still queued server-side) took the lock.
@@ -684,17 +739,27 @@ func interrupted(e *StatusError) bool {
 	return e.Status == http.StatusBadRequest && (e.Code == "ERR_UPLOAD_INTERRUPTED" || strings.HasPrefix(e.Message, "ERR_UPLOAD_INTERRUPTED"))
 }
 
-// statusError reads the portal's JSON error body ({"error","message"}),
-// if any, into a StatusError.
+// statusError is statusError with the upload's size.
+func (u *upload) statusError(op string, resp *http.Response) *StatusError {
+	e := statusError(op, resp)
+	e.Size = u.job.Size
+	return e
+}
+
+// statusError reads the portal's JSON error body ({"error","message"}
+// and a limit's "limit" and "held"), if any, into a StatusError.
 func statusError(op string, resp *http.Response) *StatusError {
 	e := &StatusError{Op: op, Status: resp.StatusCode}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var body struct {
 		Error   string `json:"error"`
 		Message string `json:"message"`
+		Limit   int64  `json:"limit"`
+		Held    int64  `json:"held"`
 	}
 	if json.Unmarshal(data, &body) == nil {
 		e.Code, e.Message = body.Error, body.Message
+		e.Limit, e.Held = max(body.Limit, 0), max(body.Held, 0)
 	} else {
 		e.Message = strings.TrimSpace(string(data))
 	}
