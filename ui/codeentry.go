@@ -30,6 +30,9 @@ type CodeEntry struct {
 	OnChanged func(code string)
 	// OnSubmit is called when the user presses Enter in any field.
 	OnSubmit func(code string)
+	// OnShortcut, when set, is offered every shortcut typed in a field
+	// first (the window's own: switching tabs); true means it was taken.
+	OnShortcut func(fyne.Shortcut) bool
 
 	fields    [codeGroups]*codeField
 	spreading bool
@@ -163,4 +166,12 @@ func (f *codeField) TypedKey(k *fyne.KeyEvent) {
 		return
 	}
 	f.Entry.TypedKey(k)
+}
+
+// TypedShortcut offers s to the owner's OnShortcut, then to the Entry.
+func (f *codeField) TypedShortcut(s fyne.Shortcut) {
+	if h := f.owner.OnShortcut; h != nil && h(s) {
+		return
+	}
+	f.Entry.TypedShortcut(s)
 }

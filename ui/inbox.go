@@ -20,8 +20,8 @@ type inboxScreen struct {
 	u       *UI
 	content fyne.CanvasObject
 
-	code     *widget.Entry
-	apiKey   *widget.Entry
+	code     *keyEntry
+	apiKey   *keyEntry
 	refresh  *widget.Button
 	list     *fyne.Container
 	toFolder *widget.Check
@@ -43,10 +43,10 @@ type inboxScreen struct {
 func newInboxScreen(u *UI) *inboxScreen {
 	s := &inboxScreen{u: u, checks: map[string]*widget.Check{}}
 	st := u.core.Settings()
-	s.code = widget.NewEntry()
+	s.code = u.newEntry()
 	s.code.SetText(st.DefaultInbox)
 	s.code.SetPlaceHolder(u.t("ui.send.inboxCodePlaceholder"))
-	s.apiKey = widget.NewPasswordEntry()
+	s.apiKey = u.newPasswordEntry()
 	s.apiKey.SetPlaceHolder(u.t("ui.inbox.apiKeyPlaceholder"))
 	s.apiKey.OnSubmitted = func(string) { s.load() }
 	s.refresh = widget.NewButtonWithIcon(u.t("ui.inbox.refresh"), theme.ViewRefreshIcon(), s.load)

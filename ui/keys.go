@@ -11,15 +11,25 @@ import (
 
 // Keyboard use of the window: Ctrl+Tab / Ctrl+Shift+Tab and
 // Ctrl+PageDown / Ctrl+PageUp switch the main tabs, Alt+1 … Alt+5 choose
-// one, Ctrl+Enter sends on Send. Entries pass these window shortcuts on
-// (Fyne's Entry swallows every shortcut it does not know), and the
-// message field leaves Tab to move the focus.
+// one, Ctrl+Enter sends on Send (none of them while one of our dialogs is
+// open: it has Enter and Escape). Every focusable widget of the screens
+// lets them through: buttons, checks, selects, trees and lists take no
+// shortcuts (the window gets them); entries, the code fields included,
+// pass these window shortcuts on (Fyne's Entry swallows every shortcut it
+// does not know), and the message field leaves Tab to move the focus.
+// Fyne's AppTabs bar takes no focus, so Tab cannot reach it: Settings
+// lists the shortcuts instead (ui.settings.keysList).
 
 // installShortcuts registers the window's shortcuts.
 func (u *UI) installShortcuts() {
 	u.keymap = map[string]func(){}
-	add := func(key fyne.KeyName, mod fyne.KeyModifier, f func()) {
+	add := func(key fyne.KeyName, mod fyne.KeyModifier, do func()) {
 		sc := &desktop.CustomShortcut{KeyName: key, Modifier: mod}
+		f := func() {
+			if len(u.modals) == 0 { // not behind one of our dialogs
+				do()
+			}
+		}
 		u.keymap[sc.ShortcutName()] = f
 		u.win.Canvas().AddShortcut(sc, func(fyne.Shortcut) { f() })
 	}
@@ -124,7 +134,16 @@ type keyEntry struct {
 
 func (u *UI) newEntry() *keyEntry {
 	e := &keyEntry{u: u}
+	e.Wrapping = fyne.TextWrap(fyne.TextTruncateClip) // as widget.NewEntry
 	e.ExtendBaseWidget(e)
+	return e
+}
+
+// newPasswordEntry is a hidden entry (with Fyne's reveal button) that
+// hands the window's shortcuts on.
+func (u *UI) newPasswordEntry() *keyEntry {
+	e := u.newEntry()
+	e.Password = true
 	return e
 }
 

@@ -32,7 +32,7 @@ type redeemScreen struct {
 	// portalBox asks for the portal address when none is set (a fresh
 	// install); it is remembered after the first success.
 	portalBox *fyne.Container
-	portal    *widget.Entry
+	portal    *keyEntry
 
 	code      *CodeEntry
 	next      *widget.Button
@@ -56,15 +56,15 @@ type redeemScreen struct {
 	questionsBox  *fyne.Container
 	questionsSlot *fyne.Container // the current round's form
 	questions     *widget.Form
-	answerFields  []*widget.Entry
+	answerFields  []*keyEntry
 	answers       map[string]func() string
-	dateFields    map[string]*widget.Entry
+	dateFields    map[string]*keyEntry
 	confirm       *widget.Button
 
 	itemsBox      *fyne.Container
 	expiry        *widget.Label
 	expiryAsk     *fyne.Container
-	expiryEntry   *widget.Entry
+	expiryEntry   *keyEntry
 	expiryKnown   bool // the portal told the expiry: shown, not asked
 	items         *fyne.Container
 	itemChecks    map[string]*widget.Check
@@ -95,7 +95,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 	r.reminder.Importance = widget.WarningImportance
 	r.reminder.Hide()
 
-	r.portal = widget.NewEntry()
+	r.portal = u.newEntry()
 	r.portal.SetPlaceHolder("https://…")
 	r.portal.OnSubmitted = func(string) { r.u.win.Canvas().Focus(r.code.Field(0)) }
 	portalHint := widget.NewLabel(u.t("ui.redeem.portalHint"))
@@ -107,6 +107,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 
 	r.code = NewCodeEntry(u.normalizeCode)
 	r.code.OnSubmit = func(string) { r.start() }
+	r.code.OnShortcut = u.windowShortcut
 	r.code.OnChanged = func(string) {
 		// A message about the code (or about none) goes once it is
 		// being typed; one about the answers stays with its round.
@@ -156,7 +157,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 	r.expiry = widget.NewLabel("")
 	r.expiry.TextStyle = fyne.TextStyle{Bold: true}
 	r.expiry.Wrapping = fyne.TextWrapWord
-	r.expiryEntry = widget.NewEntry()
+	r.expiryEntry = u.newEntry()
 	r.expiryEntry.SetPlaceHolder(u.t("ui.redeem.datePlaceholder"))
 	r.expiryEntry.Validator = r.validateDate
 	r.expiryEntry.OnSubmitted = func(string) { r.expiryTyped() }

@@ -176,22 +176,22 @@ func (r *redeemScreen) showQuestions(sess *app.RedeemSession) {
 	r.session = sess
 	r.setStatus(r.u.t("ui.redeem.code", sess.Masked))
 	r.answers = map[string]func() string{}
-	r.dateFields = map[string]*widget.Entry{}
+	r.dateFields = map[string]*keyEntry{}
 	r.answerFields = nil
 	form := widget.NewForm()
 	for _, q := range sess.Questions {
 		label := r.questionLabel(q)
-		var e *widget.Entry
+		var e *keyEntry
 		switch {
 		case q.Format == "DATE":
-			e = widget.NewEntry()
+			e = r.u.newEntry()
 			e.SetPlaceHolder(r.u.t("ui.redeem.datePlaceholder"))
 			e.Validator = r.validateDate
 			r.dateFields[q.ID] = e
 		case q.Type == "PASSWORD":
-			e = widget.NewPasswordEntry()
+			e = r.u.newPasswordEntry()
 		default:
-			e = widget.NewEntry()
+			e = r.u.newEntry()
 		}
 		e.OnSubmitted = func(string) { r.answer() }
 		get := e

@@ -164,6 +164,9 @@ func describeObject(o fyne.CanvasObject) string {
 	return fmt.Sprintf("%T", o)
 }
 
+// longPortal is a portal address longer than a 1024 px window is wide.
+const longPortal = "https://bildportal.radiologie-gemeinschaftspraxis-am-stadtpark-und-klinikum-nord.example.org:8443/dlx/v1/portal"
+
 // screenshotJobs are transfers in every state a person meets, offline
 // included.
 func screenshotJobs() []*app.Job {
@@ -263,6 +266,15 @@ func TestScreenshots(t *testing.T) {
 			h.u.lastErr = nil
 			h.shot(t, at("inbox_wrong_key"))
 			h.press(fyne.KeyEscape)
+
+			// Settings with a long portal address and folder given at
+			// the start: their notes wrap inside the window.
+			hl := newHarnessWith(t, lang, app.Config{StateDir: t.TempDir(), PortalURL: longPortal, LibraryDir: "/library/" + strings.Repeat("Unterordner/", 12)})
+			hl.u.app.Settings().SetTheme(NewTheme())
+			hl.u.win.Resize(size)
+			hl.u.selectTab(3)
+			hl.mustShow(i18n.T(lang, "ui.settings.overridden.portal_url", longPortal))
+			hl.shot(t, at("settings_long_portal"))
 			if strings.Contains(t.Name(), "/") {
 				return
 			}

@@ -55,7 +55,7 @@ type sendScreen struct {
 	patientName *keyEntry
 	patientBorn *keyEntry
 	message     *keyEntry
-	password    *widget.Entry
+	password    *keyEntry
 	sendButton  *widget.Button
 	status      *widget.Label
 
@@ -160,7 +160,7 @@ func (s *sendScreen) form() fyne.CanvasObject {
 	s.message = u.newMultiLineEntry() // Tab moves on, Ctrl+Enter sends
 	s.message.SetMinRowsVisible(3)
 
-	s.password = widget.NewPasswordEntry()
+	s.password = u.newPasswordEntry()
 	s.password.SetPlaceHolder(u.t("ui.send.password"))
 	s.passwordItem = container.NewVBox(s.password)
 	s.passwordItem.Hide()

@@ -15,11 +15,11 @@ type settingsScreen struct {
 	u       *UI
 	content fyne.CanvasObject
 
-	portal    *widget.Entry
-	library   *widget.Entry
-	pacs      *widget.Entry
+	portal    *keyEntry
+	library   *keyEntry
+	pacs      *keyEntry
 	pacsTest  *widget.Button
-	bandwidth *widget.Entry
+	bandwidth *keyEntry
 	language  *widget.Select
 	clinic    *widget.Check
 	save      *widget.Button
@@ -31,17 +31,25 @@ type settingsScreen struct {
 	createID    *widget.Button
 	exportKey   *widget.Button
 	form        *widget.Form
-	key         *app.KeyInfo
+	// hints are the notes under the form's fields (locked by the policy,
+	// set at start), one per form item: wrapped labels, as Fyne's own
+	// HintText is drawn on one line whatever its length (a long portal
+	// address ran past a 1024 px window).
+	hints []*widget.Label
+	keys  *widget.Label // the keyboard shortcuts
+	// keyChecked: the key status read as the screen opened is shown.
+	keyChecked bool
+	key        *app.KeyInfo
 }
 
 func newSettingsScreen(u *UI) *settingsScreen {
 	s := &settingsScreen{u: u}
-	s.portal = widget.NewEntry()
-	s.library = widget.NewEntry()
-	s.pacs = widget.NewEntry()
+	s.portal = u.newEntry()
+	s.library = u.newEntry()
+	s.pacs = u.newEntry()
 	s.pacs.SetPlaceHolder(u.t("ui.settings.pacsPlaceholder"))
 	s.pacsTest = widget.NewButtonWithIcon(u.t("ui.settings.pacsTest"), theme.MediaPlayIcon(), s.testPACS)
-	s.bandwidth = widget.NewEntry()
+	s.bandwidth = u.newEntry()
 	s.bandwidth.SetPlaceHolder(u.t("ui.settings.unlimited"))
 	s.language = widget.NewSelect([]string{u.t("ui.settings.langAuto"), "Deutsch", "English"}, nil)
 	s.clinic = widget.NewCheck(u.t("ui.settings.clinicMode"), nil)
@@ -54,14 +62,24 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.policy.Importance = widget.WarningImportance
 	s.policy.Hide()
 
-	s.form = widget.NewForm(
-		widget.NewFormItem(u.t("ui.settings.portal"), s.portal),
-		widget.NewFormItem(u.t("ui.settings.library"), s.library),
-		widget.NewFormItem(u.t("ui.settings.pacs"), container.NewBorder(nil, nil, nil, s.pacsTest, s.pacs)),
-		widget.NewFormItem(u.t("ui.settings.bandwidth"), s.bandwidth),
-		widget.NewFormItem(u.t("ui.settings.language"), s.language),
-		widget.NewFormItem("", s.clinic),
-	)
+	s.form = widget.NewForm()
+	for _, it := range []struct {
+		label string
+		field fyne.CanvasObject
+	}{
+		{u.t("ui.settings.portal"), s.portal},
+		{u.t("ui.settings.library"), s.library},
+		{u.t("ui.settings.pacs"), container.NewBorder(nil, nil, nil, s.pacsTest, s.pacs)},
+		{u.t("ui.settings.bandwidth"), s.bandwidth},
+		{u.t("ui.settings.language"), s.language},
+		{"", s.clinic},
+	} {
+		hint := widget.NewLabel("")
+		hint.Wrapping = fyne.TextWrapWord // a long address breaks too
+		hint.Hide()
+		s.hints = append(s.hints, hint)
+		s.form.AppendItem(widget.NewFormItem(it.label, container.NewVBox(it.field, hint)))
+	}
 
 	s.identity = widget.NewLabel(u.t("ui.settings.noIdentity"))
 	s.identity.Wrapping = fyne.TextWrapWord
@@ -70,6 +88,10 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.exportKey = widget.NewButtonWithIcon(u.t("ui.settings.exportKey"), theme.DocumentSaveIcon(), s.exportPublicKey)
 	s.exportKey.Hide()
 	s.fingerprint.Hide()
+	// The main tabs take no focus (Fyne's AppTabs): the keys that switch
+	// them are listed here.
+	s.keys = widget.NewLabel(u.t("ui.settings.keysList"))
+	s.keys.Wrapping = fyne.TextWrapWord
 
 	body := container.NewVBox(
 		heading(u.t("ui.settings.title")), s.policy, s.form,
@@ -77,6 +99,8 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		widget.NewSeparator(),
 		heading(u.t("ui.settings.clinic")), s.identity, s.fingerprint,
 		container.NewHBox(s.createID, s.exportKey),
+		widget.NewSeparator(),
+		heading(u.t("ui.settings.keys")), s.keys,
 	)
 	s.content = container.NewVScroll(container.NewPadded(body))
 	s.load()

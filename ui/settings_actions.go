@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"fyne.io/fyne/v2/widget"
-
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
@@ -35,23 +33,23 @@ func (s *settingsScreen) load() {
 	s.clinic.SetChecked(st.ClinicMode)
 	locked := 0
 	for i, name := range []string{app.SettingPortalURL, app.SettingLibraryDir, app.SettingPACSStowURL, app.SettingBandwidthLimitKbps} {
-		e := []*widget.Entry{s.portal, s.library, s.pacs, s.bandwidth}[i]
+		e := []*keyEntry{s.portal, s.library, s.pacs, s.bandwidth}[i]
 		if c.Locked(name) {
 			e.Disable()
-			s.form.Items[i].HintText = s.u.t("ui.settings.locked")
+			s.setHint(i, s.u.t("ui.settings.locked"))
 			locked++
 		}
 	}
 	for i, name := range []string{app.SettingPortalURL, app.SettingLibraryDir} {
 		if c.Overridden(name) {
-			e := []*widget.Entry{s.portal, s.library}[i]
+			e := []*keyEntry{s.portal, s.library}[i]
 			e.Disable()
-			s.form.Items[i].HintText = s.u.t("ui.settings.overridden."+name, e.Text)
+			s.setHint(i, s.u.t("ui.settings.overridden."+name, e.Text))
 		}
 	}
 	if c.Locked(app.SettingClinicMode) {
 		s.clinic.Disable()
-		s.form.Items[5].HintText = s.u.t("ui.settings.locked")
+		s.setHint(5, s.u.t("ui.settings.locked"))
 		locked++
 	}
 	if locked > 0 {
@@ -59,6 +57,12 @@ func (s *settingsScreen) load() {
 		s.policy.Show()
 	}
 	s.form.Refresh()
+}
+
+// setHint shows text under the i-th field of the form.
+func (s *settingsScreen) setHint(i int, text string) {
+	s.hints[i].SetText(text)
+	showIf(s.hints[i], text != "")
 }
 
 // store saves what the user changed; locked values are never sent back
@@ -88,11 +92,15 @@ func (s *settingsScreen) store() {
 	}
 	s.u.showInboxTab(clinic)
 	s.u.redeem.refreshPortal() // the new address counts at once
-	msg := s.u.t("ui.settings.saved")
-	if l, ok := i18n.Parse(lang); ok && l != s.u.lang {
-		msg += " " + s.u.t("ui.settings.restart")
+	s.status.SetText(s.u.t("ui.settings.saved"))
+	want := s.u.startLang // "as the system": the start's language, as New chooses
+	if want == "" {
+		want = i18n.Detect()
 	}
-	s.status.SetText(msg)
+	if l, ok := i18n.Parse(lang); ok {
+		want = l
+	}
+	s.u.changeLanguage(want) // at once, unless a redeem round would be lost
 }
 
 // testPACS asks the PACS in the field (saved or not) for one study by
@@ -131,6 +139,7 @@ func (s *settingsScreen) readKey() {
 	go func() {
 		st := s.u.core.ClinicKeyStatus()
 		s.u.do(func() {
+			s.keyChecked = true
 			switch {
 			case st.Info != nil:
 				s.showKey(st.Info)

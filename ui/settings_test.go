@@ -28,7 +28,7 @@ func TestSettingsPolicyLocks(t *testing.T) {
 		if !s.portal.Disabled() || s.portal.Text != "https://portal.example" {
 			t.Errorf("locked portal: disabled=%v text=%q", s.portal.Disabled(), s.portal.Text)
 		}
-		if s.form.Items[0].HintText != i18n.T(lang, "ui.settings.locked") || !s.policy.Visible() {
+		if s.hints[0].Text != i18n.T(lang, "ui.settings.locked") || !s.policy.Visible() {
 			t.Error("no note that the policy fixes the portal")
 		}
 		if !s.clinic.Disabled() || !s.clinic.Checked || len(h.u.tabs.Items) != 5 {
@@ -36,8 +36,8 @@ func TestSettingsPolicyLocks(t *testing.T) {
 		}
 		// -library (Config.LibraryDir) sets the folder for this session:
 		// read-only, saying so (a saved value would not be used).
-		if !s.library.Disabled() || s.form.Items[1].HintText != i18n.T(lang, "ui.settings.overridden.library_dir", "/library") {
-			t.Errorf("library set by the start option: disabled=%v hint=%q", s.library.Disabled(), s.form.Items[1].HintText)
+		if !s.library.Disabled() || s.hints[1].Text != i18n.T(lang, "ui.settings.overridden.library_dir", "/library") {
+			t.Errorf("library set by the start option: disabled=%v hint=%q", s.library.Disabled(), s.hints[1].Text)
 		}
 		if s.pacs.Disabled() {
 			t.Fatal("PACS locked without a policy key")

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -49,6 +50,8 @@ type Options struct {
 	do func(func())
 	// discs replaces mountedDiscs (tests: stable screens on any machine).
 	discs func() []string
+	// volumePoll replaces volumePoll (tests: polls without waiting 2 s).
+	volumePoll time.Duration
 }
 
 // UI is the main window and its screens.
@@ -57,10 +60,17 @@ type UI struct {
 	app  fyne.App
 	win  fyne.Window
 	lang i18n.Lang
+	// startLang is Options.Lang (the start's language, "" for none).
+	startLang i18n.Lang
 	// do runs a function on the UI goroutine: fyne.Do in the product, a
 	// queue drained by the test goroutine in tests (race-free asserts).
 	do    func(func())
 	discs func() []string
+	// volumePoll is how often the mounted media are listed.
+	volumePoll time.Duration
+	// volumePolls counts the listings shown (UI goroutine; tests wait on
+	// it instead of sleeping).
+	volumePolls int
 
 	tabs      *container.AppTabs
 	send      *sendScreen
@@ -84,13 +94,17 @@ type UI struct {
 
 // New builds the main window of a. It does not show it.
 func New(a fyne.App, opts Options) *UI {
-	u := &UI{core: opts.Core, app: a, lang: opts.Lang, do: opts.do, jobSeq: map[string]uint64{}}
+	u := &UI{core: opts.Core, app: a, lang: opts.Lang, startLang: opts.Lang, do: opts.do, jobSeq: map[string]uint64{}}
 	if u.do == nil {
 		u.do = fyne.Do
 	}
 	u.discs = opts.discs
 	if u.discs == nil {
 		u.discs = mountedDiscs
+	}
+	u.volumePoll = opts.volumePoll
+	if u.volumePoll <= 0 {
+		u.volumePoll = volumePoll
 	}
 	if u.lang == "" {
 		u.lang = i18n.Detect()

@@ -15,7 +15,8 @@ import (
 // systems and the removable-media folders, Windows drive letters) and
 // offers to open what is new.
 
-// volumePoll is how often the mounted media are listed.
+// volumePoll is how often the mounted media are listed (Options can
+// change it for tests).
 const volumePoll = 2 * time.Second
 
 // watchVolumes polls the mounted media until stop is closed (the window
@@ -26,7 +27,7 @@ func (u *UI) watchVolumes(stop <-chan struct{}) {
 		known[p] = true // there before the app started: nothing new
 	}
 	u.do(func() { u.volumesKnown = known })
-	t := time.NewTicker(volumePoll)
+	t := time.NewTicker(u.volumePoll)
 	defer t.Stop()
 	for {
 		select {
@@ -42,6 +43,7 @@ func (u *UI) watchVolumes(stop <-chan struct{}) {
 // volumesChanged offers to open each volume not seen before, and keeps
 // the disc list of Send up to date.
 func (u *UI) volumesChanged(now []string) {
+	u.volumePolls++
 	seen := map[string]bool{}
 	var fresh []string
 	for _, p := range now {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -21,8 +22,21 @@ func TestWindowFitsScreenAndRemembersSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u := New(a, Options{Core: core, Lang: i18n.DE, do: func(func()) {} /* no screen updates needed here */, discs: func() []string { return nil },
+		queue := make(chan func(), 64)
+		u := New(a, Options{Core: core, Lang: i18n.DE, do: func(f func()) { queue <- f }, discs: func() []string { return nil },
 			ScreenSize: func() fyne.Size { return screen }})
+		// The settings screen reads the key status as it opens, on a
+		// goroutine of its own: wait for it (bounded) so that it does not
+		// run on into Close and the next Open of the same state folder.
+		deadline := time.After(30 * time.Second)
+		for !u.settings.keyChecked {
+			select {
+			case f := <-queue:
+				f()
+			case <-deadline:
+				t.Fatal("the settings screen never showed the key status")
+			}
+		}
 		return u, core
 	}
 	u, core := open(fyne.NewSize(1024, 600))
