@@ -123,7 +123,7 @@ func TestRedeemRefusesSubFloorBomb(t *testing.T) {
 	state, lib := t.TempDir(), t.TempDir()
 	c := openCore(t, app.Config{StateDir: state, RetryInitial: 5 * time.Millisecond})
 	j := redeemAll(t, c, p.server.URL, lib)
-	if j.State != app.StateFailed || j.Error == nil || j.Error.Key != "transfer.zip.limit" {
+	if j.State != app.StateFailed || j.Error == nil || j.Error.Key != "transfer.zip.limit.ratio" {
 		t.Fatalf("state %s, error %+v", j.State, j.Error)
 	}
 	written := treeBytes(lib) + treeBytes(filepath.Join(state, "work"))

@@ -2,6 +2,7 @@ package i18n
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -54,4 +55,22 @@ func localizeArgs(lang Lang, args []any) []any {
 		out[i] = l.Localize(lang)
 	}
 	return out
+}
+
+// Phrase is a message argument that is itself a catalog key ("%s" of
+// another message: a translated reason or term).
+type Phrase string
+
+// Localize implements Localizer.
+func (p Phrase) Localize(lang Lang) string { return T(lang, string(p)) }
+
+// Quote shows an untrusted name (from a server, an archive, a sender) in
+// a message: quoted, control and formatting characters (bidi overrides
+// included) escaped, cut to 80 characters.
+func Quote(s string) string {
+	r := []rune(strings.ToValidUTF8(s, "\uFFFD"))
+	if len(r) > 80 {
+		return strconv.Quote(string(r[:80])) + "…"
+	}
+	return strconv.Quote(string(r))
 }

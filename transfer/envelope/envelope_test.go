@@ -372,6 +372,9 @@ func TestOpenRejectsHostileEnvelopes(t *testing.T) {
 		{"too many files", craft(t, id, tooMany, nil), Limits{MaxFiles: 2}, new(*LimitError)},
 		{"too large", craft(t, id, manifestFor(good), nil), Limits{MaxTotalBytes: 4}, new(*LimitError)},
 		{"future version", craft(t, id, &Manifest{Format: FormatName, Version: 2}, nil), Limits{}, new(*VersionError)},
+		// Control and bidi characters in a name: refused as unsafe, the
+		// name is not in the message.
+		{"control characters in a name", craft(t, id, manifestFor(map[string]string{"a/\x1b[2J\u202eevil.dcm": "hallo"}), []entry{reg("files/a/\x1b[2J\u202eevil.dcm", "hallO")}), Limits{}, new(*CorruptError)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -382,6 +385,18 @@ func TestOpenRejectsHostileEnvelopes(t *testing.T) {
 			}
 			if _, ok := i18n.AsUserError(err); !ok {
 				t.Errorf("not a user error: %v", err)
+			}
+			// Both languages read whole: figures and reasons translated,
+			// no raw verbs, names escaped.
+			de, _ := i18n.Localize(i18n.DE, err)
+			en, _ := i18n.Localize(i18n.EN, err)
+			for _, bad := range []string{"%!", "\x1b", "\u202e", "(hash)", "(size)", "(missing)", "(extra)", "(duplicate)", "(files)", "total size", "transfer."} {
+				if strings.Contains(de, bad) || strings.Contains(en, bad) {
+					t.Errorf("message holds %q:\n%s\n%s", bad, de, en)
+				}
+			}
+			if de == en {
+				t.Errorf("not translated: %s", de)
 			}
 			assertNoLeftovers(t, parent, 0)
 		})

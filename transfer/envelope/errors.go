@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/bildbote/bildbote/internal/i18n"
 )
@@ -48,7 +49,7 @@ func (e *VerifyError) Error() string {
 }
 
 func (e *VerifyError) Unwrap() error {
-	return i18n.NewError(i18n.KindRefused, "transfer.envelope.verify", e.Path, e.Problem).WithHint("transfer.envelope.corrupt.hint")
+	return i18n.NewError(i18n.KindRefused, "transfer.envelope.verify", i18n.Quote(e.Path), i18n.Phrase("transfer.envelope.problem."+e.Problem)).WithHint("transfer.envelope.corrupt.hint")
 }
 
 // VersionError: the envelope uses a format version this program cannot read.
@@ -72,8 +73,16 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("envelope exceeds the %s limit (%d > %d)", e.What, e.Got, e.Limit)
 }
 
+// Unwrap is the translated message with the limit and the envelope's
+// figure.
 func (e *LimitError) Unwrap() error {
-	return i18n.NewError(i18n.KindRefused, "transfer.envelope.limit", e.What)
+	switch e.What {
+	case "files":
+		return i18n.NewError(i18n.KindRefused, "transfer.envelope.limit.files", e.Got, e.Limit).WithHint("transfer.envelope.limit.hint")
+	case "file size", "total size", "manifest size":
+		return i18n.NewError(i18n.KindRefused, "transfer.envelope.limit."+strings.TrimSuffix(e.What, " size"), i18n.Bytes(e.Got), i18n.Bytes(e.Limit)).WithHint("transfer.envelope.limit.hint")
+	}
+	return i18n.NewError(i18n.KindRefused, "transfer.envelope.limit").WithHint("transfer.envelope.limit.hint")
 }
 
 // SourceChangedError: a source file changed between hashing and sealing

@@ -205,7 +205,8 @@ func TestTypedErrors(t *testing.T) {
 	job.Metadata["sha256"] = res.SHA256
 	job.Size = 2 << 20 // more than the inbox accepts
 	_, err = up.Upload(ctx, job)
-	if ue, ok := i18n.AsUserError(err); !ok || ue.Key != "transfer.tus.too_large" {
+	if ue, ok := i18n.AsUserError(err); !ok || ue.Key != "transfer.tus.too_large_limit" ||
+		ue.Message(i18n.DE) != "Die Sendung (2,1 MB) ist größer als die 1,0 MB, die dieses Postfach annimmt." {
 		t.Fatalf("too large: %v", err)
 	}
 }

@@ -91,7 +91,7 @@ func (e *UnsafeEntryError) Error() string {
 }
 
 func (e *UnsafeEntryError) Unwrap() error {
-	return i18n.NewError(i18n.KindRefused, "transfer.zip.unsafe", e.Name).WithHint("transfer.zip.unsafe.hint")
+	return i18n.NewError(i18n.KindRefused, "transfer.zip.unsafe", i18n.Quote(e.Name)).WithHint("transfer.zip.unsafe.hint")
 }
 
 // LimitError: the archive exceeds a limit (a zip bomb, or just too big).
@@ -105,8 +105,23 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("zip %s limit exceeded at %q: %.0f > %.0f", e.What, e.Name, e.Got, e.Limit)
 }
 
+// Unwrap is the translated message with the limit and the archive's
+// figure.
 func (e *LimitError) Unwrap() error {
-	return i18n.NewError(i18n.KindRefused, "transfer.zip.limit", e.What).WithHint("transfer.zip.unsafe.hint")
+	var ue *i18n.UserError
+	switch e.What {
+	case "entries":
+		ue = i18n.NewError(i18n.KindRefused, "transfer.zip.limit.entries", int64(e.Got), int64(e.Limit))
+	case "total size":
+		ue = i18n.NewError(i18n.KindRefused, "transfer.zip.limit.total", i18n.Bytes(e.Limit))
+	case "file size":
+		ue = i18n.NewError(i18n.KindRefused, "transfer.zip.limit.file", i18n.Bytes(e.Got), i18n.Bytes(e.Limit))
+	case "compression ratio", "archive compression ratio":
+		ue = i18n.NewError(i18n.KindRefused, "transfer.zip.limit.ratio", e.Got, e.Limit)
+	default:
+		ue = i18n.NewError(i18n.KindRefused, "transfer.zip.limit")
+	}
+	return ue.WithHint("transfer.zip.unsafe.hint")
 }
 
 // CorruptError: the archive cannot be read (truncated, bad CRC, not a ZIP).
@@ -345,7 +360,7 @@ func checkDICOM(root *os.Root, name string, size int64) error {
 	if _, err := dicomscan.ReadHeader(f, size); err == nil {
 		return nil
 	}
-	return &transfer.ProtocolError{Op: "extract", What: "not-dicom", Detail: fmt.Sprintf("%s is not DICOM", name), Args: []any{name}}
+	return &transfer.ProtocolError{Op: "extract", What: "not-dicom", Detail: fmt.Sprintf("%s is not DICOM", name), Args: []any{i18n.Quote(name)}}
 }
 
 type countingReader struct {

@@ -409,7 +409,7 @@ func (c *Client) answer(r io.Reader, status int, batch []Instance) ([]Result, er
 		return nil, err
 	}
 	if len(body) > maxAnswer {
-		return nil, &transfer.ProtocolError{Op: "STOW-RS", What: "too-large", Detail: "answer larger than 32 MiB", Args: []any{maxAnswer}}
+		return nil, &transfer.ProtocolError{Op: "STOW-RS", What: "too-large", Detail: "answer larger than 32 MiB", Args: []any{i18n.Bytes(maxAnswer)}}
 	}
 	switch {
 	case status >= 300 && status < 400:
@@ -429,7 +429,7 @@ func (c *Client) answer(r io.Reader, status int, batch []Instance) ([]Result, er
 	}
 	stored, failed, err := parseResponse(body)
 	if err != nil {
-		return nil, &transfer.ProtocolError{Op: "STOW-RS", What: "json", Detail: "unreadable answer: " + err.Error(), Args: []any{err.Error()}}
+		return nil, &transfer.ProtocolError{Op: "STOW-RS", What: "json", Detail: "unreadable answer: " + err.Error(), Args: []any{"STOW-RS"}}
 	}
 	out := make([]Result, len(batch))
 	for i, in := range batch {

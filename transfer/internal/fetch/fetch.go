@@ -31,6 +31,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/diskspace"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
@@ -305,7 +306,7 @@ func (p *partial) judge(item string, err error) error {
 		}
 		if p.shorts >= p.lim.MaxShort {
 			return &transfer.ProtocolError{Op: "download " + item, What: "short",
-				Detail: fmt.Sprintf("announced %d bytes, sent %d, %d times", p.total, p.offset, p.shorts), Args: []any{p.total, p.offset}}
+				Detail: fmt.Sprintf("announced %d bytes, sent %d, %d times", p.total, p.offset, p.shorts), Args: []any{i18n.Bytes(p.total), i18n.Bytes(p.offset)}}
 		}
 	}
 	if errors.Is(err, errTooLong) || now.Sub(p.start) > p.lim.MaxDuration {
@@ -318,7 +319,7 @@ func (p *partial) judge(item string, err error) error {
 }
 
 func tooLarge(item string, max int64, detail string) error {
-	return &transfer.ProtocolError{Op: "download " + item, What: "too-large", Detail: fmt.Sprintf("%s, more than the %d allowed", detail, max), Args: []any{max}}
+	return &transfer.ProtocolError{Op: "download " + item, What: "too-large", Detail: fmt.Sprintf("%s, more than the %d allowed", detail, max), Args: []any{i18n.Bytes(max)}}
 }
 
 // restart prepares the file for a full (200) answer.
