@@ -61,6 +61,7 @@ type sendScreen struct {
 
 	passwordItem *fyne.Container
 	formBody     *fyne.Container
+	formScroll   *container.Scroll
 	required     *widget.Label // "* required" under the sender fields
 	sourcePath   *widget.Label // the medium being shown
 	empty        *fyne.Container
@@ -200,7 +201,18 @@ func (s *sendScreen) form() fyne.CanvasObject {
 	)
 	// Send stays in sight below the scrolling form, also on small screens.
 	actions := container.NewPadded(container.NewVBox(s.sendButton, s.status))
-	return container.NewBorder(nil, actions, nil, nil, container.NewVScroll(container.NewPadded(s.formBody)))
+	s.formScroll = container.NewVScroll(container.NewPadded(s.formBody))
+	return container.NewBorder(nil, actions, nil, nil, s.formScroll)
+}
+
+// relayoutForm lays the form out again after a note under the inbox
+// code changed: a wrapped label knows how many lines it needs only once
+// it has its width, so a second pass keeps its last line from being drawn
+// over the next row (seen at 1024x600: the "first time" note's second
+// line under the separator).
+func (s *sendScreen) relayoutForm() {
+	s.formBody.Refresh()
+	s.formScroll.Refresh()
 }
 
 func heading(text string) *widget.Label {

@@ -80,7 +80,7 @@ func (s *sendScreen) lookupInbox() {
 	s.recipient.Show()
 	s.fingerprint.Hide()
 	s.pinNote.Hide()
-	s.formBody.Refresh()
+	s.relayoutForm()
 	s.updateSendable()
 	go func() {
 		c, err := s.u.core.LookupCommunity(context.Background(), "", code)
@@ -95,7 +95,7 @@ func (s *sendScreen) lookupInbox() {
 func (s *sendScreen) showCommunity(c *app.Community, err error) {
 	if err != nil {
 		s.recipient.Hide()
-		s.formBody.Refresh()
+		s.relayoutForm()
 		s.u.showError(err)
 		return
 	}
@@ -115,7 +115,7 @@ func (s *sendScreen) showCommunity(c *app.Community, err error) {
 	}
 	showIf(s.pinNote, s.pinNote.Text != "")
 	showIf(s.passwordItem, c.PasswordRequired)
-	s.formBody.Refresh()
+	s.relayoutForm()
 	s.updateSendable()
 }
 
