@@ -545,6 +545,36 @@ func TestJourneyBrokenArchive(t *testing.T) {
 	}
 }
 
+// A broken archive dropped over a medium already shown leaves that
+// medium on screen as it was: its source line (it named the broken file
+// over the old tree) and its patient fields.
+func TestJourneyBrokenArchiveAfterCD(t *testing.T) {
+	cd := demoCD(t)
+	broken := filepath.Join(t.TempDir(), "cd.iso")
+	if err := os.WriteFile(broken, make([]byte, 50000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lang := i18n.DE
+	h := newHarness(t, lang)
+	s := h.u.send
+	h.u.Dropped([]fyne.URI{storage.NewFileURI(cd.Dir)})
+	h.waitFor("the scan", func() bool { return s.result.Visible() && s.stopScan == nil })
+	name, source := s.patientName.Text, s.sourcePath.Text
+	if name == "" || !strings.Contains(source, cd.Dir) {
+		t.Fatalf("after the scan: patient %q, source %q", name, source)
+	}
+	h.u.Dropped([]fyne.URI{storage.NewFileURI(broken)})
+	h.waitShown("the error", func() bool { return s.stopScan == nil && h.u.lastErr != nil })
+	h.press(fyne.KeyEscape)
+	if s.sourcePath.Text != source || s.patientName.Text != name || !s.result.Visible() {
+		t.Errorf("after the broken archive: source %q (want %q), patient %q (want %q)", s.sourcePath.Text, source, s.patientName.Text, name)
+	}
+	h.mustNotShow(i18n.T(lang, "ui.send.source", broken))
+	if len(s.tree.SelectedStudies()) == 0 {
+		t.Error("the CD's studies are no longer selected")
+	}
+}
+
 // Send, inbox and transfers in each state a person meets are in the
 // screen's language: no raw key, no Go error text, no other language.
 func TestJourneyGermanAndEnglishCompleteSendInboxTransfers(t *testing.T) {

@@ -75,6 +75,7 @@ type sendScreen struct {
 	foundCodes         map[string]string
 	sendJob            string
 	paths              []string // what was opened last
+	shown              []string // the paths of the medium on screen
 }
 
 func newSendScreen(u *UI) *sendScreen {
@@ -361,6 +362,7 @@ func (s *sendScreen) showIndex(ix *dicomscan.Index) {
 		u.core.Release(s.index)
 	}
 	s.index = ix
+	s.shown = s.paths
 	s.summary.SetText(u.summaryText(len(ix.Patients), ix.Files, ix.Bytes))
 	var warn []string
 	for _, w := range ix.Warnings {

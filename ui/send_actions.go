@@ -46,6 +46,9 @@ func (s *sendScreen) scanDone(ctx context.Context, ix *dicomscan.Index, err erro
 	s.progress.Stop()
 	s.progressBox.Hide()
 	s.stopScan = nil
+	if ctx.Err() != nil || err != nil {
+		s.showPrevious()
+	}
 	switch {
 	case ctx.Err() != nil:
 		s.status.SetText(s.u.t("ui.send.scanCancelled"))
@@ -60,6 +63,19 @@ func (s *sendScreen) scanDone(ctx context.Context, ix *dicomscan.Index, err erro
 			s.lookupInbox() // the remembered or default inbox: show who gets it
 		}
 	}
+}
+
+// showPrevious goes back to the medium shown before a scan that failed
+// or was cancelled: its source line named the new path over the old
+// medium's tree ("Quelle: …/cd.iso" above "Keine DICOM-Bilder in …/003",
+// seen in the screenshots), and its patient fields were cleared.
+func (s *sendScreen) showPrevious() {
+	s.paths = s.shown
+	if s.index == nil {
+		return
+	}
+	s.sourcePath.SetText(s.u.t("ui.send.source", strings.Join(s.shown, ", ")))
+	s.fillPatient()
 }
 
 func (s *sendScreen) cancel() {
