@@ -278,8 +278,42 @@ func kases() []kase {
 			setup:  plain(hostile.Reset(&c)),
 			expect: allWant(gaveUp(transfer.ReasonReset, transfer.ReasonNetwork)),
 		},
+		{
+			// A refusal the client has no better name for; its message
+			// must not carry the server's text.
+			// (STOW-RS: a 400 refuses the instances, reported per
+			// instance, not as an error of the request.)
+			name: "400 with a hostile message", at: map[string]phase{"tus": request, "inbox": request, "dlx": request},
+			setup:  plain(hostile.Status(&c, http.StatusBadRequest, hostileBody)),
+			expect: allWant(permanent(transfer.ReasonRefused)),
+		},
+		{
+			// A 500 may be an outage or a bug that stays: tus waits
+			// within its bound; the others try a few times, then say so.
+			name: "500 again and again", at: all(request),
+			setup: func(t *testing.T, tg target, at phase) (string, *http.Client, func(*testing.T)) {
+				var mine hostile.Counter
+				base, hc, _ := plain(hostile.Status(&mine, http.StatusInternalServerError, hostileBody))(t, tg, at)
+				return base, hc, func(t *testing.T) {
+					if n := mine.Requests.Load(); n < 3 {
+						t.Errorf("%d requests: a 500 was not tried again", n)
+					}
+				}
+			},
+			expect: map[string]want{"tus": gaveUp(transfer.ReasonServer), "inbox": permanent(transfer.ReasonRefused),
+				"dlx": permanent(transfer.ReasonRefused), "stow": permanent(transfer.ReasonRefused)},
+		},
+		{
+			name: "unreadable answer", at: map[string]phase{"tus": request, "stow": request},
+			setup:  plain(hostile.Status(&c, http.StatusOK, hostileBody)),
+			expect: allWant(permanent(transfer.ReasonProtocol)),
+		},
 	}
 }
+
+// hostileBody is an answer whose text must never reach the reader: a
+// JSON error message, control characters, no valid answer.
+const hostileBody = `{"error":"EVIL","message":"EVIL \u001b[2J call +49 000 now"}` + "\x1b[2J EVIL"
 
 // loops sends the redirect loop's own paths to h.
 func loops(h, rest http.Handler) http.Handler {
@@ -338,6 +372,17 @@ func TestHostileServers(t *testing.T) {
 				ue, ok := i18n.AsUserError(err)
 				if !ok || ue.HintKey == "" || !i18n.Has(i18n.DE, ue.Key) || !i18n.Has(i18n.DE, ue.HintKey) {
 					t.Fatalf("no translated message with a hint: %v", err)
+				}
+				// The reader sees our words in both languages: no server
+				// text, no Go error text, no broken verbs.
+				for _, lang := range []i18n.Lang{i18n.DE, i18n.EN} {
+					msg, hint := i18n.Localize(lang, err)
+					for _, bad := range []string{"EVIL", "\x1b", "%!", "invalid character", "unexpected EOF", "dial tcp", "read tcp", "x509:", "tls:",
+						"tus create", "tus head", "tus patch", "portal ack", "portal request", "dlx tokentfa", "dlx request", "STOW-RS:"} {
+						if strings.Contains(msg, bad) || strings.Contains(hint, bad) {
+							t.Fatalf("%s message holds %q: %s — %s", lang, bad, msg, hint)
+						}
+					}
 				}
 				msg, hint := i18n.Localize(i18n.EN, err)
 				mu.Lock()

@@ -78,7 +78,7 @@ func (e *StatusError) Error() string { return fmt.Sprintf("dlx %s: status %d", e
 func (e *StatusError) HTTPStatus() int { return e.Status }
 
 func (e *StatusError) Unwrap() error {
-	return i18n.NewError(i18n.KindRefused, "transfer.dlx.refused", e.Status)
+	return i18n.NewError(i18n.KindRefused, "transfer.dlx.refused", e.Status).WithHint("transfer.dlx.refused.hint")
 }
 
 // ConnectError: a connection failure that waiting cannot fix (an untrusted

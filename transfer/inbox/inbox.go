@@ -209,7 +209,7 @@ func (e *APIError) Unwrap() error {
 	case e.Status == http.StatusNotFound:
 		return i18n.NewError(i18n.KindRefused, "transfer.inbox.unknown_item")
 	}
-	return i18n.NewError(i18n.KindRefused, "transfer.inbox.refused", e.Status)
+	return i18n.NewError(i18n.KindRefused, "transfer.inbox.refused", e.Status).WithHint("transfer.inbox.refused.hint")
 }
 
 // FingerprintError: the portal shows a fingerprint that does not belong to
@@ -253,9 +253,11 @@ func (c *Client) url(parts ...string) string {
 	return u
 }
 
-// send runs a request, retrying connection errors and 502/503/504 until
-// ctx ends; other answers go back to the caller.
+// send runs a request, retrying connection errors and 429/502/503/504
+// within the Waiter's bounds, and a 500 (possibly a bug, not an outage)
+// maxInternalErrors times; other answers go back to the caller.
 func (c *Client) send(ctx context.Context, w *retry.Waiter, method, u string, auth bool, prepare func(*http.Request)) (*http.Response, error) {
+	internalErrors := 0
 	for {
 		req, err := http.NewRequestWithContext(ctx, method, u, nil)
 		if err != nil {
@@ -284,6 +286,14 @@ func (c *Client) send(ctx context.Context, w *retry.Waiter, method, u string, au
 			}
 			continue
 		}
+		if resp.StatusCode == http.StatusInternalServerError && internalErrors < maxInternalErrors {
+			internalErrors++
+			resp.Body.Close()
+			if werr := w.Wait(ctx, &APIError{Op: "request", Status: resp.StatusCode}); werr != nil {
+				return nil, werr
+			}
+			continue
+		}
 		switch resp.StatusCode {
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
 			resp.Body.Close()
@@ -295,6 +305,10 @@ func (c *Client) send(ctx context.Context, w *retry.Waiter, method, u string, au
 		return resp, nil
 	}
 }
+
+// maxInternalErrors is how many 500 answers in a row are retried (as in
+// the DLX client).
+const maxInternalErrors = 4
 
 func (c *Client) getJSON(ctx context.Context, op, u string, auth bool, v any) error {
 	w := retry.New(c.Retry, c.Progress, nil)
@@ -392,10 +406,32 @@ func (c *Client) check(cm *Community) error {
 	}
 	ref, err := url.Parse(up)
 	if err != nil {
-		return fmt.Errorf("portal: bad uploadURL: %w", err)
+		return &transfer.ProtocolError{Op: "portal community", What: "json", Detail: "bad uploadURL: " + err.Error(), Args: []any{"uploadURL"}}
 	}
-	cm.UploadURL = base.ResolveReference(ref).String()
+	abs := base.ResolveReference(ref)
+	if !httpclient.SameOrUpgrade(base, abs) {
+		return &UploadOriginError{Portal: httpclient.Redact(base), UploadURL: httpclient.Redact(abs)}
+	}
+	cm.UploadURL = abs.String()
 	return nil
+}
+
+// UploadOriginError: the portal names an upload endpoint on another
+// origin (scheme, host, port) than its own. The client sends no file and
+// no inbox password there (as for a tus Location, tus.OriginError).
+type UploadOriginError struct{ Portal, UploadURL string }
+
+func (e *UploadOriginError) Error() string {
+	return fmt.Sprintf("portal %s names the upload endpoint %s on another origin", e.Portal, e.UploadURL)
+}
+
+// Classification implements transfer.Classifier: Permanent "protocol".
+func (e *UploadOriginError) Classification() transfer.Verdict {
+	return transfer.Verdict{Class: transfer.Permanent, Reason: transfer.ReasonProtocol}
+}
+
+func (e *UploadOriginError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.net.origin", e.UploadURL).WithHint("transfer.net.origin.hint")
 }
 
 // Receipt fetches the receipt of a finished upload (its id is the last

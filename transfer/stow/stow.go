@@ -113,7 +113,7 @@ func (e *StatusError) Unwrap() error {
 	case http.StatusRequestEntityTooLarge:
 		return i18n.NewError(i18n.KindRefused, "transfer.stow.too_large")
 	}
-	return i18n.NewError(i18n.KindRefused, "transfer.stow.refused", e.Status)
+	return i18n.NewError(i18n.KindRefused, "transfer.stow.refused", e.Status).WithHint("transfer.stow.refused.hint")
 }
 
 func (c *Client) http() *http.Client {
@@ -230,13 +230,26 @@ func failAll(batch []Instance, err error) []Result {
 	return out
 }
 
+// maxInternalErrors is how many 500 answers in a row are retried: a
+// PACS restarting or briefly overloaded, or a bug that stays (then the
+// 500 is reported).
+const maxInternalErrors = 4
+
 // storeBatch POSTs one batch, retrying transient trouble.
 func (c *Client) storeBatch(ctx context.Context, w *retry.Waiter, batch []Instance, rep *Report) ([]Result, error) {
+	internalErrors := 0
 	for {
 		rep.Requests++
 		results, err := c.attempt(ctx, batch)
 		var se *StatusError
 		if err == nil || errors.As(err, &se) {
+			if se != nil && se.Status == http.StatusInternalServerError && internalErrors < maxInternalErrors {
+				internalErrors++
+				if werr := w.Wait(ctx, err); werr != nil {
+					return nil, werr
+				}
+				continue
+			}
 			if se != nil && transientStatus(se.Status) {
 				if werr := w.Wait(ctx, err); werr != nil {
 					return nil, werr

@@ -197,7 +197,7 @@ func (e *StatusError) Unwrap() error {
 	case e.Status == http.StatusNotFound && e.Op == "create":
 		return i18n.NewError(i18n.KindInput, "transfer.tus.unknown_inbox").WithHint("transfer.tus.unknown_inbox.hint")
 	}
-	return i18n.NewError(i18n.KindRefused, "transfer.tus.refused", e.Status)
+	return i18n.NewError(i18n.KindRefused, "transfer.tus.refused", e.Status).WithHint("transfer.tus.refused.hint")
 }
 
 // HTTPStatus is the status, for transfer's classification of waits.
