@@ -431,6 +431,7 @@ func (a *Association) roundTrip(pcID byte, rq command, wantField uint16, data io
 	err := a.writeMessage(pcID, rq.encode(), data, n)
 	var rsp command
 	if err == nil {
+		quickAck(a.conn)
 		rsp, _, err = a.readResponse()
 	}
 	if err == nil {

@@ -1,0 +1,92 @@
+package dimse
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bildbote/bildbote/internal/gencd"
+	"github.com/bildbote/bildbote/internal/testkit/corpus"
+)
+
+// TestMeasureAgainstStorescu compares our C-STORE with dcmtk's storescu:
+// the same generated CD (BILDBOTE_DIMSE_MEASURE files, e.g. 2000) into
+// the same kind of storescp, one association each, in the same run. It
+// only runs when asked (it takes a while):
+//
+//	BILDBOTE_DIMSE_MEASURE=2000 go test -run Measure -v ./transfer/dimse
+func TestMeasureAgainstStorescu(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("BILDBOTE_DIMSE_MEASURE"))
+	if n == 0 {
+		t.Skip("set BILDBOTE_DIMSE_MEASURE=FILES to measure")
+	}
+	needNetns(t)
+	storescu := corpus.Tool(t, "storescu")
+	cd := t.TempDir()
+	start := time.Now()
+	res, err := gencd.Generate(cd, gencd.Options{Files: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("generated %d files, %.1f MB in %v", res.Files, float64(res.Bytes)/1e6, time.Since(start).Round(time.Millisecond))
+	var paths []string
+	filepath.WalkDir(filepath.Join(cd, "DICOM"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	for _, mode := range []string{"--ignore", "--ignore -pdu 131072", "write"} {
+		extra := []string{}
+		pdu := "16384"
+		if strings.HasPrefix(mode, "--ignore") {
+			extra = append(extra, "--ignore")
+		}
+		if strings.Contains(mode, "-pdu") {
+			pdu = "131072"
+			extra = append(extra, "-pdu", pdu)
+		}
+		// Both with the same max PDU (storescp's default 16384 is what
+		// the SCP offers; we and storescu receive with 16384 too).
+		addr, dir := storescp(t, extra...)
+		host, port, _ := strings.Cut(addr, ":")
+		start := time.Now()
+		out, err := exec.Command(storescu, "-aec", "STORESCP", "-aet", "STORESCU", "-pdu", pdu, "+sd", "+r", "-nh", host, port, filepath.Join(cd, "DICOM")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("storescu: %v\n%s", err, out)
+		}
+		dcmtk := time.Since(start)
+		t.Logf("storescu done in %v", dcmtk)
+		for _, f := range mustGlob(dir) {
+			os.Remove(f)
+		}
+		start = time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		rs, err := StoreFiles(ctx, Config{Addr: addr, Called: "STORESCP", MaxPDU: uint32(atoi(pdu))}, paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours := time.Since(start)
+		for _, r := range rs {
+			if !r.Stored() {
+				t.Fatalf("%s: %v", r.Path, r.Err)
+			}
+		}
+		t.Logf("storescp %s, %d files: storescu %v (%.0f/s), Bildbote %v (%.0f/s)", mode, len(paths),
+			dcmtk.Round(time.Millisecond), float64(len(paths))/dcmtk.Seconds(), ours.Round(time.Millisecond), float64(len(paths))/ours.Seconds())
+	}
+}
+
+func mustGlob(dir string) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, "*"))
+	return m
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
