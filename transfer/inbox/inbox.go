@@ -223,8 +223,10 @@ func (e *FingerprintError) Error() string {
 	return fmt.Sprintf("portal shows a wrong fingerprint for a key of community %s", e.Community)
 }
 
+// Unwrap is the translated message; the community's code comes from the
+// portal, so it is quoted.
 func (e *FingerprintError) Unwrap() error {
-	return i18n.NewError(i18n.KindRefused, "transfer.inbox.bad_fingerprint", e.Community)
+	return i18n.NewError(i18n.KindRefused, "transfer.inbox.bad_fingerprint", i18n.Quote(e.Community)).WithHint("transfer.inbox.bad_fingerprint.hint")
 }
 
 // HashError: a downloaded envelope does not hash like the inbox says.
@@ -341,6 +343,17 @@ func (c *Client) getJSON(ctx context.Context, op, u string, auth bool, v any) er
 		if cause := context.Cause(rctx); ctx.Err() == nil && errors.As(cause, &se) {
 			return fmt.Errorf("portal %s: %w (%v)", op, cause, err)
 		}
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &syn) || errors.As(err, &typ) || errors.Is(err, io.EOF) {
+			// Not the API's answer: say so in words, with the path asked
+			// for (Go's decoder text is for the log only).
+			path := u
+			if pu, perr := url.Parse(u); perr == nil {
+				path = pu.EscapedPath()
+			}
+			return &transfer.ProtocolError{Op: "portal " + op, What: "json", Detail: err.Error(), Args: []any{path}}
+		}
 		return fmt.Errorf("portal %s: %w", op, err)
 	}
 	return nil
@@ -365,6 +378,10 @@ func (c *Client) Community(ctx context.Context, code string) (*Community, error)
 		return nil, err
 	}
 	if err := c.check(&cm); err != nil {
+		var fe *FingerprintError
+		if errors.As(err, &fe) {
+			fe.Community = strings.TrimSpace(code) // the code asked for, not the portal's text
+		}
 		return nil, err
 	}
 	return &cm, nil
