@@ -50,6 +50,7 @@ var commands = map[string]command{
 	"jobs":       {runJobs},
 	"codes":      {runCodes},
 	"quarantine": {runQuarantine},
+	"pacs":       {runPacs},
 }
 
 // env is what every command gets: the streams, the language and the
