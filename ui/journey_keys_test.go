@@ -317,3 +317,24 @@ func TestJourneyLanguageWhileRedeeming(t *testing.T) {
 	h.mustShow(i18n.T(i18n.DE, "ui.redeem.next"))
 	h.checkLanguage(i18n.DE, "redeem after switching now", issued.Code[:4], issued.Code[4:8], issued.Code[8:])
 }
+
+// Switching clinic mode in Settings adds or removes the inbox tab and
+// leaves Settings on screen (removing the tab jumped to Transfers).
+func TestJourneyClinicModeKeepsSettingsShown(t *testing.T) {
+	lang := i18n.EN
+	h := newHarness(t, lang)
+	set := h.u.settings
+	h.u.selectTab(3)
+	test.Tap(set.clinic)
+	test.Tap(set.save)
+	if len(h.u.tabs.Items) != 5 {
+		t.Fatalf("%d tabs in clinic mode", len(h.u.tabs.Items))
+	}
+	h.tabOnScreen(lang, 4, "turning clinic mode on")
+	test.Tap(set.clinic)
+	test.Tap(set.save)
+	if len(h.u.tabs.Items) != 4 {
+		t.Fatalf("%d tabs without clinic mode", len(h.u.tabs.Items))
+	}
+	h.tabOnScreen(lang, 3, "turning clinic mode off")
+}

@@ -267,6 +267,21 @@ func TestScreenshots(t *testing.T) {
 			h.shot(t, at("inbox_wrong_key"))
 			h.press(fyne.KeyEscape)
 
+			// The language changed while a code is being redeemed: asked
+			// first, in both languages.
+			issued, _, _, _ := issueCode(t, p)
+			h.u.selectTab(1)
+			h.canvas().Focus(h.u.redeem.code.Field(0))
+			h.askWith(issued.Code)
+			h.waitShown("the question", func() bool { return h.u.redeem.questionsBox.Visible() })
+			h.shot(t, at("redeem_question"))
+			h.u.selectTab(len(h.u.tabs.Items) - 1) // Settings
+			other := map[i18n.Lang]int{i18n.DE: 2, i18n.EN: 1}[lang]
+			h.u.settings.language.SetSelectedIndex(other)
+			test.Tap(h.u.settings.save)
+			h.shot(t, at("settings_language_question"))
+			h.press(fyne.KeyEscape)
+
 			// Settings with a long portal address and folder given at
 			// the start: their notes wrap inside the window.
 			hl := newHarnessWith(t, lang, app.Config{StateDir: t.TempDir(), PortalURL: longPortal, LibraryDir: "/library/" + strings.Repeat("Unterordner/", 12)})

@@ -192,7 +192,15 @@ func (u *UI) build() {
 }
 
 // showInboxTab adds or removes the clinic inbox tab (clinic mode only).
+// The tab shown stays shown (removing the inbox tab from Settings
+// jumped to Transfers).
 func (u *UI) showInboxTab(show bool) {
+	selected := u.tabs.Selected()
+	defer func() {
+		if selected != nil && selected != u.tabs.Selected() && (selected != u.inboxTab || show) {
+			u.tabs.Select(selected)
+		}
+	}()
 	for _, it := range u.tabs.Items {
 		if it == u.inboxTab {
 			if !show {
