@@ -44,8 +44,9 @@ func isVRBytes(p []byte) bool {
 	return len(p) >= 2 && p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' && p[1] <= 'Z'
 }
 
-// OpenInstance reads the file meta information of path. UIDs missing from
-// the meta group are taken from the data set (through dicomscan's reader).
+// OpenInstance reads the file meta information of path, and the SOP class
+// and instance UIDs from the data set (through dicomscan's header reader;
+// the meta group's copies only where the data set has none).
 func OpenInstance(path string) (*Instance, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -102,18 +103,17 @@ func OpenInstance(path string) (*Instance, error) {
 	if inst.TransferSyntax == ExplicitVRLittleEndian && pos+6 <= len(head) && !isVRBytes(head[pos+4:]) {
 		inst.TransferSyntax = ImplicitVRLittleEndian
 	}
-	if inst.SOPClassUID == "" || inst.SOPInstanceUID == "" {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		h, err := dicomscan.ReadHeader(f, st.Size())
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if inst.SOPClassUID == "" {
+	// The data set's SOP class and instance UIDs go into the C-STORE-RQ:
+	// the meta group's copies can disagree (pydicom's rtplan.dcm), and a
+	// PACS such as Orthanc then refuses the instance (0xA900).
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	if h, err := dicomscan.ReadHeader(f, st.Size()); err == nil {
+		if h.SOPClassUID != "" {
 			inst.SOPClassUID = h.SOPClassUID
 		}
-		if inst.SOPInstanceUID == "" {
+		if h.SOPInstanceUID != "" {
 			inst.SOPInstanceUID = h.SOPInstanceUID
 		}
 	}
