@@ -2,11 +2,15 @@ package inbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
+	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/inbox"
@@ -56,4 +60,25 @@ func TestUnreadableAnswersAreNamed(t *testing.T) {
 	body = `{"code":"EVIL\u001b[2J","name":"x","recipients":[{"recipient":"age1EVIL","fingerprint":"AAAA"}]}`
 	_, err := c.Community(context.Background(), "bM1X")
 	check("wrong fingerprint", err, false)
+}
+
+// TestCommunityNameIsCleaned: a clinic's name from the portal reaches
+// the sender's screen without terminal escapes or bidi overrides (which
+// could clear the terminal or make "Klinik Süd" read as another name).
+func TestCommunityNameIsCleaned(t *testing.T) {
+	id, _ := age.GenerateX25519Identity()
+	rcpt := id.Recipient().String()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"code": "bM1X\x1b[2J", "name": "Klinik\x1b]0;pwned\x07 \u202edüS" + strings.Repeat("x", 300),
+			"recipients": []map[string]string{{"recipient": rcpt, "fingerprint": crypto.Fingerprint(rcpt)}}})
+	}))
+	defer ts.Close()
+	c := &inbox.Client{Portal: ts.URL, Retry: fast()}
+	cm, err := c.Community(context.Background(), "bM1X")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(cm.Name+cm.Code, "\x1b\x07\u202e") || len(cm.Name) > inbox.MaxNameLen || !strings.HasPrefix(cm.Name, "Klinik ]0;pwned düS") {
+		t.Fatalf("name %q, code %q", cm.Name, cm.Code)
+	}
 }

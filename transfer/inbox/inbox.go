@@ -403,8 +403,17 @@ func (c *Client) Search(ctx context.Context, q string) ([]Community, error) {
 	return out.Communities, nil
 }
 
-// check verifies the fingerprints and makes the upload URL absolute.
+// MaxNameLen is the longest community name kept (bytes; longer ones are
+// cut).
+const MaxNameLen = 200
+
+// check verifies the fingerprints, cleans the name and code for display
+// (transfer.CleanText: no control characters or bidi overrides from the
+// portal reach a terminal or the window) and makes the upload URL
+// absolute on the portal's own origin.
 func (c *Client) check(cm *Community) error {
+	cm.Name = transfer.CleanText(cm.Name, MaxNameLen)
+	cm.Code = transfer.CleanText(cm.Code, 64)
 	if len(cm.Recipients) == 0 {
 		return &FingerprintError{Community: cm.Code}
 	}
