@@ -45,6 +45,9 @@ type Config struct {
 	// A-ASSOCIATE-AC/RJ and A-RELEASE-RP (PS3.8 §9.1.5); ReadTimeout bounds
 	// the wait for each DIMSE response; WriteTimeout bounds each PDU write.
 	ConnectTimeout, ARTIM, ReadTimeout, WriteTimeout time.Duration
+	// Associations is the number of parallel associations StoreFiles
+	// opens (default 1).
+	Associations int
 	// Dial replaces the TCP dialer (tests, TLS later).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }

@@ -17,7 +17,8 @@ import (
 
 // TestMeasureAgainstStorescu compares our C-STORE with dcmtk's storescu:
 // the same generated CD (BILDBOTE_DIMSE_MEASURE files, e.g. 2000) into
-// the same kind of storescp, one association each, in the same run. It
+// the same kind of storescp, one association each, in the same run (and
+// Bildbote with 4 parallel associations into storescp --fork). It
 // only runs when asked (it takes a while):
 //
 //	BILDBOTE_DIMSE_MEASURE=2000 go test -run Measure -v ./transfer/dimse
@@ -42,11 +43,16 @@ func TestMeasureAgainstStorescu(t *testing.T) {
 		}
 		return nil
 	})
-	for _, mode := range []string{"--ignore", "--ignore -pdu 131072", "write"} {
+	for _, mode := range []string{"--ignore", "--ignore -pdu 131072", "write", "write --fork x4"} {
 		extra := []string{}
 		pdu := "16384"
 		if strings.HasPrefix(mode, "--ignore") {
 			extra = append(extra, "--ignore")
+		}
+		assocs := 1
+		if strings.Contains(mode, "--fork") {
+			extra = append(extra, "--fork")
+			assocs = 4
 		}
 		if strings.Contains(mode, "-pdu") {
 			pdu = "131072"
@@ -69,7 +75,7 @@ func TestMeasureAgainstStorescu(t *testing.T) {
 		start = time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		rs, err := StoreFiles(ctx, Config{Addr: addr, Called: "STORESCP", MaxPDU: uint32(atoi(pdu))}, paths)
+		rs, err := StoreFiles(ctx, Config{Addr: addr, Called: "STORESCP", MaxPDU: uint32(atoi(pdu)), Associations: assocs}, paths)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -313,3 +313,26 @@ func TestStoreBigEndianConverted(t *testing.T) {
 		})
 	}
 }
+
+// Parallel associations into storescp --fork (one process per
+// association): every file arrives once.
+func TestStoreParallelAssociations(t *testing.T) {
+	addr, dir := storescp(t, "--fork")
+	paths := mixedFiles(t, "CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm", "liver_1frame.dcm", "0051.dcm", "reportsi.dcm", "waveform_ecg.dcm")
+	res, err := StoreFiles(testCtx(t), Config{Addr: addr, Called: "STORESCP", Associations: 3}, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if !r.Stored() {
+			t.Errorf("%s: %v", filepath.Base(r.Path), r.Err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second) // the forked children write after answering
+	for len(received(t, dir)) < len(paths) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := len(received(t, dir)); got != len(paths) {
+		t.Errorf("storescp wrote %d files, want %d", got, len(paths))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/bildbote/bildbote/internal/i18n"
 )
@@ -184,10 +185,12 @@ func batches(insts []*Instance) [][]*Instance {
 }
 
 // StoreFiles sends the files to the SCP, as many per association as the
-// 128 presentation contexts allow, in order. It returns one Result per
-// path, in the order given. The error is the first that ended an
-// association early (an *i18n.UserError): the instances after it have
-// Results whose Err says they were not sent.
+// 128 presentation contexts allow, in order; with cfg.Associations > 1
+// the files are split into that many consecutive runs sent over parallel
+// associations. It returns one Result per path, in the order given. The
+// error is the first that ended an association early (an
+// *i18n.UserError): the instances after it on that association have
+// Results whose Err says they were not sent; other associations go on.
 func StoreFiles(ctx context.Context, cfg Config, paths []string) ([]Result, error) {
 	results := make([]Result, len(paths))
 	var insts []*Instance
@@ -205,11 +208,34 @@ func StoreFiles(ctx context.Context, cfg Config, paths []string) ([]Result, erro
 		insts = append(insts, in)
 		index[in] = i
 	}
+	n := max(1, min(cfg.Associations, len(insts)))
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for w := range n {
+		run := insts[w*len(insts)/n : (w+1)*len(insts)/n]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = storeRun(ctx, cfg, run, func(in *Instance, r Result) { results[index[in]] = r })
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// storeRun sends insts over one association after the other (a new one
+// per 128 contexts) and reports each Result.
+func storeRun(ctx context.Context, cfg Config, insts []*Instance, report func(*Instance, Result)) error {
 	var first error
 	for _, batch := range batches(insts) {
 		if first != nil {
 			for _, in := range batch {
-				results[index[in]] = notSent(in, first)
+				report(in, notSent(in, first))
 			}
 			continue
 		}
@@ -217,30 +243,28 @@ func StoreFiles(ctx context.Context, cfg Config, paths []string) ([]Result, erro
 		if err != nil {
 			first = err
 			for _, in := range batch {
-				results[index[in]] = notSent(in, err)
+				report(in, notSent(in, err))
 			}
 			continue
 		}
 		for j, in := range batch {
 			r, err := a.Store(in)
-			results[index[in]] = r
+			report(in, r)
 			if err != nil {
 				first = err
 				for _, rest := range batch[j+1:] {
-					results[index[rest]] = notSent(rest, err)
+					report(rest, notSent(rest, err))
 				}
 				break
 			}
 		}
 		if first == nil {
-			if err := a.Release(); err != nil {
-				// Everything was confirmed; a release that goes wrong
-				// loses nothing.
-				_ = err
-			}
+			// Everything was confirmed; a release that goes wrong loses
+			// nothing.
+			_ = a.Release()
 		}
 	}
-	return results, first
+	return first
 }
 
 func notSent(in *Instance, cause error) Result {
