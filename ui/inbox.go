@@ -26,6 +26,8 @@ type inboxScreen struct {
 	list     *fyne.Container
 	toFolder *widget.Check
 	toPACS   *widget.Check
+	noPACS   *widget.Label // where to set a PACS, while none is
+	intro    *widget.Label // what to do, before the first listing
 	importB  *widget.Button
 	status   *widget.Label
 	results  *widget.Label
@@ -52,14 +54,18 @@ func newInboxScreen(u *UI) *inboxScreen {
 	s.refresh = widget.NewButtonWithIcon(u.t("ui.inbox.refresh"), theme.ViewRefreshIcon(), s.load)
 	s.refresh.Importance = widget.HighImportance
 	s.list = container.NewVBox()
-	s.toFolder = widget.NewCheck(u.t("ui.inbox.toFolder", st.LibraryDir), nil)
+	s.toFolder = widget.NewCheck("", nil)
 	s.toFolder.SetChecked(true)
 	s.toPACS = widget.NewCheck(u.t("ui.inbox.toPACS"), nil)
-	if st.PACSStowURL == "" {
-		s.toPACS.Disable()
-	} else {
-		s.toPACS.SetChecked(true)
-	}
+	s.toPACS.Disable()
+	s.noPACS = widget.NewLabel(u.t("ui.inbox.noPACS"))
+	s.noPACS.Importance = widget.LowImportance
+	s.noPACS.Wrapping = fyne.TextWrapWord
+	s.settingsChanged()
+	// Before the first listing: what to do here.
+	s.intro = widget.NewLabel(u.t("ui.inbox.intro"))
+	s.intro.Wrapping = fyne.TextWrapWord
+	s.list.Add(s.intro)
 	s.importB = widget.NewButtonWithIcon(u.t("ui.inbox.import"), theme.DownloadIcon(), s.importSelected)
 	s.importB.Importance = widget.HighImportance
 	s.importB.Disable()
@@ -76,12 +82,31 @@ func newInboxScreen(u *UI) *inboxScreen {
 		widget.NewFormItem(u.t("ui.inbox.apiKey"), container.NewBorder(nil, nil, nil, s.refresh, s.apiKey)),
 	)
 	top := container.NewVBox(heading(u.t("ui.inbox.title")), login, widget.NewSeparator())
-	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.importB, s.toFolder, s.toPACS), s.bar, s.bytes, s.status)
+	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.importB, s.toFolder, s.toPACS), s.noPACS, s.bar, s.bytes, s.status)
 	s.quarantine = newQuarantineView(u)
 	s.quarantine.reload()
 	middle := container.NewVScroll(container.NewVBox(s.list, s.results, s.quarantine.content))
 	s.content = container.NewPadded(container.NewBorder(top, bottom, nil, nil, middle))
 	return s
+}
+
+// settingsChanged shows the import targets as the settings now are (a
+// PACS address saved in Settings could be chosen only after a restart):
+// the folder, and the PACS when one is set, else where to set it.
+func (s *inboxScreen) settingsChanged() {
+	st := s.u.core.Settings()
+	s.toFolder.SetText(s.u.t("ui.inbox.toFolder", st.LibraryDir))
+	if st.PACSStowURL == "" {
+		s.toPACS.SetChecked(false)
+		s.toPACS.Disable()
+		s.noPACS.Show()
+		return
+	}
+	if s.toPACS.Disabled() {
+		s.toPACS.Enable()
+		s.toPACS.SetChecked(true)
+	}
+	s.noPACS.Hide()
 }
 
 // load lists the envelopes waiting in the inbox.

@@ -91,7 +91,8 @@ func (s *settingsScreen) store() {
 		return
 	}
 	s.u.showInboxTab(clinic)
-	s.u.redeem.refreshPortal() // the new address counts at once
+	s.u.redeem.refreshPortal()  // the new address counts at once
+	s.u.inbox.settingsChanged() // so do the PACS and the folder
 	s.status.SetText(s.u.t("ui.settings.saved"))
 	want := s.u.startLang // "as the system": the start's language, as New chooses
 	if want == "" {
