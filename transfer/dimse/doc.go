@@ -21,13 +21,14 @@
 //   - Each file is proposed in its own transfer syntax, explicit VR little
 //     endian also as implicit VR little endian (one presentation context
 //     per SOP class and syntax set, up to 128 per association; more open
-//     further associations); big endian also as both little endian
-//     syntaxes. When the SCP picks another syntax than the file's, the data
+//     further associations); big endian and deflated also as both little
+//     endian syntaxes. When the SCP picks another syntax than the file's, the data
 //     set is re-encoded losslessly: explicit to implicit VR (values
 //     unchanged; headers, sequence and group lengths rewritten), big to
 //     little endian (binary values swapped by their VR; a UN value, whose
-//     byte order is unknown, makes that instance fail instead). Compressed
-//     and deflated files are offered only as they are; an SCP that refuses
+//     byte order is unknown, makes that instance fail instead), deflated
+//     inflated (to at most 1 GiB). Compressed pixel data is offered only
+//     as it is; an SCP that refuses
 //     them gets a per-instance Result saying so, never a silent drop.
 //   - A file that cannot be sent (not Part 10, odd data set length) is
 //     refused alone before anything goes on the wire; the association goes
@@ -37,7 +38,6 @@
 //     e.g. CallingAENotRecognized), *AbortedError, *ProtocolError,
 //     *EchoStatusError or the network error.
 //
-// Not yet: DICOM TLS, parallel associations, inflating deflated data,
-// decompressing, resuming (StoreFiles returns which
+// Not yet: DICOM TLS, decompressing, resuming (StoreFiles returns which
 // instances the SCP confirmed; re-sending only the rest is the caller's).
 package dimse

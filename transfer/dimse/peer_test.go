@@ -336,3 +336,31 @@ func TestStoreParallelAssociations(t *testing.T) {
 		t.Errorf("storescp wrote %d files, want %d", got, len(paths))
 	}
 }
+
+// A deflated file goes inflated to an SCP without deflate: as explicit VR
+// LE (storescp default) or converted on to implicit (+xi); as it is (with
+// the trailing zero PS3.5 A.5 asks for when odd) to one preferring deflate
+// (+xd). The data is the original's as dcmtk reads both.
+func TestStoreDeflatedInflated(t *testing.T) {
+	for _, tc := range []struct {
+		opt  []string
+		want string
+	}{{nil, ExplicitVRLittleEndian}, {[]string{"+xi"}, ImplicitVRLittleEndian}, {[]string{"+xd"}, DeflatedExplicitVRLE}} {
+		addr, dir := storescp(t, tc.opt...)
+		res, err := StoreFiles(testCtx(t), Config{Addr: addr, Called: "STORESCP"}, mixedFiles(t, "image_dfl.dcm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res[0]
+		if r.TransferSyntax != DeflatedExplicitVRLE || !r.Stored() || r.Converted != (tc.want != DeflatedExplicitVRLE) || r.SentAs != tc.want {
+			t.Fatalf("%v: ts %s stored %v converted %v sent as %s err %v", tc.opt, r.TransferSyntax, r.Stored(), r.Converted, r.SentAs, r.Err)
+		}
+		rcv, ok := received(t, dir)[rcvKey{r.SOPInstanceUID, tc.want}]
+		if !ok {
+			t.Fatalf("%v: not received", tc.opt)
+		}
+		if !bytes.Equal(normalized(t, r.Path), normalized(t, rcv.Path)) {
+			t.Errorf("%v: received data differs from the original (dcmconv +ti of both)", tc.opt)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package dimse
 
 import (
+	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
@@ -47,8 +48,8 @@ func proposal(ts string) []string {
 	switch ts {
 	case ExplicitVRLittleEndian:
 		return []string{ExplicitVRLittleEndian, ImplicitVRLittleEndian}
-	case ExplicitVRBigEndian:
-		return []string{ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian}
+	case ExplicitVRBigEndian, DeflatedExplicitVRLE:
+		return []string{ts, ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 	default:
 		return []string{ts}
 	}
@@ -84,12 +85,6 @@ func (a *Association) Store(inst *Instance) (Result, error) {
 		}
 		return res, nil
 	}
-	if inst.DataLength%2 != 0 {
-		// DICOM values have even lengths; an SCP aborts the whole
-		// association on an odd fragment, losing the instances after it.
-		res.Err = i18n.NewError(i18n.KindInput, "dimse.instance.odd_length", inst.Path, inst.DataLength)
-		return res, nil
-	}
 	f, err := os.Open(inst.Path)
 	if err != nil {
 		res.Err = err
@@ -101,16 +96,26 @@ func (a *Association) Store(inst *Instance) (Result, error) {
 	switch {
 	case accepted == inst.TransferSyntax:
 	case inst.TransferSyntax == ExplicitVRLittleEndian && accepted == ImplicitVRLittleEndian,
-		inst.TransferSyntax == ExplicitVRBigEndian && (accepted == ImplicitVRLittleEndian || accepted == ExplicitVRLittleEndian):
+		(inst.TransferSyntax == ExplicitVRBigEndian || inst.TransferSyntax == DeflatedExplicitVRLE) &&
+			(accepted == ImplicitVRLittleEndian || accepted == ExplicitVRLittleEndian):
+		if inst.TransferSyntax == DeflatedExplicitVRLE {
+			data = io.LimitReader(flate.NewReader(data), maxInflated+1)
+		}
 		raw, err := io.ReadAll(data)
+		if err == nil && len(raw) > maxInflated {
+			err = fmt.Errorf("inflates to more than %d bytes", maxInflated)
+		}
 		if err != nil {
-			res.Err = err
+			res.Err = i18n.NewError(i18n.KindInput, "dimse.instance.not_dicom", inst.Path).Wrap(err)
 			return res, nil
 		}
 		var conv []byte
-		if inst.TransferSyntax == ExplicitVRBigEndian {
+		switch {
+		case inst.TransferSyntax == ExplicitVRBigEndian:
 			conv, err = BigToLittle(raw, accepted == ExplicitVRLittleEndian)
-		} else {
+		case accepted == ExplicitVRLittleEndian: // inflated
+			conv = raw
+		default:
 			conv, err = ExplicitToImplicit(raw)
 		}
 		if err != nil {
@@ -122,6 +127,16 @@ func (a *Association) Store(inst *Instance) (Result, error) {
 	default:
 		res.Err = i18n.NewError(i18n.KindRefused, "dimse.instance.ts_refused", inst.Path, SyntaxName(inst.TransferSyntax))
 		return res, nil
+	}
+	if n%2 != 0 {
+		if accepted != DeflatedExplicitVRLE {
+			// DICOM values have even lengths; an SCP aborts the whole
+			// association on an odd fragment, losing the instances after it.
+			res.Err = i18n.NewError(i18n.KindInput, "dimse.instance.odd_length", inst.Path, n)
+			return res, nil
+		}
+		// A deflated stream of odd length gets one trailing zero (PS3.5 A.5).
+		data, n = io.MultiReader(data, bytesReader([]byte{0})), n+1
 	}
 	res.SentAs = accepted
 	rsp, err := a.roundTrip(pcID, storeRQ(a.nextID(), inst.SOPClassUID, inst.SOPInstanceUID), cmdCStoreRSP, data, n)
@@ -159,6 +174,10 @@ func ContextsFor(insts []*Instance) []PresentationContext {
 	}
 	return out
 }
+
+// maxInflated bounds what a deflated data set may inflate to (a deflate
+// bomb ends there).
+const maxInflated = 1 << 30
 
 // maxContexts is PS3.8's limit of presentation contexts per association.
 const maxContexts = 128
