@@ -92,6 +92,7 @@ func ValidAETitle(ae string) bool {
 // for concurrent use: one DIMSE operation at a time.
 type Association struct {
 	cfg      Config
+	ctx      context.Context
 	conn     net.Conn
 	r        *bufio.Reader
 	w        *bufio.Writer
@@ -113,7 +114,19 @@ type Association struct {
 func Dial(ctx context.Context, cfg Config, contexts []PresentationContext) (*Association, error) {
 	cfg = cfg.withDefaults()
 	a, err := dial(ctx, cfg, contexts)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("dimse: %w", ctx.Err())
+	}
 	return a, userError(err, cfg.Addr, cfg.Called, cfg.Calling)
+}
+
+// userErr is userError for this association; a cancelled context is
+// returned as such (errors.Is(err, context.Canceled)).
+func (a *Association) userErr(err error) error {
+	if err != nil && a.ctx.Err() != nil {
+		return fmt.Errorf("dimse: %w", a.ctx.Err())
+	}
+	return userError(err, a.cfg.Addr, a.cfg.Called, a.cfg.Calling)
 }
 
 func dial(ctx context.Context, cfg Config, contexts []PresentationContext) (*Association, error) {
@@ -135,6 +148,7 @@ func dial(ctx context.Context, cfg Config, contexts []PresentationContext) (*Ass
 	}
 	a := &Association{
 		cfg:      cfg,
+		ctx:      ctx,
 		conn:     conn,
 		r:        bufio.NewReaderSize(conn, 64<<10),
 		proposed: map[byte]PresentationContext{},
@@ -175,16 +189,9 @@ func dial(ctx context.Context, cfg Config, contexts []PresentationContext) (*Ass
 		}
 		a.PeerImplementation = strings.TrimSpace(ac.ImplClassUID + " " + ac.ImplVersion)
 		a.w = bufio.NewWriterSize(deadlineWriter{conn, cfg.WriteTimeout}, int(a.sendMax)+6)
-		any := false
-		for id := range a.proposed {
-			if c, ok := a.contexts[id]; ok && c.Result == PCAccepted {
-				any = true
-			}
-		}
-		if !any {
-			a.Release()
-			return nil, ErrNoContext
-		}
+		// An association without an accepted context is still one: each
+		// operation reports its refused context (Echo: ErrNoContext, Store:
+		// the instance's Result).
 		return a, nil
 	case pduAssociateRJ:
 		a.closeConn()
@@ -462,8 +469,7 @@ func (a *Association) roundTrip(pcID byte, rq command, wantField uint16, data io
 // Echo sends C-ECHO-RQ on a Verification context (it must have been
 // proposed) and checks the status.
 func (a *Association) Echo() error {
-	err := a.echo()
-	return userError(err, a.cfg.Addr, a.cfg.Called, a.cfg.Calling)
+	return a.userErr(a.echo())
 }
 
 func (a *Association) echo() error {
@@ -502,5 +508,5 @@ func Echo(ctx context.Context, cfg Config) error {
 		a.Abort()
 		return err
 	}
-	return userError(a.Release(), a.cfg.Addr, a.cfg.Called, a.cfg.Calling)
+	return a.userErr(a.Release())
 }

@@ -73,7 +73,8 @@ type ProtocolError struct{ Msg string }
 
 func (e *ProtocolError) Error() string { return "dimse: protocol error: " + e.Msg }
 
-// ErrNoContext means the SCP accepted none of the proposed contexts.
+// ErrNoContext means the SCP accepted no context for the operation (Echo:
+// the Verification SOP class).
 var ErrNoContext = errors.New("dimse: no presentation context accepted")
 
 // userError turns a network or association error into a UserError with the

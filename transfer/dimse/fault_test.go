@@ -256,8 +256,8 @@ func TestFaultContextCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
-	if err := Echo(ctx, cfg); err == nil {
-		t.Fatal("no error")
+	if err := Echo(ctx, cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
 	}
 	bounded(t, start)
 }

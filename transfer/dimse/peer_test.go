@@ -364,3 +364,16 @@ func TestStoreDeflatedInflated(t *testing.T) {
 		}
 	}
 }
+
+// An association on which the SCP accepts nothing (only JPEG 2000 offered
+// to storescp +xi) is no error: the instance is refused on its own.
+func TestNothingAcceptedIsPerInstance(t *testing.T) {
+	addr, _ := storescp(t, "+xi")
+	res, err := StoreFiles(testCtx(t), Config{Addr: addr, Called: "STORESCP"}, mixedFiles(t, "JPEG2000.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ue, ok := i18n.AsUserError(res[0].Err); !ok || ue.Key != "dimse.instance.ts_refused" {
+		t.Errorf("err %v", res[0].Err)
+	}
+}

@@ -141,7 +141,7 @@ func (a *Association) Store(inst *Instance) (Result, error) {
 	res.SentAs = accepted
 	rsp, err := a.roundTrip(pcID, storeRQ(a.nextID(), inst.SOPClassUID, inst.SOPInstanceUID), cmdCStoreRSP, data, n)
 	if err != nil {
-		err = userError(err, a.cfg.Addr, a.cfg.Called, a.cfg.Calling)
+		err = a.userErr(err)
 		res.Err = err
 		return res, err
 	}
