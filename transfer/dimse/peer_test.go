@@ -377,3 +377,32 @@ func TestNothingAcceptedIsPerInstance(t *testing.T) {
 		t.Errorf("err %v", res[0].Err)
 	}
 }
+
+// dcmrecv, dcmtk's second SCP: C-ECHO and C-STORE of an explicit and an
+// implicit file; dcmtk reads back the data we sent.
+func TestStoreDcmrecv(t *testing.T) {
+	dir := t.TempDir()
+	// Without a configuration dcmrecv takes only C-ECHO (and rejects an
+	// association offering nothing else, 1/1/1): Debian's storescp.cfg.
+	cfgFile := corpus.Path(t, "/etc/dcmtk/storescp.cfg")
+	addr := peer(t, "dcmrecv", "-xf", cfgFile, "Default", "--aetitle", "DCMRECV", "--output-directory", dir, "+B", "+fu", "-ta", "10")
+	cfg := Config{Addr: addr, Called: "DCMRECV"}
+	if err := Echo(testCtx(t), cfg); err != nil {
+		t.Fatal(err)
+	}
+	res, err := StoreFiles(testCtx(t), cfg, mixedFiles(t, "CT_small.dcm", "rtplan.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := received(t, dir)
+	for _, r := range res {
+		rcv, ok := got[rcvKey{r.SOPInstanceUID, r.SentAs}]
+		if !r.Stored() || !ok {
+			t.Errorf("%s: stored %v received %v err %v", filepath.Base(r.Path), r.Stored(), ok, r.Err)
+			continue
+		}
+		if !bytes.Equal(normalized(t, r.Path), normalized(t, rcv.Path)) {
+			t.Errorf("%s: received data differs", filepath.Base(r.Path))
+		}
+	}
+}
