@@ -232,6 +232,9 @@ func (u *UI) showModal(title string, body fyne.CanvasObject, okText, backText st
 	w := min(u.win.Canvas().Size().Width-40, 560)
 	m.d.Resize(fyne.NewSize(w, body.MinSize().Height))
 	m.d.Show()
+	// Wrapped text is measured for its real width only once laid out:
+	// fit the height again (a blank band sat above the buttons).
+	m.d.Resize(fyne.NewSize(w, 0))
 	if m.ok != nil {
 		u.win.Canvas().Focus(m.ok)
 	} else {
