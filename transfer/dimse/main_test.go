@@ -82,9 +82,17 @@ func peer(t *testing.T, tool string, args ...string) string {
 	t.Helper()
 	needNetns(t)
 	bin := corpus.Tool(t, tool)
-	port := freePort(t)
+	port := strconv.Itoa(freePort(t))
+	return startPeer(t, bin, append(args, port), port)
+}
+
+// startPeer starts bin with args and waits until 127.0.0.1:port takes
+// connections (5 s at most).
+func startPeer(t *testing.T, bin string, args []string, port string) string {
+	t.Helper()
+	tool := filepath.Base(bin)
 	var logBuf bytes.Buffer
-	cmd := exec.Command(bin, append(args, strconv.Itoa(port))...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -95,7 +103,7 @@ func peer(t *testing.T, tool string, args ...string) string {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
-		case <-time.After(3 * time.Second):
+		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 			<-done
 		}
@@ -103,8 +111,8 @@ func peer(t *testing.T, tool string, args ...string) string {
 			t.Logf("%s log:\n%s", tool, logBuf.String())
 		}
 	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(5 * time.Second)
+	addr := net.JoinHostPort("127.0.0.1", port)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
