@@ -30,7 +30,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -285,7 +284,9 @@ func (c *Client) waiter(status func() transfer.Status) *retry.Waiter {
 // APIInfo fetches the server's api_info.
 func (c *Client) APIInfo(ctx context.Context) (*APIInfo, error) {
 	w := c.waiter(nil)
-	resp, err := c.do(ctx, w, func() (*http.Request, error) { return c.newRequest(ctx, http.MethodGet, c.url("api_info"), nil) })
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	resp, err := c.do(rctx, w, func() (*http.Request, error) { return c.newRequest(rctx, http.MethodGet, c.url("api_info"), nil) })
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +295,9 @@ func (c *Client) APIInfo(ctx context.Context) (*APIInfo, error) {
 		return nil, &NotDLXError{URL: c.Base, Status: resp.StatusCode}
 	}
 	var info APIInfo
-	if err := decodeJSON(resp.Body, &info); err != nil || info.APIBasePath == "" {
+	if readErr, err := c.decodeAnswer(rctx, cancel, resp.Body, &info); readErr {
+		return nil, err
+	} else if err != nil || info.APIBasePath == "" {
 		return nil, &NotDLXError{URL: c.Base, Status: resp.StatusCode, Err: err}
 	}
 	return &info, nil
@@ -339,8 +342,10 @@ func (c *Client) Questions(ctx context.Context, token string) ([]Question, error
 
 func (c *Client) fetchQuestions(ctx context.Context, u string) (*questionsJSON, error) {
 	w := c.waiter(nil)
-	resp, err := c.do(ctx, w, func() (*http.Request, error) {
-		req, err := c.newRequest(ctx, http.MethodGet, u, nil)
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	resp, err := c.do(rctx, w, func() (*http.Request, error) {
+		req, err := c.newRequest(rctx, http.MethodGet, u, nil)
 		if err == nil {
 			req.Header.Set(Header, "1")
 			req.Header.Set("Accept", "application/json")
@@ -355,7 +360,9 @@ func (c *Client) fetchQuestions(ctx context.Context, u string) (*questionsJSON, 
 		return nil, &NotDLXError{URL: redact(u), Status: resp.StatusCode}
 	}
 	var q questionsJSON
-	if err := decodeJSON(resp.Body, &q); err != nil {
+	if readErr, err := c.decodeAnswer(rctx, cancel, resp.Body, &q); readErr {
+		return nil, err
+	} else if err != nil {
 		return nil, &NotDLXError{URL: redact(u), Status: resp.StatusCode, Err: err}
 	}
 	return &q, nil
@@ -408,8 +415,10 @@ func (s *Session) renew(ctx context.Context) (time.Time, error) {
 		return time.Time{}, err
 	}
 	w := s.c.waiter(nil)
-	resp, err := s.c.do(ctx, w, func() (*http.Request, error) {
-		req, err := s.c.newRequest(ctx, http.MethodPost, s.c.url("tokentfa", s.token), body)
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	resp, err := s.c.do(rctx, w, func() (*http.Request, error) {
+		req, err := s.c.newRequest(rctx, http.MethodPost, s.c.url("tokentfa", s.token), body)
 		if err == nil {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set(Header, "1")
@@ -422,9 +431,9 @@ func (s *Session) renew(ctx context.Context) (time.Time, error) {
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
-		data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		data, err := s.c.readAnswer(rctx, cancel, resp.Body, 64<<10)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("dlx: read token: %w", err)
+			return time.Time{}, err
 		}
 		jwt := strings.TrimSpace(string(data))
 		if jwt == "" {
@@ -494,8 +503,10 @@ func (s *Session) authorized(ctx context.Context, w *retry.Waiter, build func() 
 // repeat an ID) are left out; every text is cleaned of control characters
 // and bidi overrides and cut to 1 KiB; a negative fileCount reads 0.
 func (s *Session) List(ctx context.Context) ([]Item, error) {
-	resp, err := s.authorized(ctx, s.c.waiter(nil), func() (*http.Request, error) {
-		return s.c.newRequest(ctx, http.MethodGet, s.c.url("list"), nil)
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	resp, err := s.authorized(rctx, s.c.waiter(nil), func() (*http.Request, error) {
+		return s.c.newRequest(rctx, http.MethodGet, s.c.url("list"), nil)
 	})
 	if err != nil {
 		return nil, err
@@ -507,7 +518,9 @@ func (s *Session) List(ctx context.Context) ([]Item, error) {
 	var out struct {
 		DataItem []Item `json:"dataItem"`
 	}
-	if err := decodeJSON(resp.Body, &out); err != nil {
+	if readErr, err := s.c.decodeAnswer(rctx, cancel, resp.Body, &out); readErr {
+		return nil, err
+	} else if err != nil {
 		return nil, &NotDLXError{URL: s.c.Base, Status: resp.StatusCode, Err: err}
 	}
 	items, _ := checkItems(out.DataItem)
