@@ -25,6 +25,14 @@ const maxAnswer = 16 << 20
 // redeem for days. A stalled answer is a *transfer.GaveUpError
 // (translated, "try again later"), a cut one a *CutError (transient:
 // a job tries again); the caller's own cancel stays context.Canceled.
+// stallWindow is Limits.StallWindow or its default.
+func (c *Client) stallWindow() time.Duration {
+	if c.Limits.StallWindow > 0 {
+		return c.Limits.StallWindow
+	}
+	return fetch.DefaultStallWindow
+}
+
 func (c *Client) readAnswer(rctx context.Context, cancel context.CancelCauseFunc, body io.Reader, limit int64) ([]byte, error) {
 	window, minBytes := c.Limits.StallWindow, c.Limits.MinBytes
 	if window <= 0 {

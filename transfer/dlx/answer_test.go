@@ -87,3 +87,38 @@ func asGaveUp(err error, gu **transfer.GaveUpError) bool {
 	}
 	return false
 }
+
+// TestBusyBodyDripIsCut: a 503 whose body never ends (a space every 20
+// ms) is read for at most the stall window, and the busy waits end at
+// their bound as for any 503.
+func TestBusyBodyDripIsCut(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"timeOutInSeconds": `))
+		for {
+			if _, err := w.Write([]byte(" ")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	defer ts.Close()
+	cl := &Client{Base: ts.URL + "/dlx/v1", Limits: DownloadLimits{StallWindow: 200 * time.Millisecond},
+		Retry: retry.Policy{Initial: time.Millisecond, MaxBusy: 300 * time.Millisecond, MaxBusyEach: 100 * time.Millisecond}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := cl.Questions(ctx, "ABCD-EFGH-JKMN")
+	took := time.Since(start)
+	var gu *transfer.GaveUpError
+	if ctx.Err() != nil || !asGaveUp(err, &gu) || gu.Reason != transfer.ReasonBusy || took > 5*time.Second {
+		t.Fatalf("after %v: %v", took, err)
+	}
+	t.Logf("dripping 503 bodies: gave up after %v", took.Round(time.Millisecond))
+}

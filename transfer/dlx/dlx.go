@@ -247,7 +247,7 @@ func (c *Client) do(ctx context.Context, w *retry.Waiter, build func() (*http.Re
 			continue
 		}
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			wait := busyWait(resp)
+			wait := busyWait(resp, c.stallWindow())
 			if c.MaxBusyWait > 0 {
 				wait = min(wait, c.MaxBusyWait)
 			}

@@ -65,11 +65,15 @@ func (s *Session) fetch(ctx context.Context, u, item, dst string) (*DownloadResu
 	})
 }
 
-// busyWait reads a 503's {"timeOutInSeconds": N} (or Retry-After).
-func busyWait(resp *http.Response) time.Duration {
+// busyWait reads a 503's {"timeOutInSeconds": N} (or Retry-After),
+// giving the body at most limit (a 503 dripping its body held the client
+// for hours per answer).
+func busyWait(resp *http.Response, limit time.Duration) time.Duration {
 	var body struct {
 		TimeOutInSeconds int `json:"timeOutInSeconds"`
 	}
+	cut := time.AfterFunc(limit, func() { resp.Body.Close() })
+	defer cut.Stop()
 	// A year at most, so that a huge number cannot overflow into a
 	// negative wait; the retry policy caps each wait far lower.
 	const maxSeconds = 365 * 24 * 3600
