@@ -304,6 +304,30 @@ func kases() []kase {
 				"dlx": permanent(transfer.ReasonRefused), "stow": permanent(transfer.ReasonRefused)},
 		},
 		{
+			// An error answer whose body never ends: read for at most a
+			// stall window, then the refusal counts.
+			name: "400 with a dripping body", at: all(request),
+			setup: plain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.Requests.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				w.Write([]byte(`{"error":"x","message":"`))
+				for {
+					if _, err := w.Write([]byte("E")); err != nil {
+						return
+					}
+					w.(http.Flusher).Flush()
+					select {
+					case <-r.Context().Done():
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			})),
+			expect: map[string]want{"tus": permanent(transfer.ReasonRefused), "inbox": permanent(transfer.ReasonRefused),
+				"dlx": permanent(transfer.ReasonRefused), "stow": gaveUp(transfer.ReasonStalled, transfer.ReasonReset, transfer.ReasonNetwork)},
+		},
+		{
 			name: "unreadable answer", at: map[string]phase{"tus": request, "stow": request},
 			setup:  plain(hostile.Status(&c, http.StatusOK, hostileBody)),
 			expect: allWant(permanent(transfer.ReasonProtocol)),

@@ -31,6 +31,7 @@ package httpclient
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -245,3 +246,13 @@ var defaultClient = New(Options{})
 // clients' zero values (instead of http.DefaultClient, which follows any
 // redirect).
 func Default() *http.Client { return defaultClient }
+
+// ReadBody reads at most max bytes of resp's body, for at most d (the
+// body is closed then): an error answer's body from a hostile server can
+// drip for days. What arrived until then is returned.
+func ReadBody(resp *http.Response, max int64, d time.Duration) []byte {
+	cut := time.AfterFunc(d, func() { resp.Body.Close() })
+	defer cut.Stop()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, max))
+	return data
+}

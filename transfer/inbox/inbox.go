@@ -308,6 +308,14 @@ func (c *Client) send(ctx context.Context, w *retry.Waiter, method, u string, au
 	}
 }
 
+// stallWindow is Limits.StallWindow or its default.
+func (c *Client) stallWindow() time.Duration {
+	if c.Limits.StallWindow > 0 {
+		return c.Limits.StallWindow
+	}
+	return fetch.DefaultStallWindow
+}
+
 // maxInternalErrors is how many 500 answers in a row are retried (as in
 // the DLX client).
 const maxInternalErrors = 4
@@ -322,7 +330,7 @@ func (c *Client) getJSON(ctx context.Context, op, u string, auth bool, v any) er
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return apiError(op, resp)
+		return c.apiError(op, resp)
 	}
 	// An answer dripping slower than the stall limits, or taking longer
 	// than 5 minutes in all, is cut (transient): JSON answers are small.
@@ -359,13 +367,15 @@ func (c *Client) getJSON(ctx context.Context, op, u string, auth bool, v any) er
 	return nil
 }
 
-func apiError(op string, resp *http.Response) *APIError {
+func (c *Client) apiError(op string, resp *http.Response) *APIError {
 	e := &APIError{Op: op, Status: resp.StatusCode}
 	var body struct {
 		Error   string `json:"error"`
 		Message string `json:"message"`
 	}
-	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) == nil {
+	// An error body that drips is cut after a stall window (what came
+	// is used).
+	if json.Unmarshal(httpclient.ReadBody(resp, 64<<10, c.stallWindow()), &body) == nil {
 		e.Code, e.Message = body.Error, body.Message
 	}
 	return e
@@ -527,7 +537,7 @@ func (c *Client) Download(ctx context.Context, code string, item Item, dst strin
 		Send: func(rctx context.Context, w *retry.Waiter, prepare func(*http.Request)) (*http.Response, error) {
 			return c.send(rctx, w, http.MethodGet, u, true, prepare)
 		},
-		Refused: func(resp *http.Response) error { return apiError("download", resp) },
+		Refused: func(resp *http.Response) error { return c.apiError("download", resp) },
 	})
 	if err != nil {
 		return nil, err
@@ -579,13 +589,13 @@ func (c *Client) ack(ctx context.Context, code, id, rejected string) error {
 	case http.StatusNoContent, http.StatusOK:
 		return nil
 	case http.StatusNotFound:
-		e := apiError("ack", resp)
+		e := c.apiError("ack", resp)
 		if e.Code == "unknown-item" {
 			return nil
 		}
 		return e
 	}
-	return apiError("ack", resp)
+	return c.apiError("ack", resp)
 }
 
 func fileSHA256(p string) (string, error) {

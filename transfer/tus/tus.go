@@ -741,7 +741,7 @@ func interrupted(e *StatusError) bool {
 
 // statusError is statusError with the upload's size.
 func (u *upload) statusError(op string, resp *http.Response) *StatusError {
-	e := statusError(op, resp)
+	e := statusErrorWithin(op, resp, u.c.stall())
 	e.Size = u.job.Size
 	return e
 }
@@ -749,8 +749,14 @@ func (u *upload) statusError(op string, resp *http.Response) *StatusError {
 // statusError reads the portal's JSON error body ({"error","message"}
 // and a limit's "limit" and "held"), if any, into a StatusError.
 func statusError(op string, resp *http.Response) *StatusError {
+	return statusErrorWithin(op, resp, 2*time.Minute)
+}
+
+// statusErrorWithin is statusError giving the body at most d (a body
+// dripping its bytes is cut; what came is used).
+func statusErrorWithin(op string, resp *http.Response, d time.Duration) *StatusError {
 	e := &StatusError{Op: op, Status: resp.StatusCode}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	data := httpclient.ReadBody(resp, 64<<10, d)
 	var body struct {
 		Error   string `json:"error"`
 		Message string `json:"message"`
