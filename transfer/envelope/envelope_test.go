@@ -450,3 +450,28 @@ func runShell(t *testing.T, cmd string) {
 }
 
 var _ = io.EOF
+
+// TestOpenCleansManifestTexts: the sender is not authenticated, and what
+// it typed is shown to the clinic: control characters, terminal escapes
+// and bidi overrides in the manifest's texts come out as spaces, texts
+// are cut, the message keeps its line breaks.
+func TestOpenCleansManifestTexts(t *testing.T) {
+	id := newIdentity(t)
+	good := map[string]string{"a/b.dcm": "hallo"}
+	m := manifestFor(good)
+	m.Sender = Sender{Name: "Dr.\x1b[2J Weiß", Practice: "Praxis \u202eztraK", Email: "a@b\x07"}
+	m.Patient = Patient{Name: "Müller^Jürgen\x1b]0;x\x07", BirthDate: "19580214"}
+	m.Referrer = Referrer{Name: strings.Repeat("x", 5000)}
+	m.Message = "Zeile 1\r\nZeile\x1b[31m 2\nZeile 3"
+	m.Studies = []Study{{StudyInstanceUID: "1.2.3", Description: "CT\x00 Thorax", Modalities: []string{"CT\x1b"}}}
+	env := craft(t, id, m, []entry{reg("files/a/b.dcm", "hallo")})
+	got, err := Open(context.Background(), bytes.NewReader(env), []age.Identity{id}, filepath.Join(t.TempDir(), "x"), Limits{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Sender{Name: "Dr. [2J Weiß", Practice: "Praxis ztraK", Email: "a@b"}
+	if got.Sender != want || got.Patient.Name != "Müller^Jürgen ]0;x" || len(got.Referrer.Name) != 1024 ||
+		got.Message != "Zeile 1\nZeile [31m 2\nZeile 3" || got.Studies[0].Description != "CT Thorax" || got.Studies[0].Modalities[0] != "CT" {
+		t.Fatalf("cleaned manifest: %+v / %+v / %q / %q / %+v", got.Sender, got.Patient, got.Referrer.Name[:10], got.Message, got.Studies)
+	}
+}

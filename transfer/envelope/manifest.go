@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"strings"
 	"time"
+
+	"github.com/bildbote/bildbote/transfer"
 )
 
 // FormatName and FormatVersion identify the container format.
@@ -88,6 +90,45 @@ func (m *Manifest) TotalBytes() int64 {
 		n += f.Size
 	}
 	return n
+}
+
+// Caps of the manifest's texts (bytes): they are typed by a sender nobody
+// authenticated and shown to the clinic.
+const (
+	maxFieldLen   = 1 << 10
+	maxMessageLen = 8 << 10
+)
+
+// clean makes the manifest's texts safe to show (transfer.CleanText: no
+// control characters, terminal escapes or bidi overrides; the message
+// keeps its line breaks) and cuts them. Paths and checksums are checked
+// by validate, not changed.
+func (m *Manifest) clean() {
+	for _, p := range []*string{&m.Sender.Name, &m.Sender.Practice, &m.Sender.Phone, &m.Sender.Email,
+		&m.Patient.Name, &m.Patient.ID, &m.Patient.BirthDate, &m.Patient.Sex,
+		&m.Referrer.Name, &m.Referrer.Practice, &m.Referrer.Phone} {
+		*p = transfer.CleanText(*p, maxFieldLen)
+	}
+	lines := strings.Split(strings.ReplaceAll(m.Message, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = transfer.CleanText(l, maxMessageLen)
+	}
+	m.Message = strings.TrimSpace(strings.Join(lines, "\n"))
+	if len(m.Message) > maxMessageLen {
+		m.Message = strings.ToValidUTF8(m.Message[:maxMessageLen], "")
+	}
+	for i := range m.Studies {
+		st := &m.Studies[i]
+		for _, p := range []*string{&st.StudyInstanceUID, &st.PatientName, &st.PatientID, &st.Date, &st.Time, &st.Description, &st.AccessionNumber} {
+			*p = transfer.CleanText(*p, maxFieldLen)
+		}
+		if len(st.Modalities) > 64 {
+			st.Modalities = st.Modalities[:64]
+		}
+		for j := range st.Modalities {
+			st.Modalities[j] = transfer.CleanText(st.Modalities[j], 16)
+		}
+	}
 }
 
 // validate checks what Open relies on before extracting anything.

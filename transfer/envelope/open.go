@@ -114,6 +114,7 @@ func (s *stream) readManifest(lim Limits) (*Manifest, error) {
 	if err := m.validate(lim); err != nil {
 		return nil, err
 	}
+	m.clean()
 	return m, nil
 }
 
