@@ -18,18 +18,22 @@
 //     for control PDUs) is read.
 //   - P-DATA-TF PDUs never exceed the SCP's maximum length (1 MiB when it
 //     sets none).
-//   - Each file is proposed in its own transfer syntax, explicit VR little
-//     endian also as implicit VR little endian (one presentation context
-//     per SOP class and syntax set, up to 128 per association; more open
-//     further associations); big endian and deflated also as both little
-//     endian syntaxes. When the SCP picks another syntax than the file's, the data
-//     set is re-encoded losslessly: explicit to implicit VR (values
-//     unchanged; headers, sequence and group lengths rewritten), big to
-//     little endian (binary values swapped by their VR; a UN value, whose
-//     byte order is unknown, makes that instance fail instead), deflated
-//     inflated (to at most 1 GiB). Compressed pixel data is offered only
-//     as it is; an SCP that refuses
-//     them gets a per-instance Result saying so, never a silent drop.
+//   - Each file is proposed in its own transfer syntax; explicit VR
+//     little endian also as implicit, big endian and deflated also as both
+//     little endian syntaxes (one presentation context per SOP class and
+//     syntax set, up to 128 per association; more open further
+//     associations). When the SCP picks another syntax than the file's,
+//     the data set is re-encoded losslessly: explicit to implicit VR
+//     (values unchanged; headers, sequence and group lengths rewritten),
+//     big to little endian (binary values swapped by their VR; a UN value,
+//     whose byte order is unknown, makes that instance fail instead),
+//     deflated inflated (to at most 1 GiB). Compressed pixel data is
+//     offered only as it is; an SCP that refuses it gets a per-instance
+//     Result saying so, never a silent drop. Converted data sets are
+//     built in memory; files sent as they are stream from disk.
+//   - The C-STORE-RQ names the data set's SOP class and instance UIDs
+//     (the meta group's copies can disagree).
+//   - Config.Associations > 1 sends over parallel associations.
 //   - A file that cannot be sent (not Part 10, odd data set length) is
 //     refused alone before anything goes on the wire; the association goes
 //     on with the others.
@@ -39,5 +43,7 @@
 //     *EchoStatusError or the network error.
 //
 // Not yet: DICOM TLS, decompressing, resuming (StoreFiles returns which
-// instances the SCP confirmed; re-sending only the rest is the caller's).
+// instances the SCP confirmed; re-sending only the rest is the caller's),
+// TCP_QUICKACK outside Linux (an SCP writing its response in two segments
+// then costs a delayed ACK per instance, as it does dcmtk's storescu).
 package dimse
