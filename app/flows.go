@@ -139,15 +139,18 @@ type ImportRequest struct {
 	APIKey string
 	// ItemIDs picks envelopes (empty = every item in the inbox now).
 	ItemIDs []string
-	// ToDir writes the studies as folders here; StowURL stores them in a
-	// PACS by STOW-RS. At least one is needed ("" StowURL and "" ToDir =
-	// the policy's/settings' pacs_stow_url).
+	// ToDir writes the studies as folders here; PACS imports them into
+	// each PACS target (ParsePACSTarget: dicom://… or http(s)://…);
+	// StowURL is one more target (the older name). At least one
+	// destination is needed (none = the policy's/settings' PACS target,
+	// pacs_stow_url).
 	ToDir   string
 	StowURL string
+	PACS    []string
 }
 
 // ErrNoDestination: an import with neither a folder nor a PACS.
-var ErrNoDestination = errors.New("import needs a folder or a STOW-RS URL")
+var ErrNoDestination = errors.New("import needs a folder or a PACS target")
 
 // ImportInbox is the inbox code of an import job ("" for other kinds), so
 // a front end can ask for the right API key before resuming it.

@@ -236,6 +236,9 @@ type Receipt struct {
 	// Quarantined lists the envelopes an import could not open and moved
 	// to the quarantine (Core.Quarantine).
 	Quarantined []QuarantinedItem `json:"quarantined,omitempty"`
+	// PACSRefused are the per-instance results of envelopes a PACS did
+	// not take completely (not acknowledged, still on the portal).
+	PACSRefused []PACSInstance `json:"pacsRefused,omitempty"`
 }
 
 // UploadReceipt is the portal's confirmation that an envelope arrived.
@@ -266,8 +269,13 @@ type ImportResult struct {
 	Files    int    `json:"files"`
 	Dir      string `json:"dir,omitempty"`
 	// Stored and Failed count instances the PACS accepted and refused.
-	Stored int `json:"stored,omitempty"`
-	Failed int `json:"failed,omitempty"`
+	// Summed over the PACS targets; Warnings are among Stored (kept with
+	// a warning status such as B000).
+	Stored   int `json:"stored,omitempty"`
+	Warnings int `json:"warnings,omitempty"`
+	Failed   int `json:"failed,omitempty"`
+	// PACS is what each target said about each instance of the study.
+	PACS []PACSInstance `json:"pacs,omitempty"`
 	// Acked is true once the envelope was deleted from the portal.
 	Acked bool `json:"acked"`
 	// AlreadyImported: the folder held this study with all its images

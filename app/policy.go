@@ -141,8 +141,9 @@ func (l *settingsLayer) validate() error {
 		return fmt.Errorf("portal_url %q is not among allowed_portals", *l.PortalURL)
 	}
 	if l.PACSStowURL != nil && *l.PACSStowURL != "" {
-		if err := checkHTTPURL("pacs_stow_url", *l.PACSStowURL); err != nil {
-			return err
+		// The PACS target in either notation: dicom://… or http(s)://….
+		if err := CheckPACSTarget(*l.PACSStowURL); err != nil {
+			return fmt.Errorf("pacs_stow_url: %w", err)
 		}
 	}
 	if l.LibraryDir != nil && !filepath.IsAbs(*l.LibraryDir) {

@@ -32,13 +32,19 @@ func init() {
 // importParams is an import job's resumable state; the API key is not in
 // it (SetInboxKey).
 type importParams struct {
-	Portal  string                    `json:"portal"`
-	Inbox   string                    `json:"inbox"`
-	Items   []InboxItem               `json:"items"`
-	ToDir   string                    `json:"toDir,omitempty"`
-	StowURL string                    `json:"stowURL,omitempty"`
-	WorkDir string                    `json:"workDir"`
-	Results map[string][]ImportResult `json:"results,omitempty"`
+	Portal string      `json:"portal"`
+	Inbox  string      `json:"inbox"`
+	Items  []InboxItem `json:"items"`
+	ToDir  string      `json:"toDir,omitempty"`
+	// StowURL is the one STOW-RS target of a job stored before PACS
+	// targets existed; PACS are the targets (dicom://, http(s)://).
+	StowURL string   `json:"stowURL,omitempty"`
+	PACS    []string `json:"pacs,omitempty"`
+	// PACSResults is each item's per-target, per-instance outcome, so a
+	// resumed import sends nothing again that a PACS confirmed.
+	PACSResults map[string]pacsRecord     `json:"pacsResults,omitempty"`
+	WorkDir     string                    `json:"workDir"`
+	Results     map[string][]ImportResult `json:"results,omitempty"`
 	// Failed holds items refused (tampered, not for us): kept on the
 	// portal, never acknowledged.
 	Failed map[string]*JobError `json:"failed,omitempty"`
@@ -105,12 +111,32 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if req.StowURL == "" && req.ToDir == "" {
-		req.StowURL = c.Settings().PACSStowURL
+	var targets []string
+	for _, t := range append([]string{req.StowURL}, req.PACS...) {
+		if t = strings.TrimSpace(t); t != "" {
+			targets = append(targets, t)
+		}
 	}
-	if req.StowURL == "" && req.ToDir == "" {
+	if len(targets) == 0 && req.ToDir == "" {
+		if t := strings.TrimSpace(c.Settings().PACSStowURL); t != "" {
+			targets = []string{t}
+		}
+	}
+	if len(targets) == 0 && req.ToDir == "" {
 		return nil, i18n.NewError(i18n.KindInput, "app.import-no-destination").WithHint("app.import-no-destination.hint").Wrap(ErrNoDestination)
 	}
+	seen := map[string]bool{}
+	var uniq []string
+	for _, t := range targets {
+		if _, err := ParsePACSTarget(t); err != nil {
+			return nil, err
+		}
+		if !seen[t] {
+			seen[t] = true
+			uniq = append(uniq, t)
+		}
+	}
+	targets = uniq
 	if _, _, err := c.clinicIdentity(); err != nil {
 		return nil, err
 	}
@@ -150,7 +176,7 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 	}
 	id := newJobID()
 	p := importParams{Portal: root, Inbox: strings.TrimSpace(req.Inbox), Items: items, ToDir: req.ToDir,
-		StowURL: req.StowURL, WorkDir: filepath.Join(c.stateDir, "inbox", id)}
+		PACS: targets, WorkDir: filepath.Join(c.stateDir, "inbox", id)}
 	for _, bad := range rejected {
 		p.Rejected = append(p.Rejected, bad.Quoted())
 	}
@@ -259,6 +285,16 @@ func runImport(ctx context.Context, r *jobRun) error {
 	var rc Receipt
 	for _, it := range p.Items {
 		rc.Imported = append(rc.Imported, p.Results[it.ID]...)
+		if _, ok := p.Results[it.ID]; ok {
+			continue
+		}
+		for _, raw := range p.importTargets() {
+			for _, f := range sortedPACS(p.PACSResults[it.ID][raw]) {
+				if !f.Confirmed() {
+					rc.PACSRefused = append(rc.PACSRefused, f)
+				}
+			}
+		}
 	}
 	for _, q := range quarantined {
 		rc.Quarantined = append(rc.Quarantined, *q)
@@ -335,9 +371,9 @@ func (c *Core) importItem(ctx context.Context, r *jobRun, p *importParams, work 
 		return nil, &openError{err}
 	}
 	results := studyResults(m, it.ID, tmpDst)
-	if p.StowURL != "" {
+	if len(p.importTargets()) > 0 {
 		r.SetPhase(string(transfer.StateStoring))
-		if err := c.stowStudies(ctx, filepath.Join(tmpDst, "files"), m, p.StowURL, results); err != nil {
+		if err := c.storePACS(ctx, r, p, it.ID, filepath.Join(tmpDst, "files"), m, results); err != nil {
 			return nil, err
 		}
 	}

@@ -345,6 +345,12 @@ func (st *settingsStore) save(s Settings) error {
 				Wrap(&LockedError{Setting: name, Policy: st.policy.Path})
 		}
 	}
+	if s.PACSStowURL != cur.PACSStowURL {
+		// dicom://CALLED@host:port or http(s)://…/dicom-web
+		if err := CheckPACSTarget(s.PACSStowURL); err != nil {
+			return err
+		}
+	}
 	layer := layerFrom(s)
 	for _, name := range st.policy.Keys() {
 		layer.clear(name) // the policy's value is not the user's choice

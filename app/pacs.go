@@ -1,0 +1,330 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/dimse"
+	"github.com/bildbote/bildbote/transfer/envelope"
+	"github.com/bildbote/bildbote/transfer/stow"
+)
+
+// PACSTarget is where received studies are imported, in Bildbote's one
+// notation: dicom://CALLED@host:port[?calling=AE] for DIMSE (C-STORE
+// through transfer/dimse), http(s)://…/dicom-web for STOW-RS.
+type PACSTarget struct {
+	// Raw is the target as given (trimmed).
+	Raw string
+	// DIMSE is set for a dicom:// target.
+	DIMSE *dimse.Config
+	// StowURL is set for an http(s):// target: the DICOMweb root.
+	StowURL string
+}
+
+// String is the target for a person: an http(s) URL with its password
+// hidden.
+func (t PACSTarget) String() string {
+	if t.DIMSE != nil {
+		return t.Raw
+	}
+	if u, err := url.Parse(t.Raw); err == nil {
+		return u.Redacted()
+	}
+	return t.Raw
+}
+
+// ParsePACSTarget reads a PACS target. Errors are *i18n.UserError of
+// KindInput naming what is wrong (German and English).
+func ParsePACSTarget(s string) (PACSTarget, error) {
+	s = strings.TrimSpace(s)
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(lower, "dicom://"):
+		cfg, err := dimse.ParseTarget(s)
+		if err != nil {
+			return PACSTarget{}, err
+		}
+		return PACSTarget{Raw: s, DIMSE: &cfg}, nil
+	case strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://"):
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || u.Hostname() == "" {
+			return PACSTarget{}, i18n.NewError(i18n.KindInput, "app.pacs-target-invalid", s).WithHint("app.pacs-target-invalid.hint")
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return PACSTarget{}, i18n.NewError(i18n.KindInput, "app.pacs-target-query", s).WithHint("app.pacs-target-invalid.hint")
+		}
+		return PACSTarget{Raw: s, StowURL: strings.TrimRight(s, "/")}, nil
+	}
+	return PACSTarget{}, i18n.NewError(i18n.KindInput, "app.pacs-target-invalid", s).WithHint("app.pacs-target-invalid.hint")
+}
+
+// CheckPACSTarget is ParsePACSTarget for a caller that only validates
+// ("" is allowed: no PACS).
+func CheckPACSTarget(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	_, err := ParsePACSTarget(s)
+	return err
+}
+
+// PACSInstance is what one PACS said about one instance of a received
+// envelope.
+type PACSInstance struct {
+	ItemID         string `json:"itemId"`
+	StudyUID       string `json:"studyInstanceUID,omitempty"`
+	Target         string `json:"target"`
+	SOPInstanceUID string `json:"sopInstanceUID"`
+	// Status is "success", "warning" (stored, with a warning code such as
+	// B000 or B007), "failure" (the PACS refused it) or "not-sent" (the
+	// connection failed before the PACS answered).
+	Status string `json:"status"`
+	// Code is the DIMSE status (hex, "0000", "B000", "A700") or, for
+	// STOW-RS, the Failure Reason (0008,1197) or the HTTP status
+	// ("HTTP 409"); "" when the PACS did not answer.
+	Code    string `json:"code,omitempty"`
+	Comment string `json:"comment,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// Converted: sent re-encoded (explicit to implicit VR) because the
+	// PACS accepted only that.
+	Converted bool `json:"converted,omitempty"`
+}
+
+// Confirmed reports whether the PACS stored the instance.
+func (pi PACSInstance) Confirmed() bool { return pi.Status == "success" || pi.Status == "warning" }
+
+// Instance statuses.
+const (
+	PACSSuccess = "success"
+	PACSWarning = "warning"
+	PACSFailure = "failure"
+	PACSNotSent = "not-sent"
+)
+
+// pacsRecord is an item's per-target, per-instance outcome (target raw →
+// SOP Instance UID → result), kept in the job's params so a resumed import
+// does not send again what a PACS confirmed.
+type pacsRecord map[string]map[string]PACSInstance
+
+// importTargets are the job's PACS targets: the old single StowURL of a
+// job stored before targets existed, then PACS.
+func (p *importParams) importTargets() []string {
+	var out []string
+	if p.StowURL != "" {
+		out = append(out, p.StowURL)
+	}
+	return append(out, p.PACS...)
+}
+
+// storePACS imports every DICOM instance of an opened envelope into each
+// target, skipping what a target confirmed before (a resumed job), and
+// saves the outcome in p after each target. It fills in results'
+// Stored/Warnings/Failed counts per study (summed over the targets) and
+// their per-instance results. A transport error (nobody listens, the
+// association broke) is returned as it is (transient: the job waits and
+// resumes); instances a PACS refused fail the import (KindRefused): the
+// envelope is then not acknowledged and stays on the portal.
+func (c *Core) storePACS(ctx context.Context, r *jobRun, p *importParams, itemID, filesDir string, m *envelope.Manifest, results []ImportResult) error {
+	if p.PACSResults == nil {
+		p.PACSResults = map[string]pacsRecord{}
+	}
+	rec := p.PACSResults[itemID]
+	if rec == nil {
+		rec = pacsRecord{}
+		p.PACSResults[itemID] = rec
+	}
+	study := map[string]string{}
+	var all []envelope.File
+	for _, f := range m.Files {
+		if f.SOPInstanceUID == "" {
+			continue // a document, not an instance
+		}
+		all = append(all, f)
+		study[f.SOPInstanceUID] = f.StudyUID
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	var refused []string
+	refusedN := 0
+	for _, raw := range p.importTargets() {
+		t, err := ParsePACSTarget(raw)
+		if err != nil {
+			return err
+		}
+		got := rec[raw]
+		if got == nil {
+			got = map[string]PACSInstance{}
+			rec[raw] = got
+		}
+		var todo []envelope.File
+		for _, f := range all {
+			if !got[f.SOPInstanceUID].Confirmed() {
+				todo = append(todo, f)
+			}
+		}
+		var sendErr error
+		if len(todo) > 0 {
+			var out []PACSInstance
+			if t.DIMSE != nil {
+				out, sendErr = c.storeDIMSE(ctx, t, filesDir, todo)
+			} else {
+				out, sendErr = c.storeSTOW(ctx, t, filesDir, todo)
+			}
+			for _, pi := range out {
+				pi.ItemID, pi.Target, pi.StudyUID = itemID, t.String(), study[pi.SOPInstanceUID]
+				got[pi.SOPInstanceUID] = pi
+			}
+			if err := r.SaveParams(*p); err != nil {
+				return err
+			}
+		}
+		if sendErr != nil {
+			return sendErr
+		}
+		n := 0
+		for _, f := range all {
+			if got[f.SOPInstanceUID].Status == PACSFailure || got[f.SOPInstanceUID].Status == PACSNotSent {
+				n++
+			}
+		}
+		if n > 0 {
+			refused = append(refused, t.String())
+			refusedN += n
+		}
+	}
+	idx := map[string]int{}
+	for i, res := range results {
+		idx[res.StudyUID] = i
+	}
+	for _, raw := range p.importTargets() {
+		for _, f := range all {
+			pi := rec[raw][f.SOPInstanceUID]
+			i, ok := idx[f.StudyUID]
+			if !ok {
+				continue
+			}
+			switch pi.Status {
+			case PACSSuccess:
+				results[i].Stored++
+			case PACSWarning:
+				results[i].Stored++
+				results[i].Warnings++
+			default:
+				results[i].Failed++
+			}
+			results[i].PACS = append(results[i].PACS, pi)
+		}
+	}
+	if refusedN > 0 {
+		return i18n.NewError(i18n.KindRefused, "app.pacs-failed", refusedN, len(all), strings.Join(refused, ", ")).WithHint("app.stow-failed.hint")
+	}
+	return nil
+}
+
+// storeSTOW sends files by STOW-RS and says what the PACS said about each.
+func (c *Core) storeSTOW(ctx context.Context, t PACSTarget, filesDir string, files []envelope.File) ([]PACSInstance, error) {
+	insts := make([]stow.Instance, len(files))
+	for i, f := range files {
+		insts[i] = stow.Instance{Path: filepath.Join(filesDir, filepath.FromSlash(f.Path)), Size: f.Size, SOPInstanceUID: f.SOPInstanceUID}
+	}
+	client := &stow.Client{Base: t.StowURL, HTTP: c.client}
+	client.Retry.Initial = c.cfg.RetryInitial
+	client.Retry.MaxElapsed, client.Retry.MaxBusy = c.networkBound(), c.busyBound()
+	rep, err := client.Store(ctx, insts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PACSInstance, 0, len(rep.Results))
+	for _, res := range rep.Results {
+		pi := PACSInstance{SOPInstanceUID: res.SOPInstanceUID, Status: PACSSuccess}
+		if !res.Stored {
+			pi.Status = PACSFailure
+			switch {
+			case res.FailureReason != 0:
+				pi.Code = fmt.Sprintf("%04X", res.FailureReason)
+			case res.HTTPStatus != 0:
+				pi.Code = fmt.Sprintf("HTTP %d", res.HTTPStatus)
+			}
+		}
+		out = append(out, pi)
+	}
+	return out, nil
+}
+
+// storeDIMSE sends files by C-STORE. Instances the PACS did not answer
+// for are "not-sent"; the error that ended an association is returned
+// (with what was confirmed before it).
+func (c *Core) storeDIMSE(ctx context.Context, t PACSTarget, filesDir string, files []envelope.File) ([]PACSInstance, error) {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = filepath.Join(filesDir, filepath.FromSlash(f.Path))
+	}
+	cfg := *t.DIMSE
+	results, err := dimse.StoreFiles(ctx, cfg, paths)
+	out := make([]PACSInstance, 0, len(results))
+	for i, res := range results {
+		pi := PACSInstance{SOPInstanceUID: files[i].SOPInstanceUID, Converted: res.Converted, Comment: res.ErrorComment}
+		switch {
+		case res.Responded:
+			pi.Code = fmt.Sprintf("%04X", uint16(res.Status))
+			switch res.Status.Severity() {
+			case dimse.Failure:
+				pi.Status = PACSFailure
+			case dimse.Warning:
+				pi.Status = PACSWarning
+			default:
+				pi.Status = PACSSuccess
+			}
+		case res.Err != nil && IsTransient(res.Err):
+			pi.Status = PACSNotSent
+		default:
+			pi.Status = PACSFailure
+		}
+		if res.Err != nil {
+			pi.Error, _ = i18n.Localize(i18n.EN, res.Err)
+		}
+		out = append(out, pi)
+	}
+	return out, err
+}
+
+// TestPACSTarget checks a PACS target of either kind: a C-ECHO for
+// dicom:// (timeout bounds each step; 0 = dimse's defaults), a QIDO-RS
+// search for http(s) (see TestPACS). Errors are *i18n.UserError with the
+// diagnosis.
+func (c *Core) TestPACSTarget(ctx context.Context, target string, timeout time.Duration) error {
+	t, err := ParsePACSTarget(target)
+	if err != nil {
+		return err
+	}
+	if t.DIMSE == nil {
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		return c.TestPACS(ctx, t.StowURL)
+	}
+	cfg := *t.DIMSE
+	if timeout > 0 {
+		cfg.ConnectTimeout, cfg.ARTIM, cfg.ReadTimeout, cfg.WriteTimeout = timeout, timeout, timeout, timeout
+	}
+	return dimse.Echo(ctx, cfg)
+}
+
+// sortedPACS is a target's results in SOP Instance UID order.
+func sortedPACS(m map[string]PACSInstance) []PACSInstance {
+	out := make([]PACSInstance, 0, len(m))
+	for _, pi := range m {
+		out = append(out, pi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SOPInstanceUID < out[j].SOPInstanceUID })
+	return out
+}

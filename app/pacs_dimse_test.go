@@ -1,0 +1,254 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/testkit/orthanc"
+)
+
+// TestReceiveIntoDIMSE: an envelope sent through the real portal is
+// imported by DIMSE C-STORE into three PACS at once, all real: a dcmtk
+// storescp, Orthanc's DICOM port, and a second storescp that is not
+// running yet. The import waits (connection refused is transient), the
+// second storescp is started, the job is resumed, and then: every
+// instance arrived at every PACS, and the first storescp received exactly
+// one C-STORE per instance (its log counted) — the resumed run did not send again what it had confirmed. A receive
+// afterwards finds nothing to do.
+func TestReceiveIntoDIMSE(t *testing.T) { orthanc.Run(t, "TestReceiveIntoDIMSEInside") }
+
+func TestReceiveIntoDIMSEInside(t *testing.T) {
+	orthanc.URL(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	portA, portB := freeTCPPort(t), freeTCPPort(t)
+	storesA := startStorescp(t, dirA, portA)
+	targets := []string{
+		fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?calling=BILDBOTE", portA),
+		"dicom://ORTHANC@127.0.0.1:4242",
+		fmt.Sprintf("dicom://LATE@127.0.0.1:%d", portB),
+	}
+	p := startPortal(t, t.TempDir())
+	cl := newClinic(t, p, "bM1X")
+	cdDir, cd := generateCD(t, 12)
+	practice := openCore(t, app.Config{})
+	job, err := send(t, practice, p.url, "bM1X", cdDir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := wait(t, practice, job); j.State != app.StateDone {
+		t.Fatalf("send: %s %+v", j.State, j.Error)
+	}
+	ij, err := cl.core.StartImport(app.ImportRequest{Portal: p.url, Inbox: "bM1X", APIKey: cl.apiKey, PACS: targets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The third PACS refuses connections: the job waits for it.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		j, err := cl.core.Job(ij.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == app.StateWaiting || (j.State == app.StateRunning && !j.RetryAt.IsZero()) {
+			break
+		}
+		if j.State.Final() {
+			t.Fatalf("import ended %s (%+v) while a PACS was down, want it to wait", j.State, j.Error)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("import did not wait for the missing PACS: %s", j.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := storesA(); n != cd.Files {
+		t.Fatalf("before the resume storescp A received %d C-STOREs, want %d", n, cd.Files)
+	}
+	startStorescp(t, dirB, portB)
+	if err := cl.core.RetryNow(ij.ID); err != nil {
+		t.Fatal(err)
+	}
+	ij = wait(t, cl.core, ij)
+	if ij.State != app.StateDone {
+		t.Fatalf("import: %s %+v", ij.State, ij.Error)
+	}
+	if n := storesA(); n != cd.Files {
+		t.Errorf("storescp A received %d C-STOREs, want %d (each instance once)", n, cd.Files)
+	}
+	if n := countFiles(t, dirA); n != cd.Files {
+		t.Errorf("storescp A has %d files, want %d", n, cd.Files)
+	}
+	if n := countFiles(t, dirB); n != cd.Files {
+		t.Errorf("storescp B has %d files, want %d", n, cd.Files)
+	}
+	var instances []string
+	getJSON(t, orthanc.URL(t)+"/instances", &instances)
+	if len(instances) != cd.Files {
+		t.Errorf("Orthanc has %d instances, want %d", len(instances), cd.Files)
+	}
+	stored, perTarget := 0, map[string]int{}
+	for _, r := range ij.Receipt.Imported {
+		stored += r.Stored
+		if r.Failed != 0 || !r.Acked {
+			t.Errorf("result %+v", r)
+		}
+		for _, pi := range r.PACS {
+			if pi.Status != app.PACSSuccess || pi.Code != "0000" || pi.SOPInstanceUID == "" || pi.StudyUID != r.StudyUID {
+				t.Errorf("instance result %+v", pi)
+			}
+			perTarget[pi.Target]++
+		}
+	}
+	if stored != 3*cd.Files {
+		t.Errorf("%d stored, want %d (3 PACS × %d)", stored, 3*cd.Files, cd.Files)
+	}
+	for _, tg := range targets {
+		if perTarget[tg] != cd.Files {
+			t.Errorf("%s: %d instance results, want %d", tg, perTarget[tg], cd.Files)
+		}
+	}
+	again, err := cl.core.StartImport(app.ImportRequest{Portal: p.url, Inbox: "bM1X", APIKey: cl.apiKey, PACS: targets})
+	if err != nil || again != nil {
+		t.Errorf("second receive: job %v, %v; want nothing to do", again, err)
+	}
+	if n := storesA(); n != cd.Files {
+		t.Errorf("after a second receive storescp A received %d C-STOREs, want %d", n, cd.Files)
+	}
+}
+
+// TestReceiveDIMSERefused: a PACS that refuses the association (storescp
+// --refuse) fails the import for good: the envelope stays on the portal,
+// the receipt lists each instance as not taken, with the reason.
+func TestReceiveDIMSERefused(t *testing.T) { orthanc.Run(t, "TestReceiveDIMSERefusedInside") }
+
+func TestReceiveDIMSERefusedInside(t *testing.T) {
+	orthanc.URL(t)
+	port := freeTCPPort(t)
+	startStorescp(t, t.TempDir(), port, "--refuse")
+	p := startPortal(t, t.TempDir())
+	cl := newClinic(t, p, "bM1X")
+	cdDir, cd := generateCD(t, 10)
+	practice := openCore(t, app.Config{})
+	job, err := send(t, practice, p.url, "bM1X", cdDir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := wait(t, practice, job); j.State != app.StateDone {
+		t.Fatalf("send: %s %+v", j.State, j.Error)
+	}
+	ij, err := cl.core.StartImport(app.ImportRequest{Portal: p.url, Inbox: "bM1X", APIKey: cl.apiKey,
+		PACS: []string{fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", port)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ij = wait(t, cl.core, ij)
+	if ij.State != app.StateFailed {
+		t.Fatalf("import: %s, want failed", ij.State)
+	}
+	if ij.Receipt == nil || len(ij.Receipt.PACSRefused) != cd.Files {
+		t.Fatalf("receipt %+v, want %d refused instances", ij.Receipt, cd.Files)
+	}
+	for _, pi := range ij.Receipt.PACSRefused {
+		if pi.Confirmed() || pi.Error == "" {
+			t.Errorf("refused instance %+v", pi)
+		}
+	}
+	items, err := cl.core.InboxList(context.Background(), p.url, "bM1X", cl.apiKey)
+	if err != nil || len(items) != 1 {
+		t.Errorf("inbox after a refused import: %d items, %v; want the envelope kept", len(items), err)
+	}
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// lockedBuffer is a log written by a process and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startStorescp runs dcmtk's storescp on port, writing the received
+// instances into dir, and stops it by its PID at the end. The function
+// returned counts the C-STORE requests it received so far (its -v log),
+// so a second C-STORE of the same instance shows.
+func startStorescp(t *testing.T, dir string, port int, extra ...string) (stores func() int) {
+	t.Helper()
+	bin := corpus.Tool(t, "storescp")
+	args := append([]string{"-v", "-od", dir}, extra...)
+	cmd := exec.Command(bin, append(args, strconv.Itoa(port))...)
+	log := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("storescp log:\n%s", log.String())
+		}
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return func() int { return strings.Count(log.String(), "Received Store Request") }
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("storescp does not listen on %s: %v\n%s", addr, err, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
