@@ -328,6 +328,27 @@ func kases() []kase {
 				"dlx": permanent(transfer.ReasonRefused), "stow": gaveUp(transfer.ReasonStalled, transfer.ReasonReset, transfer.ReasonNetwork)},
 		},
 		{
+			// A server that takes the request and never answers: the
+			// header timeout (here 200 ms; 5 min by default) is a
+			// timeout, retried within the bound.
+			name: "no answer at all", at: all(request),
+			setup: func(t *testing.T, tg target, at phase) (string, *http.Client, func(*testing.T)) {
+				done := make(chan struct{})
+				hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					c.Requests.Add(1)
+					select {
+					case <-r.Context().Done():
+					case <-done:
+					}
+				})
+				srv := httptest.NewServer(tg.serve(hang, at))
+				t.Cleanup(srv.Close)
+				t.Cleanup(func() { close(done) }) // before Close, which waits for the handlers
+				return srv.URL, httpclient.New(httpclient.Options{ResponseHeaderTimeout: 200 * time.Millisecond}), func(*testing.T) {}
+			},
+			expect: allWant(gaveUp(transfer.ReasonTimeout, transfer.ReasonStalled)),
+		},
+		{
 			name: "unreadable answer", at: map[string]phase{"tus": request, "stow": request},
 			setup:  plain(hostile.Status(&c, http.StatusOK, hostileBody)),
 			expect: allWant(permanent(transfer.ReasonProtocol)),
