@@ -287,7 +287,12 @@ func (c *Core) storeDIMSE(ctx context.Context, t PACSTarget, filesDir string, fi
 		default:
 			pi.Status = PACSFailure
 		}
-		if res.Err != nil {
+		switch {
+		case !res.Responded && err != nil && IsTransient(res.Err):
+			// Not sent because the association failed: say why it did
+			// (refused, rejected AE title…), not only that it did.
+			pi.Error, _ = i18n.Localize(i18n.EN, err)
+		case res.Err != nil:
 			pi.Error, _ = i18n.Localize(i18n.EN, res.Err)
 		}
 		out = append(out, pi)

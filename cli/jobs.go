@@ -210,9 +210,48 @@ func printJobResult(e *env, pr printer, j *app.Job) {
 				line += " " + tr(e, "cli.receive.stored", r.Stored, r.Failed)
 			}
 			fmt.Fprintln(w, line)
+			printPACSInstances(e, w, r.PACS)
 		}
+		printPACSInstances(e, w, rc.PACSRefused)
 		for _, q := range rc.Quarantined {
 			fmt.Fprintln(w, tr(e, "cli.receive.quarantined", q.ItemID, q.ReasonText(e.lang), q.ID))
 		}
 	})
+}
+
+// printPACSInstances prints, per PACS target, how many instances it
+// stored, and one line for each instance it did not simply store (a
+// warning, a failure, not sent) with its status code and comment. The
+// --json receipt has every instance.
+func printPACSInstances(e *env, w io.Writer, insts []app.PACSInstance) {
+	var order []string
+	count := map[string]int{}
+	for _, pi := range insts {
+		if _, ok := count[pi.Target]; !ok {
+			order = append(order, pi.Target)
+			count[pi.Target] = 0
+		}
+		if pi.Confirmed() {
+			count[pi.Target]++
+		}
+	}
+	for _, t := range order {
+		fmt.Fprintln(w, "  "+tr(e, "cli.receive.pacs-target", t, count[t]))
+		for _, pi := range insts {
+			if pi.Target != t || pi.Status == app.PACSSuccess {
+				continue
+			}
+			line := "    " + tr(e, "cli.receive.pacs-"+pi.Status, pi.SOPInstanceUID)
+			if pi.Code != "" {
+				line += " [" + pi.Code + "]"
+			}
+			if pi.Comment != "" {
+				line += " " + pi.Comment
+			}
+			if pi.Error != "" && pi.Status != app.PACSWarning {
+				line += " – " + pi.Error
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
 }

@@ -18,7 +18,11 @@ func apiKeyFrom(flag string) string {
 }
 
 // bildbote-cli receive --portal URL --inbox CODE --api-key KEY [--to DIR]
-// [--stow URL] [--watch [--interval D]] [--list]
+// [--pacs TARGET]... [--watch [--interval D]] [--list]
+//
+// TARGET is dicom://CALLED@host:port[?calling=AE] (C-STORE) or
+// http(s)://…/dicom-web (STOW-RS); --pacs may be repeated, --stow is the
+// older name of the same flag.
 func runReceive(e *env, args []string) int {
 	var cf coreFlags
 	fs := newFlags("receive")
@@ -26,7 +30,9 @@ func runReceive(e *env, args []string) int {
 	inbox := fs.String("inbox", "", "")
 	apiKeyFlag := fs.String("api-key", "", "")
 	to := fs.String("to", "", "")
-	stow := fs.String("stow", "", "")
+	var pacs stringList
+	fs.Var(&pacs, "pacs", "")
+	fs.Var(&pacs, "stow", "")
 	watch := fs.Bool("watch", false, "")
 	interval := fs.Duration("interval", time.Minute, "")
 	listOnly := fs.Bool("list", false, "")
@@ -34,6 +40,11 @@ func runReceive(e *env, args []string) int {
 		return code
 	}
 	pr := e.printer(cf.json)
+	for _, t := range pacs {
+		if _, err := app.ParsePACSTarget(t); err != nil {
+			return pr.Error(err)
+		}
+	}
 	core, err := e.open(&cf)
 	if err != nil {
 		return pr.Error(err)
@@ -65,7 +76,7 @@ func runReceive(e *env, args []string) int {
 	// us, refused by the PACS): --watch does not fetch them every round.
 	refused := map[string]bool{}
 	for {
-		req := app.ImportRequest{Portal: cf.portal, Inbox: *inbox, APIKey: apiKey, ToDir: *to, StowURL: *stow}
+		req := app.ImportRequest{Portal: cf.portal, Inbox: *inbox, APIKey: apiKey, ToDir: *to, PACS: pacs}
 		if *watch && len(refused) > 0 {
 			items, err := core.InboxList(e.ctx, cf.portal, *inbox, apiKey)
 			if err != nil {

@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/gencd"
+	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/testkit/orthanc"
+	"github.com/bildbote/bildbote/portal"
+)
+
+// TestReceivePACS: bildbote-cli against real peers — the reference portal
+// over loopback, dcmtk storescp and Orthanc (DICOM port and DICOMweb),
+// inside a private network namespace. send, then receive --pacs
+// dicom://… --stow http://…/dicom-web: every instance arrives at both,
+// the --json receipt has one result per instance and target; a PACS that
+// refuses the association fails the receive with exit 4 and the text
+// printer names each instance not taken; pacs test answers for both
+// notations.
+func TestReceivePACS(t *testing.T) { orthanc.Run(t, "TestReceivePACSInside") }
+
+func TestReceivePACSInside(t *testing.T) {
+	base := orthanc.URL(t)
+	work := t.TempDir()
+	t.Setenv("BILDBOTE_POLICY", "")
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(work, "config"))
+	t.Setenv("LANG", "en_US.UTF-8")
+	t.Setenv("BILDBOTE_KEY_PASSPHRASE", "correct horse battery staple")
+	clinicState, practiceState := filepath.Join(work, "clinic"), filepath.Join(work, "practice")
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Main(args, strings.NewReader(""), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, out, errs := run("keys", "init", "--json", "--state", clinicState); code != 0 {
+		t.Fatalf("keys init: %d %s %s", code, out, errs)
+	}
+	core, err := app.Open(app.Config{StateDir: clinicState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := core.InitClinicKey()
+	core.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	portalURL, apiKey := startTestPortal(t, filepath.Join(work, "portal"), key.Recipient)
+	cd := filepath.Join(work, "cd")
+	res, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendCD := func() {
+		t.Helper()
+		if code, out, errs := run("send", "--state", practiceState, "--portal", portalURL, "--to", "bM1X", "--sender", "Praxis Dr. Weiß", cd); code != 0 {
+			t.Fatalf("send: %d %s %s", code, out, errs)
+		}
+	}
+	sendCD()
+	port := freePortCLI(t)
+	stores := storescp(t, filepath.Join(work, "scp"), port)
+	dicomTarget := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?calling=BILDBOTE", port)
+	stowTarget := base + orthanc.DICOMwebRoot
+	code, out, errs := run("receive", "--json", "--state", clinicState, "--portal", portalURL, "--inbox", "bM1X", "--api-key", apiKey,
+		"--pacs", dicomTarget, "--stow", stowTarget)
+	if code != 0 {
+		t.Fatalf("receive --pacs: exit %d\n%s\n%s", code, out, errs)
+	}
+	var j app.Job
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("receive --json: %v\n%s", err, out)
+	}
+	perTarget := map[string]int{}
+	for _, r := range j.Receipt.Imported {
+		for _, pi := range r.PACS {
+			if !pi.Confirmed() || pi.SOPInstanceUID == "" {
+				t.Errorf("instance %+v", pi)
+			}
+			perTarget[pi.Target]++
+		}
+	}
+	if perTarget[dicomTarget] != res.Files || perTarget[stowTarget] != res.Files {
+		t.Errorf("results per target %v, want %d for each of %s and %s", perTarget, res.Files, dicomTarget, stowTarget)
+	}
+	if n := stores(); n != res.Files {
+		t.Errorf("storescp received %d C-STOREs, want %d", n, res.Files)
+	}
+	var instances []string
+	resp, err := http.Get(base + "/instances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&instances)
+	resp.Body.Close()
+	if len(instances) != res.Files {
+		t.Errorf("Orthanc has %d instances, want %d", len(instances), res.Files)
+	}
+	// Nothing left: a second receive sends nothing.
+	if code, out, errs := run("receive", "--state", clinicState, "--portal", portalURL, "--inbox", "bM1X", "--api-key", apiKey, "--pacs", dicomTarget); code != 0 || !strings.Contains(errs+out, "empty") {
+		t.Errorf("second receive: %d %q %q", code, out, errs)
+	}
+	if n := stores(); n != res.Files {
+		t.Errorf("after a second receive storescp received %d C-STOREs, want %d", n, res.Files)
+	}
+
+	// A PACS that refuses us: exit 4, each instance named.
+	sendCD()
+	refusing := freePortCLI(t)
+	storescp(t, filepath.Join(work, "scp2"), refusing, "--refuse")
+	code, out, errs = run("receive", "--state", clinicState, "--portal", portalURL, "--inbox", "bM1X", "--api-key", apiKey,
+		"--pacs", fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", refusing))
+	if code != ExitRefused {
+		t.Errorf("receive into a refusing PACS: exit %d, want %d\n%s\n%s", code, ExitRefused, out, errs)
+	}
+	if n := strings.Count(out, "not sent: "); n != res.Files {
+		t.Errorf("text output names %d instances not sent, want %d:\n%s", n, res.Files, out)
+	}
+
+	// pacs test, both notations.
+	if code, out, errs := run("pacs", "test", "--state", clinicState, stowTarget); code != 0 || !strings.Contains(out, "QIDO-RS") {
+		t.Errorf("pacs test %s: %d %q %q", stowTarget, code, out, errs)
+	}
+	if code, out, errs := run("pacs", "test", dicomTarget); code != 0 || !strings.Contains(out, "C-ECHO") {
+		t.Errorf("pacs test %s: %d %q %q", dicomTarget, code, out, errs)
+	}
+	if code, _, errs := run("pacs", "test", "--state", clinicState, base+"/nothing-here"); code != ExitInput || !strings.Contains(errs, "no DICOMweb service") {
+		t.Errorf("pacs test without DICOMweb: %d %q", code, errs)
+	}
+	if code, _, errs := run("pacs", "test", "pacs.local:104"); code != ExitInput || !strings.Contains(errs, "not a PACS address") {
+		t.Errorf("pacs test without scheme: %d %q", code, errs)
+	}
+	t.Setenv("LANG", "de_DE.UTF-8")
+	if code, _, errs := run("receive", "--state", clinicState, "--portal", portalURL, "--inbox", "bM1X", "--api-key", apiKey, "--pacs", "ftp://pacs"); code != ExitInput || !strings.Contains(errs, "keine PACS-Adresse") {
+		t.Errorf("receive --pacs ftp:// in German: %d %q", code, errs)
+	}
+}
+
+// startTestPortal runs the reference portal on loopback with inbox bM1X
+// for recipient and returns its URL and the inbox's API key.
+func startTestPortal(t *testing.T, dir, recipient string) (string, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	srv, err := portal.New(portal.Config{DataDir: dir, PublicURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	res, err := srv.Store().AddCommunity(context.Background(), portal.AddCommunityRequest{Code: "bM1X", Name: "Klinik Süd", Recipients: []string{recipient}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url, res.APIKey
+}
+
+func freePortCLI(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// storescp runs dcmtk's storescp on port (stopped by its PID at the end)
+// and returns a counter of the C-STORE requests it received (its -v log).
+func storescp(t *testing.T, dir string, port int, extra ...string) func() int {
+	t.Helper()
+	bin := corpus.Tool(t, "storescp")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append(append([]string{"-v", "-od", dir}, extra...), strconv.Itoa(port))...)
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("storescp log:\n%s", log.String())
+		}
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return func() int { return strings.Count(log.String(), "Received Store Request") }
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("storescp does not listen on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
