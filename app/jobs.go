@@ -260,6 +260,13 @@ type SavedStudy struct {
 	Dir    string `json:"dir"`
 	Files  int    `json:"files"`
 	Bytes  int64  `json:"bytes"`
+	// Stored, Warnings, Failed and PACS: what the PACS targets of a save
+	// into the PACS said (see ImportResult); Dir is "" when no copy was
+	// kept.
+	Stored   int            `json:"stored,omitempty"`
+	Warnings int            `json:"warnings,omitempty"`
+	Failed   int            `json:"failed,omitempty"`
+	PACS     []PACSInstance `json:"pacs,omitempty"`
 }
 
 // ImportResult is the outcome for one study of one envelope.

@@ -139,9 +139,18 @@ func (c *Core) storePACS(ctx context.Context, r *jobRun, p *importParams, itemID
 		rec = pacsRecord{}
 		p.PACSResults[itemID] = rec
 	}
+	return c.storeFilesPACS(ctx, p.importTargets(), rec, func() error { return r.SaveParams(*p) }, itemID, filesDir, m.Files, results)
+}
+
+// storeFilesPACS is storePACS for any job: files (relative to filesDir,
+// slash-separated; those without a SOP Instance UID are skipped) go into
+// each target; rec holds what each target said before and gets what it
+// says now; save persists rec after each target. A file whose study is
+// not among results counts for results[0] when there is only one.
+func (c *Core) storeFilesPACS(ctx context.Context, targets []string, rec pacsRecord, save func() error, itemID, filesDir string, files []envelope.File, results []ImportResult) error {
 	study := map[string]string{}
 	var all []envelope.File
-	for _, f := range m.Files {
+	for _, f := range files {
 		if f.SOPInstanceUID == "" {
 			continue // a document, not an instance
 		}
@@ -153,7 +162,7 @@ func (c *Core) storePACS(ctx context.Context, r *jobRun, p *importParams, itemID
 	}
 	var refused []string
 	refusedN := 0
-	for _, raw := range p.importTargets() {
+	for _, raw := range targets {
 		t, err := ParsePACSTarget(raw)
 		if err != nil {
 			return err
@@ -181,7 +190,7 @@ func (c *Core) storePACS(ctx context.Context, r *jobRun, p *importParams, itemID
 				pi.ItemID, pi.Target, pi.StudyUID = itemID, t.String(), study[pi.SOPInstanceUID]
 				got[pi.SOPInstanceUID] = pi
 			}
-			if err := r.SaveParams(*p); err != nil {
+			if err := save(); err != nil {
 				return err
 			}
 		}
@@ -203,10 +212,13 @@ func (c *Core) storePACS(ctx context.Context, r *jobRun, p *importParams, itemID
 	for i, res := range results {
 		idx[res.StudyUID] = i
 	}
-	for _, raw := range p.importTargets() {
+	for _, raw := range targets {
 		for _, f := range all {
 			pi := rec[raw][f.SOPInstanceUID]
 			i, ok := idx[f.StudyUID]
+			if !ok && len(results) == 1 {
+				i, ok = 0, true
+			}
 			if !ok {
 				continue
 			}

@@ -252,3 +252,81 @@ func countFiles(t *testing.T, dir string) int {
 	})
 	return n
 }
+
+// TestRedeemIntoDIMSE: a patient's code redeemed at the clinic goes
+// straight into the PACS — a real storescp and Orthanc's DICOM port —
+// first without a copy (nothing stays in the library, documents are left
+// out), then into Orthanc with a copy in a folder.
+func TestRedeemIntoDIMSE(t *testing.T) { orthanc.Run(t, "TestRedeemIntoDIMSEInside") }
+
+func TestRedeemIntoDIMSEInside(t *testing.T) {
+	base := orthanc.URL(t)
+	port := freeTCPPort(t)
+	stores := startStorescp(t, t.TempDir(), port)
+	p := startPortal(t, t.TempDir())
+	cdDir, cd := generateCD(t, 20)
+	pa := cd.Patients[0]
+	want := 0
+	for _, st := range pa.Studies {
+		want += st.Files
+	}
+	code := p.issueCode(cdDir, pa, time.Now().Add(72*time.Hour))
+	lib := t.TempDir()
+	core := openCore(t, app.Config{LibraryDir: lib})
+	s, _, err := redeem(t, core, p.url, code, germanDate(pa.BirthDate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", port)
+	job, err := core.StartSaveWith(s, nil, "", app.SaveOptions{PACS: []string{target}, NoCopy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := wait(t, core, job)
+	if j.State != app.StateDone {
+		t.Fatalf("save into the PACS: %s %+v", j.State, j.Error)
+	}
+	if n := stores(); n != want {
+		t.Errorf("storescp received %d C-STOREs, want %d", n, want)
+	}
+	results := 0
+	for _, sv := range j.Receipt.Saved {
+		if sv.Dir != "" || sv.Failed != 0 || sv.Stored != len(sv.PACS) {
+			t.Errorf("saved %+v", sv)
+		}
+		for _, pi := range sv.PACS {
+			if pi.Status != app.PACSSuccess || pi.Target != target || pi.StudyUID == "" {
+				t.Errorf("instance %+v", pi)
+			}
+			results++
+		}
+	}
+	if results != want {
+		t.Errorf("%d instance results, want %d", results, want)
+	}
+	if entries, _ := os.ReadDir(lib); len(entries) != 0 {
+		t.Errorf("the library holds %d entries after a save without copy", len(entries))
+	}
+
+	copyDir := t.TempDir()
+	job, err = core.StartSaveWith(s, nil, copyDir, app.SaveOptions{PACS: []string{"dicom://ORTHANC@127.0.0.1:4242"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j = wait(t, core, job); j.State != app.StateDone {
+		t.Fatalf("save into Orthanc with a copy: %s %+v", j.State, j.Error)
+	}
+	var instances []string
+	getJSON(t, base+"/instances", &instances)
+	if len(instances) != want {
+		t.Errorf("Orthanc has %d instances, want %d", len(instances), want)
+	}
+	for _, sv := range j.Receipt.Saved {
+		if sv.Dir == "" {
+			t.Errorf("no copy kept: %+v", sv)
+		}
+	}
+	if n := countFiles(t, copyDir); n < want {
+		t.Errorf("the copy has %d files, want at least %d", n, want)
+	}
+}

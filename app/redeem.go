@@ -219,6 +219,12 @@ type saveParams struct {
 	// chosen folder); every file operation is rooted there. Jobs stored
 	// before it existed have their WorkDir directly inside it.
 	Dir string `json:"dir,omitempty"`
+	// PACS are targets every study goes into (StartSaveWith); with
+	// NoCopy nothing stays in Dir. PACSResults: per item, per target,
+	// per instance, so a resumed job sends nothing twice.
+	PACS        []string              `json:"pacs,omitempty"`
+	NoCopy      bool                  `json:"noCopy,omitempty"`
+	PACSResults map[string]pacsRecord `json:"pacsResults,omitempty"`
 }
 
 type saveItem struct {
@@ -230,12 +236,20 @@ type saveItem struct {
 	Saved    string `json:"saved,omitempty"`
 	Count    int    `json:"count,omitempty"`
 	Bytes    int64  `json:"bytes,omitempty"`
+	// Stored, Warnings, Failed: instances the PACS targets took (summed).
+	Stored   int `json:"stored,omitempty"`
+	Warnings int `json:"warnings,omitempty"`
+	Failed   int `json:"failed,omitempty"`
 }
 
 // StartSave downloads the items (nil = all) into dir ("" = the library)
 // as <dir>/<patient name> <birth date>/<study date> <description>/, each a
 // complete IHE PDI file-set with its DICOMDIR; documents go beside it.
 func (c *Core) StartSave(s *RedeemSession, itemIDs []string, dir string) (*Job, error) {
+	return c.startSave(s, itemIDs, dir, nil, false)
+}
+
+func (c *Core) startSave(s *RedeemSession, itemIDs []string, dir string, pacs []string, noCopy bool) (*Job, error) {
 	s.mu.Lock()
 	items, sess := s.Items, s.sess
 	s.mu.Unlock()
@@ -254,11 +268,14 @@ func (c *Core) StartSave(s *RedeemSession, itemIDs []string, dir string) (*Job, 
 		want[id] = true
 	}
 	id := newJobID()
-	p := saveParams{Session: s.ID, CodeID: s.ID, WorkDir: filepath.Join(dir, ".bildbote-"+id), Dir: dir}
+	p := saveParams{Session: s.ID, CodeID: s.ID, WorkDir: filepath.Join(dir, ".bildbote-"+id), Dir: dir, PACS: pacs, NoCopy: noCopy}
 	owner := soleOwner(items)
 	for _, it := range items {
 		if len(want) > 0 && !want[it.ID] {
 			continue
+		}
+		if noCopy && it.MIMEType != "application/zip" {
+			continue // a document: no DICOM for the PACS, and no copy wanted
 		}
 		if it.PatientName == "" && owner != nil {
 			// A report without patient data belongs to the code's only patient.
@@ -355,6 +372,16 @@ func runSave(ctx context.Context, r *jobRun) error {
 			continue
 		}
 		if err := c.saveItem(ctx, r, s, &p, root, it, doneBytes); err != nil {
+			if len(p.PACS) > 0 && !IsTransient(err) && ctx.Err() == nil {
+				// What the PACS refused, per instance.
+				rc := &Receipt{}
+				for _, pi := range p.savedPACS(it.ID) {
+					if !pi.Confirmed() {
+						rc.PACSRefused = append(rc.PACSRefused, pi)
+					}
+				}
+				r.SetReceipt(rc)
+			}
 			return err
 		}
 		doneBytes += it.Bytes
@@ -362,13 +389,15 @@ func runSave(ctx context.Context, r *jobRun) error {
 		if err := r.SaveParams(p); err != nil {
 			return err
 		}
-		saved := it.Saved
-		c.updateCode(p.CodeID, func(rc *RedeemedCode) { rc.Saved = append(rc.Saved, saved) })
+		if saved := it.Saved; saved != "" {
+			c.updateCode(p.CodeID, func(rc *RedeemedCode) { rc.Saved = append(rc.Saved, saved) })
+		}
 	}
 	r.SetItems(len(p.Items), len(p.Items))
 	rc := &Receipt{}
 	for _, it := range p.Items {
-		rc.Saved = append(rc.Saved, SavedStudy{ItemID: it.ID, Dir: it.Saved, Files: it.Count, Bytes: it.Bytes})
+		rc.Saved = append(rc.Saved, SavedStudy{ItemID: it.ID, Dir: it.Saved, Files: it.Count, Bytes: it.Bytes,
+			Stored: it.Stored, Warnings: it.Warnings, Failed: it.Failed, PACS: p.savedPACS(it.ID)})
 	}
 	r.SetReceipt(rc)
 	os.RemoveAll(p.WorkDir)
@@ -424,6 +453,17 @@ func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *sav
 	zr, err := safezip.ExtractFile(ctx, dl, tmp, safezip.Limits{}, nil)
 	if err != nil {
 		return err
+	}
+	if len(p.PACS) > 0 {
+		if err := c.storeSavedPACS(ctx, r, p, it, tmp); err != nil {
+			os.RemoveAll(tmp)
+			return err
+		}
+	}
+	if p.NoCopy {
+		os.RemoveAll(tmp)
+		it.Done, it.Count, it.Bytes = true, zr.Files, res.Size
+		return nil
 	}
 	dst := uniqueRootDir(root, filepath.ToSlash(target))
 	if err := root.Rename(filepath.Join(work, local), dst); err != nil {

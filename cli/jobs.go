@@ -199,7 +199,12 @@ func printJobResult(e *env, pr printer, j *app.Job) {
 			fmt.Fprintln(w, tr(e, "cli.send.sha256", u.SHA256))
 		}
 		for _, s := range rc.Saved {
-			fmt.Fprintln(w, tr(e, "cli.redeem.saved", s.Dir, s.Files))
+			if s.Dir != "" {
+				fmt.Fprintln(w, tr(e, "cli.redeem.saved", s.Dir, s.Files))
+			} else {
+				fmt.Fprintln(w, tr(e, "cli.redeem.into-pacs", s.ItemID, s.Files))
+			}
+			printPACSInstances(e, w, s.PACS)
 		}
 		for _, r := range rc.Imported {
 			line := tr(e, "cli.receive.imported", r.ItemID, r.Files)

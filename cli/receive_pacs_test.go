@@ -30,7 +30,8 @@ import (
 // dicom://… --stow http://…/dicom-web: every instance arrives at both,
 // the --json receipt has one result per instance and target; a PACS that
 // refuses the association fails the receive with exit 4 and the text
-// printer names each instance not taken; pacs test answers for both
+// printer names each instance not taken; redeem --pacs puts a patient's
+// code into storescp without a copy; pacs test answers for both
 // notations.
 func TestReceivePACS(t *testing.T) { orthanc.Run(t, "TestReceivePACSInside") }
 
@@ -59,12 +60,12 @@ func TestReceivePACSInside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	portalURL, apiKey := startTestPortal(t, filepath.Join(work, "portal"), key.Recipient)
 	cd := filepath.Join(work, "cd")
 	res, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
+	portalURL, apiKey, issue := startTestPortal(t, filepath.Join(work, "portal"), key.Recipient, cd, res.Patients[0])
 	sendCD := func() {
 		t.Helper()
 		if code, out, errs := run("send", "--state", practiceState, "--portal", portalURL, "--to", "bM1X", "--sender", "Praxis Dr. Weiß", cd); code != 0 {
@@ -131,6 +132,24 @@ func TestReceivePACSInside(t *testing.T) {
 		t.Errorf("text output names %d instances not sent, want %d:\n%s", n, res.Files, out)
 	}
 
+	// redeem --pacs: a patient's code straight into the PACS, no copy.
+	pa := res.Patients[0]
+	patientFiles := 0
+	for _, st := range pa.Studies {
+		patientFiles += st.Files
+	}
+	before := stores()
+	code, out, errs = run("redeem", "--state", clinicState, "--portal", portalURL, "--dob", pa.BirthDate, "--pacs", dicomTarget, issue())
+	if code != 0 || !strings.Contains(out, "Into the PACS: ") || !strings.Contains(out, dicomTarget+": ") {
+		t.Errorf("redeem --pacs: %d\n%s\n%s", code, out, errs)
+	}
+	if n := stores() - before; n != patientFiles {
+		t.Errorf("redeem --pacs sent %d C-STOREs, want %d", n, patientFiles)
+	}
+	if code, _, errs := run("redeem", "--state", clinicState, "--portal", portalURL, "--dob", pa.BirthDate, "--copy", issue()); code != ExitUsage || !strings.Contains(errs, "--copy") {
+		t.Errorf("redeem --copy without --pacs: %d %q", code, errs)
+	}
+
 	// pacs test, both notations.
 	if code, out, errs := run("pacs", "test", "--state", clinicState, stowTarget); code != 0 || !strings.Contains(out, "QIDO-RS") {
 		t.Errorf("pacs test %s: %d %q %q", stowTarget, code, out, errs)
@@ -151,8 +170,9 @@ func TestReceivePACSInside(t *testing.T) {
 }
 
 // startTestPortal runs the reference portal on loopback with inbox bM1X
-// for recipient and returns its URL and the inbox's API key.
-func startTestPortal(t *testing.T, dir, recipient string) (string, string) {
+// for recipient and returns its URL, the inbox's API key and a function
+// issuing a code for patient pa of the CD at cd (date of birth asked).
+func startTestPortal(t *testing.T, dir, recipient, cd string, pa *gencd.Patient) (string, string, func() string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -171,7 +191,21 @@ func startTestPortal(t *testing.T, dir, recipient string) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return url, res.APIKey
+	issue := func() string {
+		t.Helper()
+		rid := portal.NewRecordID()
+		st, err := portal.StageItems(context.Background(), dir, rid, []string{cd}, portal.StageOptions{PatientID: pa.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := srv.Store().IssueCode(context.Background(), portal.IssueRequest{RecordID: rid, Items: st.Items, ExpiresAt: time.Now().Add(24 * time.Hour),
+			Questions: []portal.QuestionSpec{{Type: portal.QuestionBirthDate, Answer: pa.BirthDate}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Code
+	}
+	return url, res.APIKey, issue
 }
 
 func freePortCLI(t *testing.T) int {

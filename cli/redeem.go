@@ -14,7 +14,12 @@ import (
 
 // bildbote-cli redeem [--portal URL] [--dob DATE | --dob-file FILE |
 // --answer ID=VALUE… | --answer-file FILE] [--item ID…] [--out DIR]
-// [--expires DATE] [--list] [--code-file FILE] [CODE|URL|IMAGE]
+// [--pacs TARGET… [--copy]] [--expires DATE] [--list] [--code-file FILE]
+// [CODE|URL|IMAGE]
+//
+// With --pacs the studies are imported into each PACS target (dicom:// or
+// http(s)://, as receive); a copy is kept only with --out DIR or --copy
+// (into the library).
 //
 // The code, the date of birth and the answers are secrets: from a file,
 // the environment (BILDBOTE_CODE, BILDBOTE_DOB) or a prompt; given on the
@@ -31,6 +36,9 @@ func runRedeem(e *env, args []string) int {
 	fs.Var(&answers, "answer", "")
 	fs.Var(&items, "item", "")
 	out := fs.String("out", "", "")
+	var pacs stringList
+	fs.Var(&pacs, "pacs", "")
+	keepCopy := fs.Bool("copy", false, "")
 	expires := fs.String("expires", "", "")
 	listOnly := fs.Bool("list", false, "")
 	pos, code, ok := e.parse(fs, args)
@@ -41,6 +49,14 @@ func runRedeem(e *env, args []string) int {
 		return e.usageError("cli.redeem.need-code")
 	}
 	pr := e.printer(cf.json)
+	if *keepCopy && len(pacs) == 0 {
+		return e.usageError("cli.redeem.copy-needs-pacs")
+	}
+	for _, t := range pacs {
+		if _, err := app.ParsePACSTarget(t); err != nil {
+			return pr.Error(err)
+		}
+	}
 	codeArg := ""
 	if len(pos) == 1 {
 		codeArg = pos[0]
@@ -130,7 +146,7 @@ func runRedeem(e *env, args []string) int {
 		return ExitOK
 	}
 	sub := core.Subscribe()
-	job, err := core.StartSave(s, items, *out)
+	job, err := core.StartSaveWith(s, items, *out, app.SaveOptions{PACS: pacs, NoCopy: len(pacs) > 0 && *out == "" && !*keepCopy})
 	if err != nil {
 		sub.Close()
 		return pr.Error(err)
