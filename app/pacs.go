@@ -90,7 +90,10 @@ type PACSInstance struct {
 	// ("HTTP 409"); "" when the PACS did not answer.
 	Code    string `json:"code,omitempty"`
 	Comment string `json:"comment,omitempty"`
-	Error   string `json:"error,omitempty"`
+	// Error is why it is not stored, in English; Reason the same for a
+	// translated message (JobError.Message).
+	Error  string    `json:"error,omitempty"`
+	Reason *JobError `json:"reason,omitempty"`
 	// Converted: sent re-encoded (explicit to implicit VR) because the
 	// PACS accepted only that.
 	Converted bool `json:"converted,omitempty"`
@@ -304,8 +307,10 @@ func (c *Core) storeDIMSE(ctx context.Context, t PACSTarget, filesDir string, fi
 			// Not sent because the association failed: say why it did
 			// (refused, rejected AE title…), not only that it did.
 			pi.Error, _ = i18n.Localize(i18n.EN, err)
+			pi.Reason = jobErrorFrom(err)
 		case res.Err != nil:
 			pi.Error, _ = i18n.Localize(i18n.EN, res.Err)
+			pi.Reason = jobErrorFrom(res.Err)
 		}
 		out = append(out, pi)
 	}

@@ -253,7 +253,11 @@ func printPACSInstances(e *env, w io.Writer, insts []app.PACSInstance) {
 			if pi.Comment != "" {
 				line += " " + pi.Comment
 			}
-			if pi.Error != "" && pi.Status != app.PACSWarning {
+			switch {
+			case pi.Status == app.PACSWarning:
+			case pi.Reason != nil:
+				line += " – " + pi.Reason.Message(e.lang)
+			case pi.Error != "":
 				line += " – " + pi.Error
 			}
 			fmt.Fprintln(w, line)

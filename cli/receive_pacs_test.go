@@ -123,13 +123,15 @@ func TestReceivePACSInside(t *testing.T) {
 	sendCD()
 	refusing := freePortCLI(t)
 	storescp(t, filepath.Join(work, "scp2"), refusing, "--refuse")
+	t.Setenv("LANG", "de_DE.UTF-8")
 	code, out, errs = run("receive", "--state", clinicState, "--portal", portalURL, "--inbox", "bM1X", "--api-key", apiKey,
 		"--pacs", fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", refusing))
+	t.Setenv("LANG", "en_US.UTF-8")
 	if code != ExitRefused {
 		t.Errorf("receive into a refusing PACS: exit %d, want %d\n%s\n%s", code, ExitRefused, out, errs)
 	}
-	if n := strings.Count(out, "not sent: "); n != res.Files {
-		t.Errorf("text output names %d instances not sent, want %d:\n%s", n, res.Files, out)
+	if n := strings.Count(out, "nicht gesendet: "); n != res.Files || strings.Contains(out, "refuses") {
+		t.Errorf("text output names %d instances not sent in German, want %d:\n%s", n, res.Files, out)
 	}
 
 	// redeem --pacs: a patient's code straight into the PACS, no copy.
