@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
 	"github.com/bildbote/bildbote/internal/testkit/orthanc"
 )
@@ -328,5 +329,38 @@ func TestRedeemIntoDIMSEInside(t *testing.T) {
 	}
 	if n := countFiles(t, copyDir); n < want {
 		t.Errorf("the copy has %d files, want at least %d", n, want)
+	}
+}
+
+// TestPACSTargetCheck: the settings' Test button (TestPACS) and
+// TestPACSTarget take both notations: a C-ECHO to Orthanc's DICOM port and
+// a QIDO-RS search on its DICOMweb root answer; a storescp refusing
+// associations, a closed port and a malformed target are told apart.
+func TestPACSTargetCheck(t *testing.T) { orthanc.Run(t, "TestPACSTargetCheckInside") }
+
+func TestPACSTargetCheckInside(t *testing.T) {
+	base := orthanc.URL(t)
+	core := openCore(t, app.Config{})
+	ctx := context.Background()
+	for _, ok := range []string{"dicom://ORTHANC@127.0.0.1:4242", base + orthanc.DICOMwebRoot} {
+		if err := core.TestPACS(ctx, ok); err != nil {
+			t.Errorf("TestPACS(%s): %v", ok, err)
+		}
+		if err := core.TestPACSTarget(ctx, ok, 5*time.Second); err != nil {
+			t.Errorf("TestPACSTarget(%s): %v", ok, err)
+		}
+	}
+	refusing := freeTCPPort(t)
+	startStorescp(t, t.TempDir(), refusing, "--refuse")
+	cases := map[string]i18n.Kind{
+		fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", refusing):   i18n.KindRefused,
+		fmt.Sprintf("dicom://PACS@127.0.0.1:%d", freeTCPPort(t)): i18n.KindTransient,
+		"dicom://127.0.0.1:4242":                                 i18n.KindInput,
+	}
+	for target, kind := range cases {
+		err := core.TestPACS(ctx, target)
+		if ue, ok := i18n.AsUserError(err); !ok || ue.Kind != kind {
+			t.Errorf("TestPACS(%s) = %v, want a %v error", target, err, kind)
+		}
 	}
 }

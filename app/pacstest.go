@@ -30,7 +30,13 @@ var (
 // application/dicom+json. 200 and 204 (no studies yet) mean yes. The
 // same base serves STOW-RS (POST {base}/studies), so a working search is
 // a good sign that imports will work; it stores nothing.
+//
+// A dicom:// target (the settings' PACS field takes both notations) is
+// checked with a C-ECHO instead (TestPACSTarget).
 func (c *Core) TestPACS(ctx context.Context, stowURL string) error {
+	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(stowURL)), "dicom://") {
+		return c.TestPACSTarget(ctx, stowURL, 0)
+	}
 	base := strings.TrimRight(strings.TrimSpace(stowURL), "/")
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		return i18n.NewError(i18n.KindInput, "app.pacs-url-invalid", stowURL).WithHint("app.pacs-url-invalid.hint")
