@@ -1,7 +1,6 @@
 package dimse
 
 import (
-	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -18,37 +17,38 @@ const DefaultPort = 104
 // recognised and refused: DICOM TLS is not implemented yet. Errors are
 // *i18n.UserError of KindInput.
 func ParseTarget(s string) (Config, error) {
+	// why is a catalog key: the reason reads in the message's language.
 	bad := func(why string) (Config, error) {
-		return Config{}, i18n.NewError(i18n.KindInput, "dimse.target.invalid", s, why)
+		return Config{}, i18n.NewError(i18n.KindInput, "dimse.target.invalid", s, i18n.Phrase(why))
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return bad(err.Error())
+		return Config{}, i18n.NewError(i18n.KindInput, "dimse.target.invalid", s, i18n.Phrase("dimse.target.why.syntax")).Wrap(err)
 	}
 	if u.Scheme != "dicom" {
-		return bad("scheme must be dicom://")
+		return bad("dimse.target.why.scheme")
 	}
 	if u.User == nil || u.User.Username() == "" {
-		return bad("called AE title missing (dicom://AE@host:port)")
+		return bad("dimse.target.why.no_called")
 	}
 	if _, has := u.User.Password(); has {
-		return bad("no password belongs in the address")
+		return bad("dimse.target.why.password")
 	}
 	called := u.User.Username()
 	host, port := u.Hostname(), u.Port()
 	if host == "" {
-		return bad("host missing")
+		return bad("dimse.target.why.no_host")
 	}
 	p := DefaultPort
 	if port != "" {
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 {
-			return bad("port must be 1-65535")
+			return bad("dimse.target.why.port")
 		}
 		p = n
 	}
 	if u.Path != "" && u.Path != "/" {
-		return bad("no path belongs in the address")
+		return bad("dimse.target.why.path")
 	}
 	cfg := Config{Addr: net.JoinHostPort(host, strconv.Itoa(p)), Called: called, Calling: DefaultCalling}
 	q := u.Query()
@@ -61,14 +61,14 @@ func ParseTarget(s string) (Config, error) {
 				return Config{}, i18n.NewError(i18n.KindInput, "dimse.target.tls")
 			}
 		default:
-			return bad(fmt.Sprintf("unknown option %q", k))
+			return Config{}, i18n.NewError(i18n.KindInput, "dimse.target.option", s, i18n.Quote(k))
 		}
 	}
 	if !ValidAETitle(cfg.Called) {
-		return bad("called AE title must be 1-16 printable ASCII characters")
+		return bad("dimse.target.why.called")
 	}
 	if !ValidAETitle(cfg.Calling) {
-		return bad("calling AE title must be 1-16 printable ASCII characters")
+		return bad("dimse.target.why.calling")
 	}
 	return cfg, nil
 }

@@ -1,6 +1,7 @@
 package dimse
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -27,6 +28,31 @@ func TestParseTarget(t *testing.T) {
 		ue, ok := i18n.AsUserError(err)
 		if !ok || ue.Kind != i18n.KindInput {
 			t.Errorf("%s: err %v, want an input error", in, err)
+		}
+	}
+}
+
+// Why an address is wrong reads in the message's language: the German
+// message carried the English reason ("scheme must be dicom://").
+func TestParseTargetReasonsTranslated(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"http://pacs/dicom-web":           {"sie muss mit dicom:// beginnen", "it must begin with dicom://"},
+		"dicom://host:104":                {"der AE-Titel des PACS vor dem @ fehlt", "the PACS's AE title before the @ is missing"},
+		"dicom://PACS@:104":               {"der Rechnername fehlt", "the host name is missing"},
+		"dicom://PACS@host:99999":         {"zwischen 1 und 65535", "between 1 and 65535"},
+		"dicom://PACS@host/x":             {"ein Pfad gehört nicht", "a path does not belong"},
+		"dicom://PACS:pw@host":            {"ein Passwort gehört nicht", "a password does not belong"},
+		"dicom://A23456789012345678@host": {"1 bis 16 druckbare", "1 to 16 printable"},
+		"dicom://PACS@host?calling=":      {"der eigene AE-Titel", "our own AE title"},
+		"dicom://PACS@host?foo=1":         {`unbekannte Angabe "foo"`, `unknown option "foo"`},
+		"dicom://PACS@ho st":              {"keine gültige Adresse", "not a valid address"},
+	} {
+		_, err := ParseTarget(in)
+		for i, l := range []i18n.Lang{i18n.DE, i18n.EN} {
+			msg, _ := i18n.Localize(l, err)
+			if !strings.Contains(msg, want[i]) || strings.Contains(msg, "dimse.") {
+				t.Errorf("%s in %s: %q, want %q in it", in, l, msg, want[i])
+			}
 		}
 	}
 }
