@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Benchmarks that nothing runs rot: this runs every bench/*.sh at a toy size
+# (20 files, one run, not STRICT) and every Go benchmark once, so a change
+# that breaks a benchmark script, its peer's invocation or a Benchmark
+# function fails `make test`. The figures printed here mean nothing (toy
+# sizes, shared CPU); the real ones come from `make bench`.
+#
+# Usage: scripts/e2e/bench.sh   (BENCH_SMOKE=0 skips it)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ "${BENCH_SMOKE:-1}" = 0 ] && { echo "bench.sh: skipped (BENCH_SMOKE=0)"; exit 0; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/bildbote-e2e-bench.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+for b in bench/*.sh; do
+	name=$(basename "$b" .sh)
+	start=$(date +%s)
+	if ! FILES=20 RUNS=1 BIG=200 LINK_FILES=10 SEAL_COUNT=1 \
+		BENCH_PDI_FILES=20 BENCHTIME=1x STRICT=0 OUT="$T/out-$name" \
+		timeout 600 bash "$b" >"$T/$name.log" 2>&1; then
+		tail -30 "$T/$name.log" >&2
+		fail "$b at toy size"
+	fi
+	[ -s "$T/$name.log" ] || fail "$b printed nothing"
+	echo "bench smoke: $b ok in $(($(date +%s) - start)) s; last line: $(tail -n 1 "$T/$name.log")"
+done
+
+# Every Go benchmark once (-benchtime 1x), tests not run again.
+mapfile -t pkgs < <(git grep -l '^func Benchmark' -- '*_test.go' | xargs -n1 dirname | sort -u | sed 's|^|./|')
+[ "${#pkgs[@]}" -gt 0 ] || fail "no Go benchmarks found"
+BENCH_PDI_FILES=20 go test -count=1 -run '^$' -bench . -benchtime 1x "${pkgs[@]}" >"$T/go.log" 2>&1 || { tail -40 "$T/go.log" >&2; fail "go test -bench"; }
+n=$(grep -c '^Benchmark.* ns/op' "$T/go.log" || true)
+[ "$n" -gt 0 ] || { cat "$T/go.log" >&2; fail "no benchmark result lines"; }
+echo "bench smoke: $n Go benchmark results from ${#pkgs[@]} packages"
