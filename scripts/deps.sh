@@ -44,6 +44,9 @@
 #   util-linux           unshare (full-disk tests; essential, listed for verify)
 #   xorriso              ISO images (dicomscan tests)
 #   bc time              bench/*.sh arithmetic, /usr/bin/time for peak RSS
+#   squid                the real HTTP proxy (internal/testkit/squid: app and
+#                        cli proxy tests), its basic_ncsa_auth helper for the
+#                        proxy-login tests; openssl passwd writes its htpasswd
 #   dist: gcc-mingw-w64-x86-64 (Windows cgo), msitools wixl (MSI),
 #         osslsigncode openssl (signing), lintian dpkg-dev fakeroot xz-utils
 #         (.deb, .tar.xz), shellcheck, appstream desktop-file-utils,
@@ -61,7 +64,7 @@ dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools wixl osslsigncode openssl lint
 # smoke runs, so test is a superset of dist.
 test=("${dist[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
 	dcmtk dicom3tools python3-pydicom python3-numpy libgdcm-tools orthanc orthanc-dicomweb
-	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time)
+	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time squid)
 
 # verify runs every tool the suite calls and imports every Python module it
 # uses; it names each that is missing and fails. A test that needs one of
@@ -101,6 +104,8 @@ verify() {
 		check "$t" "$t" --version
 	done
 	check openssl openssl version
+	check squid squid -v
+	check "squid's basic_ncsa_auth" test -x /usr/lib/squid/basic_ncsa_auth
 	check desktop-file-validate desktop-file-validate --help
 	if [ ${#bad[@]} -gt 0 ]; then
 		echo "deps: missing or not working after install:" >&2
@@ -129,8 +134,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	"${sudo[@]}" apt-get update -qq >/dev/null
-	# policy-rc.d keeps Debian's orthanc package from starting a system
-	# service: the tests start their own instance in a private namespace.
+	# policy-rc.d keeps Debian's orthanc and squid packages from starting a system
+	# service: the tests start their own instances (Orthanc in a private
+	# namespace, squid on a free loopback port).
 	if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" -eq 0 ]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
