@@ -47,6 +47,9 @@
 #   squid                the real HTTP proxy (internal/testkit/squid: app and
 #                        cli proxy tests), its basic_ncsa_auth helper for the
 #                        proxy-login tests; openssl passwd writes its htpasswd
+#   nginx-light          the real body-limiting reverse proxy
+#                        (client_max_body_size 1m) in front of the portal:
+#                        transfer/tus chunk-size adaptation tests
 #   dist: gcc-mingw-w64-x86-64 (Windows cgo), msitools wixl (MSI),
 #         osslsigncode openssl (signing), lintian dpkg-dev fakeroot xz-utils
 #         (.deb, .tar.xz), shellcheck, appstream desktop-file-utils,
@@ -64,7 +67,8 @@ dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools wixl osslsigncode openssl lint
 # smoke runs, so test is a superset of dist.
 test=("${dist[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
 	dcmtk dicom3tools python3-pydicom python3-numpy libgdcm-tools orthanc orthanc-dicomweb
-	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time squid)
+	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time squid
+	nginx-light)
 
 # verify runs every tool the suite calls and imports every Python module it
 # uses; it names each that is missing and fails. A test that needs one of
@@ -106,6 +110,7 @@ verify() {
 	check openssl openssl version
 	check squid squid -v
 	check "squid's basic_ncsa_auth" test -x /usr/lib/squid/basic_ncsa_auth
+	check nginx /usr/sbin/nginx -v
 	check desktop-file-validate desktop-file-validate --help
 	if [ ${#bad[@]} -gt 0 ]; then
 		echo "deps: missing or not working after install:" >&2
