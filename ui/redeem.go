@@ -80,12 +80,22 @@ type redeemScreen struct {
 	retryNow *widget.Button
 	waitStop chan struct{}
 	done     *fyne.Container
-	another  *widget.Button
-	savedDir string
-	savedAll bool
-	saving   []string
-	session  *app.RedeemSession
-	saveJob  string
+	// folderRow opens what was saved (hidden after an import into the
+	// PACS without a copy: nothing is in a folder).
+	folderRow *fyne.Container
+	another   *widget.Button
+	// toPACS imports the checked studies into the PACS set in Settings
+	// (clinic mode only); pacsNote says why it is greyed out, pacsResult
+	// what each PACS said.
+	toPACS     *widget.Button
+	pacsNote   *widget.Label
+	pacsResult *widget.Label
+	intoPACS   bool // the running or last job goes into the PACS
+	savedDir   string
+	savedAll   bool
+	saving     []string
+	session    *app.RedeemSession
+	saveJob    string
 }
 
 func newRedeemScreen(u *UI) *redeemScreen {
@@ -189,14 +199,16 @@ func newRedeemScreen(u *UI) *redeemScreen {
 	openViewer := widget.NewButtonWithIcon(u.t("ui.redeem.openViewer"), theme.VisibilityIcon(), r.openViewer)
 	copyPath := widget.NewButtonWithIcon(u.t("ui.redeem.copyPath"), theme.ContentCopyIcon(), r.copyPath)
 	r.another = widget.NewButtonWithIcon(u.t("ui.redeem.another"), theme.ContentAddIcon(), r.anotherCode)
-	r.done = container.NewVBox(container.NewHBox(openFolder, openViewer, copyPath), container.NewHBox(r.another))
+	r.folderRow = container.NewHBox(openFolder, openViewer, copyPath)
+	r.done = container.NewVBox(r.folderRow, container.NewHBox(r.another))
+	r.newPACSRow()
 	r.done.Hide()
 	r.itemsBox = container.NewVBox(
 		r.expiry, r.expiryAsk,
 		heading(u.t("ui.redeem.items")), r.items,
 		container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.folder")), r.changeTarget, r.target),
-		container.NewHBox(r.saveAll, r.saveSelection),
-		r.progress, r.waiting, r.done,
+		container.NewHBox(r.saveAll, r.saveSelection, r.toPACS), r.pacsNote,
+		r.progress, r.waiting, r.pacsResult, r.done,
 	)
 	r.itemsBox.Hide()
 

@@ -121,8 +121,9 @@ func (r *redeemScreen) reset() {
 	r.done.Hide()
 	r.progress.Hide()
 	r.waiting.Hide()
-	r.saveAll.Enable()
-	r.saveSelection.Enable()
+	r.pacsResult.Hide()
+	r.intoPACS = false
+	r.enableSave(true)
 	r.body.Refresh()
 }
 
@@ -342,6 +343,7 @@ func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 	for _, it := range items {
 		r.itemOrder = append(r.itemOrder, it.ID)
 	}
+	r.refreshPACS()
 	r.itemsBox.Show()
 	r.body.Refresh()
 	r.u.win.Canvas().Focus(r.saveAll) // Space saves everything
@@ -433,29 +435,37 @@ func (r *redeemScreen) save(all bool) {
 	if sess == nil {
 		return
 	}
-	var ids []string
-	for _, id := range r.itemOrder {
-		if all || r.itemChecks[id].Checked {
-			ids = append(ids, id)
-		}
-	}
+	ids := r.checkedItems(all)
 	if len(ids) == 0 {
 		r.showMessage(r.u.t("ui.redeem.nothingChecked"), r.u.t("ui.redeem.nothingChecked.hint"), nil)
 		return
 	}
-	dir := r.target.Text
+	r.startSave(ids, r.target.Text, app.SaveOptions{})
+}
+
+// startSave starts the save job for ids: into dir, and into the PACS
+// targets of opt (StartSaveWith, as `bildbote-cli redeem --pacs`).
+func (r *redeemScreen) startSave(ids []string, dir string, opt app.SaveOptions) {
+	sess := r.session
 	r.saving = ids
-	r.saveAll.Disable()
-	r.saveSelection.Disable()
+	r.intoPACS = len(opt.PACS) > 0
+	r.enableSave(false)
 	r.problemBox.Hide()
+	r.pacsResult.Hide()
+	r.done.Hide()
 	r.progress.SetValue(0)
 	r.progress.Show()
 	go func() {
-		job, err := r.u.core.StartSave(sess, ids, dir)
+		var job *app.Job
+		var err error
+		if len(opt.PACS) > 0 {
+			job, err = r.u.core.StartSaveWith(sess, ids, dir, opt)
+		} else {
+			job, err = r.u.core.StartSave(sess, ids, dir)
+		}
 		r.u.do(func() {
 			if err != nil {
-				r.saveAll.Enable()
-				r.saveSelection.Enable()
+				r.enableSave(true)
 				r.progress.Hide()
 				r.showProblem(err, nil)
 				return
@@ -479,6 +489,11 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 	switch j.State {
 	case app.StateDone:
 		r.progress.SetValue(1)
+		if r.intoPACS {
+			r.pacsDone(j)
+			return
+		}
+		r.folderRow.Show()
 		r.savedDir = r.target.Text
 		if j.Receipt != nil && len(j.Receipt.Saved) > 0 {
 			// One study: its folder; several: the folder that holds them.
@@ -495,16 +510,48 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 		r.done.Show()
 		r.body.Refresh()
 		r.content.(*container.Scroll).ScrollToBottom() // the folder buttons
-		r.saveAll.Enable()
-		r.saveSelection.Enable()
+		r.enableSave(true)
 	case app.StateFailed, app.StateCanceled:
-		r.saveAll.Enable()
-		r.saveSelection.Enable()
+		r.enableSave(true)
 		r.progress.Hide()
 		if j.Error != nil {
-			r.showMessage(j.Error.Message(r.u.lang), j.Error.Hint(r.u.lang), nil)
+			hint := j.Error.Hint(r.u.lang)
+			if r.intoPACS && j.Error.Key == "app.pacs-failed" {
+				hint = r.u.t("ui.redeem.pacsFailed.hint") // not the inbox's "the envelope stays"
+			}
+			r.showMessage(j.Error.Message(r.u.lang), hint, nil)
+		}
+		if r.intoPACS && j.Receipt != nil {
+			r.showPACSResult(j.Receipt.PACSRefused, true)
+			r.body.Refresh()
+			r.content.(*container.Scroll).ScrollToBottom() // what each PACS said
 		}
 	}
+}
+
+// pacsDone shows what the PACS said once the import is done; nothing is
+// in a folder, so only "another code" follows.
+func (r *redeemScreen) pacsDone(j *app.Job) {
+	var insts []app.PACSInstance
+	n := 0
+	if j.Receipt != nil {
+		for _, s := range j.Receipt.Saved {
+			insts = append(insts, s.PACS...)
+			n++
+		}
+	}
+	r.savedDir = ""
+	r.savedAll = r.savedAll || len(r.saving) == len(r.itemOrder)
+	if r.session != nil {
+		r.showExpiry(r.session.Expires)
+	}
+	r.setStatus(r.u.n("ui.redeem.pacsDone", n, n))
+	r.showPACSResult(insts, false)
+	r.folderRow.Hide()
+	r.done.Show()
+	r.body.Refresh()
+	r.content.(*container.Scroll).ScrollToBottom()
+	r.enableSave(true)
 }
 
 // anotherCode clears everything for the next code (and the next person).

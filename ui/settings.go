@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"time"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
@@ -15,16 +17,19 @@ type settingsScreen struct {
 	u       *UI
 	content fyne.CanvasObject
 
-	portal    *keyEntry
-	library   *keyEntry
-	pacs      *keyEntry
-	pacsTest  *widget.Button
-	bandwidth *keyEntry
-	language  *widget.Select
-	clinic    *widget.Check
-	save      *widget.Button
-	status    *widget.Label
-	policy    *widget.Label
+	portal   *keyEntry
+	library  *keyEntry
+	pacs     *keyEntry
+	pacsTest *widget.Button
+	// pacsTimeout bounds each step of the Test button's C-ECHO (or its
+	// QIDO search); tests shorten it.
+	pacsTimeout time.Duration
+	bandwidth   *keyEntry
+	language    *widget.Select
+	clinic      *widget.Check
+	save        *widget.Button
+	status      *widget.Label
+	policy      *widget.Label
 
 	identity    *widget.Label
 	fingerprint *widget.Label
@@ -43,7 +48,7 @@ type settingsScreen struct {
 }
 
 func newSettingsScreen(u *UI) *settingsScreen {
-	s := &settingsScreen{u: u}
+	s := &settingsScreen{u: u, pacsTimeout: 10 * time.Second}
 	s.portal = u.newEntry()
 	s.library = u.newEntry()
 	s.pacs = u.newEntry()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -31,6 +30,7 @@ func (s *settingsScreen) load() {
 		s.language.SetSelectedIndex(0)
 	}
 	s.clinic.SetChecked(st.ClinicMode)
+	s.setHint(2, s.u.t("ui.settings.pacsHint")) // both notations, with examples
 	locked := 0
 	for i, name := range []string{app.SettingPortalURL, app.SettingLibraryDir, app.SettingPACSStowURL, app.SettingBandwidthLimitKbps} {
 		e := []*keyEntry{s.portal, s.library, s.pacs, s.bandwidth}[i]
@@ -92,6 +92,7 @@ func (s *settingsScreen) store() {
 	}
 	s.u.showInboxTab(clinic)
 	s.u.redeem.refreshPortal()  // the new address counts at once
+	s.u.redeem.refreshPACS()    // so do the PACS and clinic mode
 	s.u.inbox.settingsChanged() // so do the PACS and the folder
 	s.status.SetText(s.u.t("ui.settings.saved"))
 	want := s.u.startLang // "as the system": the start's language, as New chooses
@@ -104,24 +105,31 @@ func (s *settingsScreen) store() {
 	s.u.changeLanguage(want) // at once, unless a redeem round would be lost
 }
 
-// testPACS asks the PACS in the field (saved or not) for one study by
-// QIDO-RS and shows the answer under the form.
+// testPACS checks the PACS in the field (saved or not) with the core's
+// TestPACSTarget, as `bildbote-cli pacs test`: a C-ECHO for dicom://, a
+// QIDO-RS search for http(s)://; the answer shows under the form.
 func (s *settingsScreen) testPACS() {
-	url := strings.TrimSpace(s.pacs.Text)
-	if url == "" {
+	target := strings.TrimSpace(s.pacs.Text)
+	if target == "" {
 		s.status.SetText(s.u.t("ui.settings.pacsEmpty"))
 		return
 	}
 	s.pacsTest.Disable()
 	s.status.SetText(s.u.t("ui.settings.pacsTesting"))
+	timeout := s.pacsTimeout
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		// Each step is bounded by timeout; the whole test by a few.
+		ctx, cancel := context.WithTimeout(context.Background(), 4*timeout)
 		defer cancel()
-		err := s.u.core.TestPACS(ctx, url)
+		err := s.u.core.TestPACSTarget(ctx, target, timeout)
 		s.u.do(func() {
 			s.pacsTest.Enable()
 			if err == nil {
-				s.status.SetText(s.u.t("ui.settings.pacsOK"))
+				ok := "ui.settings.pacsOK"
+				if t, perr := app.ParsePACSTarget(target); perr == nil && t.DIMSE != nil {
+					ok = "ui.settings.pacsEchoOK"
+				}
+				s.status.SetText(s.u.t(ok))
 				return
 			}
 			msg, hint := i18n.Localize(s.u.lang, err)
