@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -36,8 +37,13 @@ type Config struct {
 	// PolicyPath: "" = $BILDBOTE_POLICY, else the OS's policy path.
 	PolicyPath string
 	// HTTPClient for every request; nil = httpclient.New (its redirect
-	// and TLS policies, timeouts).
+	// and TLS policies, timeouts) with the proxy below. A client given
+	// here keeps its own proxy.
 	HTTPClient *http.Client
+	// Proxy is an explicit proxy (--proxy; else $BILDBOTE_PROXY): above
+	// the user's setting, below a policy's proxy (see Core.Proxy).
+	// ProxyUser and ProxyPassword are the proxy's Basic login, memory only.
+	Proxy, ProxyUser, ProxyPassword string
 	// MaxParallel bounds the jobs running at once (default 2).
 	MaxParallel int
 	// Passphrase protects the clinic's key file where no OS keyring is
@@ -107,6 +113,7 @@ type Core struct {
 	sources   map[*dicomscan.Index][]string
 	// jobIndexes hands a scanned index to the send job that seals it.
 	jobIndexes map[string]*dicomscan.Index
+	proxy      atomic.Pointer[proxyChoice]
 	bucket     *ratelimit.Bucket
 	bucketKbps int
 
@@ -168,21 +175,26 @@ func Open(cfg Config) (*Core, error) {
 		db.Close()
 		return nil, fmt.Errorf("open job store: %w", err)
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = httpclient.New(httpclient.Options{})
+	proxy, err := resolveProxy(cfg, settings)
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	if cfg.MaxParallel <= 0 {
 		cfg.MaxParallel = 2
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	c := &Core{
-		cfg: cfg, stateDir: stateDir, client: client, db: db,
+		cfg: cfg, stateDir: stateDir, client: cfg.HTTPClient, db: db,
 		jobs: &jobStore{db: db}, bus: newEventBus(), settings: settings,
 		running: map[string]*jobRun{}, secrets: map[string]string{},
 		sessions: map[string]*RedeemSession{}, summaries: map[string]*InboxSummary{}, media: map[*dicomscan.Index]*dicomscan.Medium{},
 		sources: map[*dicomscan.Index][]string{}, jobIndexes: map[string]*dicomscan.Index{},
 		sem: make(chan struct{}, cfg.MaxParallel), ctx: ctx, stop: stop,
+	}
+	c.proxy.Store(&proxy)
+	if c.client == nil {
+		c.client = httpclient.New(httpclient.Options{Proxy: c.proxyFunc})
 	}
 	if err := c.markInterrupted(); err != nil {
 		db.Close()
@@ -266,7 +278,10 @@ func (c *Core) Locked(name string) bool { return c.Policy().Locks(name) }
 func (c *Core) SaveSettings(s Settings) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.settings.save(s)
+	if err := c.settings.save(s); err != nil {
+		return err
+	}
+	return c.setProxy()
 }
 
 // UpdateSettings applies change to the current settings and saves them.
@@ -275,7 +290,10 @@ func (c *Core) UpdateSettings(change func(*Settings)) error {
 	defer c.mu.Unlock()
 	s := c.settings.effective()
 	change(&s)
-	return c.settings.save(s)
+	if err := c.settings.save(s); err != nil {
+		return err
+	}
+	return c.setProxy()
 }
 
 // SetInboxKey keeps a clinic's inbox API key in memory for imports and

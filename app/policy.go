@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/httpclient"
 )
 
 // PolicyEnv names the environment variable that overrides the policy file's
@@ -55,7 +56,8 @@ func policyPath(explicit string) (path string, explicitNamed bool) {
 }
 
 // Policy is the clinic's policy file as read: which keys it sets. Every key
-// present is locked: user settings never override it.
+// present is locked: user settings never override it — except
+// proxy_default, a proposal below the user's own proxy setting.
 type Policy struct {
 	// Path is the file the policy came from; empty when there is none.
 	Path  string
@@ -163,6 +165,13 @@ func (l *settingsLayer) validate() error {
 	for _, f := range l.RequiredSenderFields {
 		if f != SenderFieldName && f != SenderFieldContact && f != SenderFieldReferrer {
 			return fmt.Errorf("required_sender_fields: %q is none of %s, %s, %s", f, SenderFieldName, SenderFieldContact, SenderFieldReferrer)
+		}
+	}
+	for name, v := range map[string]*string{SettingProxy: l.Proxy, SettingProxyDefault: l.ProxyDefault} {
+		if v != nil && *v != "" {
+			if _, err := httpclient.ParseProxy(*v); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
 		}
 	}
 	for inbox, fp := range l.PinnedKeys {

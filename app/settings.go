@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/httpclient"
 )
 
 // Settings are the effective settings: defaults, overridden by the user's
@@ -37,6 +38,11 @@ type Settings struct {
 	// at MaxBusyWaitEach (15 min) whatever it says.
 	MaxNetworkWaitMinutes int `json:"max_network_wait_minutes,omitempty"`
 	MaxBusyWaitMinutes    int `json:"max_busy_wait_minutes,omitempty"`
+	// Proxy is an explicit proxy (http://host:port, no credentials) for
+	// every request, loopback included; "": the policy's proxy_default,
+	// else HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Core.Proxy tells which one
+	// is in use and why (--proxy and BILDBOTE_PROXY rank above it).
+	Proxy string `json:"proxy,omitempty"`
 
 	// Remembered between sessions (send form); never locked.
 	SenderName    string `json:"sender_name,omitempty"`
@@ -63,6 +69,10 @@ const (
 	SettingRequiredSender     = "required_sender_fields"
 	SettingMaxNetworkWait     = "max_network_wait_minutes"
 	SettingMaxBusyWait        = "max_busy_wait_minutes"
+	SettingProxy              = "proxy"
+	// SettingProxyDefault is a policy key that locks nothing: the proxy
+	// when neither the user nor --proxy/BILDBOTE_PROXY names one.
+	SettingProxyDefault = "proxy_default"
 )
 
 // The send form's sender fields, as named in required_sender_fields.
@@ -99,6 +109,9 @@ type settingsLayer struct {
 	RequiredSenderFields []string `toml:"required_sender_fields" json:"required_sender_fields,omitempty"`
 	MaxNetworkWait       *int     `toml:"max_network_wait_minutes" json:"max_network_wait_minutes,omitempty"`
 	MaxBusyWait          *int     `toml:"max_busy_wait_minutes" json:"max_busy_wait_minutes,omitempty"`
+	Proxy                *string  `toml:"proxy" json:"proxy,omitempty"`
+	// Policy only, and never locks: see SettingProxyDefault.
+	ProxyDefault *string `toml:"proxy_default" json:"-"`
 
 	// User-only keys: the policy decoder rejects them as unknown.
 	SenderName    *string `toml:"-" json:"sender_name,omitempty"`
@@ -128,6 +141,7 @@ func (l *settingsLayer) keys() []string {
 	add(l.RequiredSenderFields != nil, SettingRequiredSender)
 	add(l.MaxNetworkWait != nil, SettingMaxNetworkWait)
 	add(l.MaxBusyWait != nil, SettingMaxBusyWait)
+	add(l.Proxy != nil, SettingProxy)
 	sort.Strings(k)
 	return k
 }
@@ -157,6 +171,8 @@ func (l *settingsLayer) clear(name string) {
 		l.MaxNetworkWait = nil
 	case SettingMaxBusyWait:
 		l.MaxBusyWait = nil
+	case SettingProxy:
+		l.Proxy = nil
 	}
 }
 
@@ -195,6 +211,7 @@ func (l *settingsLayer) apply(s *Settings) {
 	if l.MaxBusyWait != nil {
 		s.MaxBusyWaitMinutes = *l.MaxBusyWait
 	}
+	setStr(&s.Proxy, l.Proxy)
 	setStr(&s.SenderName, l.SenderName)
 	setStr(&s.SenderContact, l.SenderContact)
 	setStr(&s.Referrer, l.Referrer)
@@ -218,6 +235,9 @@ func layerFrom(s Settings) settingsLayer {
 		SenderContact:      str(s.SenderContact),
 		Referrer:           str(s.Referrer),
 		Language:           str(s.Language),
+	}
+	if s.Proxy != "" {
+		l.Proxy = str(s.Proxy)
 	}
 	if s.WindowWidth > 0 && s.WindowHeight > 0 {
 		w, h := s.WindowWidth, s.WindowHeight
@@ -285,6 +305,8 @@ func fieldOf(s Settings, name string) any {
 		return s.MaxNetworkWaitMinutes
 	case SettingMaxBusyWait:
 		return s.MaxBusyWaitMinutes
+	case SettingProxy:
+		return s.Proxy
 	}
 	return nil
 }
@@ -343,6 +365,13 @@ func (st *settingsStore) save(s Settings) error {
 			return i18n.NewError(i18n.KindRefused, "app.setting-locked", name).
 				WithHint("app.setting-locked.hint").
 				Wrap(&LockedError{Setting: name, Policy: st.policy.Path})
+		}
+	}
+	if s.Proxy != cur.Proxy && s.Proxy != "" {
+		// no credentials in the settings file, and an address that works
+		if _, err := httpclient.ParseProxy(s.Proxy); err != nil {
+			return i18n.NewError(i18n.KindInput, "app.proxy.bad", ProxyInfo{Source: ProxyFromSetting}, err.Error()).
+				WithHint("app.proxy.bad.hint").Wrap(err)
 		}
 	}
 	if s.PACSStowURL != cur.PACSStowURL {

@@ -51,6 +51,7 @@ var commands = map[string]command{
 	"codes":      {runCodes},
 	"quarantine": {runQuarantine},
 	"pacs":       {runPacs},
+	"proxy":      {runProxy},
 }
 
 // env is what every command gets: the streams, the language and the
@@ -97,21 +98,55 @@ type coreFlags struct {
 	library string
 	portal  string
 	json    bool
+	// proxy flags, on every command that talks to a network
+	proxy, proxyUser, proxyPasswordFile string
 }
 
+// register adds the common flags; withPortal also --portal and the proxy
+// flags (commands that talk to a portal).
 func (cf *coreFlags) register(fs *flag.FlagSet, withPortal bool) {
 	fs.StringVar(&cf.state, "state", "", "")
 	fs.StringVar(&cf.library, "library", "", "")
 	fs.BoolVar(&cf.json, "json", false, "")
 	if withPortal {
 		fs.StringVar(&cf.portal, "portal", "", "")
+		cf.registerProxy(fs)
 	}
 }
 
-// open opens the core with the flags' state and library dirs. The portal
-// flag is not a setting: flows take it per call.
+// registerProxy adds --proxy URL, --proxy-user NAME and
+// --proxy-password-file FILE (the password never on the command line;
+// else BILDBOTE_PROXY_PASSWORD).
+func (cf *coreFlags) registerProxy(fs *flag.FlagSet) {
+	fs.StringVar(&cf.proxy, "proxy", "", "")
+	fs.StringVar(&cf.proxyUser, "proxy-user", "", "")
+	fs.StringVar(&cf.proxyPasswordFile, "proxy-password-file", "", "")
+}
+
+// open opens the core with the flags' state and library dirs and proxy.
+// The portal flag is not a setting: flows take it per call.
 func (e *env) open(cf *coreFlags) (*app.Core, error) {
-	return app.Open(app.Config{StateDir: cf.state, LibraryDir: cf.library})
+	cfg := app.Config{StateDir: cf.state, LibraryDir: cf.library, Proxy: cf.proxy}
+	user := cf.proxyUser
+	if user == "" {
+		user = os.Getenv(app.ProxyUserEnv)
+	}
+	pw, err := e.secret("", "", cf.proxyPasswordFile, app.ProxyPasswordEnv, "")
+	if err != nil {
+		return nil, i18n.NewError(i18n.KindInput, "cli.secret.bad-file", cf.proxyPasswordFile, err)
+	}
+	if user == "" && (cf.proxyPasswordFile != "" || pw != "") {
+		return nil, i18n.NewError(i18n.KindInput, "cli.proxy.need-user")
+	}
+	if user != "" && pw == "" && cf.proxyPasswordFile == "" {
+		if p, ok, err := e.readHidden(tr(e, "cli.proxy.password-prompt", user)); ok && err == nil {
+			pw = p
+		}
+	}
+	if user != "" {
+		cfg.ProxyUser, cfg.ProxyPassword = user, pw
+	}
+	return app.Open(cfg)
 }
 
 // exitCode maps an error to the exit code of its kind.

@@ -30,26 +30,29 @@ func TestMain(m *testing.M) {
 // hints, exit codes, and scan --json on a small generated CD ($CD).
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("BILDBOTE_STATE", filepath.Join(env.WorkDir, "state"))
-			env.Setenv("BILDBOTE_POLICY", "")
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, "config"))
-			env.Setenv("LANG", "en_US.UTF-8")
-			env.Setenv("BILDBOTE_KEY_PASSPHRASE", "correct horse battery staple")
-			cd := filepath.Join(env.WorkDir, "cd")
-			res, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16})
-			if err != nil {
-				return err
-			}
-			env.Setenv("CD", cd)
-			env.Setenv("DOB", res.Patients[0].BirthDate)
-			env.Setenv("PATIENT_ID", res.Patients[0].ID)
-			return nil
-		},
+		Dir:           "testdata/script",
+		Setup:         scriptSetup,
 		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"jsonshape": jsonShape, "startportal": startPortal},
 		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
 	})
+}
+
+// scriptSetup gives each script its own state and a small generated CD.
+func scriptSetup(env *testscript.Env) error {
+	env.Setenv("BILDBOTE_STATE", filepath.Join(env.WorkDir, "state"))
+	env.Setenv("BILDBOTE_POLICY", "")
+	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, "config"))
+	env.Setenv("LANG", "en_US.UTF-8")
+	env.Setenv("BILDBOTE_KEY_PASSPHRASE", "correct horse battery staple")
+	cd := filepath.Join(env.WorkDir, "cd")
+	res, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16})
+	if err != nil {
+		return err
+	}
+	env.Setenv("CD", cd)
+	env.Setenv("DOB", res.Patients[0].BirthDate)
+	env.Setenv("PATIENT_ID", res.Patients[0].ID)
+	return nil
 }
 
 // jsonShape prints the sorted key paths of a JSON file ("stdout" for the

@@ -18,6 +18,7 @@ func runJobs(e *env, args []string) int {
 	var cf coreFlags
 	fs := newFlags("jobs")
 	cf.register(fs, false)
+	cf.registerProxy(fs)
 	apiKey := fs.String("api-key", "", "")
 	pos, code, ok := e.parse(fs, args)
 	if !ok {

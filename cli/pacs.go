@@ -28,6 +28,7 @@ func runPacs(e *env, args []string) int {
 	fs := newFlags("pacs")
 	var cf coreFlags
 	cf.register(fs, false)
+	cf.registerProxy(fs)
 	timeout := fs.Duration("timeout", 10*time.Second, "")
 	pos, code, ok := e.parse(fs, args[1:])
 	if !ok {

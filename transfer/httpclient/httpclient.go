@@ -1,7 +1,6 @@
 // Package httpclient makes the one *http.Client every part of the client
 // uses (portal, DLX, inbox, tus, STOW-RS, PACS checks), so that its
-// policies hold everywhere and grow in one place (proxy support will land
-// here).
+// policies hold everywhere and grow in one place.
 //
 // Guarantees of a client from New:
 //
@@ -26,6 +25,10 @@
 //     (ResponseHeaderTimeout, default 5 min). There is no overall
 //     Timeout: bodies of any size stream, and the transfer clients bound
 //     stalls themselves.
+//   - Proxy: Options.Proxy when set (FixedProxy: every host, loopback
+//     included), else Go's HTTPS_PROXY/HTTP_PROXY/NO_PROXY. A proxy's
+//     407 comes back as a *ProxyAuthError (translated, with a hint),
+//     never as an answer of the server; its address is redacted.
 package httpclient
 
 import (
@@ -52,6 +55,10 @@ type Options struct {
 	// Transport replaces the default transport (tests: a TLS server's
 	// client transport with its root CA). It is wrapped, not copied.
 	Transport http.RoundTripper
+	// Proxy picks the proxy per request; nil: http.ProxyFromEnvironment.
+	// With Transport it only names the proxy in a 407's error (that
+	// transport must use the same function).
+	Proxy ProxyFunc
 }
 
 // New returns a client with the policies above.
@@ -63,24 +70,36 @@ func New(o Options) *http.Client {
 		o.ResponseHeaderTimeout = 5 * time.Minute
 	}
 	base := o.Transport
+	proxy := ProxyFunc(http.ProxyFromEnvironment)
+	if o.Proxy != nil {
+		proxy = o.Proxy
+	}
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = proxy
 		t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 		t.TLSHandshakeTimeout = 30 * time.Second
 		t.ResponseHeaderTimeout = o.ResponseHeaderTimeout
 		base = t
 	}
 	return &http.Client{
-		Transport:     &transport{base: base},
+		Transport:     &transport{base: base, proxy: proxy},
 		CheckRedirect: checkRedirect(o.MaxRedirects),
 	}
 }
 
-// transport maps TLS failures to *transfer.TLSError.
-type transport struct{ base http.RoundTripper }
+// transport maps TLS failures to *transfer.TLSError and a proxy's 407 to
+// *ProxyAuthError.
+type transport struct {
+	base  http.RoundTripper
+	proxy ProxyFunc
+}
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
+	if pe := proxyAuthFailure(t.proxy, req, resp, err); pe != nil {
+		return nil, pe
+	}
 	if err != nil && transfer.IsTLS(err) {
 		return nil, &transfer.TLSError{Host: req.URL.Host, Err: err}
 	}

@@ -1,0 +1,166 @@
+package app
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/httpclient"
+)
+
+// ProxyEnv names the environment variable with an explicit proxy (like
+// --proxy); ProxyUserEnv and ProxyPasswordEnv carry the proxy login.
+const (
+	ProxyEnv         = "BILDBOTE_PROXY"
+	ProxyUserEnv     = "BILDBOTE_PROXY_USER"
+	ProxyPasswordEnv = "BILDBOTE_PROXY_PASSWORD"
+)
+
+// Where a proxy choice came from (ProxyInfo.Source), highest first.
+const (
+	ProxyFromPolicy        = "policy"         // policy key proxy: locked
+	ProxyFromFlag          = "flag"           // Config.Proxy (--proxy)
+	ProxyFromEnvBildbote   = "env-bildbote"   // BILDBOTE_PROXY
+	ProxyFromSetting       = "setting"        // the user's settings
+	ProxyFromPolicyDefault = "policy-default" // policy key proxy_default
+	ProxyFromEnvironment   = "environment"    // HTTPS_PROXY, HTTP_PROXY, NO_PROXY (Go's rules)
+	ProxyNone              = "none"           // nothing configured: direct
+)
+
+// ProxyInfo says which proxy a request to a target goes through and why.
+// URL never carries credentials; "" means a direct connection.
+type ProxyInfo struct {
+	URL    string `json:"url,omitempty"`
+	Source string `json:"source"`
+	// Policy is the policy file's path for the policy sources.
+	Policy string `json:"policy,omitempty"`
+	// User is the proxy login's user name ("" = no login); the password
+	// is never reported.
+	User string `json:"user,omitempty"`
+}
+
+// Describe is the source in words, in lang.
+func (p ProxyInfo) Describe(lang i18n.Lang) string {
+	switch p.Source {
+	case ProxyFromPolicy, ProxyFromPolicyDefault:
+		return i18n.T(lang, "app.proxy.source."+p.Source, p.Policy)
+	}
+	return i18n.T(lang, "app.proxy.source."+p.Source)
+}
+
+// Localize implements i18n.Localizer: the source in words.
+func (p ProxyInfo) Localize(lang i18n.Lang) string { return p.Describe(lang) }
+
+// proxyChoice is the explicit proxy in effect (url nil: the environment's).
+type proxyChoice struct {
+	url    *url.URL
+	source string
+	policy string
+}
+
+// resolveProxy applies the order policy (locked) > --proxy >
+// BILDBOTE_PROXY > setting > policy default > environment. Values are
+// checked with httpclient.ParseProxy (no credentials in an address).
+func resolveProxy(cfg Config, st *settingsStore) (proxyChoice, error) {
+	pol := st.policy
+	type cand struct {
+		raw, source string
+	}
+	var cands []cand
+	if pol.layer.Proxy != nil {
+		cands = append(cands, cand{*pol.layer.Proxy, ProxyFromPolicy})
+	}
+	cands = append(cands, cand{cfg.Proxy, ProxyFromFlag}, cand{os.Getenv(ProxyEnv), ProxyFromEnvBildbote})
+	if st.user.Proxy != nil {
+		cands = append(cands, cand{*st.user.Proxy, ProxyFromSetting})
+	}
+	if pol.layer.ProxyDefault != nil {
+		cands = append(cands, cand{*pol.layer.ProxyDefault, ProxyFromPolicyDefault})
+	}
+	for _, c := range cands {
+		if c.raw == "" {
+			continue
+		}
+		u, err := httpclient.ParseProxy(c.raw)
+		ch := proxyChoice{url: u, source: c.source}
+		if c.source == ProxyFromPolicy || c.source == ProxyFromPolicyDefault {
+			ch.policy = pol.Path
+		}
+		if err != nil {
+			info := ProxyInfo{Source: c.source, Policy: ch.policy}
+			return ch, i18n.NewError(i18n.KindInput, "app.proxy.bad", info, err.Error()).
+				WithHint("app.proxy.bad.hint").Wrap(err)
+		}
+		return ch, nil
+	}
+	return proxyChoice{source: ProxyFromEnvironment}, nil
+}
+
+// proxyFunc is the client's Proxy: the current choice, with the login.
+func (c *Core) proxyFunc(req *http.Request) (*url.URL, error) {
+	ch := c.proxy.Load()
+	var u *url.URL
+	if ch != nil && ch.url != nil {
+		u = ch.url
+	} else {
+		var err error
+		if u, err = http.ProxyFromEnvironment(req); err != nil || u == nil {
+			return u, err
+		}
+	}
+	if c.cfg.ProxyUser != "" {
+		v := *u
+		v.User = url.UserPassword(c.cfg.ProxyUser, c.cfg.ProxyPassword)
+		u = &v
+	}
+	return u, nil
+}
+
+// Proxy reports the proxy a request to target (a portal URL; "" = the
+// portal in the settings) goes through, where that came from, and the
+// login's user name, never a password.
+func (c *Core) Proxy(target string) ProxyInfo {
+	if target == "" {
+		target = c.Settings().PortalURL
+	}
+	ch := c.proxy.Load()
+	info := ProxyInfo{Source: ch.source, Policy: ch.policy}
+	req := &http.Request{Method: http.MethodGet, Header: http.Header{}}
+	if u, err := url.Parse(target); err == nil && u.Host != "" {
+		req.URL = u
+	} else {
+		req.URL = &url.URL{Scheme: "https", Host: "portal.invalid"}
+	}
+	u, err := c.proxyFunc(req)
+	if err != nil || u == nil {
+		// The environment's proxy may skip this target (NO_PROXY, and Go
+		// never proxies loopback): "none" only when none is set at all.
+		if info.Source == ProxyFromEnvironment && !envProxySet() {
+			info.Source = ProxyNone
+		}
+		return info
+	}
+	info.URL = httpclient.Redact(u)
+	info.User = c.cfg.ProxyUser
+	return info
+}
+
+// setProxy recomputes the proxy after the settings changed (c.mu held).
+func (c *Core) setProxy() error {
+	ch, err := resolveProxy(c.cfg, c.settings)
+	if err != nil {
+		return err
+	}
+	c.proxy.Store(&ch)
+	return nil
+}
+
+func envProxySet() bool {
+	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
+		if os.Getenv(k) != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/bildbote/bildbote/app"
+)
+
+// bildbote-cli proxy [--portal URL] [--proxy URL] [--proxy-user NAME]
+// [--json]: which proxy the commands use for the portal, and where that
+// came from (policy, --proxy, BILDBOTE_PROXY, the settings, the policy's
+// default, the environment). The password is never shown.
+func runProxy(e *env, args []string) int {
+	var cf coreFlags
+	fs := newFlags("proxy")
+	cf.register(fs, true)
+	pos, code, ok := e.parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return e.usageError("cli.bad-flag", pos[0])
+	}
+	pr := e.printer(cf.json)
+	core, err := e.open(&cf)
+	if err != nil {
+		return pr.Error(err)
+	}
+	defer core.Close()
+	target := cf.portal
+	if target == "" {
+		target = core.Settings().PortalURL
+	}
+	info := core.Proxy(target)
+	out := struct {
+		app.ProxyInfo
+		For         string `json:"for,omitempty"`
+		Description string `json:"description"`
+	}{info, target, info.Describe(e.lang)}
+	pr.Result(out, func(w io.Writer) {
+		if info.URL == "" {
+			fmt.Fprintln(w, tr(e, "cli.proxy.direct", out.Description))
+		} else {
+			fmt.Fprintln(w, tr(e, "cli.proxy.via", info.URL, out.Description))
+		}
+		if target != "" {
+			fmt.Fprintln(w, tr(e, "cli.proxy.for", target))
+		}
+		switch {
+		case info.User != "" && cf.proxyPasswordFile != "":
+			fmt.Fprintln(w, tr(e, "cli.proxy.login", info.User, cf.proxyPasswordFile))
+		case info.User != "" && os.Getenv(app.ProxyPasswordEnv) != "":
+			fmt.Fprintln(w, tr(e, "cli.proxy.login", info.User, app.ProxyPasswordEnv))
+		case info.User != "":
+			fmt.Fprintln(w, tr(e, "cli.proxy.login.user", info.User))
+		default:
+			fmt.Fprintln(w, tr(e, "cli.proxy.login.none"))
+		}
+	})
+	return ExitOK
+}
