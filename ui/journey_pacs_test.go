@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,7 +13,9 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/portal"
 )
 
 // The Settings' PACS field takes both notations and its "Verbindung
@@ -98,7 +103,7 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 	set.clinic.SetChecked(true)
 	test.Tap(set.save)
 
-	issued, staged, pat, _ := issueCode(t, p)
+	issued, staged, pat := issueCodeWithReport(t, p)
 	h.u.selectTab(1)
 	h.askWith(issued.Code)
 	h.answerWith(birthDate(t, lang, pat))
@@ -129,8 +134,12 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 	if n == 0 || countFiles(t, pacsDir) != n {
 		t.Fatalf("storescp received %d C-STOREs and holds %d files", n, countFiles(t, pacsDir))
 	}
-	h.mustShow(h.u.n("ui.redeem.pacsDone", len(staged.Items), len(staged.Items)),
+	studies := len(staged.Items) - 1 // the report is no study
+	h.mustShow(h.u.n("ui.redeem.pacsDone", studies, studies), h.u.n("ui.redeem.pacsSkipped", 1, 1),
 		i18n.T(lang, "ui.redeem.pacsStored", target, n, 0))
+	if r.savedAll || strings.HasPrefix(r.expiry.Text, "Alles gespeichert") {
+		t.Errorf("the expiry line says everything is saved although the report is not: %q", r.expiry.Text)
+	}
 	if r.folderRow.Visible() {
 		t.Error("the folder buttons are shown although nothing was saved to a folder")
 	}
@@ -173,4 +182,38 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 	h.checkLanguage(lang, "refused by the PACS", bad)
 	h.shot(t, "redeem_into_pacs_refused_en_1024x600")
 	t.Logf("de: %d stored | en refused: %s | %s", n, r.problem.Text, r.pacsResult.Text)
+}
+
+// issueCodeWithReport issues a code for the demo CD's first patient whose
+// items are the studies and a PDF report (a document, no DICOM).
+func issueCodeWithReport(t *testing.T, p *demoPortal) (portal.IssueResult, *portal.Staged, *gencd.Patient) {
+	t.Helper()
+	cd := demoCD(t)
+	if err := os.WriteFile(filepath.Join(cd.Dir, "BEFUND.PDF"), []byte("%PDF-1.4\n%%EOF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pat := cd.Patients[0]
+	ctx := context.Background()
+	record := portal.NewRecordID()
+	staged, err := portal.StageItems(ctx, p.dir, record, []string{cd.Dir}, portal.StageOptions{PatientID: pat.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := 0
+	for _, it := range staged.Items {
+		if it.MIMEType != "application/zip" {
+			docs++
+		}
+	}
+	if docs != 1 {
+		t.Fatalf("staged %d documents, want the report: %+v", docs, staged.Items)
+	}
+	issued, err := p.admin.IssueCode(ctx, portal.IssueRequest{
+		RecordID: record, Items: staged.Items, ExpiresAt: time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second),
+		Questions: []portal.QuestionSpec{{Type: "PAT_BIRTH_DATE", Answer: pat.BirthDate}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issued, staged, pat
 }

@@ -91,11 +91,16 @@ type redeemScreen struct {
 	pacsNote   *widget.Label
 	pacsResult *widget.Label
 	intoPACS   bool // the running or last job goes into the PACS
-	savedDir   string
-	savedAll   bool
-	saving     []string
-	session    *app.RedeemSession
-	saveJob    string
+	// docs are the items that are documents (a PDF report), not DICOM
+	// studies: they do not go into the PACS; pacsSkipped counts those
+	// checked for the running import.
+	docs        map[string]bool
+	pacsSkipped int
+	savedDir    string
+	savedAll    bool
+	saving      []string
+	session     *app.RedeemSession
+	saveJob     string
 }
 
 func newRedeemScreen(u *UI) *redeemScreen {

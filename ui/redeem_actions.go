@@ -329,7 +329,9 @@ func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 	r.showExpiry(sess.Expires)
 	r.items.Objects = nil
 	r.itemChecks = map[string]*widget.Check{}
+	r.docs = map[string]bool{}
 	for _, it := range items {
+		r.docs[it.ID] = it.MIMEType != "application/zip"
 		c := widget.NewCheck(describeItem(u, it), nil)
 		c.SetChecked(true)
 		r.itemChecks[it.ID] = c
@@ -541,11 +543,16 @@ func (r *redeemScreen) pacsDone(j *app.Job) {
 		}
 	}
 	r.savedDir = ""
-	r.savedAll = r.savedAll || len(r.saving) == len(r.itemOrder)
+	// A report left out is not saved anywhere: the code is not done with.
+	r.savedAll = r.savedAll || len(r.saving) == len(r.itemOrder) && r.pacsSkipped == 0
 	if r.session != nil {
 		r.showExpiry(r.session.Expires)
 	}
-	r.setStatus(r.u.n("ui.redeem.pacsDone", n, n))
+	status := r.u.n("ui.redeem.pacsDone", n, n)
+	if r.pacsSkipped > 0 {
+		status += "\n" + r.u.n("ui.redeem.pacsSkipped", r.pacsSkipped, r.pacsSkipped)
+	}
+	r.setStatus(status)
 	r.showPACSResult(insts, false)
 	r.folderRow.Hide()
 	r.done.Show()

@@ -90,6 +90,12 @@ func (r *redeemScreen) importPACS() {
 		r.showMessage(r.u.t("ui.redeem.nothingChecked"), r.u.t("ui.redeem.nothingChecked.hint"), nil)
 		return
 	}
+	r.pacsSkipped = 0
+	for _, id := range ids {
+		if r.docs[id] {
+			r.pacsSkipped++ // left out by the core: no DICOM, and no copy wanted
+		}
+	}
 	r.startSave(ids, "", app.SaveOptions{PACS: []string{target}, NoCopy: true})
 }
 
