@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -89,8 +90,7 @@ func resolveProxy(cfg Config, st *settingsStore) (proxyChoice, error) {
 		}
 		if err != nil {
 			info := ProxyInfo{Source: c.source, Policy: ch.policy}
-			return ch, i18n.NewError(i18n.KindInput, "app.proxy.bad", info, err.Error()).
-				WithHint("app.proxy.bad.hint").Wrap(err)
+			return ch, proxyBad(info, err)
 		}
 		return ch, nil
 	}
@@ -163,4 +163,16 @@ func envProxySet() bool {
 		}
 	}
 	return false
+}
+
+// proxyBad is the error for a refused proxy address from source: the
+// address (without credentials) and why, in the reader's language.
+func proxyBad(source ProxyInfo, err error) error {
+	addr, why := "?", any(err.Error())
+	var pe *httpclient.ProxyAddrError
+	if errors.As(err, &pe) {
+		addr, why = pe.Addr, pe.Reason()
+	}
+	return i18n.NewError(i18n.KindInput, "app.proxy.bad", addr, source, why).
+		WithHint("app.proxy.bad.hint").Wrap(err)
 }

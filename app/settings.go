@@ -370,8 +370,7 @@ func (st *settingsStore) save(s Settings) error {
 	if s.Proxy != cur.Proxy && s.Proxy != "" {
 		// no credentials in the settings file, and an address that works
 		if _, err := httpclient.ParseProxy(s.Proxy); err != nil {
-			return i18n.NewError(i18n.KindInput, "app.proxy.bad", ProxyInfo{Source: ProxyFromSetting}, err.Error()).
-				WithHint("app.proxy.bad.hint").Wrap(err)
+			return proxyBad(ProxyInfo{Source: ProxyFromSetting}, err)
 		}
 	}
 	if s.PACSStowURL != cur.PACSStowURL {

@@ -27,7 +27,7 @@ func FixedProxy(u *url.URL) ProxyFunc {
 // https://) with a host; a bare "host:port" means http://host:port.
 // Credentials in it are refused: they would end up in settings files,
 // policy files, the process list or logs (use a proxy user and a
-// password file instead).
+// password file instead). The error is a *ProxyAddrError.
 func ParseProxy(raw string) (*url.URL, error) {
 	s := strings.TrimSpace(raw)
 	if s != "" && !strings.Contains(s, "://") {
@@ -35,16 +35,38 @@ func ParseProxy(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("proxy %q is not an http:// address with a host and port", redactRaw(raw))
+		return nil, &ProxyAddrError{Addr: redactRaw(raw), Why: "syntax"}
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("proxy %s carries a user name or password in the address: give the user separately and the password from a file", Redact(u))
+		return nil, &ProxyAddrError{Addr: Redact(u), Why: "credentials"}
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("proxy %s must be only scheme, host and port", Redact(u))
+		return nil, &ProxyAddrError{Addr: Redact(u), Why: "path"}
 	}
 	u.Path = ""
 	return u, nil
+}
+
+// ProxyAddrError: a proxy address ParseProxy refuses. Addr is without
+// credentials; Why is "syntax", "credentials" or "path", and
+// Reason the translated phrase for it.
+type ProxyAddrError struct {
+	Addr, Why string
+}
+
+func (e *ProxyAddrError) Error() string {
+	switch e.Why {
+	case "credentials":
+		return fmt.Sprintf("proxy %s carries a user name or password in the address: give the user separately and the password from a file", e.Addr)
+	case "path":
+		return fmt.Sprintf("proxy %s must be only scheme, host and port", e.Addr)
+	}
+	return fmt.Sprintf("proxy %q is not an http:// address with a host and port", e.Addr)
+}
+
+// Reason is why, as a catalog phrase (for a message's %s).
+func (e *ProxyAddrError) Reason() i18n.Phrase {
+	return i18n.Phrase("transfer.net.proxy.addr." + e.Why)
 }
 
 // redactRaw drops what looks like user info from an address that does
