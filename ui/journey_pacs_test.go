@@ -82,8 +82,11 @@ func TestSettingsPACSTestDIMSEInside(t *testing.T) {
 // button is greyed out and says where to set one; after saving one under
 // Settings it is usable at once and names the target. The screen then says
 // how many instances the PACS stored, storescp received exactly those, and
-// nothing was copied to the library. A PACS that refuses the association
-// (storescp --refuse) shows, in English, how many were not stored and why.
+// nothing was copied to the library; the report among the items is said
+// to stay out. A PACS that refuses the association (storescp --refuse)
+// shows, in English, how many were not stored and why; one where nobody
+// listens yet makes the import wait, saying so, and "try now" finishes
+// it once storescp runs.
 func TestJourneyRedeemIntoPACS(t *testing.T) { runInPrivateNet(t, "TestJourneyRedeemIntoPACSInside") }
 
 func TestJourneyRedeemIntoPACSInside(t *testing.T) {
@@ -181,7 +184,35 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 	}
 	h.checkLanguage(lang, "refused by the PACS", bad)
 	h.shot(t, "redeem_into_pacs_refused_en_1024x600")
-	t.Logf("de: %d stored | en refused: %s | %s", n, r.problem.Text, r.pacsResult.Text)
+
+	// A PACS where nobody listens yet: the import waits and says why
+	// (not "connection lost", the portal's line); once storescp runs,
+	// "try now" finishes it.
+	late := freePort(t)
+	lateAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(late))
+	lateTarget := "dicom://STORESCP@" + lateAddr
+	h.u.selectTab(len(h.u.tabs.Items) - 1)
+	set.pacs.SetText(lateTarget)
+	test.Tap(set.save)
+	h.u.selectTab(1)
+	test.Tap(r.toPACS)
+	why := i18n.T(lang, "dimse.refused", lateAddr)
+	h.waitShown("the wait for the PACS", func() bool { return r.waiting.Visible() && strings.HasPrefix(r.waitText.Text, why) })
+	h.mustNotShow(strings.SplitN(i18n.T(lang, "ui.redeem.waiting", ""), " –", 2)[0])
+	h.checkLanguage(lang, "waiting for the PACS", lateTarget, lateAddr)
+	h.shot(t, "redeem_into_pacs_waiting_en_1024x600")
+	lateStores := startStorescp(t, t.TempDir(), late)
+	h.waitShown("the import after the PACS came up", func() bool {
+		if r.waiting.Visible() && !r.retryNow.Disabled() {
+			test.Tap(r.retryNow)
+		}
+		return r.done.Visible()
+	})
+	if got := lateStores(); got != n {
+		t.Errorf("the late storescp received %d C-STOREs, want %d", got, n)
+	}
+	h.mustShow(i18n.T(lang, "ui.redeem.pacsStored", lateTarget, n, 0))
+	t.Logf("de: %d stored | en, after the wait: %s", n, r.pacsResult.Text)
 }
 
 // issueCodeWithReport issues a code for the demo CD's first patient whose

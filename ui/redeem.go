@@ -79,6 +79,7 @@ type redeemScreen struct {
 	waitText *widget.Label
 	retryNow *widget.Button
 	waitStop chan struct{}
+	waitWhy  string // why an import into the PACS waits, translated
 	done     *fyne.Container
 	// folderRow opens what was saved (hidden after an import into the
 	// PACS without a copy: nothing is in a folder).

@@ -20,6 +20,11 @@ func (r *redeemScreen) showWaiting(j *app.Job) {
 		return
 	}
 	at := j.RetryAt
+	r.waitWhy = ""
+	if r.intoPACS && j.Error != nil {
+		// Not the portal's line but the PACS: say why (nobody listens…).
+		r.waitWhy = j.Error.Message(r.u.lang)
+	}
 	r.waitText.SetText(r.waitMessage(at))
 	r.waiting.Show()
 	r.retryNow.Enable()
@@ -47,8 +52,11 @@ func (r *redeemScreen) showWaiting(j *app.Job) {
 
 func (r *redeemScreen) waitMessage(at time.Time) string {
 	secs := int(math.Ceil(time.Until(at).Seconds()))
-	if secs <= 0 {
+	switch {
+	case secs <= 0:
 		return r.u.t("ui.redeem.waitingNow")
+	case r.waitWhy != "":
+		return r.u.t("ui.redeem.pacsWaiting", r.waitWhy, formatDuration(time.Duration(secs)*time.Second))
 	}
 	return r.u.t("ui.redeem.waiting", formatDuration(time.Duration(secs)*time.Second))
 }
