@@ -215,13 +215,13 @@ click 300 21                    # Posteingang
 sleep 1                         # lists by itself: the key came with BILDBOTE_INBOX_KEY
 sleep 2
 shot de-inbox >/dev/null
-click 95 734                    # Auswahl importieren
+click 95 699                    # Auswahl importieren (above the "Ins PACS senden: zuerst …" hint: no PACS set here)
 imported=
 for _ in $(seq 60); do
 	if [ -n "$(find "$work/library-de_DE.UTF-8" -type f 2>/dev/null | head -1)" ]; then imported=yes; break; fi
 	sleep 0.5
 done
-[ -n "$imported" ] || fail "importing the clinic inbox wrote nothing into the library"
+[ -n "$imported" ] || fail "importing the clinic inbox wrote nothing into the library (see $shots/de-inbox.png: did the button move?)"
 sleep 2
 shot de-inbox-imported >/dev/null
 click 460 21                    # Übertragungen
