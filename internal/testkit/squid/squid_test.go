@@ -2,6 +2,7 @@ package squid
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,6 +25,7 @@ func TestProxyAndLogin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		io.Copy(io.Discard, resp.Body) // else squid may log TCP_MISS_ABORTED
 		resp.Body.Close()
 		return resp.StatusCode
 	}
