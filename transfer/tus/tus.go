@@ -31,6 +31,19 @@
 // inbox stays full until its clinic collects, a disk until the operator
 // acts (the job stays resumable). A lock-out or too many unfinished
 // uploads (429) are waited out like a busy server.
+//
+// Body limits between client and portal (a clinic's proxy, an nginx in
+// front of the portal): a 413 to a PATCH without the portal's JSON, or a
+// PATCH cut (connection reset, EOF) twice in a row at the same server
+// offset with a chunk larger than the last one that passed, halves the
+// chunk and goes on from the server's offset, down to MinChunkSize; a
+// limit below that is a permanent *BodyLimitError naming the size. The
+// working size is remembered per portal origin (Client.Chunks) for the
+// next upload.
+//
+// Retry-After (seconds or an HTTP date) on a 429 or 503 is the wait,
+// reported as transfer.StateWaitingServer with Status.Wait and bounded by
+// the retry policy's MaxBusyEach and what is left of MaxBusy.
 package tus
 
 import (
@@ -40,6 +53,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -48,6 +62,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -66,6 +81,19 @@ const StatusChecksumMismatch = 460
 
 // DefaultChunkSize is the PATCH size when Client.ChunkSize is 0.
 const DefaultChunkSize = 8 << 20
+
+// MinChunkSize is the smallest chunk the client halves down to when a
+// proxy refuses or cuts bodies; a limit below it is a *BodyLimitError.
+const MinChunkSize = 256 << 10
+
+// ChunkMemory remembers the chunk size that passed per portal origin
+// ("https://host:port"). ChunkFile is the JSON-file implementation.
+type ChunkMemory interface {
+	// ChunkSize is the remembered size; 0 when there is none.
+	ChunkSize(origin string) int64
+	// SetChunkSize remembers size for origin.
+	SetChunkSize(origin string, size int64) error
+}
 
 // Client uploads with tus. The zero value works; fields are options.
 type Client struct {
@@ -92,6 +120,10 @@ type Client struct {
 	StallBudget time.Duration
 	// Header is added to every request (e.g. User-Agent).
 	Header http.Header
+	// Chunks, when set, gives the first chunk size for a portal (when
+	// smaller than ChunkSize) and keeps the size that passed after the
+	// client had to halve it.
+	Chunks ChunkMemory
 }
 
 // Job is one upload.
@@ -213,6 +245,29 @@ func (e *StatusError) Classification() transfer.Verdict {
 	return transfer.ClassifyStatus(e.Status)
 }
 
+// BodyLimitError: something between client and portal (a proxy, a
+// filter) refuses or cuts request bodies even of MinChunkSize: the upload
+// cannot go on until clinic IT raises that limit. Size is the smallest
+// chunk tried.
+type BodyLimitError struct {
+	Size int64
+	Err  error // the last refusal (a 413 or a cut connection)
+}
+
+func (e *BodyLimitError) Error() string {
+	return fmt.Sprintf("tus patch: request bodies of %d bytes are refused on the way to the portal (proxy body limit): %v", e.Size, e.Err)
+}
+
+// Classification implements transfer.Classifier: Permanent "refused".
+func (e *BodyLimitError) Classification() transfer.Verdict {
+	return transfer.Verdict{Class: transfer.Permanent, Reason: transfer.ReasonRefused}
+}
+
+// Unwrap is the translated message.
+func (e *BodyLimitError) Unwrap() error {
+	return i18n.NewError(i18n.KindRefused, "transfer.tus.body_limit", i18n.Bytes(e.Size)).WithHint("transfer.tus.body_limit.hint")
+}
+
 // MismatchError: the upload URL belongs to an upload of another length:
 // the job store handed the wrong file.
 type MismatchError struct{ Server, Local int64 }
@@ -281,6 +336,26 @@ type upload struct {
 	sent    atomic.Int64 // bytes confirmed plus in flight, for progress
 	waiter  *retry.Waiter
 	receipt string
+
+	chunk    int64 // the current PATCH size
+	passed   int64 // the largest PATCH body that got through
+	saved    int64 // the size last handed to Chunks
+	cutAt    int64 // server offset of the last cut PATCH; -1: none
+	cuts     int   // cut PATCHes in a row at cutAt
+	lastSize int64 // the body size of the last PATCH
+}
+
+// origin is the upload's "scheme://host[:port]", the key of Chunks.
+func (u *upload) origin() string {
+	s := u.url
+	if s == "" {
+		s = u.job.Endpoint
+	}
+	l, err := url.Parse(s)
+	if err != nil || l.Host == "" {
+		return ""
+	}
+	return l.Scheme + "://" + l.Host
 }
 
 func (u *upload) status(state transfer.State) transfer.Status {
@@ -298,7 +373,14 @@ func (c *Client) Upload(ctx context.Context, job Job) (*Result, error) {
 			return nil, err
 		}
 	}
-	u := &upload{c: c, job: &job, url: job.URL, secret: job.Secret}
+	u := &upload{c: c, job: &job, url: job.URL, secret: job.Secret, chunk: c.chunk(), cutAt: -1}
+	if c.Chunks != nil {
+		if o := u.origin(); o != "" {
+			if n := c.Chunks.ChunkSize(o); n >= MinChunkSize && n < u.chunk {
+				u.chunk, u.saved = n, n
+			}
+		}
+	}
 	u.waiter = retry.New(c.Retry, c.Progress, func() transfer.Status { return u.status(transfer.StateUploading) })
 	for {
 		if u.url == "" {
@@ -384,10 +466,49 @@ func (u *upload) create(ctx context.Context) error {
 		if !transientStatus(resp.StatusCode) {
 			return serr
 		}
-		if werr := u.waiter.Wait(ctx, serr); werr != nil {
+		if werr := u.wait(ctx, serr, retryAfter(resp, time.Now())); werr != nil {
 			return werr
 		}
 	}
+}
+
+// wait is the waiter's backoff, or the server's Retry-After (d > 0)
+// bounded by the busy policy.
+func (u *upload) wait(ctx context.Context, err error, d time.Duration) error {
+	if d > 0 {
+		return u.waiter.Busy(ctx, d, err)
+	}
+	return u.waiter.Wait(ctx, err)
+}
+
+// maxRetryAfter keeps a huge Retry-After from overflowing; the retry
+// policy caps each wait far lower.
+const maxRetryAfter = 365 * 24 * time.Hour
+
+// retryAfter is a 429's or 503's Retry-After (delta-seconds or an HTTP
+// date); 0 when absent, unreadable, in the past, or on another status.
+func retryAfter(resp *http.Response, now time.Time) time.Duration {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	return parseRetryAfter(resp.Header.Get("Retry-After"), now)
+}
+
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || n > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), maxRetryAfter)
+	}
+	return 0
 }
 
 // run HEADs and PATCHes until the server has every byte.
@@ -416,9 +537,13 @@ func (u *upload) run(ctx context.Context) error {
 			}
 		}
 		transfer.Report(u.c.Progress, u.status(transfer.StateUploading))
+		start := u.offset
 		complete, err := u.patch(ctx)
 		if err == nil {
 			u.waiter.Reset()
+			u.cutAt, u.cuts = -1, 0
+			u.passed = max(u.passed, u.lastSize)
+			u.remember()
 			if complete {
 				return nil
 			}
@@ -429,19 +554,78 @@ func (u *upload) run(ctx context.Context) error {
 			return err
 		}
 		needHead = true
+		if te.tooLarge {
+			if err := u.halve(te.err); err != nil {
+				return err
+			}
+			continue // nothing to wait for: ask the offset, send smaller
+		}
 		if te.conflict {
 			continue // 409: our offset was wrong, ask at once
 		}
-		if werr := u.waiter.Wait(ctx, te.err); werr != nil {
+		if te.cut && u.lastSize > u.passed {
+			if u.cutAt != start {
+				u.cutAt, u.cuts = start, 0
+			}
+			u.cuts++
+		} else {
+			u.cutAt, u.cuts = -1, 0
+		}
+		if werr := u.wait(ctx, te.err, te.retryAfter); werr != nil {
 			return werr
 		}
+		if u.cuts >= 2 {
+			// A fixed-size cut: does the server still stand where both
+			// PATCHes started? Then halve.
+			done, err := u.head(ctx)
+			if err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+			needHead = false
+			if u.offset == u.cutAt && u.lastSize > MinChunkSize {
+				if err := u.halve(te.err); err != nil {
+					return err
+				}
+			}
+			u.cutAt, u.cuts = -1, 0
+		}
+	}
+}
+
+// halve halves the chunk until it is smaller than the last PATCH, which
+// was refused as too large (a last, short chunk halves the chunk once);
+// at MinChunkSize already it is a *BodyLimitError.
+func (u *upload) halve(cause error) error {
+	if u.lastSize <= MinChunkSize {
+		return &BodyLimitError{Size: u.lastSize, Err: cause}
+	}
+	for u.chunk >= u.lastSize && u.chunk > MinChunkSize {
+		u.chunk /= 2
+	}
+	u.chunk = max(u.chunk, MinChunkSize)
+	return nil
+}
+
+// remember hands a chunk size that passed after halving to Chunks.
+func (u *upload) remember() {
+	if u.c.Chunks == nil || u.chunk >= u.c.chunk() || u.chunk == u.saved || u.lastSize < u.chunk {
+		return
+	}
+	if o := u.origin(); o != "" && u.c.Chunks.SetChunkSize(o, u.chunk) == nil {
+		u.saved = u.chunk
 	}
 }
 
 // transientError marks a failed attempt worth repeating after a HEAD.
 type transientError struct {
-	err      error
-	conflict bool
+	err        error
+	conflict   bool
+	tooLarge   bool          // a 413 from something other than the portal
+	cut        bool          // the connection broke off (reset, EOF)
+	retryAfter time.Duration // the server's Retry-After on 429/503
 }
 
 func (e *transientError) Error() string { return e.err.Error() }
@@ -487,7 +671,7 @@ func (u *upload) head(ctx context.Context) (done bool, err error) {
 		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 			return false, ErrUploadGone
 		case transientStatus(resp.StatusCode):
-			if werr := u.waiter.Wait(ctx, u.statusError("head", resp)); werr != nil {
+			if werr := u.wait(ctx, u.statusError("head", resp), retryAfter(resp, time.Now())); werr != nil {
 				return false, werr
 			}
 		default:
@@ -498,7 +682,8 @@ func (u *upload) head(ctx context.Context) (done bool, err error) {
 
 // patch sends one chunk from u.offset. complete is true after the last one.
 func (u *upload) patch(ctx context.Context) (complete bool, err error) {
-	n := min(u.c.chunk(), u.job.Size-u.offset)
+	n := min(u.chunk, u.job.Size-u.offset)
+	u.lastSize = n
 	var body io.Reader = io.NewSectionReader(u.job.File, u.offset, n)
 	body = u.c.Bandwidth.Reader(ctx, body)
 	body = &countReader{r: body, n: &u.sent, progress: func() {
@@ -518,7 +703,7 @@ func (u *upload) patch(ctx context.Context) (complete bool, err error) {
 		if retry.Permanent(ctx, err) {
 			return false, fmt.Errorf("tus patch: %w", err)
 		}
-		return false, &transientError{err: err}
+		return false, &transientError{err: err, cut: brokeOff(err)}
 	}
 	defer resp.Body.Close()
 	switch {
@@ -543,7 +728,15 @@ func (u *upload) patch(ctx context.Context) (complete bool, err error) {
 		return false, ErrUploadGone
 	case transientStatus(resp.StatusCode):
 		u.sent.Store(u.offset)
-		return false, &transientError{err: u.statusError("patch", resp)}
+		return false, &transientError{err: u.statusError("patch", resp), retryAfter: retryAfter(resp, time.Now())}
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		se := u.statusError("patch", resp)
+		if se.Code != "" {
+			return false, se // the portal's own limit or quota: permanent
+		}
+		// Not the portal's JSON: a proxy's body limit.
+		u.sent.Store(u.offset)
+		return false, &transientError{err: se, tooLarge: true}
 	default:
 		se := u.statusError("patch", resp)
 		if interrupted(se) {
@@ -610,6 +803,25 @@ func (c *Client) minBytes() int64 {
 		return c.MinBytes
 	}
 	return 64 << 10
+}
+
+// brokeOff: the connection was reset or closed while the request was on
+// its way (a proxy cutting the body at its limit does this), not a stall,
+// a refused connection or a name that does not resolve.
+func brokeOff(err error) bool {
+	if errors.Is(err, errStalled) {
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	// net/http does not always wrap the cause: "use of closed network
+	// connection" is its writer noticing the reader saw the reset.
+	msg := err.Error()
+	return strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") ||
+		strings.Contains(msg, "server closed") || strings.Contains(msg, "EOF") ||
+		strings.Contains(msg, "use of closed network connection")
 }
 
 // errStalled cuts a request that moved nothing for StallTimeout.
