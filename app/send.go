@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/dicomscan"
@@ -249,7 +250,7 @@ func runSend(ctx context.Context, r *jobRun) error {
 		}
 		meta["password"] = pw
 	}
-	client := &tus.Client{HTTP: c.client, Bandwidth: c.bandwidth()}
+	client := &tus.Client{HTTP: c.client, Bandwidth: c.bandwidth(), Chunks: c.chunkMemory()}
 	client.Retry.Initial = c.cfg.RetryInitial
 	client.Retry.MaxElapsed, client.Retry.MaxBusy = c.networkBound(), c.busyBound()
 	client.Progress = transfer.ProgressFunc(func(s transfer.Status) {
@@ -321,6 +322,18 @@ func (c *Core) seal(ctx context.Context, r *jobRun, p *sendParams) error {
 	r.SetDone(0)
 	c.forgetJobIndex(r.id)
 	return r.SaveParams(p)
+}
+
+// chunkMemories holds one tus.ChunkFile per state dir, shared by the
+// sends of that dir (a send behind a proxy's body limit halves its chunk;
+// the next send to that portal starts with the size that passed).
+var chunkMemories sync.Map
+
+// chunkMemory is the state dir's chunks.json (portal origin → bytes).
+func (c *Core) chunkMemory() *tus.ChunkFile {
+	p := filepath.Join(c.stateDir, "chunks.json")
+	m, _ := chunkMemories.LoadOrStore(p, tus.NewChunkFile(p))
+	return m.(*tus.ChunkFile)
 }
 
 func (c *Core) bandwidth() *ratelimit.Bucket {
