@@ -147,6 +147,12 @@ type ImportRequest struct {
 	ToDir   string
 	StowURL string
 	PACS    []string
+	// PatientID (optional, CheckPatientID) is the clinic's patient ID:
+	// every instance sent to a PACS gets it in Patient ID (0010,0020),
+	// the original kept in Other Patient IDs Sequence (0010,1002); files
+	// written to ToDir keep the original. Only for an import that holds
+	// one patient.
+	PatientID string
 }
 
 // ErrNoDestination: an import with neither a folder nor a PACS.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -97,6 +98,29 @@ type PACSInstance struct {
 	// Converted: sent re-encoded (explicit to implicit VR) because the
 	// PACS accepted only that.
 	Converted bool `json:"converted,omitempty"`
+	// PatientID is the clinic's patient ID the instance was sent with
+	// (the original then in Other Patient IDs Sequence); "" = unchanged.
+	PatientID string `json:"patientId,omitempty"`
+}
+
+// patientMap is a job's patient-ID mapping: ID is the clinic's patient
+// ID ("" = none), From the original patient ID the job mapped so far
+// (kept in the job's params).
+type patientMap struct {
+	ID   string
+	From *string
+}
+
+// anyTodo reports whether a target has not confirmed one of files.
+func anyTodo(targets []string, rec pacsRecord, files []envelope.File) bool {
+	for _, raw := range targets {
+		for _, f := range files {
+			if !rec[raw][f.SOPInstanceUID].Confirmed() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Confirmed reports whether the PACS stored the instance.
@@ -142,15 +166,17 @@ func (c *Core) storePACS(ctx context.Context, r *jobRun, p *importParams, itemID
 		rec = pacsRecord{}
 		p.PACSResults[itemID] = rec
 	}
-	return c.storeFilesPACS(ctx, p.importTargets(), rec, func() error { return r.SaveParams(*p) }, itemID, filesDir, m.Files, results)
+	return c.storeFilesPACS(ctx, p.importTargets(), patientMap{p.PatientID, &p.PatientIDFrom}, rec, func() error { return r.SaveParams(*p) }, itemID, filesDir, m.Files, results)
 }
 
 // storeFilesPACS is storePACS for any job: files (relative to filesDir,
 // slash-separated; those without a SOP Instance UID are skipped) go into
 // each target; rec holds what each target said before and gets what it
 // says now; save persists rec after each target. A file whose study is
-// not among results counts for results[0] when there is only one.
-func (c *Core) storeFilesPACS(ctx context.Context, targets []string, rec pacsRecord, save func() error, itemID, filesDir string, files []envelope.File, results []ImportResult) error {
+// not among results counts for results[0] when there is only one. With
+// pm.ID the PACS gets copies with that patient ID (mapPatientID); the
+// files themselves stay as they are.
+func (c *Core) storeFilesPACS(ctx context.Context, targets []string, pm patientMap, rec pacsRecord, save func() error, itemID, filesDir string, files []envelope.File, results []ImportResult) error {
 	study := map[string]string{}
 	var all []envelope.File
 	for _, f := range files {
@@ -162,6 +188,14 @@ func (c *Core) storeFilesPACS(ctx context.Context, targets []string, rec pacsRec
 	}
 	if len(all) == 0 {
 		return nil
+	}
+	if pm.ID != "" && anyTodo(targets, rec, all) {
+		dir, mapped, err := c.mapPatientID(ctx, pm.ID, filesDir, all, pm.From)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		filesDir, all = dir, mapped
 	}
 	var refused []string
 	refusedN := 0
@@ -190,7 +224,7 @@ func (c *Core) storeFilesPACS(ctx context.Context, targets []string, rec pacsRec
 				out, sendErr = c.storeSTOW(ctx, t, filesDir, todo)
 			}
 			for _, pi := range out {
-				pi.ItemID, pi.Target, pi.StudyUID = itemID, t.String(), study[pi.SOPInstanceUID]
+				pi.ItemID, pi.Target, pi.StudyUID, pi.PatientID = itemID, t.String(), study[pi.SOPInstanceUID], pm.ID
 				got[pi.SOPInstanceUID] = pi
 			}
 			if err := save(); err != nil {

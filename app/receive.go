@@ -42,9 +42,13 @@ type importParams struct {
 	PACS    []string `json:"pacs,omitempty"`
 	// PACSResults is each item's per-target, per-instance outcome, so a
 	// resumed import sends nothing again that a PACS confirmed.
-	PACSResults map[string]pacsRecord     `json:"pacsResults,omitempty"`
-	WorkDir     string                    `json:"workDir"`
-	Results     map[string][]ImportResult `json:"results,omitempty"`
+	PACSResults map[string]pacsRecord `json:"pacsResults,omitempty"`
+	// PatientID (ImportRequest.PatientID) goes into every instance sent
+	// to a PACS; PatientIDFrom is the original patient ID it replaced.
+	PatientID     string                    `json:"patientId,omitempty"`
+	PatientIDFrom string                    `json:"patientIdFrom,omitempty"`
+	WorkDir       string                    `json:"workDir"`
+	Results       map[string][]ImportResult `json:"results,omitempty"`
 	// Failed holds items refused (tampered, not for us): kept on the
 	// portal, never acknowledged.
 	Failed map[string]*JobError `json:"failed,omitempty"`
@@ -137,6 +141,14 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 		}
 	}
 	targets = uniq
+	if req.PatientID != "" {
+		if req.PatientID, err = CheckPatientID(req.PatientID); err != nil {
+			return nil, err
+		}
+		if len(targets) == 0 {
+			return nil, i18n.NewError(i18n.KindInput, "app.patient-id-no-pacs").WithHint("app.patient-id.hint")
+		}
+	}
 	if _, _, err := c.clinicIdentity(); err != nil {
 		return nil, err
 	}
@@ -168,6 +180,19 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 		}
 		return nil, nil
 	}
+	if req.PatientID != "" {
+		// Counted from the sealed manifests; an envelope the key cannot
+		// read is refused by the import anyway, and the instances' own
+		// patient IDs are checked again when they are rewritten.
+		c.summarize(ctx, root, strings.TrimSpace(req.Inbox), req.APIKey, items)
+		n := patientCount(items)
+		for i := range items {
+			items[i].Summary = nil // never stored with the job
+		}
+		if n > 1 {
+			return nil, tooManyPatients(n)
+		}
+	}
 	c.SetInboxKey(req.Inbox, req.APIKey)
 	if req.ToDir != "" {
 		if req.ToDir, err = filepath.Abs(req.ToDir); err != nil {
@@ -176,7 +201,7 @@ func (c *Core) StartImport(req ImportRequest) (*Job, error) {
 	}
 	id := newJobID()
 	p := importParams{Portal: root, Inbox: strings.TrimSpace(req.Inbox), Items: items, ToDir: req.ToDir,
-		PACS: targets, WorkDir: filepath.Join(c.stateDir, "inbox", id)}
+		PACS: targets, PatientID: req.PatientID, WorkDir: filepath.Join(c.stateDir, "inbox", id)}
 	for _, bad := range rejected {
 		p.Rejected = append(p.Rejected, bad.Quoted())
 	}

@@ -225,6 +225,10 @@ type saveParams struct {
 	PACS        []string              `json:"pacs,omitempty"`
 	NoCopy      bool                  `json:"noCopy,omitempty"`
 	PACSResults map[string]pacsRecord `json:"pacsResults,omitempty"`
+	// PatientID (SaveOptions.PatientID) goes into every instance sent to
+	// a PACS; PatientIDFrom is the original patient ID it replaced.
+	PatientID     string `json:"patientId,omitempty"`
+	PatientIDFrom string `json:"patientIdFrom,omitempty"`
 }
 
 type saveItem struct {
@@ -246,10 +250,10 @@ type saveItem struct {
 // as <dir>/<patient name> <birth date>/<study date> <description>/, each a
 // complete IHE PDI file-set with its DICOMDIR; documents go beside it.
 func (c *Core) StartSave(s *RedeemSession, itemIDs []string, dir string) (*Job, error) {
-	return c.startSave(s, itemIDs, dir, nil, false)
+	return c.startSave(s, itemIDs, dir, nil, false, "")
 }
 
-func (c *Core) startSave(s *RedeemSession, itemIDs []string, dir string, pacs []string, noCopy bool) (*Job, error) {
+func (c *Core) startSave(s *RedeemSession, itemIDs []string, dir string, pacs []string, noCopy bool, patientID string) (*Job, error) {
 	s.mu.Lock()
 	items, sess := s.Items, s.sess
 	s.mu.Unlock()
@@ -268,8 +272,9 @@ func (c *Core) startSave(s *RedeemSession, itemIDs []string, dir string, pacs []
 		want[id] = true
 	}
 	id := newJobID()
-	p := saveParams{Session: s.ID, CodeID: s.ID, WorkDir: filepath.Join(dir, ".bildbote-"+id), Dir: dir, PACS: pacs, NoCopy: noCopy}
+	p := saveParams{Session: s.ID, CodeID: s.ID, WorkDir: filepath.Join(dir, ".bildbote-"+id), Dir: dir, PACS: pacs, NoCopy: noCopy, PatientID: patientID}
 	owner := soleOwner(items)
+	patients := map[string]bool{}
 	for _, it := range items {
 		if len(want) > 0 && !want[it.ID] {
 			continue
@@ -282,9 +287,15 @@ func (c *Core) startSave(s *RedeemSession, itemIDs []string, dir string, pacs []
 			it.PatientName, it.BirthDate = owner.PatientName, owner.BirthDate
 		}
 		p.Items = append(p.Items, saveItem{ID: it.ID, MIMEType: it.MIMEType, Target: libraryPath(dir, it), Files: it.FileCount})
+		if it.MIMEType == "application/zip" && it.PatientName != "" {
+			patients[it.PatientName+"\x00"+it.BirthDate] = true
+		}
 	}
 	if len(p.Items) == 0 {
 		return nil, i18n.NewError(i18n.KindInput, "app.save-nothing")
+	}
+	if patientID != "" && len(patients) > 1 {
+		return nil, tooManyPatients(len(patients))
 	}
 	title := titled("app.job.title.save", s.Masked, strconv.Itoa(len(p.Items)))
 	return c.addJobWithID(id, KindSave, title, p, nil, nil)

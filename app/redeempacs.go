@@ -23,6 +23,12 @@ type SaveOptions struct {
 	// into the PACS only, documents (a PDF report, no DICOM) are left
 	// out.
 	NoCopy bool
+	// PatientID (optional, CheckPatientID) is the clinic's patient ID:
+	// every instance sent to a PACS gets it in Patient ID (0010,0020),
+	// the original kept in Other Patient IDs Sequence (0010,1002). A
+	// copy saved to the folder keeps the original. Only for studies of
+	// one patient.
+	PatientID string
 }
 
 // StartSaveWith is StartSave with PACS targets: each study is downloaded,
@@ -43,6 +49,16 @@ func (c *Core) StartSaveWith(s *RedeemSession, itemIDs []string, dir string, opt
 		seen[t] = true
 		targets = append(targets, t)
 	}
+	if opt.PatientID != "" {
+		id, err := CheckPatientID(opt.PatientID)
+		if err != nil {
+			return nil, err
+		}
+		if len(targets) == 0 {
+			return nil, i18n.NewError(i18n.KindInput, "app.patient-id-no-pacs").WithHint("app.patient-id.hint")
+		}
+		opt.PatientID = id
+	}
 	if opt.NoCopy && len(targets) == 0 {
 		return nil, i18n.NewError(i18n.KindInput, "app.import-no-destination").WithHint("app.import-no-destination.hint").Wrap(ErrNoDestination)
 	}
@@ -53,7 +69,7 @@ func (c *Core) StartSaveWith(s *RedeemSession, itemIDs []string, dir string, opt
 			return nil, err
 		}
 	}
-	return c.startSave(s, itemIDs, dir, targets, opt.NoCopy)
+	return c.startSave(s, itemIDs, dir, targets, opt.NoCopy, opt.PatientID)
 }
 
 // storeSavedPACS imports the DICOM files of an unpacked item (dir) into
@@ -97,7 +113,7 @@ func (c *Core) storeSavedPACS(ctx context.Context, r *jobRun, p *saveParams, it 
 	}
 	r.SetPhase(string(transfer.StateStoring))
 	results := []ImportResult{{ItemID: it.ID}}
-	err = c.storeFilesPACS(ctx, p.PACS, rec, func() error { return r.SaveParams(*p) }, it.ID, dir, files, results)
+	err = c.storeFilesPACS(ctx, p.PACS, patientMap{p.PatientID, &p.PatientIDFrom}, rec, func() error { return r.SaveParams(*p) }, it.ID, dir, files, results)
 	it.Stored, it.Warnings, it.Failed = results[0].Stored, results[0].Warnings, results[0].Failed
 	return err
 }
