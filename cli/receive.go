@@ -18,11 +18,13 @@ func apiKeyFrom(flag string) string {
 }
 
 // bildbote-cli receive --portal URL --inbox CODE --api-key KEY [--to DIR]
-// [--pacs TARGET]... [--watch [--interval D]] [--list]
+// [--pacs TARGET]... [--patient-id ID] [--watch [--interval D]] [--list]
 //
 // TARGET is dicom://CALLED@host:port[?calling=AE] (C-STORE) or
 // http(s)://…/dicom-web (STOW-RS); --pacs may be repeated, --stow is the
-// older name of the same flag.
+// older name of the same flag. --patient-id gives every instance sent to
+// the PACS the clinic's patient ID (the original kept in Other Patient IDs
+// Sequence); only for an import of one patient, not with --watch.
 func runReceive(e *env, args []string) int {
 	var cf coreFlags
 	fs := newFlags("receive")
@@ -36,12 +38,25 @@ func runReceive(e *env, args []string) int {
 	watch := fs.Bool("watch", false, "")
 	interval := fs.Duration("interval", time.Minute, "")
 	listOnly := fs.Bool("list", false, "")
+	patientID := fs.String("patient-id", "", "")
 	if _, code, ok := e.parse(fs, args); !ok {
 		return code
 	}
 	pr := e.printer(cf.json)
 	for _, t := range pacs {
 		if _, err := app.ParsePACSTarget(t); err != nil {
+			return pr.Error(err)
+		}
+	}
+	if *patientID != "" {
+		switch {
+		case len(pacs) == 0:
+			return e.usageError("cli.patient-id-needs-pacs")
+		case *watch:
+			// Every round would give the next patient's envelope this ID.
+			return e.usageError("cli.receive.patient-id-watch")
+		}
+		if _, err := app.CheckPatientID(*patientID); err != nil {
 			return pr.Error(err)
 		}
 	}
@@ -76,7 +91,7 @@ func runReceive(e *env, args []string) int {
 	// us, refused by the PACS): --watch does not fetch them every round.
 	refused := map[string]bool{}
 	for {
-		req := app.ImportRequest{Portal: cf.portal, Inbox: *inbox, APIKey: apiKey, ToDir: *to, PACS: pacs}
+		req := app.ImportRequest{Portal: cf.portal, Inbox: *inbox, APIKey: apiKey, ToDir: *to, PACS: pacs, PatientID: *patientID}
 		if *watch && len(refused) > 0 {
 			items, err := core.InboxList(e.ctx, cf.portal, *inbox, apiKey)
 			if err != nil {

@@ -39,6 +39,7 @@ func runRedeem(e *env, args []string) int {
 	var pacs stringList
 	fs.Var(&pacs, "pacs", "")
 	keepCopy := fs.Bool("copy", false, "")
+	patientID := fs.String("patient-id", "", "")
 	expires := fs.String("expires", "", "")
 	listOnly := fs.Bool("list", false, "")
 	pos, code, ok := e.parse(fs, args)
@@ -54,6 +55,14 @@ func runRedeem(e *env, args []string) int {
 	}
 	for _, t := range pacs {
 		if _, err := app.ParsePACSTarget(t); err != nil {
+			return pr.Error(err)
+		}
+	}
+	if *patientID != "" {
+		if len(pacs) == 0 {
+			return e.usageError("cli.patient-id-needs-pacs")
+		}
+		if _, err := app.CheckPatientID(*patientID); err != nil {
 			return pr.Error(err)
 		}
 	}
@@ -146,7 +155,7 @@ func runRedeem(e *env, args []string) int {
 		return ExitOK
 	}
 	sub := core.Subscribe()
-	job, err := core.StartSaveWith(s, items, *out, app.SaveOptions{PACS: pacs, NoCopy: len(pacs) > 0 && *out == "" && !*keepCopy})
+	job, err := core.StartSaveWith(s, items, *out, app.SaveOptions{PACS: pacs, NoCopy: len(pacs) > 0 && *out == "" && !*keepCopy, PatientID: *patientID})
 	if err != nil {
 		sub.Close()
 		return pr.Error(err)
