@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -73,17 +74,32 @@ type PatientIDRewrite struct {
 // are padded to even length and a group length (0010,0000) is recomputed.
 // A deflated data set is ErrDeflated; a malformed one an error.
 func RewritePatientID(file []byte, id string) ([]byte, PatientIDRewrite, error) {
+	head, rest, _, res, err := rewriteHead(file, id)
+	if err != nil {
+		return nil, res, err
+	}
+	if !res.Changed {
+		return file, res, nil
+	}
+	return append(head, file[rest:]...), res, nil
+}
+
+// rewriteHead rewrites the start of a Part 10 file (file may be only its
+// first bytes): it returns the new bytes up to the end of group 0010,
+// where in file the unchanged rest begins, and whether that end was seen
+// (an element of a later group, or the end of file).
+func rewriteHead(file []byte, id string) ([]byte, int, bool, PatientIDRewrite, error) {
 	if err := ValidPatientID(id); err != nil {
-		return nil, PatientIDRewrite{}, err
+		return nil, 0, false, PatientIDRewrite{}, err
 	}
 	start, ts, err := metaEnd(file)
 	if err != nil {
-		return nil, PatientIDRewrite{}, err
+		return nil, 0, false, PatientIDRewrite{}, err
 	}
 	e := dsEncoding{explicit: true}
 	switch ts {
 	case DeflatedExplicitVRLE:
-		return nil, PatientIDRewrite{}, ErrDeflated
+		return nil, 0, false, PatientIDRewrite{}, ErrDeflated
 	case ImplicitVRLittleEndian:
 		e.explicit = false
 	case ExplicitVRBigEndian:
@@ -95,20 +111,24 @@ func RewritePatientID(file []byte, id string) ([]byte, PatientIDRewrite, error) 
 	ds := file[start:]
 	// Walk the top level up to the end of group 0010.
 	var elems []rawElem
-	pos, end := 0, len(ds)
+	pos, end, sawEnd := 0, len(ds), false
 	for pos < len(ds) {
+		if len(ds)-pos >= 4 && (converter{big: e.big}).tagAt(ds[pos:])>>16 > 0x0010 {
+			end, sawEnd = pos, true // before reading its length: ds may be a prefix
+			break
+		}
 		el, err := e.element(ds, pos)
 		if err != nil {
-			return nil, PatientIDRewrite{}, err
+			return nil, 0, false, PatientIDRewrite{}, err
 		}
 		if el.tag>>16 > 0x0010 {
-			end = pos
+			end, sawEnd = pos, true
 			break
 		}
 		if el.tag>>16 == 0x0010 {
 			elems = append(elems, el)
 		} else if len(elems) > 0 {
-			return nil, PatientIDRewrite{}, fmt.Errorf("dimse: element (%04X,%04X) after group 0010: elements not in ascending order", el.tag>>16, el.tag&0xFFFF)
+			return nil, 0, false, PatientIDRewrite{}, fmt.Errorf("dimse: element (%04X,%04X) after group 0010: elements not in ascending order", el.tag>>16, el.tag&0xFFFF)
 		}
 		pos += el.len
 	}
@@ -125,7 +145,7 @@ func RewritePatientID(file []byte, id string) ([]byte, PatientIDRewrite, error) 
 		res.Original = strings.Trim(string(ds[pid.start+pid.hdr:pid.start+pid.len]), " \x00")
 	}
 	if res.Original == id {
-		return file, res, nil
+		return nil, start + end, sawEnd, res, nil
 	}
 	res.Changed = true
 	var pieces []piece
@@ -156,7 +176,7 @@ func RewritePatientID(file []byte, id string) ([]byte, PatientIDRewrite, error) 
 		var items []byte
 		if el, ok := byTag[tagOtherPatientIDsSequence]; ok {
 			if e.explicit && el.vr != "SQ" {
-				return nil, res, fmt.Errorf("dimse: Other Patient IDs Sequence (0010,1002) has VR %s, not SQ", el.vr)
+				return nil, 0, false, res, fmt.Errorf("dimse: Other Patient IDs Sequence (0010,1002) has VR %s, not SQ", el.vr)
 			}
 			items = ds[el.start+el.hdr : el.start+el.len]
 			if el.undefined {
@@ -174,29 +194,67 @@ func RewritePatientID(file []byte, id string) ([]byte, PatientIDRewrite, error) 
 	for _, p := range pieces {
 		group = append(group, p.b...)
 	}
-	out := make([]byte, 0, len(file)+len(group)+64)
+	out := make([]byte, 0, start+first+len(group)+64)
 	out = append(out, file[:start+first]...)
 	if groupLength != nil {
 		out = append(out, ds[groupLength.start:groupLength.start+groupLength.hdr]...)
 		out = e.order().AppendUint32(out, uint32(len(group)))
 	}
 	out = append(out, group...)
-	out = append(out, ds[end:]...)
-	return out, res, nil
+	return out, start + end, sawEnd, res, nil
 }
 
+// headRead is how much of a file RewritePatientIDFile reads first: group
+// 0010 normally ends well within it, and the rest (pixel data) is copied
+// without being held in memory.
+const headRead = 1 << 20
+
 // RewritePatientIDFile is RewritePatientID from the file src to dst
-// (written with mode 0600; dst is src's copy when nothing changes).
+// (written with mode 0600; dst is src's copy when nothing changes). Only
+// the start of src is held in memory unless group 0010 ends beyond it.
 func RewritePatientIDFile(src, dst, id string) (PatientIDRewrite, error) {
-	b, err := os.ReadFile(src)
+	f, err := os.Open(src)
 	if err != nil {
 		return PatientIDRewrite{}, err
 	}
-	out, res, err := RewritePatientID(b, id)
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
-		return res, fmt.Errorf("%s: %w", src, err)
+		return PatientIDRewrite{}, err
 	}
-	return res, os.WriteFile(dst, out, 0o600)
+	prefix := make([]byte, min(st.Size(), headRead))
+	if _, err := io.ReadFull(f, prefix); err != nil {
+		return PatientIDRewrite{}, err
+	}
+	head, rest, sawEnd, res, err := rewriteHead(prefix, id)
+	if int64(len(prefix)) == st.Size() || err != nil || !sawEnd {
+		// All of it at once (a small file, or group 0010 not within the
+		// prefix: a huge private element before it).
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return PatientIDRewrite{}, err
+		}
+		out, res, err := RewritePatientID(b, id)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", src, err)
+		}
+		return res, os.WriteFile(dst, out, 0o600)
+	}
+	if !res.Changed {
+		head, rest = nil, 0
+	}
+	w, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return res, err
+	}
+	_, err = w.Write(append(head, prefix[rest:]...))
+	if err == nil {
+		_, err = io.Copy(w, f)
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return res, err
 }
 
 type piece struct {

@@ -221,3 +221,59 @@ func TestValidPatientID(t *testing.T) {
 		t.Error("a non-DICOM file rewritten")
 	}
 }
+
+// TestRewritePatientIDFileLarge: a file larger than the part read first
+// (a 3 MB value after group 0010) is rewritten streaming, to the same
+// bytes as RewritePatientID of the whole file, and dciodvfy finds no new
+// error; the same for a file that already has the ID (a plain copy).
+func TestRewritePatientIDFileLarge(t *testing.T) {
+	dir := t.TempDir()
+	big, blob := filepath.Join(dir, "big.dcm"), filepath.Join(dir, "blob.bin")
+	copyFile(t, corpus.PydicomFile(t, "CT_small.dcm"), big)
+	b := make([]byte, 3<<20)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(blob, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(corpus.Tool(t, "dcmodify"), "-nb", "-if", "(0042,0011)="+blob, big).CombinedOutput(); err != nil {
+		t.Fatalf("dcmodify: %v\n%s", err, out)
+	}
+	whole, err := os.ReadFile(big)
+	if err != nil || len(whole) <= headRead {
+		t.Fatalf("test file of %d bytes (%v), want more than %d", len(whole), err, headRead)
+	}
+	want, _, err := RewritePatientID(whole, "KLINIK-4711")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.dcm")
+	res, err := RewritePatientIDFile(big, out, "KLINIK-4711")
+	if err != nil || !res.Changed || res.Original != "1CT1" {
+		t.Fatalf("rewrite: %+v %v", res, err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("streamed rewrite differs from the whole-file one (%d vs %d bytes)", len(got), len(want))
+	}
+	if !strings.Contains(dump(t, out), "[KLINIK-4711]") {
+		t.Error("dcmdump does not show the new Patient ID")
+	}
+	old := map[string]bool{}
+	for _, e := range dciodvfyErrors(t, big) {
+		old[e] = true
+	}
+	for _, e := range dciodvfyErrors(t, out) {
+		if !old[e] {
+			t.Errorf("dciodvfy: new error %s", e)
+		}
+	}
+	again := filepath.Join(dir, "again.dcm")
+	if res, err := RewritePatientIDFile(out, again, "KLINIK-4711"); err != nil || res.Changed {
+		t.Fatalf("second rewrite: %+v %v", res, err)
+	}
+	if b, _ := os.ReadFile(again); !bytes.Equal(b, got) {
+		t.Error("a file that has the ID already is not copied as it is")
+	}
+}
