@@ -244,6 +244,12 @@ func printPACSInstances(e *env, w io.Writer, insts []app.PACSInstance) {
 	for _, t := range order {
 		fmt.Fprintln(w, "  "+tr(e, "cli.receive.pacs-target", t, count[t]))
 		for _, pi := range insts {
+			if pi.Target == t && pi.PatientID != "" {
+				fmt.Fprintln(w, "    "+tr(e, "cli.receive.pacs-patient-id", pi.PatientID))
+				break
+			}
+		}
+		for _, pi := range insts {
 			if pi.Target != t || pi.Status == app.PACSSuccess {
 				continue
 			}

@@ -19,7 +19,8 @@ import (
 // Usage errors: without --pacs, with --watch; a bad ID is an input error
 // (de and en); receive of a two-patient envelope is refused naming the
 // count; a one-patient envelope goes into Orthanc with the new ID and the
-// original in Other Patient IDs Sequence, read back over its REST API;
+// original in Other Patient IDs Sequence, read back over its REST API (the
+// text output names the ID);
 // redeem --pacs --patient-id the same into storescp, with the --json
 // receipt naming the ID sent.
 func TestPatientIDFlag(t *testing.T) { orthanc.Run(t, "TestPatientIDFlagInside") }
@@ -108,7 +109,7 @@ func TestPatientIDFlagInside(t *testing.T) {
 	if code, out, errs := run(append(send, cd)...); code != 0 {
 		t.Fatalf("send one patient: %d %s %s", code, out, errs)
 	}
-	if code, out, errs := run(append(recv, "--pacs", orth, "--patient-id", "KLINIK-4711")...); code != 0 {
+	if code, out, errs := run(append(recv, "--pacs", orth, "--patient-id", "KLINIK-4711")...); code != 0 || !strings.Contains(out, "with patient ID KLINIK-4711") {
 		t.Fatalf("receive --pacs --patient-id: %d %s %s", code, out, errs)
 	}
 	orthancPatient(t, base, "KLINIK-4711", pa.ID, want)
