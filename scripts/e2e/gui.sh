@@ -101,8 +101,27 @@ start_app() { # LANG [APP ARGS...]
 	app_pid=$!
 	pids+=("$app_pid")
 	wid=$(timeout 30 xdotool search --sync --name '^Bildbote$' | head -1) || fail "no app window ($(cat "$work/app-$lang.log"))"
-	xdotool windowsize "$wid" 1280 800
+	size_window 1280 800
 	sleep 2
+}
+# size_window W H: the app fits its first size to the screen (the height
+# less a title bar: 760 on this 800-line screen) once it knows the screen,
+# which under load can come after our resize. Resize until W x H has held
+# for a second (bounded), so the fixed click positions below are right.
+size_window() {
+	local held=0 geo
+	for _ in $(seq 30); do
+		xdotool windowsize "$wid" "$1" "$2"
+		sleep 0.5
+		geo=$(xdotool getwindowgeometry "$wid" | awk '/Geometry:/ {print $2}')
+		if [ "$geo" = "$1x$2" ]; then
+			held=$((held + 1))
+			[ "$held" -ge 2 ] && return 0
+		else
+			held=0
+		fi
+	done
+	fail "the window would not stay at $1x$2 (it is $geo)"
 }
 stop_app() { kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; }
 click() { xdotool mousemove "$1" "$2" click 1; sleep 0.7; }
@@ -185,7 +204,7 @@ click 380 21                    # Settings
 shot en-settings >/dev/null
 
 step "English, small laptop 1024x600"
-xdotool windowsize "$wid" 1024 600
+size_window 1024 600
 sleep 1
 click 40 21
 shot en-small-send >/dev/null
