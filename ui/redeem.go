@@ -91,7 +91,16 @@ type redeemScreen struct {
 	toPACS     *widget.Button
 	pacsNote   *widget.Label
 	pacsResult *widget.Label
-	intoPACS   bool // the running or last job goes into the PACS
+	// pidBox asks for the clinic's patient ID the instances get in the
+	// PACS (optional; clinic mode with a PACS): pidErr says why what was
+	// typed cannot be used, pidNote why the field is greyed out (the
+	// code holds several patients).
+	pidBox   *fyne.Container
+	pid      *keyEntry
+	pidErr   *widget.Label
+	pidNote  *widget.Label
+	patients int  // distinct patients among the code's studies
+	intoPACS bool // the running or last job goes into the PACS
 	// docs are the items that are documents (a PDF report), not DICOM
 	// studies: they do not go into the PACS; pacsSkipped counts those
 	// checked for the running import.
@@ -213,7 +222,7 @@ func newRedeemScreen(u *UI) *redeemScreen {
 		r.expiry, r.expiryAsk,
 		heading(u.t("ui.redeem.items")), r.items,
 		container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.folder")), r.changeTarget, r.target),
-		container.NewHBox(r.saveAll, r.saveSelection, r.toPACS), r.pacsNote,
+		container.NewHBox(r.saveAll, r.saveSelection, r.toPACS), r.pacsNote, r.pidBox,
 		r.progress, r.waiting, r.pacsResult, r.done,
 	)
 	r.itemsBox.Hide()

@@ -123,6 +123,7 @@ func (r *redeemScreen) reset() {
 	r.waiting.Hide()
 	r.pacsResult.Hide()
 	r.intoPACS = false
+	r.clearPatientID() // the previous patient's ID never carries over
 	r.enableSave(true)
 	r.body.Refresh()
 }
@@ -345,6 +346,8 @@ func (r *redeemScreen) showItems(sess *app.RedeemSession, items []app.Item) {
 	for _, it := range items {
 		r.itemOrder = append(r.itemOrder, it.ID)
 	}
+	r.patients = countPatients(items)
+	r.clearPatientID()
 	r.refreshPACS()
 	r.itemsBox.Show()
 	r.body.Refresh()
@@ -549,6 +552,9 @@ func (r *redeemScreen) pacsDone(j *app.Job) {
 		r.showExpiry(r.session.Expires)
 	}
 	status := r.u.n("ui.redeem.pacsDone", n, n)
+	if id := sentPatientID(insts); id != "" {
+		status += " " + r.u.t("ui.redeem.pacsWithPatientID", id)
+	}
 	if r.pacsSkipped > 0 {
 		status += "\n" + r.u.n("ui.redeem.pacsSkipped", r.pacsSkipped, r.pacsSkipped)
 	}

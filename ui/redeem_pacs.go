@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -30,7 +31,100 @@ func (r *redeemScreen) newPACSRow() {
 	r.pacsResult = widget.NewLabel("")
 	r.pacsResult.Wrapping = fyne.TextWrapWord
 	r.pacsResult.Hide()
+	r.pid = r.u.newEntry()
+	r.pid.SetPlaceHolder(u.t("ui.redeem.patientIDPlaceholder"))
+	r.pid.OnChanged = func(string) { r.refreshPACS() }
+	r.pid.OnSubmitted = func(string) {
+		if !r.toPACS.Disabled() {
+			r.importPACS()
+		}
+	}
+	r.pidErr = widget.NewLabel("")
+	r.pidErr.Wrapping = fyne.TextWrapWord
+	r.pidErr.Importance = widget.DangerImportance
+	r.pidErr.Hide()
+	r.pidNote = widget.NewLabel("")
+	r.pidNote.Importance = widget.LowImportance
+	r.pidNote.Wrapping = fyne.TextWrapWord
+	r.pidNote.Hide()
+	r.pidBox = container.NewVBox(
+		container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.patientID")), nil,
+			container.NewGridWrap(fyne.NewSize(320, r.pid.MinSize().Height), r.pid)),
+		r.pidErr, r.pidNote,
+	)
 	r.refreshPACS()
+}
+
+// clearPatientID empties the patient ID field: each code (each patient)
+// starts without one.
+func (r *redeemScreen) clearPatientID() {
+	if r.pid != nil {
+		r.pid.SetText("")
+	}
+}
+
+// patientID is the typed patient ID checked by the core ("" when none
+// was typed or the field is not in use), or the error to show.
+func (r *redeemScreen) patientID() (string, error) {
+	if !r.pidBox.Visible() || r.pid.Disabled() || strings.TrimSpace(r.pid.Text) == "" {
+		return "", nil
+	}
+	return app.CheckPatientID(r.pid.Text)
+}
+
+// countPatients counts the distinct patients among a code's studies
+// (documents name no patient of their own), as the core does before it
+// refuses a patient ID for several.
+func countPatients(items []app.Item) int {
+	seen := map[string]bool{}
+	for _, it := range items {
+		if it.MIMEType == "application/zip" && it.PatientName != "" {
+			seen[it.PatientName+"\x00"+it.BirthDate] = true
+		}
+	}
+	return len(seen)
+}
+
+// sentPatientID is the patient ID the PACS results name ("" when the
+// instances kept theirs).
+func sentPatientID(insts []app.PACSInstance) string {
+	for _, pi := range insts {
+		if pi.PatientID != "" {
+			return pi.PatientID
+		}
+	}
+	return ""
+}
+
+// refreshPatientID shows the patient ID field with the PACS button: greyed
+// out with the reason when the code holds several patients, and what is
+// wrong with a typed ID under it. It reports whether the import may start.
+func (r *redeemScreen) refreshPatientID(shown bool) bool {
+	if !shown {
+		r.pidBox.Hide()
+		return true
+	}
+	r.pidBox.Show()
+	if r.patients > 1 {
+		if r.pid.Text != "" {
+			r.pid.SetText("")
+		}
+		r.pid.Disable()
+		r.pidNote.SetText(r.u.t("ui.redeem.patientIDSeveral", r.patients))
+		r.pidNote.Show()
+		r.pidErr.Hide()
+		return true
+	}
+	r.pid.Enable()
+	r.pidNote.Hide()
+	if _, err := r.patientID(); err != nil {
+		msg, _ := r.u.describe(err)
+		r.pidErr.SetText(msg)
+		r.pidErr.Show()
+		return false
+	}
+	r.pidErr.Hide()
+	return true
 }
 
 // pacsTarget is the PACS set in Settings ("" when none).
@@ -45,6 +139,7 @@ func (r *redeemScreen) refreshPACS() {
 	if !r.u.core.Settings().ClinicMode {
 		r.toPACS.Hide()
 		r.pacsNote.Hide()
+		r.refreshPatientID(false)
 		return
 	}
 	r.toPACS.Show()
@@ -53,14 +148,19 @@ func (r *redeemScreen) refreshPACS() {
 	case target == "":
 		r.toPACS.Disable()
 		r.pacsNote.SetText(r.u.t("ui.redeem.noPACS"))
+		r.refreshPatientID(false)
 	default:
 		if t, err := app.ParsePACSTarget(target); err == nil {
 			target = t.String() // an http password stays hidden
 		}
 		r.pacsNote.SetText(r.u.t("ui.redeem.pacsGoesTo", target))
-		if r.saveAll.Disabled() {
+		valid := r.refreshPatientID(true)
+		switch {
+		case r.saveAll.Disabled():
 			r.toPACS.Disable() // a save is running
-		} else {
+		case !valid:
+			r.toPACS.Disable() // the patient ID cannot be used
+		default:
 			r.toPACS.Enable()
 		}
 	}
@@ -96,7 +196,11 @@ func (r *redeemScreen) importPACS() {
 			r.pacsSkipped++ // left out by the core: no DICOM, and no copy wanted
 		}
 	}
-	r.startSave(ids, "", app.SaveOptions{PACS: []string{target}, NoCopy: true})
+	pid, err := r.patientID()
+	if err != nil {
+		return // shown under the field; the button is greyed out
+	}
+	r.startSave(ids, "", app.SaveOptions{PACS: []string{target}, NoCopy: true, PatientID: pid})
 }
 
 // checkedItems are all items, or the checked ones, in the list's order.
