@@ -72,6 +72,19 @@ func (r *redeemScreen) patientID() (string, error) {
 	return app.CheckPatientID(r.pid.Text)
 }
 
+// relayoutPatientID lays the screen out again when the field, its error
+// or its note came or went (a VBox keeps its old rows until refreshed:
+// the error was drawn over the field).
+func (r *redeemScreen) relayoutPatientID(box, err, note bool) {
+	if box == r.pidBox.Visible() && err == r.pidErr.Visible() && note == r.pidNote.Visible() {
+		return
+	}
+	r.pidBox.Refresh()
+	if r.body != nil {
+		r.body.Refresh()
+	}
+}
+
 // countPatients counts the distinct patients among a code's studies
 // (documents name no patient of their own), as the core does before it
 // refuses a patient ID for several.
@@ -100,6 +113,7 @@ func sentPatientID(insts []app.PACSInstance) string {
 // out with the reason when the code holds several patients, and what is
 // wrong with a typed ID under it. It reports whether the import may start.
 func (r *redeemScreen) refreshPatientID(shown bool) bool {
+	defer r.relayoutPatientID(r.pidBox.Visible(), r.pidErr.Visible(), r.pidNote.Visible())
 	if !shown {
 		r.pidBox.Hide()
 		return true
