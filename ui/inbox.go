@@ -33,10 +33,20 @@ type inboxScreen struct {
 	results  *widget.Label
 	bar      *widget.ProgressBar // the import's bytes
 	bytes    *widget.Label
+	// pidBox asks for the clinic's patient ID the instances get in the
+	// PACS: usable when exactly one envelope of one patient is checked
+	// and it goes into the PACS, else greyed out with pidNote saying why;
+	// pidErr says what is wrong with a typed one.
+	pidBox  *fyne.Container
+	pid     *keyEntry
+	pidErr  *widget.Label
+	pidNote *widget.Label
+	items   map[string]app.InboxItem
 
 	checks    map[string]*widget.Check
 	order     []string
 	importJob string
+	importing bool // an import is being started or runs
 	listed    bool // listed at least once
 
 	quarantine *quarantineView // envelopes that could not be opened
@@ -56,11 +66,12 @@ func newInboxScreen(u *UI) *inboxScreen {
 	s.list = container.NewVBox()
 	s.toFolder = widget.NewCheck("", nil)
 	s.toFolder.SetChecked(true)
-	s.toPACS = widget.NewCheck(u.t("ui.inbox.toPACS"), nil)
+	s.toPACS = widget.NewCheck(u.t("ui.inbox.toPACS"), func(bool) { s.refreshPatientID() })
 	s.toPACS.Disable()
 	s.noPACS = widget.NewLabel(u.t("ui.inbox.noPACS"))
 	s.noPACS.Importance = widget.LowImportance
 	s.noPACS.Wrapping = fyne.TextWrapWord
+	s.newPatientIDRow()
 	s.settingsChanged()
 	// Before the first listing: what to do here.
 	s.intro = widget.NewLabel(u.t("ui.inbox.intro"))
@@ -82,7 +93,7 @@ func newInboxScreen(u *UI) *inboxScreen {
 		widget.NewFormItem(u.t("ui.inbox.apiKey"), container.NewBorder(nil, nil, nil, s.refresh, s.apiKey)),
 	)
 	top := container.NewVBox(heading(u.t("ui.inbox.title")), login, widget.NewSeparator())
-	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.importB, s.toFolder, s.toPACS), s.noPACS, s.bar, s.bytes, s.status)
+	bottom := container.NewVBox(widget.NewSeparator(), container.NewHBox(s.importB, s.toFolder, s.toPACS), s.noPACS, s.pidBox, s.bar, s.bytes, s.status)
 	s.quarantine = newQuarantineView(u)
 	s.quarantine.reload()
 	middle := container.NewVScroll(container.NewVBox(s.list, s.results, s.quarantine.content))
@@ -100,6 +111,7 @@ func (s *inboxScreen) settingsChanged() {
 		s.toPACS.SetChecked(false)
 		s.toPACS.Disable()
 		s.noPACS.Show()
+		s.refreshPatientID()
 		return
 	}
 	if s.toPACS.Disabled() {
@@ -107,6 +119,7 @@ func (s *inboxScreen) settingsChanged() {
 		s.toPACS.SetChecked(true)
 	}
 	s.noPACS.Hide()
+	s.refreshPatientID()
 }
 
 // load lists the envelopes waiting in the inbox.
@@ -136,13 +149,25 @@ func (s *inboxScreen) show(items []app.InboxItem) {
 	s.listed = true
 	s.list.Objects = nil
 	s.checks = map[string]*widget.Check{}
+	s.items = map[string]app.InboxItem{}
 	s.order = s.order[:0]
+	s.pid.SetText("") // a new listing: no envelope's ID carries over
 	for _, it := range items {
-		c := widget.NewCheck(s.itemText(it), nil)
+		s.items[it.ID] = it
+		title, detail := s.itemText(it)
+		c := widget.NewCheck(title, func(bool) { s.refreshPatientID() })
 		c.SetChecked(true)
 		s.checks[it.ID] = c
 		s.order = append(s.order, it.ID)
 		s.list.Add(c)
+		if detail != "" {
+			// Under the check, wrapped: one line with the envelope's
+			// number ran past a 1024 px window.
+			l := widget.NewLabel(detail)
+			l.Wrapping = fyne.TextWrapWord
+			l.Importance = widget.LowImportance
+			s.list.Add(container.NewBorder(nil, nil, widget.NewLabel(""), nil, l))
+		}
 	}
 	s.list.Refresh()
 	if len(items) == 0 {
@@ -151,15 +176,18 @@ func (s *inboxScreen) show(items []app.InboxItem) {
 		s.status.SetText(s.u.n("ui.inbox.waiting", len(items), len(items)))
 	}
 	showEnabled(s.importB, len(items) > 0)
+	s.refreshPatientID()
 }
 
-// itemText is one envelope's line: who sent whom (from its sealed
-// manifest, when the clinic key opened it), when it came and its size.
-func (s *inboxScreen) itemText(it app.InboxItem) string {
+// itemText is one envelope's check text — who sent whom (from its sealed
+// manifest, when the clinic key opened it) — and the line under it: when
+// it came, its size and number (the check's own text when the key could
+// not open it).
+func (s *inboxScreen) itemText(it app.InboxItem) (title, detail string) {
 	received := s.u.t("ui.inbox.item", s.u.formatTime(it.ReceivedAt), s.u.bytes(it.Size), it.ID)
 	sum := it.Summary
 	if sum == nil {
-		return received
+		return received, ""
 	}
 	patient := sum.Patient
 	if sum.BirthDate != "" {
@@ -172,7 +200,7 @@ func (s *inboxScreen) itemText(it app.InboxItem) string {
 	if sender == "" {
 		sender = s.u.t("ui.inbox.unknownSender")
 	}
-	return s.u.t("ui.inbox.summary", patient, sum.Studies, sender) + " — " + received
+	return s.u.t("ui.inbox.summary", patient, sum.Studies, sender), received
 }
 
 // importSelected starts one import job for the checked envelopes.
@@ -198,15 +226,24 @@ func (s *inboxScreen) importSelected() {
 	if s.toPACS.Checked {
 		req.StowURL = st.PACSStowURL
 	}
+	if s.pidBox.Visible() && !s.pid.Disabled() && strings.TrimSpace(s.pid.Text) != "" {
+		id, err := app.CheckPatientID(s.pid.Text)
+		if err != nil {
+			return // shown under the field; the button is greyed out
+		}
+		req.PatientID = id
+	}
 	if req.ToDir == "" && req.StowURL == "" {
 		s.status.SetText(s.u.t("ui.inbox.noDestination"))
 		return
 	}
+	s.importing = true
 	s.importB.Disable()
 	go func() {
 		job, err := s.u.core.StartImport(req)
 		s.u.do(func() {
 			if err != nil {
+				s.importing = false
 				s.importB.Enable()
 				s.u.showError(err)
 				return
@@ -225,7 +262,9 @@ func (s *inboxScreen) jobChanged(j *app.Job) {
 	u := s.u
 	switch j.State {
 	case app.StateDone, app.StateFailed, app.StateCanceled:
+		s.importing = false
 		s.importB.Enable()
+		s.refreshPatientID()
 		s.quarantine.reload()
 	}
 	s.status.SetText(u.t("ui.inbox.importing", j.ItemsDone, j.ItemsTotal, u.t("ui.state."+string(j.State))))

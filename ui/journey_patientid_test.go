@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/test"
+	"github.com/zalando/go-keyring"
+
+	"github.com/bildbote/bildbote/app"
 
 	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -91,12 +94,12 @@ func TestJourneyRedeemIntoPACSWithPatientIDInside(t *testing.T) {
 			t.Fatalf("%q: an import started (%d C-STOREs)", bad.id, stores())
 		}
 	}
-	h.shot(t, "redeem_patient_id_invalid_de_1024x600")
+	h.shot(t, "redeem_into_pacs_patient_id_invalid_de_1024x600")
 	typeID(clinicID)
 	if r.pidErr.Visible() || r.toPACS.Disabled() {
 		t.Fatalf("a valid patient ID: error shown %v (%q), button disabled %v", r.pidErr.Visible(), r.pidErr.Text, r.toPACS.Disabled())
 	}
-	h.shot(t, "redeem_patient_id_ready_de_1024x600")
+	h.shot(t, "redeem_into_pacs_patient_id_ready_de_1024x600")
 	test.Tap(r.toPACS)
 	h.waitFor("the import with the patient ID", func() bool { return r.done.Visible() })
 	n := stores()
@@ -110,7 +113,7 @@ func TestJourneyRedeemIntoPACSWithPatientIDInside(t *testing.T) {
 	}
 	h.mustShow(i18n.T(lang, "ui.redeem.pacsWithPatientID", clinicID), i18n.T(lang, "ui.redeem.pacsStored", target, n, 0))
 	h.checkLanguage(lang, "imported with a patient ID", target, clinicID)
-	h.shot(t, "redeem_patient_id_done_de_1024x600")
+	h.shot(t, "redeem_into_pacs_patient_id_done_de_1024x600")
 
 	// The next patient's code, in a row: the field is empty again and
 	// the import keeps the instances' own patient ID.
@@ -168,7 +171,7 @@ func TestJourneyRedeemIntoPACSWithPatientIDInside(t *testing.T) {
 	}
 	h.mustShow(i18n.T(lang, "ui.redeem.patientID"), want)
 	h.checkLanguage(lang, "an invalid patient ID")
-	h.shot(t, "redeem_patient_id_invalid_en_1024x600")
+	h.shot(t, "redeem_into_pacs_patient_id_invalid_en_1024x600")
 
 	test.Tap(r.another)
 	issued, staged, cd := issueCodeTwoPatients(t, p)
@@ -181,7 +184,7 @@ func TestJourneyRedeemIntoPACSWithPatientIDInside(t *testing.T) {
 	}
 	h.mustShow(i18n.T(lang, "ui.redeem.patientIDSeveral", 2))
 	h.checkLanguage(lang, "two patients")
-	h.shot(t, "redeem_patient_id_two_patients_en_1024x600")
+	h.shot(t, "redeem_into_pacs_patient_id_two_patients_en_1024x600")
 }
 
 // issueCodeTwoPatients issues a code for the whole demo CD (two
@@ -237,4 +240,135 @@ func peerPatientIDs(t *testing.T, dir string) map[string]string {
 		t.Fatalf("the peer wrote no files to %s", dir)
 	}
 	return ids
+}
+
+// TestJourneyReceiveIntoPACSWithPatientID: in the clinic's inbox the
+// patient ID field is usable only when exactly one envelope of one
+// patient is checked (else greyed out with the reason); an invalid ID
+// keeps "Importieren" greyed out with the core's words under the field; a
+// valid one goes as ImportRequest.PatientID and every file the real
+// storescp wrote carries it (dcmdump). The envelope of two patients,
+// checked alone, says the count.
+func TestJourneyReceiveIntoPACSWithPatientID(t *testing.T) {
+	runInPrivateNet(t, "TestJourneyReceiveIntoPACSWithPatientIDInside")
+}
+
+func TestJourneyReceiveIntoPACSWithPatientIDInside(t *testing.T) {
+	insidePrivateNet(t)
+	p := startDemoPortal(t)
+	pacsDir := t.TempDir()
+	port := freePort(t)
+	stores := startStorescp(t, pacsDir, port)
+	target := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?calling=BILDBOTE", port)
+	const clinicID = "KH-0815-B"
+	lang := i18n.DE
+
+	keyring.MockInit()
+	cd := demoCD(t)
+	h := newHarnessWith(t, lang, app.Config{StateDir: t.TempDir(), PortalURL: p.url, LibraryDir: t.TempDir()})
+	key, err := h.core.InitClinicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	added, err := p.admin.AddCommunity(ctx, portal.AddCommunityRequest{Code: "kL9Q", Name: "Klinik Nord", Recipients: []string{key.Recipient}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := app.Open(app.Config{StateDir: t.TempDir(), PortalURL: p.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	ix, err := sender.Scan(ctx, []string{cd.Dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []string // the first patient's studies
+	for _, st := range ix.Patients[0].Studies {
+		first = append(first, st.InstanceUID)
+	}
+	for _, studies := range [][]string{first, nil} {
+		job, err := sender.StartSend(ctx, app.SendRequest{Inbox: "kL9Q", Index: ix, Studies: studies, Sender: app.Sender{Name: "Praxis Dr. Weber", Contact: "0201"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j, err := sender.Wait(ctx, job.ID); err != nil || j.State != app.StateDone {
+			t.Fatalf("send: %+v, %v", j, err)
+		}
+	}
+	if err := h.core.UpdateSettings(func(s *app.Settings) { s.ClinicMode = true; s.PACSStowURL = target }); err != nil {
+		t.Fatal(err)
+	}
+	h.u.showInboxTab(true)
+	h.u.win.Resize(screenSizes[1])
+	h.u.selectTab(2)
+	s := h.u.inbox
+	s.settingsChanged()
+	s.code.SetText("kL9Q")
+	s.apiKey.SetText(added.APIKey)
+	test.Tap(s.refresh)
+	h.waitFor("the envelopes", func() bool { return len(s.checks) == 2 })
+	var one, two string
+	for id, it := range s.items {
+		if it.Summary == nil {
+			t.Fatalf("envelope %s without a summary", id)
+		}
+		if it.Summary.Patients == 1 {
+			one = id
+		} else {
+			two = id
+		}
+	}
+	if one == "" || two == "" {
+		t.Fatalf("want one envelope of one patient and one of two: %+v", s.items)
+	}
+
+	// Both checked: greyed out, one envelope at a time.
+	if !s.pidBox.Visible() || !s.pid.Disabled() {
+		t.Fatalf("two envelopes: field shown %v, disabled %v", s.pidBox.Visible(), s.pid.Disabled())
+	}
+	h.mustShow(i18n.T(lang, "ui.inbox.patientID"), i18n.T(lang, "ui.inbox.patientIDOne"))
+	// The envelope of two patients alone: the count.
+	s.checks[one].SetChecked(false)
+	h.mustShow(i18n.T(lang, "ui.inbox.patientIDSeveral", 2))
+	if !s.pid.Disabled() {
+		t.Error("two patients: the field is usable")
+	}
+	h.shot(t, "inbox_patient_id_two_patients_de_1024x600")
+	// The envelope of one patient: usable, checked while typed.
+	s.checks[two].SetChecked(false)
+	s.checks[one].SetChecked(true)
+	if s.pid.Disabled() || s.pidNote.Visible() {
+		t.Fatalf("one envelope of one patient: disabled %v, note %q", s.pid.Disabled(), s.pidNote.Text)
+	}
+	h.canvas().Focus(s.pid)
+	h.typeKeys(`KH\0815`)
+	want := i18n.T(lang, "app.patient-id-char", `\`)
+	if s.pidErr.Text != want || !s.pidErr.Visible() || !s.importB.Disabled() {
+		t.Errorf("a backslash: %q shown %v, import disabled %v; want %q", s.pidErr.Text, s.pidErr.Visible(), s.importB.Disabled(), want)
+	}
+	h.mustShow(want)
+	h.checkLanguage(lang, "inbox, invalid patient ID", "kL9Q")
+	h.shot(t, "inbox_patient_id_invalid_de_1024x600")
+	s.pid.SetText("")
+	h.typeKeys(clinicID)
+	if s.pidErr.Visible() || s.importB.Disabled() {
+		t.Fatalf("a valid ID: error %q, import disabled %v", s.pidErr.Text, s.importB.Disabled())
+	}
+	test.Tap(s.importB)
+	h.waitFor("the import with the patient ID", func() bool { return s.results.Text != "" && len(s.checks) == 1 })
+	if n := stores(); n == 0 || countFiles(t, pacsDir) != n {
+		t.Fatalf("storescp received %d C-STOREs and holds %d files", n, countFiles(t, pacsDir))
+	}
+	for f, id := range peerPatientIDs(t, pacsDir) {
+		if id != clinicID {
+			t.Errorf("%s has Patient ID %q, want %q", f, id, clinicID)
+		}
+	}
+	// The remaining envelope (two patients) is listed anew: field empty.
+	if s.pid.Text != "" || !s.pid.Disabled() {
+		t.Errorf("after the import: field %q, disabled %v; want empty and greyed out (two patients)", s.pid.Text, s.pid.Disabled())
+	}
+	h.checkLanguage(lang, "inbox, imported with a patient ID", "kL9Q")
 }

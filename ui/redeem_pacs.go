@@ -47,10 +47,12 @@ func (r *redeemScreen) newPACSRow() {
 	r.pidNote.Importance = widget.LowImportance
 	r.pidNote.Wrapping = fyne.TextWrapWord
 	r.pidNote.Hide()
+	// The reason it is greyed out beside the field, not under it (below
+	// the fold of a 1024x600 window).
 	r.pidBox = container.NewVBox(
-		container.NewBorder(nil, nil, widget.NewLabel(u.t("ui.redeem.patientID")), nil,
-			container.NewGridWrap(fyne.NewSize(320, r.pid.MinSize().Height), r.pid)),
-		r.pidErr, r.pidNote,
+		container.NewBorder(nil, nil, container.NewHBox(widget.NewLabel(u.t("ui.redeem.patientID")),
+			container.NewGridWrap(fyne.NewSize(240, r.pid.MinSize().Height), r.pid)), nil, r.pidNote),
+		r.pidErr,
 	)
 	r.refreshPACS()
 }

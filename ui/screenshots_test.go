@@ -282,6 +282,38 @@ func TestScreenshots(t *testing.T) {
 			h.shot(t, at("settings_language_question"))
 			h.press(fyne.KeyEscape)
 
+			// Redeem into the PACS with the clinic's patient ID: an
+			// invalid one refused under the field, a valid one ready,
+			// and a code of two patients greying the field out.
+			hp := newFlowHarness(t, lang, p)
+			hp.u.app.Settings().SetTheme(NewTheme())
+			hp.u.win.Resize(size)
+			if err := hp.core.UpdateSettings(func(st *app.Settings) {
+				st.ClinicMode, st.PACSStowURL = true, "dicom://PACS@pacs.local:104?calling=BILDBOTE"
+			}); err != nil {
+				t.Fatal(err)
+			}
+			rp := hp.u.redeem
+			issued, staged, pat, _ := issueCode(t, p)
+			hp.u.selectTab(1)
+			hp.askWith(issued.Code)
+			hp.answerWith(birthDate(t, lang, pat))
+			hp.itemsShown(lang, staged)
+			rp.pid.SetText(strings.Repeat("K", 65))
+			hp.mustShow(i18n.T(lang, "app.patient-id-too-long", 65, 64))
+			rp.content.(*container.Scroll).ScrollToBottom()
+			hp.shot(t, at("redeem_patient_id_invalid"))
+			rp.pid.SetText("KH-0815")
+			hp.shot(t, at("redeem_patient_id_ready"))
+			test.Tap(rp.another)
+			issued, staged, cd2 := issueCodeTwoPatients(t, p)
+			hp.askWith(issued.Code)
+			hp.answerWith(birthDate(t, lang, cd2.Patients[0]))
+			hp.itemsShown(lang, staged)
+			hp.mustShow(i18n.T(lang, "ui.redeem.patientIDSeveral", 2))
+			rp.content.(*container.Scroll).ScrollToBottom()
+			hp.shot(t, at("redeem_patient_id_two_patients"))
+
 			// Settings with a long portal address and folder given at
 			// the start: their notes wrap inside the window.
 			hl := newHarnessWith(t, lang, app.Config{StateDir: t.TempDir(), PortalURL: longPortal, LibraryDir: "/library/" + strings.Repeat("Unterordner/", 12)})
