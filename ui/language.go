@@ -114,6 +114,7 @@ func (u *UI) applyLanguage(lang i18n.Lang) {
 	u.inbox.code.SetText(oldInbox.code.Text)
 	u.inbox.apiKey.SetText(oldInbox.apiKey.Text)
 	u.inbox.importJob = oldInbox.importJob
+	u.inbox.importing = oldInbox.importing // the patient ID field does not re-enable the button mid-import
 
 	// Transfers: every job as last shown, in the same order.
 	objs := oldTransfers.list.Objects
