@@ -150,7 +150,7 @@ func dial(ctx context.Context, cfg Config, contexts []PresentationContext) (*Ass
 		cfg:      cfg,
 		ctx:      ctx,
 		conn:     conn,
-		r:        bufio.NewReaderSize(conn, 64<<10),
+		r:        bufio.NewReaderSize(ackReader{conn}, 64<<10),
 		proposed: map[byte]PresentationContext{},
 	}
 	// Cancelling ctx unblocks any read or write at once.
@@ -225,6 +225,19 @@ type deadlineWriter struct {
 func (w deadlineWriter) Write(p []byte) (int, error) {
 	w.c.SetWriteDeadline(time.Now().Add(w.d))
 	return w.c.Write(p)
+}
+
+// ackReader reads from the connection and acknowledges what it read at
+// once (quickAck), so a peer with Nagle's algorithm on does not hold the
+// rest of its response until our delayed ACK.
+type ackReader struct{ c net.Conn }
+
+func (r ackReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	if n > 0 {
+		quickAck(r.c)
+	}
+	return n, err
 }
 
 func (a *Association) writeRaw(p []byte) error {
