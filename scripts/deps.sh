@@ -44,9 +44,12 @@
 #   util-linux           unshare (full-disk tests; essential, listed for verify)
 #   xorriso              ISO images (dicomscan tests)
 #   bc time              bench/*.sh arithmetic, /usr/bin/time for peak RSS
-#   squid                the real HTTP proxy (internal/testkit/squid: app and
-#                        cli proxy tests), its basic_ncsa_auth helper for the
-#                        proxy-login tests; openssl passwd writes its htpasswd
+#   squid-openssl        the real HTTP proxy (internal/testkit/squid: app and
+#                        cli proxy tests), its basic_ncsa_auth, digest_file_auth
+#                        and ntlm_fake_auth helpers for the proxy-login tests,
+#                        and ssl_bump with security_file_certgen for the TLS
+#                        inspection tests (Debian's plain squid is the GnuTLS
+#                        build without ssl_bump); openssl passwd writes htpasswd
 #   nginx-light          the real body-limiting reverse proxy
 #                        (client_max_body_size 1m) in front of the portal:
 #                        transfer/tus chunk-size adaptation tests
@@ -67,7 +70,7 @@ dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools wixl osslsigncode openssl lint
 # smoke runs, so test is a superset of dist.
 test=("${dist[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
 	dcmtk dicom3tools python3-pydicom python3-numpy libgdcm-tools orthanc orthanc-dicomweb
-	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time squid
+	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time squid-openssl
 	nginx-light)
 
 # verify runs every tool the suite calls and imports every Python module it
@@ -110,6 +113,7 @@ verify() {
 	check openssl openssl version
 	check squid squid -v
 	check "squid's basic_ncsa_auth" test -x /usr/lib/squid/basic_ncsa_auth
+	check "squid-openssl (ssl_bump): security_file_certgen" test -x /usr/lib/squid/security_file_certgen
 	check nginx /usr/sbin/nginx -v
 	check desktop-file-validate desktop-file-validate --help
 	if [ ${#bad[@]} -gt 0 ]; then
