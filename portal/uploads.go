@@ -17,7 +17,6 @@ import (
 
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
-	"github.com/tus/tusd/v2/pkg/memorylocker"
 )
 
 // StatusChecksumMismatch is the tus checksum extension's status for a
@@ -25,7 +24,7 @@ import (
 // envelope's SHA-256 does not match the sha256 metadata.
 const StatusChecksumMismatch = 460
 
-type tusLocker = *memorylocker.MemoryLocker
+type tusLocker = *orderedLocker
 
 func (s *Server) setupUploads() error {
 	dir := filepath.Join(s.cfg.DataDir, uploadsDir)
@@ -38,9 +37,11 @@ func (s *Server) setupUploads() error {
 	if err := s.rebuildLedger(context.Background()); err != nil {
 		return fmt.Errorf("upload ledger: %w", err)
 	}
-	s.locker = memorylocker.New()
+	// Release requests pass the lock holder's gate (tuslock.go: a data
+	// race in tusd otherwise).
+	s.locker = newOrderedLocker()
 	composer := tusd.NewStoreComposer()
-	s.uploads.UseIn(composer)
+	gatedStore{FileStore: s.uploads, locker: s.locker}.UseIn(composer)
 	s.locker.UseIn(composer)
 	// With a public URL the Location of a new upload is absolute, so it
 	// is right behind a TLS reverse proxy too.
