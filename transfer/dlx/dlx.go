@@ -236,10 +236,11 @@ func (c *Client) do(ctx context.Context, w *retry.Waiter, build func() (*http.Re
 					return nil, ctx.Err()
 				}
 				var te *transfer.TLSError
-				if transfer.IsTLS(err) && !errors.As(err, &te) {
+				var ce *httpclient.CertError
+				if transfer.IsTLS(err) && !errors.As(err, &te) && !errors.As(err, &ce) {
 					return nil, &ConnectError{Err: err}
 				}
-				return nil, err // a refused redirect, a TLSError: they say what to do
+				return nil, err // a refused redirect, a TLSError, a CertError: they say what to do
 			}
 			if werr := w.Wait(ctx, err); werr != nil {
 				return nil, werr
