@@ -52,6 +52,7 @@ var commands = map[string]command{
 	"quarantine": {runQuarantine},
 	"pacs":       {runPacs},
 	"proxy":      {runProxy},
+	"doctor":     {runDoctor},
 }
 
 // env is what every command gets: the streams, the language and the
