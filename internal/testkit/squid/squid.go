@@ -1,10 +1,14 @@
 // Package squid runs a real Debian squid for tests: an HTTP proxy on a
 // free port of 127.0.0.1, with its own configuration, logs and (memory
-// only) cache in a directory of the test's, optionally with Basic login
-// through squid's basic_ncsa_auth and an htpasswd file written with
-// `openssl passwd -apr1`.
+// only) cache in a directory of the test's, optionally with a proxy
+// login (Options.Auth): Basic through squid's basic_ncsa_auth and an
+// htpasswd file written with `openssl passwd -apr1`, Digest through
+// digest_file_auth and a password file, or NTLM through ntlm_fake_auth
+// (squid's own helper: it runs the real type 1/2/3 handshake and takes
+// any password, so it proves the handshake, not the password).
 //
 //	p := squid.Start(t, squid.Options{Users: map[string]string{"anna": "s3cret"}})
+//	p := squid.Start(t, squid.Options{Auth: squid.Digest, Users: …})
 //	... send requests through p.URL ...
 //	p.WaitLog(t, "POST http://127.0.0.1:…/files/", 10*time.Second)
 //
@@ -36,16 +40,31 @@ import (
 
 // Debian's paths.
 const (
-	Binary    = "/usr/sbin/squid"
-	NCSAAuth  = "/usr/lib/squid/basic_ncsa_auth"
-	startWait = 30 * time.Second
+	Binary     = "/usr/sbin/squid"
+	NCSAAuth   = "/usr/lib/squid/basic_ncsa_auth"
+	DigestAuth = "/usr/lib/squid/digest_file_auth"
+	NTLMAuth   = "/usr/lib/squid/ntlm_fake_auth"
+	startWait  = 30 * time.Second
+)
+
+// Options.Auth values: the proxy login squid asks for.
+const (
+	Basic  = "basic"
+	Digest = "digest"
+	NTLM   = "ntlm"
 )
 
 // Options configure the proxy.
 type Options struct {
-	// Users, when set, require a Basic proxy login (407 without one):
-	// name → password.
+	// Users, when set, require a proxy login (407 without one):
+	// name → password. With Auth NTLM any user passes the handshake
+	// (ntlm_fake_auth), Users then only switch the login on.
 	Users map[string]string
+	// Auth is the scheme: Basic (default), Digest or NTLM.
+	Auth string
+	// NonceMaxCount, for Digest, is how often a nonce may be used before
+	// squid answers 407 stale=true (squid's default 50).
+	NonceMaxCount int
 }
 
 // Proxy is a running squid.
@@ -58,12 +77,14 @@ type Proxy struct {
 	done      chan struct{}
 }
 
-// Available checks for squid, its auth helper and openssl; it skips t
+// Available checks for squid, its auth helpers and openssl; it skips t
 // (fails under CI=true) when one is missing.
 func Available(t testing.TB) {
 	t.Helper()
 	corpus.Path(t, Binary)
 	corpus.Path(t, NCSAAuth)
+	corpus.Path(t, DigestAuth)
+	corpus.Path(t, NTLMAuth)
 	corpus.Tool(t, "openssl")
 }
 
@@ -134,11 +155,28 @@ func start(dir string, o Options) (*Proxy, error) {
 	}
 	if len(o.Users) > 0 {
 		pw := filepath.Join(dir, "passwd")
-		if err := writeHtpasswd(pw, o.Users); err != nil {
-			return nil, err
+		switch o.Auth {
+		case "", Basic:
+			if err := writeHtpasswd(pw, o.Users); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&conf, "auth_param basic program %s %s\n", NCSAAuth, pw)
+			conf.WriteString("auth_param basic children 2\nauth_param basic realm bildbote-test\n")
+		case Digest:
+			if err := writeDigestFile(pw, o.Users); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&conf, "auth_param digest program %s %s\n", DigestAuth, pw)
+			conf.WriteString("auth_param digest children 2\nauth_param digest realm bildbote-test\n")
+			if o.NonceMaxCount > 0 {
+				fmt.Fprintf(&conf, "auth_param digest nonce_max_count %d\n", o.NonceMaxCount)
+			}
+		case NTLM:
+			fmt.Fprintf(&conf, "auth_param ntlm program %s\n", NTLMAuth)
+			conf.WriteString("auth_param ntlm children 2\nauth_param ntlm keep_alive on\n")
+		default:
+			return nil, fmt.Errorf("squid: unknown Auth %q", o.Auth)
 		}
-		fmt.Fprintf(&conf, "auth_param basic program %s %s\n", NCSAAuth, pw)
-		conf.WriteString("auth_param basic children 2\nauth_param basic realm bildbote-test\n")
 		conf.WriteString("acl login proxy_auth REQUIRED\nhttp_access allow localhost login\n")
 	} else {
 		conf.WriteString("http_access allow localhost\n")
@@ -277,6 +315,24 @@ func writeHtpasswd(path string, users map[string]string) error {
 			return fmt.Errorf("openssl passwd -apr1: %w", err)
 		}
 		fmt.Fprintf(&b, "%s:%s\n", n, strings.TrimSpace(string(out)))
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeDigestFile writes name:password lines for digest_file_auth (it
+// reads them as plain text; the file is the test's own).
+func writeDigestFile(path string, users map[string]string) error {
+	names := make([]string, 0, len(users))
+	for n, p := range users {
+		if strings.ContainsAny(n, ":\n") || strings.Contains(p, "\n") {
+			return errors.New("squid: a user name must not contain ':' or a line end, a password no line end")
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s:%s\n", n, users[n])
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
