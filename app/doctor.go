@@ -424,6 +424,15 @@ func (d *doctor) tlsStep(st *DoctorStep) {
 		}
 		st.Chain = describeChain(chain)
 		host := d.root.Hostname()
+		if ce, ok := httpclient.IsCertError(h.err); ok {
+			// transfer's own account: which certificate, why, what IT does
+			userErrorStep(st, ce)
+			st.Kind = i18n.KindRefused
+			for i, ct := range st.Chain {
+				st.detail("app.doctor.tls.cert", i+1, ct.Subject, ct.Issuer, date(ct.NotBefore), date(ct.NotAfter), ct.Short)
+			}
+			return
+		}
 		if len(st.Chain) > 0 {
 			leaf := st.Chain[0]
 			st.fail(i18n.KindRefused, "app.doctor.tls.untrusted", host, leaf.Subject, leaf.Issuer)
@@ -616,6 +625,9 @@ func (d *doctor) fetch(path string) *doctorFetch {
 
 // certsOf finds the certificates a TLS failure saw, leaf first.
 func certsOf(err error) []*x509.Certificate {
+	if ce, ok := httpclient.IsCertError(err); ok && len(ce.Chain) > 0 {
+		return ce.Chain
+	}
 	var verify *tls.CertificateVerificationError
 	if errors.As(err, &verify) && len(verify.UnverifiedCertificates) > 0 {
 		return verify.UnverifiedCertificates
