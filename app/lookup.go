@@ -3,14 +3,13 @@ package app
 import (
 	"context"
 	"errors"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/dlx"
+	"github.com/bildbote/bildbote/transfer/httpclient"
 )
 
 // DefaultLookupTimeout bounds a look-up a person waits for (the questions
@@ -85,14 +84,8 @@ func displayPortal(p string) string {
 
 // retryAfter reads a Retry-After header (seconds or an HTTP date).
 func retryAfter(v string, now time.Time) (time.Time, bool) {
-	v = strings.TrimSpace(v)
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return now.Add(time.Duration(n) * time.Second), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return t, true
-	}
-	return time.Time{}, false
+	d, ok := httpclient.RetryAfter(v, now)
+	return now.Add(d), ok
 }
 
 // formatUntil is a point in time people wait for: "14:05" today, with the

@@ -2,6 +2,7 @@ package dlx
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -121,4 +122,27 @@ func TestBusyBodyDripIsCut(t *testing.T) {
 		t.Fatalf("after %v: %v", took, err)
 	}
 	t.Logf("dripping 503 bodies: gave up after %v", took.Round(time.Millisecond))
+}
+
+// TestBusyWaitRetryAfter: a 503 without the DLX body waits what its
+// Retry-After says, in seconds or as an HTTP date; the body's
+// timeOutInSeconds ranks first; nothing usable is the default wait.
+func TestBusyWaitRetryAfter(t *testing.T) {
+	at := time.Now().Add(40 * time.Second).UTC().Format(http.TimeFormat)
+	for _, tc := range []struct {
+		header, body string
+		min, max     time.Duration
+	}{
+		{"7", "", 7 * time.Second, 7 * time.Second},
+		{at, "", 38 * time.Second, 40 * time.Second},
+		{"7", `{"timeOutInSeconds": 3}`, 3 * time.Second, 3 * time.Second},
+		{"soon", "", DefaultBusyWait, DefaultBusyWait},
+		{"0", "", DefaultBusyWait, DefaultBusyWait},
+	} {
+		resp := &http.Response{StatusCode: 503, Header: http.Header{"Retry-After": {tc.header}},
+			Body: io.NopCloser(strings.NewReader(tc.body))}
+		if got := busyWait(resp, time.Second); got < tc.min || got > tc.max {
+			t.Errorf("Retry-After %q, body %q: %v, want [%v, %v]", tc.header, tc.body, got, tc.min, tc.max)
+		}
+	}
 }

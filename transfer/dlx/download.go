@@ -4,9 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/fetch"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
 )
@@ -80,8 +80,8 @@ func busyWait(resp *http.Response, limit time.Duration) time.Duration {
 	if decodeJSON(io.LimitReader(resp.Body, 4<<10), &body) == nil && body.TimeOutInSeconds > 0 {
 		return time.Duration(min(body.TimeOutInSeconds, maxSeconds)) * time.Second
 	}
-	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
-		return time.Duration(min(n, maxSeconds)) * time.Second
+	if d, ok := httpclient.RetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && d > 0 {
+		return d
 	}
 	return DefaultBusyWait
 }

@@ -112,18 +112,3 @@ func TestRetryAfterHonoured(t *testing.T) {
 		})
 	}
 }
-
-// TestParseRetryAfter: seconds, an HTTP date, a past date, garbage.
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 12, 4, 2, 0, 0, 0, time.UTC)
-	for v, want := range map[string]time.Duration{
-		"2": 2 * time.Second, " 120 ": 2 * time.Minute, "0": 0, "-3": 0, "soon": 0, "": 0,
-		"Fri, 04 Dec 2026 02:00:30 GMT": 30 * time.Second,
-		"Fri, 04 Dec 2026 01:59:00 GMT": 0,
-		"99999999999999999999":          maxRetryAfter,
-	} {
-		if got := parseRetryAfter(v, now); got != want {
-			t.Errorf("%q: %v, want %v", v, got, want)
-		}
-	}
-}

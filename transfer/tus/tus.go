@@ -481,34 +481,14 @@ func (u *upload) wait(ctx context.Context, err error, d time.Duration) error {
 	return u.waiter.Wait(ctx, err)
 }
 
-// maxRetryAfter keeps a huge Retry-After from overflowing; the retry
-// policy caps each wait far lower.
-const maxRetryAfter = 365 * 24 * time.Hour
-
 // retryAfter is a 429's or 503's Retry-After (delta-seconds or an HTTP
 // date); 0 when absent, unreadable, in the past, or on another status.
 func retryAfter(resp *http.Response, now time.Time) time.Duration {
 	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
 		return 0
 	}
-	return parseRetryAfter(resp.Header.Get("Retry-After"), now)
-}
-
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-		if err != nil || n > uint64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter)
-	}
-	return 0
+	d, _ := httpclient.RetryAfter(resp.Header.Get("Retry-After"), now)
+	return d
 }
 
 // run HEADs and PATCHes until the server has every byte.
