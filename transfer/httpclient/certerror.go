@@ -172,10 +172,9 @@ func certError(host string, err error) *CertError {
 		return nil
 	}
 	leaf := chain[0]
-	sum := sha256.Sum256(leaf.Raw)
 	ce := &CertError{
 		Host: host, Reason: reason, Subject: name(leaf.Subject), Issuer: name(leaf.Issuer),
-		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, Fingerprint: colonHex(sum[:]),
+		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, Fingerprint: Fingerprint(leaf.Raw),
 		Inspecting: reason == CertUnknownAuthority, Chain: chain, Err: err,
 	}
 	if ce.Inspecting {
@@ -197,6 +196,13 @@ func name(n pkix.Name) string {
 		return "–"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Fingerprint is the SHA-256 of a certificate's DER as CertError shows
+// it: upper-case hex pairs joined by ':'.
+func Fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return colonHex(sum[:])
 }
 
 func colonHex(b []byte) string {

@@ -134,20 +134,35 @@ func TestHTTPSToHTTPRefused(t *testing.T) {
 	}
 }
 
-func TestUntrustedCertificateIsTLSError(t *testing.T) {
+func TestUntrustedCertificateIsCertError(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	srv.Config.ErrorLog = discardLog()
 	_, err := New(Options{}).Get(srv.URL)
-	var te *transfer.TLSError
-	if !errors.As(err, &te) || !strings.Contains(te.Host, "127.0.0.1") {
-		t.Fatalf("want TLSError, got %v", err)
+	var ce *CertError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Host, "127.0.0.1") || ce.Reason != CertUnknownAuthority {
+		t.Fatalf("want CertError, got %v", err)
 	}
 	if v := transfer.Classify(err); v.Class != transfer.Permanent || v.Reason != transfer.ReasonTLS {
 		t.Fatalf("classified %v", v)
 	}
-	if ue, ok := i18n.AsUserError(err); !ok || ue.Kind != i18n.KindRefused || ue.HintKey != "transfer.net.tls.hint" {
+	if ue, ok := i18n.AsUserError(err); !ok || ue.Kind != i18n.KindRefused || ue.HintKey != "transfer.tls.cert.inspecting.hint" {
 		t.Fatalf("user error %v", err)
+	}
+}
+
+// A handshake that fails without a certificate (a plain HTTP server
+// behind an https:// URL) stays a *transfer.TLSError.
+func TestFailedHandshakeIsTLSError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	_, err := New(Options{}).Get(strings.Replace(srv.URL, "http://", "https://", 1))
+	var te *transfer.TLSError
+	if _, isCert := IsCertError(err); !errors.As(err, &te) || isCert {
+		t.Fatalf("want TLSError, got %v", err)
+	}
+	if v := transfer.Classify(err); v.Class != transfer.Permanent || v.Reason != transfer.ReasonTLS {
+		t.Fatalf("classified %v", v)
 	}
 }
 
