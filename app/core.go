@@ -44,6 +44,12 @@ type Config struct {
 	// the user's setting, below a policy's proxy (see Core.Proxy).
 	// ProxyUser and ProxyPassword are the proxy's Basic login, memory only.
 	Proxy, ProxyUser, ProxyPassword string
+	// CABundle is an extra CA bundle (--ca-bundle; else
+	// $BILDBOTE_CA_BUNDLE) and HTTP1Only turns HTTP/2 off (--http1; else
+	// $BILDBOTE_HTTP1): above the user's settings, below the policy's
+	// ca_bundle and http1_only (see Core.TLS).
+	CABundle  string
+	HTTP1Only bool
 	// MaxParallel bounds the jobs running at once (default 2).
 	MaxParallel int
 	// Passphrase protects the clinic's key file where no OS keyring is
@@ -114,6 +120,7 @@ type Core struct {
 	// jobIndexes hands a scanned index to the send job that seals it.
 	jobIndexes map[string]*dicomscan.Index
 	proxy      atomic.Pointer[proxyChoice]
+	tlsNow     atomic.Pointer[tlsChoice]
 	bucket     *ratelimit.Bucket
 	bucketKbps int
 
@@ -180,6 +187,11 @@ func Open(cfg Config) (*Core, error) {
 		db.Close()
 		return nil, err
 	}
+	tlsc, err := resolveTLS(cfg, settings)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	if cfg.MaxParallel <= 0 {
 		cfg.MaxParallel = 2
 	}
@@ -193,8 +205,9 @@ func Open(cfg Config) (*Core, error) {
 		sem: make(chan struct{}, cfg.MaxParallel), ctx: ctx, stop: stop,
 	}
 	c.proxy.Store(&proxy)
+	c.tlsNow.Store(&tlsc)
 	if c.client == nil {
-		c.client = httpclient.New(httpclient.Options{Proxy: c.proxyFunc})
+		c.client = httpclient.New(httpclient.Options{Proxy: c.proxyFunc, TLS: tlsc.tls})
 	}
 	if err := c.markInterrupted(); err != nil {
 		db.Close()
@@ -281,6 +294,9 @@ func (c *Core) SaveSettings(s Settings) error {
 	if err := c.settings.save(s); err != nil {
 		return err
 	}
+	if err := c.setTLS(); err != nil {
+		return err
+	}
 	return c.setProxy()
 }
 
@@ -291,6 +307,9 @@ func (c *Core) UpdateSettings(change func(*Settings)) error {
 	s := c.settings.effective()
 	change(&s)
 	if err := c.settings.save(s); err != nil {
+		return err
+	}
+	if err := c.setTLS(); err != nil {
 		return err
 	}
 	return c.setProxy()

@@ -174,6 +174,9 @@ func (l *settingsLayer) validate() error {
 			}
 		}
 	}
+	if l.CABundle != nil && *l.CABundle != "" && !filepath.IsAbs(*l.CABundle) {
+		return fmt.Errorf("ca_bundle %q must be an absolute path", *l.CABundle)
+	}
 	for inbox, fp := range l.PinnedKeys {
 		if !validInboxCode(inbox) {
 			return fmt.Errorf("pinned_keys: %q is not an inbox code", inbox)

@@ -43,6 +43,13 @@ type Settings struct {
 	// else HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Core.Proxy tells which one
 	// is in use and why (--proxy and BILDBOTE_PROXY rank above it).
 	Proxy string `json:"proxy,omitempty"`
+	// CABundle is an extra CA bundle (an absolute path to PEM
+	// certificates: a TLS-inspecting proxy's root CA) trusted besides
+	// the OS trust store for every HTTPS request; HTTP1Only turns HTTP/2
+	// off for proxies that break it. Core.TLS tells which values are in
+	// use and why (--ca-bundle, BILDBOTE_CA_BUNDLE, --http1 rank above).
+	CABundle  string `json:"ca_bundle,omitempty"`
+	HTTP1Only bool   `json:"http1_only,omitempty"`
 
 	// Remembered between sessions (send form); never locked.
 	SenderName    string `json:"sender_name,omitempty"`
@@ -73,6 +80,8 @@ const (
 	// SettingProxyDefault is a policy key that locks nothing: the proxy
 	// when neither the user nor --proxy/BILDBOTE_PROXY names one.
 	SettingProxyDefault = "proxy_default"
+	SettingCABundle     = "ca_bundle"
+	SettingHTTP1Only    = "http1_only"
 )
 
 // The send form's sender fields, as named in required_sender_fields.
@@ -112,6 +121,8 @@ type settingsLayer struct {
 	Proxy                *string  `toml:"proxy" json:"proxy,omitempty"`
 	// Policy only, and never locks: see SettingProxyDefault.
 	ProxyDefault *string `toml:"proxy_default" json:"-"`
+	CABundle     *string `toml:"ca_bundle" json:"ca_bundle,omitempty"`
+	HTTP1Only    *bool   `toml:"http1_only" json:"http1_only,omitempty"`
 
 	// User-only keys: the policy decoder rejects them as unknown.
 	SenderName    *string `toml:"-" json:"sender_name,omitempty"`
@@ -142,6 +153,8 @@ func (l *settingsLayer) keys() []string {
 	add(l.MaxNetworkWait != nil, SettingMaxNetworkWait)
 	add(l.MaxBusyWait != nil, SettingMaxBusyWait)
 	add(l.Proxy != nil, SettingProxy)
+	add(l.CABundle != nil, SettingCABundle)
+	add(l.HTTP1Only != nil, SettingHTTP1Only)
 	sort.Strings(k)
 	return k
 }
@@ -173,6 +186,10 @@ func (l *settingsLayer) clear(name string) {
 		l.MaxBusyWait = nil
 	case SettingProxy:
 		l.Proxy = nil
+	case SettingCABundle:
+		l.CABundle = nil
+	case SettingHTTP1Only:
+		l.HTTP1Only = nil
 	}
 }
 
@@ -212,6 +229,10 @@ func (l *settingsLayer) apply(s *Settings) {
 		s.MaxBusyWaitMinutes = *l.MaxBusyWait
 	}
 	setStr(&s.Proxy, l.Proxy)
+	setStr(&s.CABundle, l.CABundle)
+	if l.HTTP1Only != nil {
+		s.HTTP1Only = *l.HTTP1Only
+	}
 	setStr(&s.SenderName, l.SenderName)
 	setStr(&s.SenderContact, l.SenderContact)
 	setStr(&s.Referrer, l.Referrer)
@@ -238,6 +259,12 @@ func layerFrom(s Settings) settingsLayer {
 	}
 	if s.Proxy != "" {
 		l.Proxy = str(s.Proxy)
+	}
+	if s.CABundle != "" {
+		l.CABundle = str(s.CABundle)
+	}
+	if s.HTTP1Only {
+		l.HTTP1Only = &s.HTTP1Only
 	}
 	if s.WindowWidth > 0 && s.WindowHeight > 0 {
 		w, h := s.WindowWidth, s.WindowHeight
@@ -307,6 +334,10 @@ func fieldOf(s Settings, name string) any {
 		return s.MaxBusyWaitMinutes
 	case SettingProxy:
 		return s.Proxy
+	case SettingCABundle:
+		return s.CABundle
+	case SettingHTTP1Only:
+		return s.HTTP1Only
 	}
 	return nil
 }
@@ -371,6 +402,11 @@ func (st *settingsStore) save(s Settings) error {
 		// no credentials in the settings file, and an address that works
 		if _, err := httpclient.ParseProxy(s.Proxy); err != nil {
 			return proxyBad(ProxyInfo{Source: ProxyFromSetting}, err)
+		}
+	}
+	if s.CABundle != cur.CABundle && s.CABundle != "" {
+		if err := checkCABundle(s.CABundle); err != nil { // absolute, and it loads
+			return err
 		}
 	}
 	if s.PACSStowURL != cur.PACSStowURL {
