@@ -17,22 +17,23 @@
 //     (without its query or a DLX token); transfer.Classify calls it
 //     Permanent. (The *url.Error around it carries Go's own URL: callers
 //     that put tokens into paths redact that, see transfer/dlx.)
-//   - TLS: the operating system's trust store, plus an optional extra
-//     CA bundle (Options.TLS, LoadCABundle), HTTP/2 unless
-//     TLS.HTTP1Only. A certificate that fails verification comes back
-//     as a *CertError (which certificate and issuer were seen, for
-//     which host, whether TLS inspection may be in the way), another
-//     failed handshake as a *transfer.TLSError naming the host; both
-//     Permanent with a hint, never a transient network error.
+//   - TLS: a certificate the system does not trust, or a failed
+//     handshake, comes back as a *transfer.TLSError naming the host
+//     (Permanent, with a hint), never as a transient network error.
 //   - Timeouts on connecting (30 s), the TLS handshake (30 s) and the
 //     wait for an answer's headers once the request is sent
 //     (ResponseHeaderTimeout, default 5 min). There is no overall
 //     Timeout: bodies of any size stream, and the transfer clients bound
 //     stalls themselves.
 //   - Proxy: Options.Proxy when set (FixedProxy: every host, loopback
-//     included), else Go's HTTPS_PROXY/HTTP_PROXY/NO_PROXY. A proxy's
-//     407 comes back as a *ProxyAuthError (translated, with a hint),
-//     never as an answer of the server; its address is redacted.
+//     included), else Go's HTTPS_PROXY/HTTP_PROXY/NO_PROXY. The proxy
+//     URL's user info is the login, answered as Basic, Digest or NTLM
+//     (Negotiate and NTLM with the Windows login through SSPI when there
+//     is no user) for plain http requests and for the CONNECT tunnel of
+//     https requests, which is our own (connect.go, proxyauth.go). A
+//     proxy's 407 that cannot be answered comes back as a
+//     *ProxyAuthError (translated, with a hint), never as an answer of
+//     the server; its address is redacted.
 package httpclient
 
 import (
@@ -60,12 +61,10 @@ type Options struct {
 	// client transport with its root CA). It is wrapped, not copied.
 	Transport http.RoundTripper
 	// Proxy picks the proxy per request; nil: http.ProxyFromEnvironment.
-	// With Transport it only names the proxy in a 407's error (that
-	// transport must use the same function).
+	// With Transport an *http.Transport, New sets that transport's Proxy
+	// and DialContext for it (the proxy login, the CONNECT tunnel);
+	// another RoundTripper must use the same function itself.
 	Proxy ProxyFunc
-	// TLS: the trust store (nil Roots: the OS's) and HTTP/1.1 only; see
-	// TLS and SetTLS. Ignored with Transport.
-	TLS TLS
 }
 
 // New returns a client with the policies above.
@@ -81,34 +80,46 @@ func New(o Options) *http.Client {
 	if o.Proxy != nil {
 		proxy = o.Proxy
 	}
+	auth := newProxyAuth()
+	installed := false
+	if ht, ok := base.(*http.Transport); ok && o.Proxy != nil {
+		auth.install(ht, proxy) // the caller's transport gets the proxy login
+		installed = true
+	}
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = proxy
 		t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 		t.TLSHandshakeTimeout = 30 * time.Second
 		t.ResponseHeaderTimeout = o.ResponseHeaderTimeout
-		base = newTLSSwitch(t, o.TLS)
+		auth.install(t, proxy)
+		installed = true
+		base = t
 	}
 	return &http.Client{
-		Transport:     &transport{base: base, proxy: proxy},
+		Transport:     &transport{base: base, proxy: proxy, auth: auth, installed: installed},
 		CheckRedirect: checkRedirect(o.MaxRedirects),
 	}
 }
 
-// transport maps TLS failures to *CertError or *transfer.TLSError and a proxy's 407 to
+// transport maps TLS failures to *transfer.TLSError and a proxy's 407 to
 // *ProxyAuthError.
 type transport struct {
 	base  http.RoundTripper
 	proxy ProxyFunc
+	// auth answers proxy logins (proxyauth.go); installed: on base
+	// (connect.go), else base's own proxy handling is left as it is.
+	auth      *proxyAuth
+	installed bool
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
+	resp, err := t.send(req) // through the proxy with its login: connect.go
 	if pe := proxyAuthFailure(t.proxy, req, resp, err); pe != nil {
 		return nil, pe
 	}
 	if err != nil && transfer.IsTLS(err) {
-		return nil, tlsFailure(req.URL.Host, err) // *CertError or *transfer.TLSError
+		return nil, &transfer.TLSError{Host: req.URL.Host, Err: err}
 	}
 	return resp, err
 }
