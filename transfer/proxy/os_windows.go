@@ -1,0 +1,66 @@
+//go:build windows
+
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/windows/registry"
+)
+
+const internetSettings = `Software\Microsoft\Windows\CurrentVersion\Internet Settings`
+
+// readOS reads the user's WinINET settings from the registry (HKCU).
+// "Automatically detect settings" lives in the DefaultConnectionSettings
+// blob of the Connections subkey (flag 0x08 of its ninth byte); the
+// AutoDetect value is read where policy writes it.
+func readOS(ctx context.Context) (*OSSettings, error) {
+	k, err := registry.OpenKey(registry.CURRENT_USER, internetSettings, registry.QUERY_VALUE)
+	if errors.Is(err, registry.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open HKCU\\%s: %w", internetSettings, err)
+	}
+	defer k.Close()
+	var v WinINET
+	if n, _, err := k.GetIntegerValue("ProxyEnable"); err == nil {
+		v.ProxyEnable = n != 0
+	}
+	v.ProxyServer, _, _ = k.GetStringValue("ProxyServer")
+	v.ProxyOverride, _, _ = k.GetStringValue("ProxyOverride")
+	v.AutoConfigURL, _, _ = k.GetStringValue("AutoConfigURL")
+	if n, _, err := k.GetIntegerValue("AutoDetect"); err == nil {
+		v.AutoDetect = n != 0
+	}
+	if c, err := registry.OpenKey(registry.CURRENT_USER, internetSettings+`\Connections`, registry.QUERY_VALUE); err == nil {
+		if blob, _, err := c.GetBinaryValue("DefaultConnectionSettings"); err == nil && len(blob) > 8 {
+			v.AutoDetect = v.AutoDetect || blob[8]&0x08 != 0
+		}
+		c.Close()
+	}
+	return ParseWinINET(v)
+}
+
+// osSearchDomains: the TCP/IP parameters' Domain, DhcpDomain and SearchList.
+func osSearchDomains() []string {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`, registry.QUERY_VALUE)
+	if err != nil {
+		return nil
+	}
+	defer k.Close()
+	var out []string
+	for _, name := range []string{"SearchList", "Domain", "DhcpDomain"} {
+		s, _, err := k.GetStringValue(name)
+		if err != nil {
+			continue
+		}
+		for _, d := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
