@@ -28,7 +28,9 @@ require (
 	filippo.io/hpke v0.4.0 // indirect
 	fyne.io/systray v1.12.1 // indirect
 	fyne.io/tools v1.7.0 // indirect
+	github.com/Azure/go-ntlmssp v0.1.1 // indirect
 	github.com/akavel/rsrc v0.10.2 // indirect
+	github.com/alexbrainman/sspi v0.0.0-20250919150558-7d374ff0d59e // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.2 // indirect
 	github.com/danieljoos/wincred v1.2.3 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
