@@ -120,6 +120,7 @@ type Core struct {
 	// jobIndexes hands a scanned index to the send job that seals it.
 	jobIndexes map[string]*dicomscan.Index
 	proxy      atomic.Pointer[proxyChoice]
+	login      loginState // the proxy login: proxylogin.go
 	tlsNow     atomic.Pointer[tlsChoice]
 	bucket     *ratelimit.Bucket
 	bucketKbps int

@@ -39,6 +39,9 @@ type ProxyInfo struct {
 	// User is the proxy login's user name ("" = no login); the password
 	// is never reported.
 	User string `json:"user,omitempty"`
+	// LoginFrom says where the login is from (LoginFromConfig, …Session,
+	// …Keyring).
+	LoginFrom string `json:"login_from,omitempty"`
 }
 
 // Describe is the source in words, in lang.
@@ -109,9 +112,9 @@ func (c *Core) proxyFunc(req *http.Request) (*url.URL, error) {
 			return u, err
 		}
 	}
-	if c.cfg.ProxyUser != "" {
+	if l := c.proxyLoginNow(); l.User != "" { // proxylogin.go
 		v := *u
-		v.User = url.UserPassword(c.cfg.ProxyUser, c.cfg.ProxyPassword)
+		v.User = url.UserPassword(l.User, l.Password)
 		u = &v
 	}
 	return u, nil
@@ -142,7 +145,7 @@ func (c *Core) Proxy(target string) ProxyInfo {
 		return info
 	}
 	info.URL = httpclient.Redact(u)
-	info.User = c.cfg.ProxyUser
+	info.User, info.LoginFrom = c.ProxyLoginUser()
 	return info
 }
 

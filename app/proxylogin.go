@@ -1,0 +1,178 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/zalando/go-keyring"
+
+	"github.com/bildbote/bildbote/crypto"
+	"github.com/bildbote/bildbote/internal/i18n"
+)
+
+// The proxy login: a user name and a password, in memory (Config's,
+// from --proxy-user with a password file, the environment or a prompt;
+// or SetProxyLogin from the GUI's dialog), else from the OS keyring
+// (service "Bildbote", account ProxyKeyringAccount), where
+// SetProxyLogin(…, save) and `bildbote-cli proxy login` put it. Never in
+// settings files or logs. The httpclient answers the proxy's challenge
+// with it (Basic, Digest, NTLM; see transfer/httpclient).
+
+// ProxyKeyringAccount is the keyring entry of the saved proxy login (a
+// JSON object with user and password; one per OS user).
+const ProxyKeyringAccount = "proxy-login"
+
+// proxyLogin is one login; a zero value means none.
+type proxyLogin struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	// from says where it came from: "config", "session", "keyring".
+	from string
+}
+
+// loginState holds the core's proxy login.
+type loginState struct {
+	mu       sync.Mutex
+	login    proxyLogin
+	explicit bool // config or session: the keyring is not asked
+	loaded   bool // the keyring was asked (once)
+}
+
+// ProxyLoginFrom values (ProxyInfo.LoginFrom).
+const (
+	LoginFromConfig  = "config"  // --proxy-user with a password file, the environment, a prompt
+	LoginFromSession = "session" // SetProxyLogin without save: memory only
+	LoginFromKeyring = "keyring" // the OS keyring
+)
+
+// proxyLoginNow is the login to answer the proxy with: Config's or the
+// session's, else (read once) the keyring's; the keyring's is taken only
+// for the user Config names, if it names one.
+func (c *Core) proxyLoginNow() proxyLogin {
+	s := &c.login
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.explicit || s.loaded {
+		return s.login
+	}
+	s.loaded = true
+	if c.cfg.ProxyUser != "" && c.cfg.ProxyPassword != "" {
+		s.login, s.explicit = proxyLogin{User: c.cfg.ProxyUser, Password: c.cfg.ProxyPassword, from: LoginFromConfig}, true
+		return s.login
+	}
+	if !c.keyringOff() {
+		if l, err := readKeyringLogin(); err == nil && (c.cfg.ProxyUser == "" || strings.EqualFold(l.User, c.cfg.ProxyUser)) {
+			l.from = LoginFromKeyring
+			s.login = l
+			return s.login
+		}
+	}
+	if c.cfg.ProxyUser != "" {
+		// a user without a password (none typed): sent as it is
+		s.login = proxyLogin{User: c.cfg.ProxyUser, from: LoginFromConfig}
+	}
+	return s.login
+}
+
+func readKeyringLogin() (proxyLogin, error) {
+	raw, err := keyring.Get(crypto.KeyringService, ProxyKeyringAccount)
+	if err != nil {
+		return proxyLogin{}, err
+	}
+	var l proxyLogin
+	if err := json.Unmarshal([]byte(raw), &l); err != nil || l.User == "" {
+		return proxyLogin{}, fmt.Errorf("keyring entry %s: not a proxy login", ProxyKeyringAccount)
+	}
+	return l, nil
+}
+
+// SetProxyLogin sets the proxy login for this core's requests from now
+// on (a job or look-up refused with a 407 is then tried again by the
+// caller). save also stores it in the OS keyring, for the next start;
+// without save it lives in memory only. With save and no keyring (a
+// headless Linux without Secret Service, or the keyring switched off)
+// the login still holds for this session and the error says so, with
+// what to use instead (--proxy-password-file, BILDBOTE_PROXY_PASSWORD).
+func (c *Core) SetProxyLogin(user, password string, save bool) error {
+	user = strings.TrimSpace(user)
+	if user == "" {
+		return i18n.NewError(i18n.KindInput, "app.proxylogin.no-user")
+	}
+	if strings.ContainsAny(user, "\r\n") || strings.ContainsAny(password, "\r\n") {
+		return i18n.NewError(i18n.KindInput, "app.proxylogin.bad-char")
+	}
+	s := &c.login
+	s.mu.Lock()
+	s.login = proxyLogin{User: user, Password: password, from: LoginFromSession}
+	s.explicit, s.loaded = true, true
+	s.mu.Unlock()
+	c.client.CloseIdleConnections() // tunnels of the old login end
+	if !save {
+		return nil
+	}
+	if err := c.saveKeyringLogin(user, password); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.login.from = LoginFromKeyring
+	s.mu.Unlock()
+	return nil
+}
+
+// SaveProxyLogin stores a login in the OS keyring without changing this
+// core's (`bildbote-cli proxy login`).
+func (c *Core) SaveProxyLogin(user, password string) error {
+	user = strings.TrimSpace(user)
+	if user == "" {
+		return i18n.NewError(i18n.KindInput, "app.proxylogin.no-user")
+	}
+	if strings.ContainsAny(user, "\r\n") || strings.ContainsAny(password, "\r\n") {
+		return i18n.NewError(i18n.KindInput, "app.proxylogin.bad-char")
+	}
+	return c.saveKeyringLogin(user, password)
+}
+
+func (c *Core) saveKeyringLogin(user, password string) error {
+	if c.keyringOff() {
+		return i18n.NewError(i18n.KindInput, "app.proxylogin.keyring-off", KeyringEnv).WithHint("app.proxylogin.no-keyring.hint")
+	}
+	data, _ := json.Marshal(proxyLogin{User: user, Password: password})
+	if err := keyring.Set(crypto.KeyringService, ProxyKeyringAccount, string(data)); err != nil {
+		// the keyring's error names the D-Bus service, never the secret
+		return i18n.NewError(i18n.KindInput, "app.proxylogin.no-keyring").WithHint("app.proxylogin.no-keyring.hint").Wrap(err)
+	}
+	return nil
+}
+
+// ForgetProxyLogin removes the saved login from the keyring and this
+// core's memory (Config's login stays). found reports whether the keyring
+// held one.
+func (c *Core) ForgetProxyLogin() (found bool, err error) {
+	s := &c.login
+	s.mu.Lock()
+	if s.login.from != LoginFromConfig {
+		s.login, s.explicit, s.loaded = proxyLogin{}, false, false
+	}
+	s.mu.Unlock()
+	if c.keyringOff() {
+		return false, i18n.NewError(i18n.KindInput, "app.proxylogin.keyring-off", KeyringEnv).WithHint("app.proxylogin.no-keyring.hint")
+	}
+	err = keyring.Delete(crypto.KeyringService, ProxyKeyringAccount)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, keyring.ErrNotFound):
+		return false, nil
+	}
+	return false, i18n.NewError(i18n.KindInput, "app.proxylogin.no-keyring").WithHint("app.proxylogin.no-keyring.hint").Wrap(err)
+}
+
+// ProxyLoginUser is the proxy login's user name ("" = none) and where the
+// login comes from (LoginFrom…); never the password.
+func (c *Core) ProxyLoginUser() (user, from string) {
+	l := c.proxyLoginNow()
+	return l.User, l.from
+}
