@@ -65,6 +65,8 @@ type Options struct {
 	// NonceMaxCount, for Digest, is how often a nonce may be used before
 	// squid answers 407 stale=true (squid's default 50).
 	NonceMaxCount int
+	// Bump, when set, makes squid inspect TLS (ssl_bump, see Bump).
+	Bump *Bump
 }
 
 // Proxy is a running squid.
@@ -122,7 +124,7 @@ func start(dir string, o Options) (*Proxy, error) {
 	p := &Proxy{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, AccessLog: filepath.Join(dir, "access.log"), done: make(chan struct{})}
 	p.URL = "http://" + p.Addr
 	var conf strings.Builder
-	fmt.Fprintf(&conf, "http_port %s\n", p.Addr)
+	fmt.Fprintf(&conf, "http_port %s%s\n", p.Addr, o.Bump.portOptions(dir))
 	for _, l := range []string{
 		"pid_filename " + filepath.Join(dir, "squid.pid"),
 		"access_log stdio:" + p.AccessLog,
@@ -182,6 +184,9 @@ func start(dir string, o Options) (*Proxy, error) {
 		conf.WriteString("http_access allow localhost\n")
 	}
 	conf.WriteString("http_access deny all\n")
+	if err := o.Bump.setup(&conf, dir); err != nil {
+		return nil, err
+	}
 	cfg := filepath.Join(dir, "squid.conf")
 	if err := os.WriteFile(cfg, []byte(conf.String()), 0o644); err != nil {
 		return nil, err
