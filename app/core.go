@@ -125,6 +125,9 @@ type Core struct {
 	bucket     *ratelimit.Bucket
 	bucketKbps int
 
+	// pacsTLSFlags are the command line's DICOM TLS files (PACSTLS).
+	pacsTLSFlags PACSTLSFiles
+
 	sem      chan struct{}
 	ctx      context.Context // cancelled by Close
 	stop     context.CancelFunc

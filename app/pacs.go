@@ -17,8 +17,9 @@ import (
 )
 
 // PACSTarget is where received studies are imported, in Bildbote's one
-// notation: dicom://CALLED@host:port[?calling=AE] for DIMSE (C-STORE
-// through transfer/dimse), http(s)://…/dicom-web for STOW-RS.
+// notation: dicom://CALLED@host:port[?calling=AE][&tls=1] for DIMSE
+// (C-STORE through transfer/dimse; tls=1: DICOM TLS with the files of
+// PACSTLS), http(s)://…/dicom-web for STOW-RS.
 type PACSTarget struct {
 	// Raw is the target as given (trimmed).
 	Raw string
@@ -315,8 +316,7 @@ func (c *Core) storeDIMSE(ctx context.Context, t PACSTarget, filesDir string, fi
 	for i, f := range files {
 		paths[i] = filepath.Join(filesDir, filepath.FromSlash(f.Path))
 	}
-	cfg := *t.DIMSE
-	results, err := dimse.StoreFiles(ctx, cfg, paths)
+	results, err := dimse.StoreFiles(ctx, c.dimseConfig(t), paths)
 	out := make([]PACSInstance, 0, len(results))
 	for i, res := range results {
 		pi := PACSInstance{SOPInstanceUID: files[i].SOPInstanceUID, Converted: res.Converted, Comment: res.ErrorComment}
@@ -368,7 +368,7 @@ func (c *Core) TestPACSTarget(ctx context.Context, target string, timeout time.D
 		}
 		return c.TestPACS(ctx, t.StowURL)
 	}
-	cfg := *t.DIMSE
+	cfg := c.dimseConfig(t)
 	if timeout > 0 {
 		cfg.ConnectTimeout, cfg.ARTIM, cfg.ReadTimeout, cfg.WriteTimeout = timeout, timeout, timeout, timeout
 	}

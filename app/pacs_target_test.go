@@ -35,7 +35,7 @@ func TestParsePACSTarget(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "pacs.local:104", "ftp://pacs/", "dicom://pacs.local:104", "dicom://PACS@host:0",
-		"dicom://WAY_TOO_LONG_AE_TITLE_X@host", "dicom://PACS@host?tls=1", "dicom://PACS@host?colling=X",
+		"dicom://WAY_TOO_LONG_AE_TITLE_X@host", "dicom://PACS@host?tls=2", "dicom://PACS@host?colling=X",
 		"http:///dicom-web", "http://pacs/dicom-web?x=1"} {
 		_, err := ParsePACSTarget(in)
 		ue, ok := i18n.AsUserError(err)

@@ -148,6 +148,9 @@ func (l *settingsLayer) validate() error {
 			return fmt.Errorf("pacs_stow_url: %w", err)
 		}
 	}
+	if err := checkPACSTLSPaths(deref(l.PACSTLSCA), deref(l.PACSTLSCert), deref(l.PACSTLSKey)); err != nil {
+		return err
+	}
 	if l.LibraryDir != nil && !filepath.IsAbs(*l.LibraryDir) {
 		return fmt.Errorf("library_dir %q must be an absolute path", *l.LibraryDir)
 	}

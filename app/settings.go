@@ -50,6 +50,14 @@ type Settings struct {
 	// use and why (--ca-bundle, BILDBOTE_CA_BUNDLE, --http1 rank above).
 	CABundle  string `json:"ca_bundle,omitempty"`
 	HTTP1Only bool   `json:"http1_only,omitempty"`
+	// PACSTLSCA, PACSTLSCert and PACSTLSKey are the files DICOM TLS
+	// (a dicom:// target with tls=1) uses: a PEM CA file trusted on top
+	// of the OS trust store, and our client certificate and its key for a
+	// PACS that requires one (see PACSTLS for --pacs-ca… and
+	// BILDBOTE_PACS_CA…, which rank above the user's setting).
+	PACSTLSCA   string `json:"pacs_tls_ca,omitempty"`
+	PACSTLSCert string `json:"pacs_tls_cert,omitempty"`
+	PACSTLSKey  string `json:"pacs_tls_key,omitempty"`
 
 	// Remembered between sessions (send form); never locked.
 	SenderName    string `json:"sender_name,omitempty"`
@@ -77,6 +85,9 @@ const (
 	SettingMaxNetworkWait     = "max_network_wait_minutes"
 	SettingMaxBusyWait        = "max_busy_wait_minutes"
 	SettingProxy              = "proxy"
+	SettingPACSTLSCA          = "pacs_tls_ca"
+	SettingPACSTLSCert        = "pacs_tls_cert"
+	SettingPACSTLSKey         = "pacs_tls_key"
 	// SettingProxyDefault is a policy key that locks nothing: the proxy
 	// when neither the user nor --proxy/BILDBOTE_PROXY names one.
 	SettingProxyDefault = "proxy_default"
@@ -119,6 +130,9 @@ type settingsLayer struct {
 	MaxNetworkWait       *int     `toml:"max_network_wait_minutes" json:"max_network_wait_minutes,omitempty"`
 	MaxBusyWait          *int     `toml:"max_busy_wait_minutes" json:"max_busy_wait_minutes,omitempty"`
 	Proxy                *string  `toml:"proxy" json:"proxy,omitempty"`
+	PACSTLSCA            *string  `toml:"pacs_tls_ca" json:"pacs_tls_ca,omitempty"`
+	PACSTLSCert          *string  `toml:"pacs_tls_cert" json:"pacs_tls_cert,omitempty"`
+	PACSTLSKey           *string  `toml:"pacs_tls_key" json:"pacs_tls_key,omitempty"`
 	// Policy only, and never locks: see SettingProxyDefault.
 	ProxyDefault *string `toml:"proxy_default" json:"-"`
 	CABundle     *string `toml:"ca_bundle" json:"ca_bundle,omitempty"`
@@ -155,6 +169,9 @@ func (l *settingsLayer) keys() []string {
 	add(l.Proxy != nil, SettingProxy)
 	add(l.CABundle != nil, SettingCABundle)
 	add(l.HTTP1Only != nil, SettingHTTP1Only)
+	add(l.PACSTLSCA != nil, SettingPACSTLSCA)
+	add(l.PACSTLSCert != nil, SettingPACSTLSCert)
+	add(l.PACSTLSKey != nil, SettingPACSTLSKey)
 	sort.Strings(k)
 	return k
 }
@@ -190,6 +207,12 @@ func (l *settingsLayer) clear(name string) {
 		l.CABundle = nil
 	case SettingHTTP1Only:
 		l.HTTP1Only = nil
+	case SettingPACSTLSCA:
+		l.PACSTLSCA = nil
+	case SettingPACSTLSCert:
+		l.PACSTLSCert = nil
+	case SettingPACSTLSKey:
+		l.PACSTLSKey = nil
 	}
 }
 
@@ -233,6 +256,9 @@ func (l *settingsLayer) apply(s *Settings) {
 	if l.HTTP1Only != nil {
 		s.HTTP1Only = *l.HTTP1Only
 	}
+	setStr(&s.PACSTLSCA, l.PACSTLSCA)
+	setStr(&s.PACSTLSCert, l.PACSTLSCert)
+	setStr(&s.PACSTLSKey, l.PACSTLSKey)
 	setStr(&s.SenderName, l.SenderName)
 	setStr(&s.SenderContact, l.SenderContact)
 	setStr(&s.Referrer, l.Referrer)
@@ -265,6 +291,11 @@ func layerFrom(s Settings) settingsLayer {
 	}
 	if s.HTTP1Only {
 		l.HTTP1Only = &s.HTTP1Only
+	}
+	for dst, v := range map[**string]string{&l.PACSTLSCA: s.PACSTLSCA, &l.PACSTLSCert: s.PACSTLSCert, &l.PACSTLSKey: s.PACSTLSKey} {
+		if v != "" {
+			*dst = str(v)
+		}
 	}
 	if s.WindowWidth > 0 && s.WindowHeight > 0 {
 		w, h := s.WindowWidth, s.WindowHeight
@@ -338,6 +369,12 @@ func fieldOf(s Settings, name string) any {
 		return s.CABundle
 	case SettingHTTP1Only:
 		return s.HTTP1Only
+	case SettingPACSTLSCA:
+		return s.PACSTLSCA
+	case SettingPACSTLSCert:
+		return s.PACSTLSCert
+	case SettingPACSTLSKey:
+		return s.PACSTLSKey
 	}
 	return nil
 }
@@ -402,6 +439,11 @@ func (st *settingsStore) save(s Settings) error {
 		// no credentials in the settings file, and an address that works
 		if _, err := httpclient.ParseProxy(s.Proxy); err != nil {
 			return proxyBad(ProxyInfo{Source: ProxyFromSetting}, err)
+		}
+	}
+	if s.PACSTLSCA != cur.PACSTLSCA || s.PACSTLSCert != cur.PACSTLSCert || s.PACSTLSKey != cur.PACSTLSKey {
+		if err := checkPACSTLSPaths(s.PACSTLSCA, s.PACSTLSCert, s.PACSTLSKey); err != nil {
+			return err
 		}
 	}
 	if s.CABundle != cur.CABundle && s.CABundle != "" {

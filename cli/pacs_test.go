@@ -148,7 +148,8 @@ func TestPacsTestDiagnosis(t *testing.T) {
 		{"dicom://PACS@" + rejecting + "?calling=CT2", "en_US.UTF-8", nil, ExitRefused, "The PACS refuses the caller CT2"},
 		{"dicom://PACS@" + silent, "de_DE.UTF-8", []string{"--timeout", "300ms"}, ExitTransient, "antwortet nicht (Zeitlimit überschritten)"},
 		{"dicom://" + silent, "de_DE.UTF-8", nil, ExitInput, "ist ungültig"},
-		{"dicom://PACS@" + silent + "?tls=1", "en_US.UTF-8", nil, ExitInput, "DICOM TLS"},
+		{"dicom://PACS@" + silent + "?tls=1", "en_US.UTF-8", []string{"--timeout", "300ms"}, ExitTransient, "does not answer the TLS handshake"},
+		{"dicom://PACS@" + silent + "?tls=ja", "de_DE.UTF-8", nil, ExitInput, "tls= nimmt 1 (DICOM TLS) oder 0"},
 	} {
 		start := time.Now()
 		args := append([]string{"pacs", "test"}, tc.extra...)

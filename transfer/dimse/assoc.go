@@ -3,6 +3,7 @@ package dimse
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,8 +49,12 @@ type Config struct {
 	// Associations is the number of parallel associations StoreFiles
 	// opens (default 1).
 	Associations int
-	// Dial replaces the TCP dialer (tests, TLS later).
+	// Dial replaces the TCP dialer (tests).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS, when set, runs every association over DICOM TLS (see
+	// TLSConfig); the handshake is bounded by ARTIM like the association
+	// request.
+	TLS *TLSConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -93,7 +98,8 @@ func ValidAETitle(ae string) bool {
 type Association struct {
 	cfg      Config
 	ctx      context.Context
-	conn     net.Conn
+	conn     net.Conn // the association's stream: raw, or TLS over raw
+	raw      net.Conn // the TCP connection (QUICKACK, deadlines on cancel)
 	r        *bufio.Reader
 	w        *bufio.Writer
 	sendMax  uint32 // largest P-DATA-TF body we may send
@@ -136,25 +142,64 @@ func dial(ctx context.Context, cfg Config, contexts []PresentationContext) (*Ass
 	if len(contexts) == 0 || len(contexts) > 128 {
 		return nil, fmt.Errorf("dimse: %d presentation contexts (1..128)", len(contexts))
 	}
+	var tconf *tls.Config
+	var probe *tlsProbe
+	if cfg.TLS != nil {
+		// The files first: a CA file that cannot be read stops us before
+		// anything goes on the wire.
+		var err error
+		if tconf, probe, err = cfg.TLS.clientConfig(tlsHost(cfg.Addr)); err != nil {
+			return nil, err
+		}
+	}
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	dialFn := cfg.Dial
 	if dialFn == nil {
 		dialFn = (&net.Dialer{}).DialContext
 	}
-	conn, err := dialFn(dctx, "tcp", cfg.Addr)
+	raw, err := dialFn(dctx, "tcp", cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
 	a := &Association{
 		cfg:      cfg,
 		ctx:      ctx,
-		conn:     conn,
-		r:        bufio.NewReaderSize(ackReader{conn}, 64<<10),
+		conn:     raw,
+		raw:      raw,
 		proposed: map[byte]PresentationContext{},
 	}
-	// Cancelling ctx unblocks any read or write at once.
-	a.stop = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	// Cancelling ctx unblocks any read or write at once (TLS's too: its
+	// deadlines are the TCP connection's).
+	a.stop = context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	if cfg.TLS != nil {
+		tc, err := startTLS(ctx, cfg, tconf, probe, raw)
+		if err != nil {
+			a.closeConn()
+			return nil, err
+		}
+		a.conn = tc
+		// ackConn beneath TLS acknowledges each TCP read.
+		a.r = bufio.NewReaderSize(tc, 64<<10)
+	} else {
+		a.r = bufio.NewReaderSize(ackReader{raw}, 64<<10)
+	}
+	a, err = a.associate(contexts)
+	var ue *unansweredError
+	if errors.As(err, &ue) && cfg.TLS == nil && speaksTLS(ctx, cfg) {
+		return nil, &TLSError{Problem: TLSExpected, Err: err}
+	}
+	if err != nil && cfg.TLS != nil {
+		// TLS 1.3: the PACS judges our certificate (or its absence) after
+		// our half of the handshake; its alert arrives here.
+		err = classifyTLS(err, tconf.ServerName, probe, false)
+	}
+	return a, err
+}
+
+// associate sends A-ASSOCIATE-RQ and reads the answer.
+func (a *Association) associate(contexts []PresentationContext) (*Association, error) {
+	cfg, conn := a.cfg, a.conn
 	rq := &associateRQ{Called: cfg.Called, Calling: cfg.Calling, MaxLength: cfg.MaxPDU}
 	for i, pc := range contexts {
 		pc.ID = byte(2*i + 1)
@@ -162,10 +207,33 @@ func dial(ctx context.Context, cfg Config, contexts []PresentationContext) (*Ass
 		a.proposed[pc.ID] = pc
 	}
 	if err := a.writeRaw(rq.encode()); err != nil {
+		if cfg.TLS != nil {
+			// TLS 1.3: a PACS that refused our certificate sent its alert
+			// and hung up; our request then meets the reset. The alert
+			// says more than the reset, and it is still to be read.
+			a.raw.SetReadDeadline(time.Now().Add(min(cfg.ARTIM, time.Second)))
+			if _, rerr := a.r.Peek(1); rerr != nil {
+				if _, ok := remoteAlert(rerr); ok {
+					err = rerr
+				}
+			}
+		}
 		a.closeConn()
 		return nil, err
 	}
 	conn.SetReadDeadline(time.Now().Add(cfg.ARTIM))
+	if b, err := a.r.Peek(2); cfg.TLS == nil && err == nil && looksLikeTLS(b) {
+		// A TLS alert or handshake record answers our PDU: the port
+		// speaks DICOM TLS only.
+		a.closeConn()
+		return nil, &TLSError{Problem: TLSExpected, Err: fmt.Errorf("TLS record 0x%02x%02x in answer to A-ASSOCIATE-RQ", b[0], b[1])}
+	} else if len(b) == 0 && isClosed(err) {
+		// Not a byte in answer: a filter for unknown peers, or a TLS
+		// port (OpenSSL closes on "wrong version number" without an
+		// alert); dial tells them apart.
+		a.closeConn()
+		return nil, &unansweredError{err}
+	}
 	typ, body, err := readPDU(a.r, cfg.MaxPDU)
 	if err != nil {
 		a.closeConn()
@@ -454,7 +522,7 @@ func (a *Association) roundTrip(pcID byte, rq command, wantField uint16, data io
 	err := a.writeMessage(pcID, rq.encode(), data, n)
 	var rsp command
 	if err == nil {
-		quickAck(a.conn)
+		quickAck(a.raw)
 		rsp, _, err = a.readResponse()
 	}
 	if err == nil {

@@ -86,6 +86,10 @@ func userError(err error, addr, called, calling string) error {
 	if _, ok := i18n.AsUserError(err); ok {
 		return err
 	}
+	var te *TLSError
+	if errors.As(err, &te) {
+		return tlsUserError(te, addr)
+	}
 	var rj *RejectedError
 	var ab *AbortedError
 	var pe *ProtocolError
@@ -119,6 +123,8 @@ func userError(err error, addr, called, calling string) error {
 		return i18n.NewError(i18n.KindInput, "dimse.unknown_host", dnsErr.Name).Wrap(err)
 	case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		return i18n.NewError(i18n.KindTransient, "dimse.timeout", addr).WithHint("dimse.timeout.hint").Wrap(err)
+	case errors.As(err, new(*unansweredError)):
+		return i18n.NewError(i18n.KindTransient, "dimse.closed_unanswered", addr).WithHint("dimse.closed_unanswered.hint").Wrap(err)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
 		return i18n.NewError(i18n.KindTransient, "dimse.closed").Wrap(err)
 	default:

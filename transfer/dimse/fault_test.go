@@ -103,8 +103,11 @@ func TestFaultNoAnswerToAssociate(t *testing.T) {
 
 func TestFaultClosedAfterRequest(t *testing.T) {
 	addr := fakeSCP(t, func(c net.Conn) { readPDU(c, 1<<20) })
+	start := time.Now()
 	err := Echo(context.Background(), faultCfg(addr))
-	wantKey(t, err, "dimse.closed")
+	// Not a TLS port either (the probe's ClientHello is closed too).
+	wantKey(t, err, "dimse.closed_unanswered")
+	bounded(t, start)
 }
 
 func TestFaultConnectionRefused(t *testing.T) {

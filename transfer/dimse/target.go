@@ -13,8 +13,9 @@ import (
 const DefaultPort = 104
 
 // ParseTarget reads a DIMSE PACS target, dicom://CALLED@host:port with an
-// optional ?calling=AE (default BILDBOTE), into a Config. tls=1 is
-// recognised and refused: DICOM TLS is not implemented yet. Errors are
+// optional ?calling=AE (default BILDBOTE) and tls=1 (DICOM TLS: Config.TLS
+// is then an empty TLSConfig, trusting the OS store; the caller adds a CA
+// file or a client certificate), into a Config. Errors are
 // *i18n.UserError of KindInput.
 func ParseTarget(s string) (Config, error) {
 	// why is a catalog key: the reason reads in the message's language.
@@ -57,8 +58,12 @@ func ParseTarget(s string) (Config, error) {
 		case "calling":
 			cfg.Calling = v[0]
 		case "tls":
-			if v[0] == "1" || strings.EqualFold(v[0], "true") {
-				return Config{}, i18n.NewError(i18n.KindInput, "dimse.target.tls")
+			switch strings.ToLower(v[0]) {
+			case "1", "true", "yes", "on":
+				cfg.TLS = &TLSConfig{}
+			case "0", "false", "no", "off":
+			default:
+				return bad("dimse.target.why.tls")
 			}
 		default:
 			return Config{}, i18n.NewError(i18n.KindInput, "dimse.target.option", s, i18n.Quote(k))

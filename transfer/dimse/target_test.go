@@ -15,14 +15,27 @@ func TestParseTarget(t *testing.T) {
 		"dicom://MY%20PACS@host:104/?calling=BILDBOTE": {Addr: "host:104", Called: "MY PACS", Calling: "BILDBOTE"},
 	} {
 		got, err := ParseTarget(in)
-		if err != nil || got.Addr != want.Addr || got.Called != want.Called || got.Calling != want.Calling {
+		if err != nil || got.Addr != want.Addr || got.Called != want.Called || got.Calling != want.Calling || got.TLS != nil {
 			t.Errorf("%s: %+v %v, want %+v", in, got, err, want)
+		}
+	}
+	for in, tls := range map[string]bool{
+		"dicom://PACS@pacs.klinik.local:2762?calling=RADIO1&tls=1": true,
+		"dicom://PACS@pacs:2762?tls=true":                          true,
+		"dicom://PACS@pacs:104?tls=0":                              false,
+	} {
+		got, err := ParseTarget(in)
+		if err != nil || (got.TLS != nil) != tls || got.Addr == "" {
+			t.Errorf("%s: %+v %v, want TLS %v", in, got, err, tls)
+		}
+		if tls && (got.TLS.CAFile != "" || got.TLS.CertFile != "" || got.TLS.Roots != nil) {
+			t.Errorf("%s: TLS %+v, want the OS trust store only", in, got.TLS)
 		}
 	}
 	for _, in := range []string{
 		"http://pacs/dicom-web", "dicom://host:104", "dicom://PACS@:104", "dicom://PACS@host:0",
 		"dicom://PACS@host:99999", "dicom://PACS@host/x", "dicom://A23456789012345678@host",
-		"dicom://PACS@host?calling=", "dicom://PACS@host?foo=1", "dicom://PACS:pw@host", "dicom://PACS@host?tls=1",
+		"dicom://PACS@host?calling=", "dicom://PACS@host?foo=1", "dicom://PACS:pw@host", "dicom://PACS@host?tls=2",
 	} {
 		_, err := ParseTarget(in)
 		ue, ok := i18n.AsUserError(err)
@@ -46,6 +59,7 @@ func TestParseTargetReasonsTranslated(t *testing.T) {
 		"dicom://PACS@host?calling=":      {"der eigene AE-Titel", "our own AE title"},
 		"dicom://PACS@host?foo=1":         {`unbekannte Angabe "foo"`, `unknown option "foo"`},
 		"dicom://PACS@ho st":              {"keine gültige Adresse", "not a valid address"},
+		"dicom://PACS@host?tls=ja":        {"tls= nimmt 1 (DICOM TLS) oder 0", "tls= takes 1 (DICOM TLS) or 0"},
 	} {
 		_, err := ParseTarget(in)
 		for i, l := range []i18n.Lang{i18n.DE, i18n.EN} {
