@@ -50,11 +50,14 @@ test: ## what CI runs
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory check unit build e2e
 
-check: ## formatting, vet, and the no-cgo rule
+check: ## formatting, vet, shellcheck, and the no-cgo rule
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@scripts/check-nocgo.sh
+	@# every shell script, the ones without .sh too (.shellcheckrc says what is off)
+	shellcheck -x $$(git ls-files '*.sh') .ci/run packaging/linux/deb/bildbote-portal.postinst \
+	  packaging/linux/deb/bildbote-portal.postrm
 
 unit: ## every package's tests with the race detector
 	mkdir -p $(XDG_CONFIG_HOME) $(XDG_DATA_HOME) $(XDG_CACHE_HOME)

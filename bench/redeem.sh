@@ -73,7 +73,7 @@ for i in $(seq 1 "$RUNS"); do
 	a=$(echo "$t1 - $t0" | bc -l)
 	[ "$(find "$T/lib$i" -name DICOMDIR | wc -l)" -ge 1 ] || { echo "no DICOMDIR saved" >&2; exit 1; }
 	BYTES=$(du -sb "$T/lib$i" | cut -f1)
-	rm -rf "$T/lib$i" "$T/state$i"
+	rm -rf "${T:?}/lib$i" "${T:?}/state$i"
 	(( $(echo "$a < $best_a" | bc -l) )) && best_a=$a
 	(( $(echo "$b < $best_b" | bc -l) )) && best_b=$b
 done

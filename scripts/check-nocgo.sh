@@ -3,9 +3,9 @@
 # cmd/* may import fyne.io/fyne/v2/app (it needs cgo and X11/GL headers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=$(go list ./... | grep -v '/cmd/bildbote$')
-CGO_ENABLED=0 go build $pkgs
-CGO_ENABLED=0 go vet $pkgs
+mapfile -t pkgs < <(go list ./... | grep -v '/cmd/bildbote$')
+CGO_ENABLED=0 go build "${pkgs[@]}"
+CGO_ENABLED=0 go vet "${pkgs[@]}"
 # ./... skips testdata/: the CD generator command is built and vetted by name.
 CGO_ENABLED=0 go vet ./testdata/gencd
 bad=$(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | grep -v '^github.com/bildbote/bildbote/cmd/' | grep -w 'fyne.io/fyne/v2/app' | cut -d' ' -f1 || true)

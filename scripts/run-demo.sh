@@ -103,6 +103,8 @@ export BILDBOTE_KEYRING=off BILDBOTE_KEY_PASSPHRASE=demo BILDBOTE_POLICY=${BILDB
 "$BIN/bildbote-cli" keys import --state "$STATE" "$IDENTITY" >"$DEMO/keys.log" 2>&1 ||
 	{ cat "$DEMO/keys.log" >&2; die "importing the demo clinic key failed"; }
 
+# The German quotes „…“ below are text, not shell quoting.
+# shellcheck disable=SC1111
 cat <<EOF
 
 ================================================================================

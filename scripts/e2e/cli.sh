@@ -96,7 +96,7 @@ JOB=$("$CLI" jobs --json --state "$PRACTICE" | grep -o '"id": "[0-9a-f]*"' | hea
 step "jobs resume $JOB"
 "$CLI" jobs resume "$JOB" --state "$PRACTICE" >"$T/resume.out" 2>"$T/resume.log" || fail "resume"
 grep -q '^Received by Radiologie Klinikum Saarbrücken (bM1X)' "$T/resume.out" || fail "no receipt: $(cat "$T/resume.out")"
-ls "$PRACTICE/spool" | grep -q . && fail "spool not emptied"
+[ -z "$(find "$PRACTICE/spool" -mindepth 1 -print -quit)" ] || fail "spool not emptied"
 N=$(curl -sf -H "Authorization: Bearer $API_KEY" "$URL/api/v1/inbox/bM1X" | grep -o '"id"' | wc -l)
 [ "$N" -eq 1 ] || fail "$N items in the inbox after a resumed upload, want 1"
 
