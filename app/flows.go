@@ -6,11 +6,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/dicomscan"
-	"github.com/bildbote/bildbote/internal/i18n"
 )
-
-// errNotReady marks a flow whose transfer client has not landed yet.
-var errNotReady = i18n.NewError(i18n.KindTransient, "app.not-available")
 
 // --- Scan ---------------------------------------------------------------
 

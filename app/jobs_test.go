@@ -220,7 +220,9 @@ func TestJobErrors(t *testing.T) {
 	}
 	sub := c.Subscribe()
 	// A transient error waits, then retries and finishes.
-	j, _ := c.addJob(kindTest, "t", testParams{Total: 10, FailKind: int(i18n.KindTransient)})
+	if _, err := c.addJob(kindTest, "t", testParams{Total: 10, FailKind: int(i18n.KindTransient)}); err != nil {
+		t.Fatal(err)
+	}
 	evs, err := collect(sub, func(ev Event) bool { return ev.Type == EventJobFinished }, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +239,7 @@ func TestJobErrors(t *testing.T) {
 	sub.Close()
 	// A refusal fails at once, and the error keeps key, args and hint
 	// across a restart.
-	j, _ = c.addJob(kindTest, "t", testParams{Total: 10, FailKind: int(i18n.KindRefused)})
+	j, _ := c.addJob(kindTest, "t", testParams{Total: 10, FailKind: int(i18n.KindRefused)})
 	got, _ := c.Wait(context.Background(), j.ID)
 	if got.State != StateFailed {
 		t.Fatalf("state %s", got.State)

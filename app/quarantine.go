@@ -47,9 +47,6 @@ func (q *QuarantinedItem) ReasonText(lang i18n.Lang) string {
 	return i18n.T(lang, "app.quarantine.reason."+q.Reason)
 }
 
-// quarantineReasons are the reasons an envelope is quarantined for.
-var quarantineReasons = []string{"not-for-us", "corrupt", "verify", "limit"}
-
 // quarantineReason is the reason an error of envelope.Open quarantines
 // its envelope for, or "" when it does not (a transient error, a full
 // disk, a newer format this version cannot read: updating helps, so it

@@ -665,8 +665,8 @@ func importFolderName(m *envelope.Manifest, it InboxItem) string {
 	return SanitizeName(strings.Join(parts, " "))
 }
 
-// uniqueRootDir is uniqueDir inside a root (name slash-separated,
-// relative to it).
+// uniqueRootDir is name inside root, with " (2)", " (3)"… appended
+// while that exists (name slash-separated, relative to root).
 func uniqueRootDir(root *os.Root, name string) string {
 	if _, err := root.Lstat(name); errors.Is(err, os.ErrNotExist) {
 		return name
@@ -674,19 +674,6 @@ func uniqueRootDir(root *os.Root, name string) string {
 	for i := 2; ; i++ {
 		q := fmt.Sprintf("%s (%d)", name, i)
 		if _, err := root.Lstat(q); errors.Is(err, os.ErrNotExist) {
-			return q
-		}
-	}
-}
-
-// uniqueDir appends " (2)", " (3)"… while the path exists.
-func uniqueDir(p string) string {
-	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-		return p
-	}
-	for i := 2; ; i++ {
-		q := fmt.Sprintf("%s (%d)", p, i)
-		if _, err := os.Lstat(q); errors.Is(err, os.ErrNotExist) {
 			return q
 		}
 	}

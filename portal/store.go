@@ -14,6 +14,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/bildbote/bildbote/portal/accesscode"
 )
@@ -150,7 +151,7 @@ func OpenStore(dir string, timeout time.Duration) (*Store, error) {
 	}
 	db, err := bolt.Open(filepath.Join(dir, stateFile), 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, ErrLocked
 		}
 		return nil, fmt.Errorf("open state: %w", err)

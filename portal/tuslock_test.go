@@ -58,14 +58,12 @@ func TestInterruptedPatchResumes(t *testing.T) {
 		// HEAD takes the lock from the stalled PATCH, which must end
 		// then, with what it had written kept.
 		deadline := time.Now().Add(10 * time.Second)
-		off, ended := 0, false
+		ended := false
 		for !ended {
 			if time.Now().After(deadline) {
 				t.Fatalf("round %d: the stalled PATCH did not end when a HEAD asked for its lock", round)
 			}
-			var code int
-			off, code = p.tusOffset(loc)
-			if code != 200 {
+			if _, code := p.tusOffset(loc); code != 200 {
 				t.Fatalf("round %d: HEAD %d", round, code)
 			}
 			select {
@@ -78,7 +76,8 @@ func TestInterruptedPatchResumes(t *testing.T) {
 			}
 		}
 		pw.CloseWithError(io.ErrUnexpectedEOF)
-		if off, _ = p.tusOffset(loc); off < 0 || off > half {
+		off, _ := p.tusOffset(loc)
+		if off < 0 || off > half {
 			t.Fatalf("round %d: offset %d after the stalled PATCH, sent %d", round, off, half)
 		}
 		// The rest from there: the portal checks the whole envelope's

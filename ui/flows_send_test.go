@@ -94,7 +94,7 @@ func TestFlowRedeem(t *testing.T) {
 	h.u.tabs.SelectIndex(1)
 	h.canvas().Focus(r.code.fields[0])
 	for _, c := range strings.ToLower(issued.Code) { // typed as a person does
-		test.Type(h.canvas().Focused().(fyne.Focusable), string(c))
+		test.Type(h.canvas().Focused(), string(c))
 	}
 	if got := r.code.Code(); got != issued.Code {
 		t.Fatalf("typed %q, the fields hold %q", issued.Code, got)

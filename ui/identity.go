@@ -56,7 +56,7 @@ func (s *settingsScreen) exportPublicKey() {
 		return
 	}
 	recipient := s.key.Recipient
-	s.u.win.Clipboard().SetContent(recipient)
+	s.u.app.Clipboard().SetContent(recipient)
 	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 		if err != nil || w == nil {
 			return

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -405,15 +404,15 @@ func wellFormed(t *testing.T, page []byte) {
 	}
 }
 
+// countingProgress has no lock on purpose: Progress is called on one
+// goroutine at a time (write.go), and -race checks that it is.
 type countingProgress struct {
-	mu            sync.Mutex
-	plannedFiles  int
-	plannedBytes  int64
-	files         int
-	bytes         int64
-	cancelAfter   int64
-	cancel        context.CancelFunc
-	callsAfterEnd int
+	plannedFiles int
+	plannedBytes int64
+	files        int
+	bytes        int64
+	cancelAfter  int64
+	cancel       context.CancelFunc
 }
 
 func (p *countingProgress) Planned(files int, bytes int64) {

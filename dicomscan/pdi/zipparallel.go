@@ -173,7 +173,9 @@ func setModified(h *zip.FileHeader, t time.Time) {
 	if t.Year() < 1980 {
 		t = time.Date(1980, 1, 1, 0, 0, 0, 0, t.Location())
 	}
+	//lint:ignore SA1019 the MS-DOS fields are what readers without the extended timestamp see
 	h.ModifiedDate = uint16(t.Day() + int(t.Month())<<5 + (t.Year()-1980)<<9)
+	//lint:ignore SA1019 as above
 	h.ModifiedTime = uint16(t.Second()/2 + t.Minute()<<5 + t.Hour()<<11)
 	extra := make([]byte, 0, 9)
 	extra = binary.LittleEndian.AppendUint16(extra, 0x5455) // extended timestamp

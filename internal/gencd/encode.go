@@ -44,10 +44,6 @@ func (d *dataset) us(tag uint32, v ...uint16) {
 	d.bytes(tag, "US", b)
 }
 
-func (d *dataset) ul(tag uint32, v uint32) {
-	d.bytes(tag, "UL", binary.LittleEndian.AppendUint32(nil, v))
-}
-
 // longLength lists the VRs with a 2-byte reserved field and a 4-byte
 // length in explicit VR encoding (PS3.5 Table 7.1-1).
 func longLength(vr string) bool {

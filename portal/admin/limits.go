@@ -55,7 +55,7 @@ func parseSize(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	num := strings.TrimRight(s, "KMGTiBkmgtib")
+	num := strings.TrimRight(s, "KMGTiBkmgtb")
 	unit := strings.ToUpper(strings.TrimSuffix(strings.TrimSuffix(s[len(num):], "B"), "b"))
 	unit = strings.TrimSuffix(strings.TrimSuffix(unit, "I"), "i")
 	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)

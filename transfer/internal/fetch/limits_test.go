@@ -20,7 +20,7 @@ import (
 
 var fastRetry = retry.Policy{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond}
 
-func download(t *testing.T, h http.Handler, lim Limits) (string, error, time.Duration) {
+func download(t *testing.T, h http.Handler, lim Limits) (string, time.Duration, error) {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -35,7 +35,7 @@ func download(t *testing.T, h http.Handler, lim Limits) (string, error, time.Dur
 			t.Errorf("%s left behind after %v", p, err)
 		}
 	}
-	return dst, err, took
+	return dst, took, err
 }
 
 func wantProtocol(t *testing.T, err error, what string) {
@@ -57,7 +57,7 @@ func TestEndlessBodyStopsAtCap(t *testing.T) {
 	var c hostile.Counter
 	runtime.GC()
 	before := hostile.RSS()
-	_, err, took := download(t, hostile.Endless(&c), Limits{MaxBytes: 64 << 20})
+	_, took, err := download(t, hostile.Endless(&c), Limits{MaxBytes: 64 << 20})
 	wantProtocol(t, err, "too-large")
 	after := hostile.PeakRSS()
 	t.Logf("endless body: refused after %v, server sent %d MiB, peak RSS %d MiB (before %d MiB)", took, c.Bytes.Load()>>20, after>>20, before>>20)
@@ -69,7 +69,7 @@ func TestEndlessBodyStopsAtCap(t *testing.T) {
 // A Content-Length above the cap is refused before a byte is written.
 func TestAnnouncedTooLarge(t *testing.T) {
 	var c hostile.Counter
-	_, err, _ := download(t, hostile.Short(&c, 1<<30, 10), Limits{MaxBytes: 1 << 20})
+	_, _, err := download(t, hostile.Short(&c, 1<<30, 10), Limits{MaxBytes: 1 << 20})
 	wantProtocol(t, err, "too-large")
 }
 
@@ -77,7 +77,7 @@ func TestAnnouncedTooLarge(t *testing.T) {
 // the network: after MaxShort attempts it is refused.
 func TestWrongContentLength(t *testing.T) {
 	var c hostile.Counter
-	_, err, took := download(t, hostile.Short(&c, 1<<20, 100<<10), Limits{MaxShort: 3})
+	_, took, err := download(t, hostile.Short(&c, 1<<20, 100<<10), Limits{MaxShort: 3})
 	wantProtocol(t, err, "short")
 	t.Logf("wrong Content-Length: refused after %d attempts, %v", c.Requests.Load(), took)
 	if c.Requests.Load() != 3 {
@@ -89,7 +89,7 @@ func TestWrongContentLength(t *testing.T) {
 // download gives up after StallBudget.
 func TestDripGivesUp(t *testing.T) {
 	var c hostile.Counter
-	_, err, took := download(t, hostile.Drip(&c, 1<<20, 20*time.Millisecond),
+	_, took, err := download(t, hostile.Drip(&c, 1<<20, 20*time.Millisecond),
 		Limits{StallWindow: 100 * time.Millisecond, MinBytes: 1 << 10, StallBudget: 300 * time.Millisecond})
 	var gu *transfer.GaveUpError
 	if !errors.As(err, &gu) || gu.Reason != transfer.ReasonStalled {
@@ -107,7 +107,7 @@ func TestDripGivesUp(t *testing.T) {
 // MaxDuration bounds a download that keeps moving just enough.
 func TestOverallBound(t *testing.T) {
 	var c hostile.Counter
-	_, err, took := download(t, hostile.Drip(&c, 1<<20, time.Millisecond),
+	_, took, err := download(t, hostile.Drip(&c, 1<<20, time.Millisecond),
 		Limits{StallWindow: 50 * time.Millisecond, MinBytes: 1, MaxDuration: 300 * time.Millisecond})
 	var gu *transfer.GaveUpError
 	if !errors.As(err, &gu) {
