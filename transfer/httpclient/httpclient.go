@@ -17,9 +17,13 @@
 //     (without its query or a DLX token); transfer.Classify calls it
 //     Permanent. (The *url.Error around it carries Go's own URL: callers
 //     that put tokens into paths redact that, see transfer/dlx.)
-//   - TLS: a certificate the system does not trust, or a failed
-//     handshake, comes back as a *transfer.TLSError naming the host
-//     (Permanent, with a hint), never as a transient network error.
+//   - TLS: the operating system's trust store, plus an optional extra
+//     CA bundle (Options.TLS, LoadCABundle), HTTP/2 unless
+//     TLS.HTTP1Only. A certificate that fails verification comes back
+//     as a *CertError (which certificate and issuer were seen, for
+//     which host, whether TLS inspection may be in the way), another
+//     failed handshake as a *transfer.TLSError naming the host; both
+//     Permanent with a hint, never a transient network error.
 //   - Timeouts on connecting (30 s), the TLS handshake (30 s) and the
 //     wait for an answer's headers once the request is sent
 //     (ResponseHeaderTimeout, default 5 min). There is no overall
@@ -37,6 +41,7 @@
 package httpclient
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +70,9 @@ type Options struct {
 	// and DialContext for it (the proxy login, the CONNECT tunnel);
 	// another RoundTripper must use the same function itself.
 	Proxy ProxyFunc
+	// TLS: the trust store (nil Roots: the OS's) and HTTP/1.1 only; see
+	// TLS and SetTLS. Ignored with Transport.
+	TLS TLS
 }
 
 // New returns a client with the policies above.
@@ -94,7 +102,9 @@ func New(o Options) *http.Client {
 		t.ResponseHeaderTimeout = o.ResponseHeaderTimeout
 		auth.install(t, proxy)
 		installed = true
-		base = t
+		sw := newTLSSwitch(t, o.TLS)
+		auth.tlsConfig = func() *tls.Config { return sw.cur.Load().TLSClientConfig }
+		base = sw
 	}
 	return &http.Client{
 		Transport:     &transport{base: base, proxy: proxy, auth: auth, installed: installed},
@@ -102,7 +112,7 @@ func New(o Options) *http.Client {
 	}
 }
 
-// transport maps TLS failures to *transfer.TLSError and a proxy's 407 to
+// transport maps TLS failures to *CertError or *transfer.TLSError and a proxy's 407 to
 // *ProxyAuthError.
 type transport struct {
 	base  http.RoundTripper
@@ -119,7 +129,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, pe
 	}
 	if err != nil && transfer.IsTLS(err) {
-		return nil, &transfer.TLSError{Host: req.URL.Host, Err: err}
+		return nil, tlsFailure(req.URL.Host, err) // *CertError or *transfer.TLSError
 	}
 	return resp, err
 }
