@@ -322,6 +322,40 @@ func TestScreenshots(t *testing.T) {
 			hl.u.selectTab(3)
 			hl.mustShow(i18n.T(lang, "ui.settings.overridden.portal_url", longPortal))
 			hl.shot(t, at("settings_long_portal"))
+
+			// Settings' network part: a proxy typed wrong, the check's
+			// outcome direct (passed) and through a closed proxy port
+			// (failed, what to do), a saved proxy in use, and a proxy
+			// the policy fixes.
+			hn := newFlowHarness(t, lang, p)
+			hn.u.app.Settings().SetTheme(NewTheme())
+			hn.u.win.Resize(size)
+			hn.u.selectTab(len(hn.u.tabs.Items) - 1)
+			ns := hn.u.settings
+			ns.network.proxy.SetText("http://anna:geheim@proxy.klinik.example:3128")
+			hn.mustShow(i18n.T(lang, "ui.settings.proxyBad", i18n.T(lang, "transfer.net.proxy.addr.credentials")))
+			hn.shot(t, at("settings_proxy_invalid"))
+			ns.network.proxy.SetText("")
+			hn.runCheck()
+			hn.mustShow(i18n.T(lang, "ui.doctor.passed"))
+			hn.shot(t, at("settings_check_ok"))
+			hn.press(fyne.KeyEscape)
+			ns.network.proxy.SetText("http://" + closedAddr(t))
+			test.Tap(ns.save)
+			hn.shot(t, at("settings_proxy_in_use"))
+			hn.runCheck()
+			hn.mustShow(i18n.T(lang, "ui.doctor.failed", i18n.T(lang, "ui.doctor.step.proxy")))
+			hn.shot(t, at("settings_check_failed"))
+			hn.press(fyne.KeyEscape)
+			policy := filepath.Join(t.TempDir(), "policy.toml")
+			if err := os.WriteFile(policy, []byte("proxy = \"http://proxy.klinik.example:3128\"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			hk := newHarnessWith(t, lang, app.Config{StateDir: t.TempDir(), PolicyPath: policy, PortalURL: p.url, LibraryDir: t.TempDir()})
+			hk.u.app.Settings().SetTheme(NewTheme())
+			hk.u.win.Resize(size)
+			hk.u.selectTab(len(hk.u.tabs.Items) - 1)
+			hk.shot(t, at("settings_proxy_locked"))
 			if strings.Contains(t.Name(), "/") {
 				return
 			}

@@ -25,17 +25,26 @@ type settingsScreen struct {
 	// QIDO search); tests shorten it.
 	pacsTimeout time.Duration
 	bandwidth   *keyEntry
-	language    *widget.Select
-	clinic      *widget.Check
-	save        *widget.Button
-	status      *widget.Label
-	policy      *widget.Label
+	// network: the proxy field, the proxy in use, "Verbindung prüfen"
+	// (settings_network.go, doctor.go); doctor is the last check's
+	// dialog, bounded by doctorTimeout and doctorStepTimeout (tests
+	// shorten them).
+	network           *networkFields
+	doctor            *doctorView
+	doctorTimeout     time.Duration
+	doctorStepTimeout time.Duration
+	language          *widget.Select
+	clinic            *widget.Check
+	save              *widget.Button
+	status            *widget.Label
+	policy            *widget.Label
 
 	identity    *widget.Label
 	fingerprint *widget.Label
 	createID    *widget.Button
 	exportKey   *widget.Button
 	form        *widget.Form
+	body        *fyne.Container // the screen's rows, laid out again when a note comes or goes
 	// hints are the notes under the form's fields (locked by the policy,
 	// set at start), one per form item: wrapped labels, as Fyne's own
 	// HintText is drawn on one line whatever its length (a long portal
@@ -48,7 +57,8 @@ type settingsScreen struct {
 }
 
 func newSettingsScreen(u *UI) *settingsScreen {
-	s := &settingsScreen{u: u, pacsTimeout: 10 * time.Second}
+	s := &settingsScreen{u: u, pacsTimeout: 10 * time.Second,
+		doctorTimeout: app.DefaultDoctorTimeout, doctorStepTimeout: app.DefaultDoctorStepTimeout}
 	s.portal = u.newEntry()
 	s.library = u.newEntry()
 	s.pacs = u.newEntry()
@@ -66,8 +76,9 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.policy.Wrapping = fyne.TextWrapWord
 	s.policy.Importance = widget.WarningImportance
 	s.policy.Hide()
+	s.network = newNetworkFields(s)
 
-	s.form = widget.NewForm()
+	var items []*widget.FormItem
 	for _, it := range []struct {
 		label string
 		field fyne.CanvasObject
@@ -83,8 +94,13 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		hint.Wrapping = fyne.TextWrapWord // a long address breaks too
 		hint.Hide()
 		s.hints = append(s.hints, hint)
-		s.form.AppendItem(widget.NewFormItem(it.label, container.NewVBox(it.field, hint)))
+		items = append(items, widget.NewFormItem(it.label, container.NewVBox(it.field, hint)))
 	}
+	// The proxy goes under the portal; its notes are its own (s.hints
+	// keeps one per item above, by index).
+	proxy := widget.NewFormItem(u.t("ui.settings.proxy"), s.network.box)
+	items = append(items[:1], append([]*widget.FormItem{proxy}, items[1:]...)...)
+	s.form = widget.NewForm(items...)
 
 	s.identity = widget.NewLabel(u.t("ui.settings.noIdentity"))
 	s.identity.Wrapping = fyne.TextWrapWord
@@ -98,16 +114,16 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.keys = widget.NewLabel(u.t("ui.settings.keysList"))
 	s.keys.Wrapping = fyne.TextWrapWord
 
-	body := container.NewVBox(
+	s.body = container.NewVBox(
 		heading(u.t("ui.settings.title")), s.policy, s.form,
-		container.NewHBox(s.save), s.status,
+		container.NewHBox(s.save, s.network.check), s.status,
 		widget.NewSeparator(),
 		heading(u.t("ui.settings.clinic")), s.identity, s.fingerprint,
 		container.NewHBox(s.createID, s.exportKey),
 		widget.NewSeparator(),
 		heading(u.t("ui.settings.keys")), s.keys,
 	)
-	s.content = container.NewVScroll(container.NewPadded(body))
+	s.content = container.NewVScroll(container.NewPadded(s.body))
 	s.load()
 	s.readKey()
 	return s

@@ -30,6 +30,7 @@ func (s *settingsScreen) load() {
 		s.language.SetSelectedIndex(0)
 	}
 	s.clinic.SetChecked(st.ClinicMode)
+	s.network.load()
 	s.setHint(2, s.u.t("ui.settings.pacsHint")) // both notations, with examples
 	locked := 0
 	for i, name := range []string{app.SettingPortalURL, app.SettingLibraryDir, app.SettingPACSStowURL, app.SettingBandwidthLimitKbps} {
@@ -52,6 +53,9 @@ func (s *settingsScreen) load() {
 		s.setHint(5, s.u.t("ui.settings.locked"))
 		locked++
 	}
+	if c.Locked(app.SettingProxy) {
+		locked++
+	}
 	if locked > 0 {
 		s.policy.SetText(s.u.t("ui.settings.policy", c.Policy().Path))
 		s.policy.Show()
@@ -68,6 +72,10 @@ func (s *settingsScreen) setHint(i int, text string) {
 // store saves what the user changed; locked values are never sent back
 // changed (their fields are read-only), and app refuses if they were.
 func (s *settingsScreen) store() {
+	if s.network.validate(); s.network.proxyBad {
+		s.status.SetText(s.network.proxyErr.Text) // refused: nothing saved
+		return
+	}
 	kbps := 0
 	if t := strings.TrimSpace(s.bandwidth.Text); t != "" {
 		n, err := strconv.Atoi(t)
@@ -80,8 +88,13 @@ func (s *settingsScreen) store() {
 	lang := []string{"", string(i18n.DE), string(i18n.EN)}[max(0, s.language.SelectedIndex())]
 	portal, library, pacs := strings.TrimSpace(s.portal.Text), strings.TrimSpace(s.library.Text), strings.TrimSpace(s.pacs.Text)
 	clinic := s.clinic.Checked
+	proxy := s.network.value()
+	if s.network.proxy.Disabled() {
+		proxy = s.u.core.Settings().Proxy // the policy's, unchanged
+	}
 	err := s.u.core.UpdateSettings(func(st *app.Settings) {
 		st.PortalURL, st.LibraryDir, st.PACSStowURL = portal, library, pacs
+		st.Proxy = proxy
 		st.BandwidthLimitKbps = kbps
 		st.Language = lang
 		st.ClinicMode = clinic
@@ -94,6 +107,7 @@ func (s *settingsScreen) store() {
 	s.u.redeem.refreshPortal()  // the new address counts at once
 	s.u.redeem.refreshPACS()    // so do the PACS and clinic mode
 	s.u.inbox.settingsChanged() // so do the PACS and the folder
+	s.network.showInUse()       // and the proxy
 	s.status.SetText(s.u.t("ui.settings.saved"))
 	want := s.u.startLang // "as the system": the start's language, as New chooses
 	if want == "" {

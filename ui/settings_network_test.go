@@ -1,0 +1,198 @@
+package ui
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/testkit/squid"
+)
+
+// closedAddr is 127.0.0.1:PORT where nobody listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// runCheck taps "Verbindung prüfen" and waits for the dialog's outcome.
+func (h *harness) runCheck() *doctorView {
+	h.t.Helper()
+	s := h.u.settings
+	test.Tap(s.network.check)
+	h.drain()
+	v := s.doctor
+	if v == nil || v.modal == nil || v.modal.closed {
+		h.t.Fatal("no check dialog")
+	}
+	if !s.network.check.Disabled() && !v.done {
+		h.t.Error("the check button is not greyed out while the check runs")
+	}
+	h.waitShown("the check's outcome", func() bool { return v.done })
+	return v
+}
+
+// The proxy field: a bad address says why under the field and Save is
+// refused; a real squid saved there shows as "in use", and Verbindung
+// prüfen through it passes every step (squid's log has the doctor's
+// requests); a closed proxy port fails the proxy step with what to do;
+// Escape closes the dialog.
+func TestSettingsProxyAndCheck(t *testing.T) {
+	sq := squid.Start(t, squid.Options{})
+	p := startDemoPortal(t)
+	closed := closedAddr(t)
+	for _, lang := range i18n.Langs {
+		h := newFlowHarness(t, lang, p)
+		s := h.u.settings
+		n := s.network
+		h.u.selectTab(len(h.u.tabs.Items) - 1)
+		h.mustShow(i18n.T(lang, "ui.settings.proxy"), i18n.T(lang, "ui.settings.check"))
+		if n.proxy.PlaceHolder != i18n.T(lang, "ui.settings.proxyPlaceholder") || n.proxy.Disabled() {
+			t.Errorf("%s: proxy field placeholder %q, disabled %v", lang, n.proxy.PlaceHolder, n.proxy.Disabled())
+		}
+		h.mustShow(i18n.T(lang, "ui.settings.proxyDirect", app.ProxyInfo{Source: app.ProxyNone}.Describe(lang)))
+
+		// Typed wrong: the reason under the field, Save greyed out and
+		// refused, nothing saved.
+		for _, bad := range []struct{ addr, why string }{
+			{"http://anna:geheim@proxy.local:3128", "transfer.net.proxy.addr.credentials"},
+			{"http://proxy.local/proxy.pac", "transfer.net.proxy.addr.path"},
+			{"ftp://proxy.local:21", "transfer.net.proxy.addr.syntax"},
+		} {
+			n.proxy.SetText(bad.addr)
+			want := i18n.T(lang, "ui.settings.proxyBad", i18n.T(lang, bad.why))
+			if !n.proxyErr.Visible() || n.proxyErr.Text != want || !s.save.Disabled() {
+				t.Errorf("%s %s: error %q (shown %v), save disabled %v; want %q", lang, bad.addr, n.proxyErr.Text, n.proxyErr.Visible(), s.save.Disabled(), want)
+			}
+			if strings.Contains(n.proxyErr.Text, "geheim") {
+				t.Errorf("%s: the error echoes the password: %q", lang, n.proxyErr.Text)
+			}
+			s.store() // a shortcut or a stale tap: refused all the same
+			if s.status.Text != want {
+				t.Errorf("%s: store with a bad proxy: status %q", lang, s.status.Text)
+			}
+			if got := h.core.Settings().Proxy; got != "" {
+				t.Fatalf("%s: a bad proxy was saved: %q", lang, got)
+			}
+		}
+		// Unsaved: the check asks to save first.
+		n.proxy.SetText(sq.URL)
+		if n.proxyErr.Visible() || s.save.Disabled() {
+			t.Errorf("%s: a good address still refused: %q", lang, n.proxyErr.Text)
+		}
+		test.Tap(n.check)
+		if s.status.Text != i18n.T(lang, "ui.settings.checkSaveFirst") || s.doctor != nil {
+			t.Errorf("%s: unsaved proxy: status %q", lang, s.status.Text)
+		}
+		test.Tap(s.save)
+		if h.u.lastErr != nil {
+			t.Fatalf("%s: saving the proxy: %v", lang, h.u.lastErr)
+		}
+		h.drain()
+		s, n = h.u.settings, h.u.settings.network // a language switch rebuilds the screen
+		inUse := i18n.T(lang, "ui.settings.proxyInUse", sq.URL, app.ProxyInfo{Source: app.ProxyFromSetting}.Describe(lang))
+		if n.inUse.Text != inUse {
+			t.Errorf("%s: in use %q, want %q", lang, n.inUse.Text, inUse)
+		}
+		if got := h.core.Proxy("").URL; got != sq.URL {
+			t.Errorf("%s: core proxy %q", lang, got)
+		}
+
+		// Through squid: every step passes.
+		s.doctorTimeout, s.doctorStepTimeout = 30*time.Second, 10*time.Second
+		v := h.runCheck()
+		h.mustShow(i18n.T(lang, "ui.doctor.passed"), i18n.T(lang, "ui.doctor.step.reach"),
+			i18n.T(lang, "app.doctor.proxy.ok", sq.URL, app.ProxyInfo{Source: app.ProxyFromSetting}.Describe(lang)))
+		if len(v.steps) != len(app.DoctorSteps) {
+			t.Errorf("%s: %d steps shown", lang, len(v.steps))
+		}
+		for _, st := range v.steps {
+			if st.Status == app.DoctorFail || st.Status == app.DoctorWarn {
+				t.Errorf("%s: step %s %s: %s", lang, st.Name, st.Status, st.Found.Text(lang))
+			}
+		}
+		sq.WaitLog(t, 10*time.Second, "TCP_MISS/200", "GET "+p.url+"/healthz")
+		sq.WaitLog(t, 10*time.Second, "TCP_MISS/200", "GET "+p.url+"/dlx/v1/api_info")
+		h.shot(t, "settings_check_ok_"+string(lang))
+		h.press(fyne.KeyEscape)
+		if !v.modal.closed {
+			t.Errorf("%s: Escape did not close the check", lang)
+		}
+
+		// A closed proxy port: the proxy step fails, with what to do.
+		n.proxy.SetText("http://" + closed)
+		test.Tap(s.save)
+		h.drain()
+		s, n = h.u.settings, h.u.settings.network
+		s.doctorTimeout, s.doctorStepTimeout = 30*time.Second, 10*time.Second
+		v = h.runCheck()
+		desc := app.ProxyInfo{Source: app.ProxyFromSetting}.Describe(lang)
+		h.mustShow(i18n.T(lang, "ui.doctor.failed", i18n.T(lang, "ui.doctor.step.proxy")),
+			i18n.T(lang, "app.doctor.proxy.closed", "http://"+closed, desc, i18n.T(lang, "app.doctor.why.refused")),
+			i18n.T(lang, "ui.doctor.todo", i18n.T(lang, "app.doctor.proxy.fix.setting")),
+			i18n.T(lang, "app.doctor.skipped.proxy"))
+		h.checkLanguage(lang, "the check's failure", closed)
+		h.press(fyne.KeyReturn)
+		if !v.modal.closed {
+			t.Errorf("%s: Enter did not close the check", lang)
+		}
+		// Emptied: automatic again.
+		n.proxy.SetText("")
+		test.Tap(s.save)
+		h.drain()
+		if got := h.core.Settings().Proxy; got != "" {
+			t.Errorf("%s: emptied proxy saved as %q", lang, got)
+		}
+	}
+}
+
+// A proxy the policy fixes is read-only, says so, and shows as in use
+// from the policy; saving other settings keeps it.
+func TestSettingsProxyLockedByPolicy(t *testing.T) {
+	policy := filepath.Join(t.TempDir(), "policy.toml")
+	if err := os.WriteFile(policy, []byte("proxy = \"http://proxy.klinik.example:3128\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range i18n.Langs {
+		state := t.TempDir()
+		h := newHarnessWith(t, lang, app.Config{StateDir: state, PolicyPath: policy, PortalURL: "https://portal.example", LibraryDir: "/library"})
+		s := h.u.settings
+		n := s.network
+		h.u.selectTab(len(h.u.tabs.Items) - 1)
+		if !n.proxy.Disabled() || n.proxy.Text != "http://proxy.klinik.example:3128" {
+			t.Errorf("%s: locked proxy: disabled %v, text %q", lang, n.proxy.Disabled(), n.proxy.Text)
+		}
+		if !n.proxyNote.Visible() || n.proxyNote.Text != i18n.T(lang, "ui.settings.locked") || !s.policy.Visible() {
+			t.Errorf("%s: no note that the policy fixes the proxy: %q", lang, n.proxyNote.Text)
+		}
+		desc := app.ProxyInfo{Source: app.ProxyFromPolicy, Policy: policy}.Describe(lang)
+		h.mustShow(i18n.T(lang, "ui.settings.proxyInUse", "http://proxy.klinik.example:3128", desc))
+		test.Type(n.proxy, "x") // a disabled entry takes no typing
+		if n.proxy.Text != "http://proxy.klinik.example:3128" {
+			t.Errorf("%s: typed into the locked proxy: %q", lang, n.proxy.Text)
+		}
+		s.bandwidth.SetText("500")
+		test.Tap(s.save)
+		if h.u.lastErr != nil {
+			t.Fatalf("%s: saving beside a locked proxy: %v", lang, h.u.lastErr)
+		}
+		data, err := os.ReadFile(filepath.Join(state, "settings.json"))
+		if err != nil || strings.Contains(string(data), "proxy.klinik") || !strings.Contains(string(data), "500") {
+			t.Errorf("%s: settings.json = %s, %v; want the bandwidth, not the policy's proxy", lang, data, err)
+		}
+		h.shot(t, "settings_proxy_locked_"+string(lang))
+	}
+}
