@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/httpclient"
 )
 
 // The proxy login: a user name and a password, in memory (Config's,
@@ -175,4 +177,23 @@ func (c *Core) ForgetProxyLogin() (found bool, err error) {
 func (c *Core) ProxyLoginUser() (user, from string) {
 	l := c.proxyLoginNow()
 	return l.User, l.from
+}
+
+// ProxyPrompt asks the user for a proxy login after a 407: proxy is the
+// proxy's address, user the current user name ("" = none), refused
+// whether a login was sent and refused. ok false: none given.
+type ProxyPrompt func(ctx context.Context, proxy, user string, refused bool) (newUser, password string, ok bool)
+
+// SetProxyPrompt makes the core's requests ask f when the proxy wants a
+// login it does not have (the CLI on a terminal), take the answer as the
+// session's login (SetProxyLogin without save) and send the request
+// again. The GUI instead shows its dialog after the failed step.
+func (c *Core) SetProxyPrompt(f ProxyPrompt) {
+	httpclient.SetProxyPrompt(c.client, func(ctx context.Context, proxy, user string, refused bool) bool {
+		u, pw, ok := f(ctx, proxy, user, refused)
+		if !ok || c.SetProxyLogin(u, pw, false) != nil {
+			return false
+		}
+		return true
+	})
 }

@@ -145,15 +145,16 @@ func (e *env) open(cf *coreFlags) (*app.Core, error) {
 	if user == "" && (cf.proxyPasswordFile != "" || pw != "") {
 		return nil, i18n.NewError(i18n.KindInput, "cli.proxy.need-user")
 	}
-	if user != "" && pw == "" && cf.proxyPasswordFile == "" {
-		if p, ok, err := e.readHidden(tr(e, "cli.proxy.password-prompt", user)); ok && err == nil {
-			pw = p
-		}
-	}
+	// No password given: the keyring's (proxy login), else a 407 asks on
+	// a terminal (proxyPrompt).
 	if user != "" {
 		cfg.ProxyUser, cfg.ProxyPassword = user, pw
 	}
-	return app.Open(cfg)
+	core, err := app.Open(cfg)
+	if err == nil {
+		e.proxyPrompt(core) // a 407 asks once on a terminal: proxylogin.go
+	}
+	return core, err
 }
 
 // exitCode maps an error to the exit code of its kind.

@@ -13,6 +13,9 @@ import (
 // came from (policy, --proxy, BILDBOTE_PROXY, the settings, the policy's
 // default, the environment). The password is never shown.
 func runProxy(e *env, args []string) int {
+	if len(args) > 0 && (args[0] == "login" || args[0] == "logout") { // proxylogin.go
+		return map[string]func(*env, []string) int{"login": runProxyLogin, "logout": runProxyLogout}[args[0]](e, args[1:])
+	}
 	var cf coreFlags
 	fs := newFlags("proxy")
 	cf.register(fs, true)

@@ -31,14 +31,19 @@ func TestProxyScript(t *testing.T) {
 	})
 }
 
-// startsquid VAR [USER:PASSWORD…] starts squid (with a Basic login for
-// the users given) and sets $VAR to its URL and $VAR_LOG to its access log.
+// startsquid VAR [basic|digest|ntlm] [USER:PASSWORD…] starts squid (with
+// a login of that scheme, Basic by default, for the users given) and sets
+// $VAR to its URL and $VAR_LOG to its access log.
 func startSquid(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
-		ts.Fatalf("usage: startsquid VAR [USER:PASSWORD…]")
+		ts.Fatalf("usage: startsquid VAR [basic|digest|ntlm] [USER:PASSWORD…]")
 	}
 	var o squid.Options
-	for _, a := range args[1:] {
+	users := args[1:]
+	if len(users) > 0 && !strings.Contains(users[0], ":") { // the scheme: basic, digest, ntlm
+		o.Auth, users = users[0], users[1:]
+	}
+	for _, a := range users {
 		u, p, ok := strings.Cut(a, ":")
 		if !ok {
 			ts.Fatalf("startsquid: %q is not USER:PASSWORD", a)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -271,10 +272,10 @@ func (e *ProxyChallengeError) Unwrap() error {
 	return i18n.NewError(i18n.KindTransient, "transfer.net.proxy.auth-again", e.Proxy)
 }
 
-// send routes req: an https request through an http(s) proxy carries
+// sendOnce routes req: an https request through an http(s) proxy carries
 // its tunnel target in the context (DialContext opens it), a plain http
 // one gets its login answered by roundTripProxied.
-func (t *transport) send(req *http.Request) (*http.Response, error) {
+func (t *transport) sendOnce(req *http.Request) (*http.Response, error) {
 	if !t.installed {
 		return t.base.RoundTrip(req)
 	}
@@ -377,4 +378,60 @@ func (t *transport) single(st *proxyState) http.RoundTripper {
 		st.single = c
 	}
 	return st.single
+}
+
+// PromptFunc asks for a proxy login when the proxy refused the current
+// one (refused) or asked for one the client does not have; user is the
+// current user name ("" = none). ok false: no login (the 407 stands).
+// After ok the client's ProxyFunc must answer with the new login (the
+// caller stores it, e.g. app.Core.SetProxyLogin); the request is then
+// sent again, once per prompt, at most three times.
+type PromptFunc func(ctx context.Context, proxy, user string, refused bool) (ok bool)
+
+// SetProxyPrompt makes a client from New ask f on a 407 it cannot
+// answer (the CLI on a terminal); false for any other client.
+func SetProxyPrompt(c *http.Client, f PromptFunc) bool {
+	t, ok := c.Transport.(*transport)
+	if !ok {
+		return false
+	}
+	t.auth.mu.Lock()
+	t.auth.prompt = f
+	t.auth.mu.Unlock()
+	return true
+}
+
+// send is sendOnce, asking the prompt (SetProxyPrompt) after a
+// *ProxyAuthError.
+func (t *transport) send(req *http.Request) (*http.Response, error) {
+	resp, err := t.sendOnce(req)
+	t.auth.mu.Lock()
+	prompt := t.auth.prompt
+	t.auth.mu.Unlock()
+	for i := 0; i < 3 && prompt != nil; i++ {
+		var pe *ProxyAuthError
+		if !errors.As(err, &pe) {
+			break
+		}
+		user := ""
+		if p, perr := t.proxy(req); perr == nil && p != nil && p.User != nil {
+			user = p.User.Username()
+		}
+		if !prompt(req.Context(), pe.Proxy, user, pe.WithCredentials) {
+			break
+		}
+		if req.Body != nil && req.Body != http.NoBody {
+			if req.GetBody == nil {
+				return nil, &ProxyChallengeError{Proxy: pe.Proxy} // the caller sends it again
+			}
+			body, berr := req.GetBody()
+			if berr != nil {
+				return nil, fmt.Errorf("proxy login: body again: %w", berr)
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
+		resp, err = t.sendOnce(req)
+	}
+	return resp, err
 }

@@ -183,6 +183,7 @@ type proxyAuth struct {
 	// set by install: how to reach a proxy
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsConfig func() *tls.Config
+	prompt    PromptFunc // SetProxyPrompt
 }
 
 func newProxyAuth() *proxyAuth { return &proxyAuth{states: map[string]*proxyState{}} }
