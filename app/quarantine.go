@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/fileutil"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer/envelope"
 	"github.com/bildbote/bildbote/transfer/inbox"
@@ -145,11 +146,7 @@ func writeQuarantined(root *os.Root, q *QuarantinedItem) error {
 	if err != nil {
 		return err
 	}
-	tmp := q.ID + ".json.tmp"
-	if err := root.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return root.Rename(tmp, q.ID+".json")
+	return fileutil.WriteFileIn(root, q.ID+".json", data, 0o600)
 }
 
 // validQuarantineID: what quarantineID makes (hex), nothing a path can

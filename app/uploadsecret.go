@@ -3,6 +3,8 @@ package app
 import (
 	"os"
 	"strings"
+
+	"github.com/bildbote/bildbote/internal/fileutil"
 )
 
 // The portal's creator secret of a send's partial upload (tus.SecretHeader)
@@ -29,11 +31,7 @@ func saveUploadSecret(spool, secret string) error {
 		removeUploadSecret(spool)
 		return nil
 	}
-	tmp := uploadSecretPath(spool) + ".tmp"
-	if err := os.WriteFile(tmp, []byte(secret), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, uploadSecretPath(spool))
+	return fileutil.WriteFile(uploadSecretPath(spool), []byte(secret), 0o600)
 }
 
 func removeUploadSecret(spool string) { os.Remove(uploadSecretPath(spool)) }

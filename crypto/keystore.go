@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"filippo.io/age"
+	"github.com/bildbote/bildbote/internal/fileutil"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/zalando/go-keyring"
 )
@@ -280,31 +281,5 @@ func (s *KeyStore) writeFile(path string, id *age.X25519Identity) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("key dir: %w", err)
 	}
-	return writeFileAtomic(path, buf.Bytes(), 0o600)
-}
-
-// writeFileAtomic writes data to a temp file beside path and renames it,
-// so a crash leaves the old file or the new one, never half of one.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return fileutil.WriteFile(path, buf.Bytes(), 0o600)
 }

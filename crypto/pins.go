@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/bildbote/bildbote/internal/fileutil"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
@@ -69,7 +70,7 @@ func (f PinFile) SavePins(pins map[string]string) error {
 	if err := os.MkdirAll(filepath.Dir(string(f)), 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(string(f), append(data, '\n'), 0o600)
+	return fileutil.WriteFile(string(f), append(data, '\n'), 0o600)
 }
 
 // PinStore pins community keys: trust on first use, refuse on change.

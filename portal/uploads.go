@@ -2,12 +2,10 @@ package portal
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	expslog "golang.org/x/exp/slog"
 	"io"
 	"net/http"
 	"os"
@@ -15,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/fileutil"
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
+	expslog "golang.org/x/exp/slog"
 )
 
 // StatusChecksumMismatch is the tus checksum extension's status for a
@@ -238,7 +238,7 @@ func (s *Server) fileUpload(ctx context.Context, info tusd.FileInfo) (*receiptRe
 		return rec, nil // filed before (a restart between filing and answering)
 	}
 	src := info.Storage["Path"]
-	sum, err := fileSHA256(src)
+	sum, err := fileutil.SHA256(src)
 	if err != nil {
 		return nil, err
 	}
@@ -273,19 +273,6 @@ func (s *Server) fileUpload(ctx context.Context, info tusd.FileInfo) (*receiptRe
 	return rec, nil
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // linkOrCopy hard-links src to dst (no extra space, no copy time), and
 // copies where the file system cannot link.
 func linkOrCopy(src, dst string) error {
@@ -298,19 +285,10 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
+	return fileutil.WriteFunc(dst, 0o600, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
 		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
+	})
 }
 
 // terminateUpload deletes a tus upload through the store.

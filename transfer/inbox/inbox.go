@@ -21,7 +21,6 @@ package inbox
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -35,6 +34,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/crypto"
+	"github.com/bildbote/bildbote/internal/fileutil"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/httpclient"
@@ -542,7 +542,7 @@ func (c *Client) Download(ctx context.Context, code string, item Item, dst strin
 	if err != nil {
 		return nil, err
 	}
-	got, err := fileSHA256(dst)
+	got, err := fileutil.SHA256(dst)
 	if err != nil {
 		return nil, err
 	}
@@ -596,17 +596,4 @@ func (c *Client) ack(ctx context.Context, code, id, rejected string) error {
 		return e
 	}
 	return c.apiError("ack", resp)
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

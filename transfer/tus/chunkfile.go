@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/bildbote/bildbote/internal/fileutil"
 )
 
 // ChunkFile is a ChunkMemory kept in a small JSON file
@@ -65,9 +67,5 @@ func (f *ChunkFile) SetChunkSize(origin string, size int64) error {
 	if err := os.MkdirAll(filepath.Dir(f.Path), 0o700); err != nil {
 		return err
 	}
-	tmp := f.Path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, f.Path)
+	return fileutil.WriteFile(f.Path, append(b, '\n'), 0o600)
 }
