@@ -9,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/bildbote/bildbote/internal/dicomvr"
 )
 
 // Transfer syntaxes the header reader must tell apart. Every other one
@@ -128,16 +130,6 @@ type element struct {
 	offset int64 // absolute offset of the element's first byte
 }
 
-// hasLongLength lists the explicit VRs with a 2-byte reserved field and a
-// 4-byte length.
-func hasLongLength(vr string) bool {
-	switch vr {
-	case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
-		return true
-	}
-	return false
-}
-
 func isVR(p []byte) bool {
 	return p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' && p[1] <= 'Z'
 }
@@ -174,7 +166,7 @@ func (d *decoder) readElement() (element, error) {
 		return e, fmt.Errorf("invalid VR %q in (%04X,%04X)", p[0:2], tag>>16, tag&0xFFFF)
 	}
 	e.vr = vrString(p[0], p[1])
-	if hasLongLength(e.vr) {
+	if dicomvr.LongLength(e.vr) {
 		q, err := d.r.next(4)
 		if err != nil {
 			return e, err

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+
+	"github.com/bildbote/bildbote/internal/dicomvr"
 )
 
 // This file is a small encoder for Explicit VR Little Endian data elements:
@@ -28,19 +30,10 @@ type element struct {
 	items [][]element // SQ only
 }
 
-// longVR reports whether vr uses the 2 reserved bytes + 32-bit length form.
-func longVR(vr string) bool {
-	switch vr {
-	case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
-		return true
-	}
-	return false
-}
-
 // size is the encoded length of e including its header.
 func (e element) size() int {
 	header := 8
-	if longVR(e.vr) {
+	if dicomvr.LongLength(e.vr) {
 		header = 12
 	}
 	if e.vr == "SQ" {
@@ -97,7 +90,7 @@ func appendElement(b []byte, e element) ([]byte, error) {
 	if e.vr == "SQ" {
 		length = itemsSize(e.items)
 	}
-	if longVR(e.vr) {
+	if dicomvr.LongLength(e.vr) {
 		if uint64(length) >= 0xFFFFFFFF {
 			return nil, fmt.Errorf("encode %v: value too long (%d bytes)", e.tag, length)
 		}

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/bildbote/bildbote/internal/dicomvr"
 )
 
 // Leaf records other than IMAGE need keys the Index does not hold (an SR's
@@ -161,7 +163,7 @@ func (d *dsReader) header() (tag, string, uint32, error) {
 		return 0, "", 0, err
 	}
 	vr := string(vb)
-	if longVR(vr) || !isVR(vr) {
+	if dicomvr.LongLength(vr) || !isVR(vr) {
 		lb, err := d.small(6)
 		if err != nil {
 			return 0, "", 0, err

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/bildbote/bildbote/internal/dicomvr"
 )
 
 // Limits for reading a source file's File Meta Information: real meta
@@ -80,7 +82,7 @@ func (m *sourceMeta) readMetaGroup(r *bufio.Reader) error {
 		switch {
 		case !isVR(vr): // implicit VR meta (non-conformant, but seen)
 			headerLen, length = 8, binary.LittleEndian.Uint32(hdr[4:])
-		case longVR(vr):
+		case dicomvr.LongLength(vr):
 			h12, err := r.Peek(12)
 			if len(h12) < 12 {
 				return fmt.Errorf("meta information %v: %w", t, errOr(err))

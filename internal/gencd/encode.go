@@ -3,6 +3,8 @@ package gencd
 import (
 	"encoding/binary"
 	"slices"
+
+	"github.com/bildbote/bildbote/internal/dicomvr"
 )
 
 // Transfer syntax and class UIDs the generator writes.
@@ -44,16 +46,6 @@ func (d *dataset) us(tag uint32, v ...uint16) {
 	d.bytes(tag, "US", b)
 }
 
-// longLength lists the VRs with a 2-byte reserved field and a 4-byte
-// length in explicit VR encoding (PS3.5 Table 7.1-1).
-func longLength(vr string) bool {
-	switch vr {
-	case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
-		return true
-	}
-	return false
-}
-
 // padByte is NUL for UIDs and binary VRs, a space for text.
 func padByte(vr string) byte {
 	switch vr {
@@ -72,7 +64,7 @@ func appendElement(b []byte, e element) []byte {
 	b = binary.LittleEndian.AppendUint16(b, uint16(e.tag))
 	b = append(b, e.vr...)
 	n := encodedLen(e)
-	if longLength(e.vr) {
+	if dicomvr.LongLength(e.vr) {
 		b = append(b, 0, 0)
 		b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	} else {
@@ -119,7 +111,7 @@ func appendFileHeader(b []byte, sopClass, sopInstance string) []byte {
 	var groupLen int
 	for _, e := range meta.elems {
 		groupLen += 8 + encodedLen(e)
-		if longLength(e.vr) {
+		if dicomvr.LongLength(e.vr) {
 			groupLen += 4
 		}
 	}

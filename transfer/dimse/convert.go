@@ -3,6 +3,8 @@ package dimse
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/bildbote/bildbote/internal/dicomvr"
 )
 
 const (
@@ -77,7 +79,7 @@ func (c converter) appendElementHeader(out []byte, tag uint32, vr string, n uint
 	out = binary.LittleEndian.AppendUint16(out, uint16(tag>>16))
 	out = binary.LittleEndian.AppendUint16(out, uint16(tag))
 	out = append(out, vr...)
-	if isLongVR(vr) {
+	if dicomvr.LongLength(vr) {
 		out = append(out, 0, 0)
 		return binary.LittleEndian.AppendUint32(out, n)
 	}
@@ -156,7 +158,7 @@ func (c converter) convertElements(p []byte, untilDelim bool, depth int) ([]byte
 		vr := string(p[pos+4 : pos+6])
 		var n uint32
 		hdr := 8
-		if isLongVR(vr) {
+		if dicomvr.LongLength(vr) {
 			if len(p)-pos < 12 {
 				return nil, 0, fmt.Errorf("element header cut at offset %d", pos)
 			}

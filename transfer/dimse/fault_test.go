@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/dicomvr"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
@@ -310,7 +311,7 @@ func TestExplicitToImplicitLengths(t *testing.T) {
 		b := binary.LittleEndian.AppendUint16(nil, g)
 		b = binary.LittleEndian.AppendUint16(b, e)
 		b = append(b, vr...)
-		if isLongVR(vr) {
+		if dicomvr.LongLength(vr) {
 			b = append(b, 0, 0)
 			b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
 		} else {

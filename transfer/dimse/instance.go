@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/dicomvr"
 )
 
 // Instance is one DICOM Part 10 file to send: its UIDs, its transfer
@@ -31,14 +32,6 @@ const maxMeta = 64 << 10
 
 // errNotPart10 means the file lacks a preamble, "DICM" or a transfer syntax.
 var errNotPart10 = errors.New("not a DICOM Part 10 file")
-
-func isLongVR(vr string) bool {
-	switch vr {
-	case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV":
-		return true
-	}
-	return false
-}
 
 func isVRBytes(p []byte) bool {
 	return len(p) >= 2 && p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' && p[1] <= 'Z'
@@ -73,7 +66,7 @@ func OpenInstance(path string) (*Instance, error) {
 		if !isVRBytes(head[pos+4:]) {
 			return nil, fmt.Errorf("%s: file meta information not in explicit VR: %w", path, errNotPart10)
 		}
-		if isLongVR(vr) {
+		if dicomvr.LongLength(vr) {
 			if pos+12 > len(head) {
 				break
 			}

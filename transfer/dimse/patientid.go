@@ -8,6 +8,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/bildbote/bildbote/internal/dicomvr"
 )
 
 // Tags of the Patient Module (PS3.3 C.7.1.1) that a patient-ID mapping
@@ -296,7 +298,7 @@ func (e dsEncoding) element(ds []byte, pos int) (rawElem, error) {
 			return rawElem{}, fmt.Errorf("dimse: element (%04X,%04X) at offset %d has no VR", el.tag>>16, el.tag&0xFFFF, pos)
 		}
 		el.vr = string(ds[pos+4 : pos+6])
-		if isLongVR(el.vr) {
+		if dicomvr.LongLength(el.vr) {
 			if len(ds)-pos < 12 {
 				return rawElem{}, fmt.Errorf("dimse: element header cut at offset %d", pos)
 			}
@@ -388,7 +390,7 @@ func metaEnd(p []byte) (int, string, error) {
 		}
 		elem, vr := binary.LittleEndian.Uint16(p[pos+2:]), string(p[pos+4:pos+6])
 		n, hdr := int(binary.LittleEndian.Uint16(p[pos+6:])), 8
-		if isLongVR(vr) {
+		if dicomvr.LongLength(vr) {
 			if pos+12 > len(p) {
 				return 0, "", errNotPart10
 			}
