@@ -1,22 +1,54 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/transfer/dimse"
 )
 
-// bildbote-cli pacs test [--json] [--timeout D] TARGET
+// pacsTLSFlags are --pacs-ca FILE, --pacs-cert FILE and --pacs-key FILE:
+// the DICOM TLS files for dicom:// targets with tls=1 (app.Core.PACSTLS:
+// above BILDBOTE_PACS_CA/_CERT/_KEY and the settings, below a policy).
+type pacsTLSFlags struct{ ca, cert, key string }
+
+func (f *pacsTLSFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.ca, "pacs-ca", "", "")
+	fs.StringVar(&f.cert, "pacs-cert", "", "")
+	fs.StringVar(&f.key, "pacs-key", "", "")
+}
+
+// apply hands the flags to the core, relative paths made absolute.
+func (f *pacsTLSFlags) apply(core *app.Core) error {
+	abs := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	return core.SetPACSTLSFlags(app.PACSTLSFiles{CA: abs(f.ca), Cert: abs(f.cert), Key: abs(f.key)})
+}
+
+// bildbote-cli pacs test [--json] [--timeout D] [--pacs-ca FILE]
+// [--pacs-cert FILE --pacs-key FILE] TARGET
 //
-// TARGET dicom://CALLED@host:port[?calling=AE]: a C-ECHO — is the PACS
-// there, and does it take us? TARGET http(s)://…/dicom-web: a QIDO-RS
-// search (app.Core.TestPACS; opens the state for the proxy and limits).
-// A failure is the diagnosis in the user's words (nobody listens, AE
-// title refused, login needed, no DICOMweb there, no answer in time) with
-// its exit code (4 refused, 5 try later, 3 input).
+// TARGET dicom://CALLED@host:port[?calling=AE][&tls=1]: a C-ECHO — is the
+// PACS there, and does it take us? With tls=1 over DICOM TLS with the
+// files of app.Core.PACSTLS (opens the state for the policy and
+// settings). TARGET http(s)://…/dicom-web: a QIDO-RS search
+// (app.Core.TestPACS; opens the state for the proxy and limits). A
+// failure is the diagnosis in the user's words (nobody listens, AE title
+// refused, a TLS problem: certificate not trusted, wrong name, client
+// certificate wanted, plain port under tls=1 or a TLS port without it;
+// login needed, no DICOMweb there, no answer in time) with its exit code
+// (4 refused, 5 try later, 3 input).
 func runPacs(e *env, args []string) int {
 	if len(args) == 0 || args[0] != "test" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -29,6 +61,8 @@ func runPacs(e *env, args []string) int {
 	var cf coreFlags
 	cf.register(fs, false)
 	cf.registerProxy(fs)
+	var tf pacsTLSFlags
+	tf.register(fs)
 	timeout := fs.Duration("timeout", 10*time.Second, "")
 	pos, code, ok := e.parse(fs, args[1:])
 	if !ok {
@@ -62,18 +96,42 @@ func runPacs(e *env, args []string) int {
 		return ExitOK
 	}
 	cfg := *target.DIMSE
-	cfg.ConnectTimeout, cfg.ARTIM, cfg.ReadTimeout, cfg.WriteTimeout = *timeout, *timeout, *timeout, *timeout
 	start := time.Now()
-	err = dimse.Echo(e.ctx, cfg)
-	if err != nil {
-		return pr.Error(err)
+	result := map[string]any{
+		"target": pos[0], "address": cfg.Addr, "calledAE": cfg.Called, "callingAE": cfg.Calling,
+		"echo": "ok", "tls": cfg.TLS != nil,
+	}
+	if cfg.TLS != nil {
+		// The TLS files may come from the policy or the settings.
+		core, err := e.open(&cf)
+		if err != nil {
+			return pr.Error(err)
+		}
+		defer core.Close()
+		if err := tf.apply(core); err != nil {
+			return pr.Error(err)
+		}
+		files := core.PACSTLS()
+		result["caFile"], result["clientCert"] = files.CA, files.Cert
+		start = time.Now()
+		err = core.TestPACSTarget(e.ctx, target.Raw, *timeout)
+		if err != nil {
+			return pr.Error(err)
+		}
+	} else {
+		cfg.ConnectTimeout, cfg.ARTIM, cfg.ReadTimeout, cfg.WriteTimeout = *timeout, *timeout, *timeout, *timeout
+		if err := dimse.Echo(e.ctx, cfg); err != nil {
+			return pr.Error(err)
+		}
 	}
 	ms := time.Since(start).Milliseconds()
-	pr.Result(map[string]any{
-		"target": pos[0], "address": cfg.Addr, "calledAE": cfg.Called, "callingAE": cfg.Calling,
-		"echo": "ok", "milliseconds": ms,
-	}, func(w io.Writer) {
-		fmt.Fprintln(w, tr(e, "cli.pacs.ok", cfg.Called, cfg.Addr, cfg.Calling, ms))
+	result["milliseconds"] = ms
+	pr.Result(result, func(w io.Writer) {
+		key := "cli.pacs.ok"
+		if cfg.TLS != nil {
+			key = "cli.pacs.ok-tls"
+		}
+		fmt.Fprintln(w, tr(e, key, cfg.Called, cfg.Addr, cfg.Calling, ms))
 	})
 	return ExitOK
 }

@@ -18,9 +18,11 @@ func apiKeyFrom(flag string) string {
 }
 
 // bildbote-cli receive --portal URL --inbox CODE --api-key KEY [--to DIR]
-// [--pacs TARGET]... [--patient-id ID] [--watch [--interval D]] [--list]
+// [--pacs TARGET]... [--patient-id ID] [--pacs-ca FILE] [--pacs-cert FILE
+// --pacs-key FILE] [--watch [--interval D]] [--list]
 //
-// TARGET is dicom://CALLED@host:port[?calling=AE] (C-STORE) or
+// TARGET is dicom://CALLED@host:port[?calling=AE][&tls=1] (C-STORE; tls=1
+// over DICOM TLS with the --pacs-* files, see app.Core.PACSTLS) or
 // http(s)://…/dicom-web (STOW-RS); --pacs may be repeated, --stow is the
 // older name of the same flag. --patient-id gives every instance sent to
 // the PACS the clinic's patient ID (the original kept in Other Patient IDs
@@ -39,6 +41,8 @@ func runReceive(e *env, args []string) int {
 	interval := fs.Duration("interval", time.Minute, "")
 	listOnly := fs.Bool("list", false, "")
 	patientID := fs.String("patient-id", "", "")
+	var tf pacsTLSFlags
+	tf.register(fs)
 	if _, code, ok := e.parse(fs, args); !ok {
 		return code
 	}
@@ -65,6 +69,9 @@ func runReceive(e *env, args []string) int {
 		return pr.Error(err)
 	}
 	defer core.Close()
+	if err := tf.apply(core); err != nil {
+		return pr.Error(err)
+	}
 	if *inbox == "" {
 		*inbox = core.Settings().DefaultInbox
 	}

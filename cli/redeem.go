@@ -18,8 +18,8 @@ import (
 // [CODE|URL|IMAGE]
 //
 // With --pacs the studies are imported into each PACS target (dicom:// or
-// http(s)://, as receive); a copy is kept only with --out DIR or --copy
-// (into the library).
+// http(s)://, as receive; tls=1 with --pacs-ca/--pacs-cert/--pacs-key); a
+// copy is kept only with --out DIR or --copy (into the library).
 //
 // The code, the date of birth and the answers are secrets: from a file,
 // the environment (BILDBOTE_CODE, BILDBOTE_DOB) or a prompt; given on the
@@ -42,6 +42,8 @@ func runRedeem(e *env, args []string) int {
 	patientID := fs.String("patient-id", "", "")
 	expires := fs.String("expires", "", "")
 	listOnly := fs.Bool("list", false, "")
+	var tf pacsTLSFlags
+	tf.register(fs)
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return code
@@ -110,6 +112,9 @@ func runRedeem(e *env, args []string) int {
 		return pr.Error(err)
 	}
 	defer core.Close()
+	if err := tf.apply(core); err != nil {
+		return pr.Error(err)
+	}
 	s, err := core.RedeemStart(e.ctx, cf.portal, codeArg)
 	if err != nil {
 		return pr.Error(err)

@@ -72,6 +72,22 @@ func Inside() bool { return os.Getenv(Env) != "" }
 // inner of the current test binary inside it.
 func Run(t *testing.T, inner string) {
 	t.Helper()
+	RunWith(t, inner, Options{})
+}
+
+// Options change what RunWith starts.
+type Options struct {
+	// Config is merged into Orthanc's configuration over the defaults
+	// (e.g. DicomTlsEnabled with its certificate files).
+	Config map[string]any
+	// Env is added to the inner test's environment (KEY=VALUE), e.g.
+	// the paths of files the outer test made for Orthanc and the client.
+	Env []string
+}
+
+// RunWith is Run with options.
+func RunWith(t *testing.T, inner string, o Options) {
+	t.Helper()
 	if Inside() {
 		t.Skip("already inside the namespace")
 	}
@@ -88,7 +104,7 @@ func Run(t *testing.T, inner string) {
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "orthanc.json")
-	if err := writeConfig(cfg, dir); err != nil {
+	if err := writeConfig(cfg, dir, o.Config); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "orthanc.log")
@@ -123,7 +139,7 @@ func Run(t *testing.T, inner string) {
 		args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
 	}
 	cmd := exec.Command(ip, args...)
-	cmd.Env = append(os.Environ(), Env+"="+base)
+	cmd.Env = append(append(os.Environ(), o.Env...), Env+"="+base)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+inner)) {
 		t.Fatalf("%s inside namespace %s: %v\n%s\nOrthanc log:\n%s", inner, ns, err, out, tail(log(), 4000))
@@ -131,7 +147,7 @@ func Run(t *testing.T, inner string) {
 	t.Logf("%s passed inside namespace %s", inner, ns)
 }
 
-func writeConfig(path, dir string) error {
+func writeConfig(path, dir string, extra map[string]any) error {
 	cfg := map[string]any{
 		"Name":                  "BILDBOTE-TEST",
 		"HttpPort":              HTTPPort,
@@ -147,6 +163,9 @@ func writeConfig(path, dir string) error {
 			"Enable": true, "Root": DICOMwebRoot + "/", "Host": "127.0.0.1:" + strconv.Itoa(HTTPPort),
 		},
 		"DicomModalities": map[string]any{"BILDBOTE": []any{"BILDBOTE", "127.0.0.1", 11112}},
+	}
+	for k, v := range extra {
+		cfg[k] = v
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

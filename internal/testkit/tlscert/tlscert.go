@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -145,4 +146,35 @@ func writeKey(t testing.TB, path string, key *ecdsa.PrivateKey) {
 		t.Fatal(err)
 	}
 	writePEM(t, path, "PRIVATE KEY", der)
+}
+
+// LoadCA reads a CA that NewCA wrote (a test re-executed in a network
+// namespace issues more certificates from its outer test's CA).
+func LoadCA(certFile, keyFile string) (*CA, error) {
+	cb, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	kb, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	cblk, _ := pem.Decode(cb)
+	kblk, _ := pem.Decode(kb)
+	if cblk == nil || kblk == nil {
+		return nil, fmt.Errorf("tlscert: %s or %s is not PEM", certFile, keyFile)
+	}
+	cert, err := x509.ParseCertificate(cblk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kblk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("tlscert: %s is not an ECDSA key", keyFile)
+	}
+	return &CA{Cert: cert, Key: key, CertFile: certFile, KeyFile: keyFile}, nil
 }
