@@ -459,12 +459,13 @@ func (d *doctor) tlsStep(st *DoctorStep) {
 	}
 	leaf := st.Chain[0]
 	st.set(DoctorOK, "app.doctor.tls.ok", st.TLSVersion, leaf.Subject, leaf.Issuer, date(leaf.NotAfter))
-	for i, ct := range st.Chain {
-		st.detail("app.doctor.tls.cert", i+1, ct.Subject, ct.Issuer, date(ct.NotBefore), date(ct.NotAfter), ct.Short)
-	}
 	if left := time.Until(leaf.NotAfter); left < doctorExpirySoon {
+		st.Details = append(st.Details, st.Found) // what works, under the warning
 		st.set(DoctorWarn, "app.doctor.tls.expires", leaf.Subject, date(leaf.NotAfter))
 		st.hint("app.doctor.tls.expires.hint")
+	}
+	for i, ct := range st.Chain {
+		st.detail("app.doctor.tls.cert", i+1, ct.Subject, ct.Issuer, date(ct.NotBefore), date(ct.NotAfter), ct.Short)
 	}
 }
 
@@ -689,5 +690,13 @@ func netReason(err error) i18n.Phrase {
 // ms is a duration in whole milliseconds, for a message's %d.
 func ms(d time.Duration) int64 { return d.Milliseconds() }
 
-// date is a day in ISO form (the same in both languages).
-func date(t time.Time) string { return t.UTC().Format("2006-01-02") }
+// date is a day for a message's %s: 04.12.2026 in German, 2026-12-04 in
+// English.
+type date time.Time
+
+func (d date) Localize(lang i18n.Lang) string {
+	if lang == i18n.DE {
+		return time.Time(d).UTC().Format("02.01.2006")
+	}
+	return time.Time(d).UTC().Format("2006-01-02")
+}

@@ -13,6 +13,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/bildbote/bildbote/internal/testkit/squid"
+	"github.com/bildbote/bildbote/internal/testkit/testca"
 )
 
 // TestDoctorScript runs testdata/doctor: bildbote-cli doctor against the
@@ -29,7 +32,7 @@ import (
 // and behind a front whose Date header is 15 minutes off — in English
 // and German. Without squid: skipped, failed under CI=true.
 func TestDoctorScript(t *testing.T) {
-	squid.Available(t)
+	squid.BumpAvailable(t)
 	testscript.Run(t, testscript.Params{
 		Dir:   "testdata/doctor",
 		Setup: scriptSetup,
@@ -37,6 +40,7 @@ func TestDoctorScript(t *testing.T) {
 			"jsonshape": jsonShape, "startportal": startPortal,
 			"startsquid": startSquid, "squidlog": squidLog,
 			"closedport": closedPort, "startfront": startFront, "localhost": localhostURL,
+			"starttlsportal": startTLSPortal, "startbumpsquid": startBumpSquid,
 		},
 		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
 	})
@@ -105,6 +109,80 @@ func startFront(ts *testscript.TestScript, neg bool, args []string) {
 	go srv.Serve(ln)
 	ts.Defer(func() { srv.Close() })
 	ts.Setenv(args[0], scheme+"://"+ln.Addr().String())
+}
+
+// starttlsportal VAR TARGET serves TARGET (the portal) over TLS (HTTP/2
+// offered) with a certificate for 127.0.0.1 from a fresh "Test Portal
+// CA", valid DAYS (default 90), and sets $VAR to its URL and $VAR_CA to that CA's certificate.
+func startTLSPortal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: starttlsportal VAR TARGET [DAYS]")
+	}
+	days := 90
+	if len(args) == 3 {
+		n, err := strconv.Atoi(args[2])
+		if err != nil {
+			ts.Fatalf("starttlsportal: days %q: %v", args[2], err)
+		}
+		days = n
+	}
+	valid := testca.Options{NotAfter: time.Now().Add(time.Duration(days) * 24 * time.Hour)}
+	target, err := url.Parse(args[1])
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	dir := ts.MkAbs("ca-" + args[0])
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ca, err := testca.New(dir, "portal-ca", pkix.Name{CommonName: "Test Portal CA"}, testca.Options{NotAfter: time.Now().Add(365 * 24 * time.Hour)})
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	leaf, err := ca.Issue(dir, "portal", []string{"127.0.0.1"}, valid)
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	srv := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target), ReadHeaderTimeout: 10 * time.Second}
+	go srv.ServeTLS(ln, leaf.CertFile, leaf.KeyFile)
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv(args[0], "https://"+ln.Addr().String())
+	ts.Setenv(args[0]+"_CA", ca.CertFile)
+}
+
+// startbumpsquid VAR TRUST starts a squid that inspects TLS (ssl_bump)
+// with a fresh CA "Klinik TLS-Inspektion CA" (O "Klinik Süd IT"),
+// trusting the origins' CA file TRUST, and sets $VAR, $VAR_LOG and $VAR_CA
+// (the inspecting CA's certificate, for --ca-bundle).
+func startBumpSquid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: startbumpsquid VAR TRUST")
+	}
+	dir := ts.MkAbs("squid-" + args[0])
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ca, err := testca.New(dir, "bump-ca", pkix.Name{CommonName: "Klinik TLS-Inspektion CA", Organization: []string{"Klinik Süd IT"}},
+		testca.Options{NotAfter: time.Now().Add(365 * 24 * time.Hour)})
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	run := filepath.Join(dir, "run")
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		ts.Fatalf("%v", err)
+	}
+	p, err := squid.StartIn(run, squid.Options{Bump: &squid.Bump{CACert: ca.CertFile, CAKey: ca.KeyFile, Trust: args[1]}})
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ts.Defer(p.Stop)
+	ts.Setenv(args[0], p.URL)
+	ts.Setenv(args[0]+"_LOG", p.AccessLog)
+	ts.Setenv(args[0]+"_CA", ca.CertFile)
 }
 
 // untrustedCert is a leaf for 127.0.0.1 (CN "portal.test") and its CA
