@@ -114,7 +114,7 @@ func bundleBad(info TLSInfo, err error) error {
 	if ue, ok := i18n.AsUserError(err); ok && ue.HintKey != "" {
 		hint = ue.HintKey
 	}
-	return i18n.NewError(i18n.KindInput, "app.tls.bundle.bad", errText{err}, tlsSource{info.CABundleSource, info.Policy}).
+	return i18n.NewError(i18n.KindInput, "app.tls.bundle.bad", errText{err}, tlsSource{info.CABundleSource, info.Policy, false}).
 		WithHint(hint).Wrap(err)
 }
 
@@ -126,27 +126,42 @@ func (e errText) Localize(lang i18n.Lang) string {
 	return msg
 }
 
-// tlsSource is a TLSFrom* in words.
-type tlsSource struct{ source, policy string }
+// tlsSource is a TLSFrom* in words, for the bundle or (http1) the
+// HTTP/1.1 switch.
+type tlsSource struct {
+	source, policy string
+	http1          bool
+}
 
 func (s tlsSource) Localize(lang i18n.Lang) string {
 	switch s.source {
 	case TLSFromPolicy:
 		return i18n.T(lang, "app.tls.source.policy", s.policy)
 	case TLSFromFlag:
-		return i18n.T(lang, "app.tls.source.flag")
+		if s.http1 {
+			return i18n.T(lang, "app.tls.source.flag.http1")
+		}
+		return i18n.T(lang, "app.tls.source.flag.bundle")
 	case TLSFromEnv:
-		return i18n.T(lang, "app.tls.source.env")
+		if s.http1 {
+			return i18n.T(lang, "app.tls.source.env.http1")
+		}
+		return i18n.T(lang, "app.tls.source.env.bundle")
 	case TLSFromSetting:
 		return i18n.T(lang, "app.tls.source.setting")
 	}
 	return i18n.T(lang, "app.tls.source.default")
 }
 
-// DescribeSource is a TLSFrom* source in words, in lang (policy: with
-// the policy file's path).
-func (t TLSInfo) DescribeSource(lang i18n.Lang, source string) string {
-	return tlsSource{source, t.Policy}.Localize(lang)
+// DescribeBundle says in lang where the CA bundle came from (the policy
+// with its path, --ca-bundle, …); DescribeHTTP1 the same for the switch.
+func (t TLSInfo) DescribeBundle(lang i18n.Lang) string {
+	return tlsSource{t.CABundleSource, t.Policy, false}.Localize(lang)
+}
+
+// DescribeHTTP1: see DescribeBundle.
+func (t TLSInfo) DescribeHTTP1(lang i18n.Lang) string {
+	return tlsSource{t.HTTP1Source, t.Policy, true}.Localize(lang)
 }
 
 // TLS reports the extra CA bundle and the HTTP/1.1 switch in effect and

@@ -145,7 +145,7 @@ func TestTLSTrustAndHTTP1(t *testing.T) {
 	t.Setenv(CABundleEnv, junk)
 	if _, err := open("", Config{}); !errors.As(err, &be) || be.Path != junk {
 		t.Fatalf("BILDBOTE_CA_BUNDLE junk: %v", err)
-	} else if msg, _ := i18n.Localize(i18n.EN, err); !strings.Contains(msg, "the environment (BILDBOTE_CA_BUNDLE") {
+	} else if msg, _ := i18n.Localize(i18n.EN, err); !strings.Contains(msg, "Where it is set: the environment variable BILDBOTE_CA_BUNDLE.") {
 		t.Fatalf("source not named: %q", msg)
 	}
 	t.Setenv(CABundleEnv, "")
@@ -192,7 +192,7 @@ func TestTLSTrustAndHTTP1(t *testing.T) {
 	if !errors.As(err, &be) || be.What != httpclient.BundleUnreadable {
 		t.Fatalf("missing policy bundle: %v", err)
 	}
-	if msg, hint := i18n.Localize(i18n.DE, err); !strings.Contains(msg, gone) || !strings.Contains(msg, "der Richtlinie") || hint == "" {
+	if msg, hint := i18n.Localize(i18n.DE, err); !strings.Contains(msg, gone) || !strings.Contains(msg, "Angegeben in: der Richtlinie /") || !strings.Contains(msg, "policy.toml (gesperrt).") || hint == "" {
 		t.Fatalf("de: %q / %q", msg, hint)
 	}
 }

@@ -99,14 +99,20 @@ func jsonShape(ts *testscript.TestScript, neg bool, args []string) {
 // first patient of $CD, date of birth $DOB) and $EXPIRED (a code that has
 // just expired). Arguments set limits of the portal: inbox-quota=BYTES,
 // client-quota=BYTES (serve's --inbox-quota and --client-quota) and
-// max-size=BYTES (bM1X's --max-size).
+// max-size=BYTES (bM1X's --max-size); "tls" serves https with a
+// certificate from a test CA whose file is $PORTAL_CA (bump_test.go).
 func startPortal(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("usage: startportal [inbox-quota=N] [client-quota=N] [max-size=N]")
 	}
 	var lim portal.Limits
 	var maxSize int64
+	useTLS := false
 	for _, a := range args {
+		if a == "tls" {
+			useTLS = true
+			continue
+		}
 		k, v, _ := strings.Cut(a, "=")
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -129,13 +135,21 @@ func startPortal(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("listen: %v", err)
 	}
 	url := "http://" + ln.Addr().String()
+	if useTLS {
+		url = "https://" + ln.Addr().String()
+	}
 	srv, err := portal.New(portal.Config{DataDir: dir, PublicURL: url, Limits: lim})
 	if err != nil {
 		ts.Fatalf("portal: %v", err)
 	}
 	srv.Start()
 	hs := &http.Server{Handler: srv.Handler()}
-	go hs.Serve(ln)
+	if useTLS {
+		cert, key := portalCert(ts)
+		go hs.ServeTLS(ln, cert, key)
+	} else {
+		go hs.Serve(ln)
+	}
 	ts.Defer(func() { hs.Close(); srv.Close() })
 	id, err := crypto.GenerateIdentity()
 	if err != nil {

@@ -19,13 +19,14 @@ import (
 // English and German, then with --proxy-user and a password file or
 // BILDBOTE_PROXY_PASSWORD). Without squid: skipped, failed under CI=true.
 func TestProxyScript(t *testing.T) {
-	squid.Available(t)
+	squid.BumpAvailable(t) // squid, its auth helpers, openssl, security_file_certgen
 	testscript.Run(t, testscript.Params{
 		Dir:   "testdata/proxy",
 		Setup: scriptSetup,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"jsonshape": jsonShape, "startportal": startPortal,
 			"startsquid": startSquid, "squidlog": squidLog,
+			"bumpsquid": bumpSquid,
 		},
 		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
 	})

@@ -106,9 +106,9 @@ func TestCABundleTrustsAndCertErrorTells(t *testing.T) {
 		lang  i18n.Lang
 		parts []string
 	}{
-		{i18n.EN, []string{"The certificate that " + want.Host + " showed is not trusted", "issued to CN=127.0.0.1, O=Bildbote Test Portal by CN=Klinik Proxy Root CA, O=Klinik Süd IT",
+		{i18n.EN, []string{"The certificate shown for " + want.Host + " is not trusted", "issued to CN=127.0.0.1, O=Bildbote Test Portal by CN=Klinik Proxy Root CA, O=Klinik Süd IT",
 			"valid " + leaf.Cert.NotBefore.UTC().Format("2006-01-02") + " to ", "SHA-256 " + ce.ShortFingerprint() + ".", "TLS inspection", "ca_bundle", "--ca-bundle"}},
-		{i18n.DE, []string{"Das Zertifikat, das " + want.Host + " vorgezeigt hat, ist nicht vertrauenswürdig", "ausgestellt für CN=127.0.0.1, O=Bildbote Test Portal von CN=Klinik Proxy Root CA",
+		{i18n.DE, []string{"Das Zertifikat, das für " + want.Host + " vorgezeigt wurde, ist nicht vertrauenswürdig", "ausgestellt für CN=127.0.0.1, O=Bildbote Test Portal von CN=Klinik Proxy Root CA",
 			"gültig " + leaf.Cert.NotBefore.UTC().Format("02.01.2006") + " bis ", "TLS-Inspektion", "Stammzertifikat", "ca_bundle"}},
 	} {
 		msg, hint := i18n.Localize(c.lang, err)
