@@ -86,12 +86,35 @@ func (s *tlsSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func (s *tlsSwitch) CloseIdleConnections() { s.cur.Load().CloseIdleConnections() }
 
+// Wrapper is implemented by a RoundTripper that a caller puts around a
+// client's transport from New (c.Transport = &mine{base: c.Transport}):
+// SetTLS and CurrentTLS find New's transport through Unwrap.
+type Wrapper interface {
+	Unwrap() http.RoundTripper
+}
+
+// own finds New's transport under rt, through Wrappers.
+func own(rt http.RoundTripper) (*transport, bool) {
+	for range 16 {
+		switch t := rt.(type) {
+		case *transport:
+			return t, true
+		case Wrapper:
+			rt = t.Unwrap()
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
 // SetTLS changes the trust and protocols of a client from New: new
 // connections use tc, idle ones are closed, requests under way finish
 // on their connection. It reports false (and changes nothing) for a
-// client with its own Options.Transport or not from New.
+// client with its own Options.Transport or not from New (a Wrapper
+// around New's transport is fine).
 func SetTLS(c *http.Client, tc TLS) bool {
-	t, ok := c.Transport.(*transport)
+	t, ok := own(c.Transport)
 	if !ok {
 		return false
 	}
@@ -110,7 +133,7 @@ func SetTLS(c *http.Client, tc TLS) bool {
 // CurrentTLS reports the TLS configuration of a client from New (the
 // second result false for any other client).
 func CurrentTLS(c *http.Client) (tc TLS, ok bool) {
-	t, ok := c.Transport.(*transport)
+	t, ok := own(c.Transport)
 	if !ok {
 		return TLS{}, false
 	}

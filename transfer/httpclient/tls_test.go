@@ -345,7 +345,21 @@ func TestHTTP1Only(t *testing.T) {
 	if SetTLS(own, TLS{HTTP1Only: true}) {
 		t.Fatal("SetTLS changed a caller's transport")
 	}
+	// A caller's layer around New's transport (a Wrapper) is seen through.
+	wrapped := New(Options{TLS: TLS{Roots: pool}})
+	wrapped.Transport = layer{wrapped.Transport}
+	check(wrapped, 2, "h2,http/1.1")
+	if !SetTLS(wrapped, TLS{Roots: pool, HTTP1Only: true}) {
+		t.Fatal("SetTLS did not see through the Wrapper")
+	}
+	check(wrapped, 1, "http/1.1")
 	if _, ok := CurrentTLS(&http.Client{}); ok {
 		t.Fatal("CurrentTLS of a foreign client")
 	}
 }
+
+// layer is a caller's RoundTripper around a client of New.
+type layer struct{ base http.RoundTripper }
+
+func (l layer) RoundTrip(r *http.Request) (*http.Response, error) { return l.base.RoundTrip(r) }
+func (l layer) Unwrap() http.RoundTripper                         { return l.base }
