@@ -122,6 +122,9 @@ type Core struct {
 	proxy      atomic.Pointer[proxyChoice]
 	login      loginState // the proxy login: proxylogin.go
 	tlsNow     atomic.Pointer[tlsChoice]
+	// tlsBase is the transport httpclient.New made, under any layer
+	// put around c.client later: setTLS switches it in place.
+	tlsBase    http.RoundTripper
 	bucket     *ratelimit.Bucket
 	bucketKbps int
 
@@ -212,6 +215,7 @@ func Open(cfg Config) (*Core, error) {
 	c.tlsNow.Store(&tlsc)
 	if c.client == nil {
 		c.client = httpclient.New(httpclient.Options{Proxy: c.proxyFunc, TLS: tlsc.tls})
+		c.tlsBase = c.client.Transport
 	}
 	if err := c.markInterrupted(); err != nil {
 		db.Close()

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -176,14 +177,16 @@ func (c *Core) TLS() TLSInfo {
 
 // setTLS recomputes the TLS choice after the settings changed (c.mu
 // held) and applies it to the core's client (a Config.HTTPClient keeps
-// its own).
+// its own), through any layer around it (tlsBase).
 func (c *Core) setTLS() error {
 	ch, err := resolveTLS(c.cfg, c.settings)
 	if err != nil {
 		return err
 	}
 	c.tlsNow.Store(&ch)
-	httpclient.SetTLS(c.client, ch.tls)
+	if c.tlsBase != nil {
+		httpclient.SetTLS(&http.Client{Transport: c.tlsBase}, ch.tls)
+	}
 	return nil
 }
 
