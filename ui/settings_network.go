@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer/httpclient"
 )
 
@@ -107,7 +108,15 @@ func (n *networkFields) showInUse() {
 	if info.URL == "" {
 		n.inUse.SetText(u.t("ui.settings.proxyDirect", info.Describe(u.lang)))
 	} else {
-		n.inUse.SetText(u.t("ui.settings.proxyInUse", info.URL, info.Describe(u.lang)))
+		text := u.t("ui.settings.proxyInUse", info.URL, info.Describe(u.lang))
+		if info.User != "" {
+			key := "ui.settings.proxyLogin." + info.LoginFrom
+			if !i18n.Has(u.lang, key) {
+				key = "ui.settings.proxyLogin"
+			}
+			text += " · " + u.t(key, info.User) // never the password
+		}
+		n.inUse.SetText(text)
 	}
 	if !u.core.Locked(app.SettingProxy) {
 		switch info.Source {

@@ -180,6 +180,15 @@ func TestSettingsProxyLockedByPolicy(t *testing.T) {
 		}
 		desc := app.ProxyInfo{Source: app.ProxyFromPolicy, Policy: policy}.Describe(lang)
 		h.mustShow(i18n.T(lang, "ui.settings.proxyInUse", "http://proxy.klinik.example:3128", desc))
+		// A login for this session: named with its user, never its password.
+		if err := h.core.SetProxyLogin("anna", "geheim", false); err != nil {
+			t.Fatal(err)
+		}
+		n.showInUse()
+		want := i18n.T(lang, "ui.settings.proxyInUse", "http://proxy.klinik.example:3128", desc) + " · " + i18n.T(lang, "ui.settings.proxyLogin.session", "anna")
+		if n.inUse.Text != want || strings.Contains(n.inUse.Text, "geheim") {
+			t.Errorf("%s: in use with a login %q, want %q", lang, n.inUse.Text, want)
+		}
 		test.Type(n.proxy, "x") // a disabled entry takes no typing
 		if n.proxy.Text != "http://proxy.klinik.example:3128" {
 			t.Errorf("%s: typed into the locked proxy: %q", lang, n.proxy.Text)
