@@ -96,6 +96,7 @@ type redeemScreen struct {
 	// typed cannot be used, pidNote why the field is greyed out (the
 	// code holds several patients).
 	pidBox   *fyne.Container
+	keepCopy *widget.Check // also keep a copy in the folder (off by default)
 	pid      *keyEntry
 	pidErr   *widget.Label
 	pidNote  *widget.Label

@@ -534,18 +534,23 @@ func (r *redeemScreen) jobChanged(j *app.Job) {
 	}
 }
 
-// pacsDone shows what the PACS said once the import is done; nothing is
-// in a folder, so only "another code" follows.
+// pacsDone shows what the PACS said once the import is done, and where
+// the copy went when one was kept (with its folder buttons); without a
+// copy only "another code" follows.
 func (r *redeemScreen) pacsDone(j *app.Job) {
 	var insts []app.PACSInstance
 	n := 0
 	if j.Receipt != nil {
 		for _, s := range j.Receipt.Saved {
 			insts = append(insts, s.PACS...)
-			n++
+			if !r.docs[s.ItemID] { // a report saved with the copy is no study
+				n++
+			}
 		}
 	}
-	r.savedDir = ""
+	// With a copy its folder opens as after "Speichern"; without, nothing
+	// is in a folder.
+	r.savedDir = pacsCopyDir(j)
 	// A report left out is not saved anywhere: the code is not done with.
 	r.savedAll = r.savedAll || len(r.saving) == len(r.itemOrder) && r.pacsSkipped == 0
 	if r.session != nil {
@@ -558,9 +563,12 @@ func (r *redeemScreen) pacsDone(j *app.Job) {
 	if r.pacsSkipped > 0 {
 		status += "\n" + r.u.n("ui.redeem.pacsSkipped", r.pacsSkipped, r.pacsSkipped)
 	}
+	if r.savedDir != "" {
+		status += "\n" + r.u.t("ui.redeem.pacsCopy", r.savedDir)
+	}
 	r.setStatus(status)
 	r.showPACSResult(insts, false)
-	r.folderRow.Hide()
+	showIf(r.folderRow, r.savedDir != "")
 	r.done.Show()
 	r.body.Refresh()
 	r.content.(*container.Scroll).ScrollToBottom()

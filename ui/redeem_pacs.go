@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -16,8 +17,10 @@ import (
 
 // Redeem into the PACS (clinic mode): the checked studies go into the PACS
 // set in Settings with the core's StartSaveWith, the entry `bildbote-cli
-// redeem --pacs` uses, without a copy on this computer; what each PACS
-// said is shown under the buttons.
+// redeem --pacs` uses: without a copy on this computer, or with one in
+// the folder when "Auch eine Kopie auf diesem Computer speichern" is
+// checked (redeem --pacs … --out DIR); what each PACS said is shown
+// under the buttons.
 
 // maxPACSReasons is how many different reasons are listed per PACS.
 const maxPACSReasons = 5
@@ -47,9 +50,13 @@ func (r *redeemScreen) newPACSRow() {
 	r.pidNote.Importance = widget.LowImportance
 	r.pidNote.Wrapping = fyne.TextWrapWord
 	r.pidNote.Hide()
+	r.keepCopy = widget.NewCheck(u.t("ui.redeem.keepCopy"), func(bool) { r.refreshPACS() })
 	// The reason it is greyed out beside the field, not under it (below
 	// the fold of a 1024x600 window).
+	// It holds the copy check too: both belong to the import into the
+	// PACS and show with it.
 	r.pidBox = container.NewVBox(
+		r.keepCopy,
 		container.NewBorder(nil, nil, container.NewHBox(widget.NewLabel(u.t("ui.redeem.patientID")),
 			container.NewGridWrap(fyne.NewSize(240, r.pid.MinSize().Height), r.pid)), nil, r.pidNote),
 		r.pidErr,
@@ -169,7 +176,11 @@ func (r *redeemScreen) refreshPACS() {
 		if t, err := app.ParsePACSTarget(target); err == nil {
 			target = t.String() // an http password stays hidden
 		}
-		r.pacsNote.SetText(r.u.t("ui.redeem.pacsGoesTo", target))
+		if r.keepCopy.Checked {
+			r.pacsNote.SetText(r.u.t("ui.redeem.pacsGoesToCopy", target))
+		} else {
+			r.pacsNote.SetText(r.u.t("ui.redeem.pacsGoesTo", target))
+		}
 		valid := r.refreshPatientID(true)
 		switch {
 		case r.saveAll.Disabled():
@@ -206,9 +217,10 @@ func (r *redeemScreen) importPACS() {
 		r.showMessage(r.u.t("ui.redeem.nothingChecked"), r.u.t("ui.redeem.nothingChecked.hint"), nil)
 		return
 	}
+	keep := r.keepCopy.Checked
 	r.pacsSkipped = 0
 	for _, id := range ids {
-		if r.docs[id] {
+		if r.docs[id] && !keep {
 			r.pacsSkipped++ // left out by the core: no DICOM, and no copy wanted
 		}
 	}
@@ -216,7 +228,32 @@ func (r *redeemScreen) importPACS() {
 	if err != nil {
 		return // shown under the field; the button is greyed out
 	}
-	r.startSave(ids, "", app.SaveOptions{PACS: []string{target}, NoCopy: true, PatientID: pid})
+	dir := ""
+	if keep {
+		dir = r.target.Text // the copy goes where "Speichern" would put it
+	}
+	r.startSave(ids, dir, app.SaveOptions{PACS: []string{target}, NoCopy: !keep, PatientID: pid})
+}
+
+// pacsCopyDir is where a finished import into the PACS kept its copy:
+// the study's folder, or the folder holding several ("" without a copy).
+func pacsCopyDir(j *app.Job) string {
+	if j.Receipt == nil {
+		return ""
+	}
+	var dirs []string
+	for _, s := range j.Receipt.Saved {
+		if s.Dir != "" {
+			dirs = append(dirs, s.Dir)
+		}
+	}
+	switch len(dirs) {
+	case 0:
+		return ""
+	case 1:
+		return dirs[0]
+	}
+	return filepath.Dir(dirs[0])
 }
 
 // checkedItems are all items, or the checked ones, in the list's order.
