@@ -106,8 +106,11 @@ type DoctorStep struct {
 	// Kind says, for a failed step, what sort of problem it is (the CLI's
 	// exit code): KindInput (an address or login to fix), KindRefused (a
 	// certificate, the policy), KindTransient (the network, the server).
-	Kind   i18n.Kind `json:"-"`
-	Millis int64     `json:"ms"`
+	Kind i18n.Kind `json:"-"`
+	// Err is a failed step's cause, for a face that acts on it (a proxy's
+	// 407: the GUI asks for the login); its text is in Found already.
+	Err    error `json:"-"`
+	Millis int64 `json:"ms"`
 
 	Proxy       *ProxyInfo   `json:"proxy,omitempty"`
 	Addresses   []string     `json:"addresses,omitempty"`
@@ -275,6 +278,7 @@ func (e errHint) Localize(lang i18n.Lang) string {
 
 // userErrorStep fails st with err's own translated message and hint.
 func userErrorStep(st *DoctorStep, err error) {
+	st.Err = err
 	kind := i18n.KindTransient
 	if ue, ok := i18n.AsUserError(err); ok {
 		kind = ue.Kind
@@ -346,6 +350,7 @@ func (d *doctor) proxyStep(st *DoctorStep) {
 	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
 	if err != nil {
 		d.proxyDown = true
+		st.Err = err
 		st.fail(i18n.KindTransient, "app.doctor.proxy.closed", info.URL, info, netReason(err))
 		st.hint("app.doctor.proxy.closed.hint")
 		switch fix := "app.doctor.proxy.fix." + info.Source; {
@@ -433,6 +438,7 @@ func (d *doctor) tlsStep(st *DoctorStep) {
 			}
 			return
 		}
+		st.Err = h.err
 		if len(st.Chain) > 0 {
 			leaf := st.Chain[0]
 			st.fail(i18n.KindRefused, "app.doctor.tls.untrusted", host, leaf.Subject, leaf.Issuer)
@@ -542,6 +548,7 @@ func (d *doctor) fetchFailed(st *DoctorStep, f *doctorFetch) {
 	case errors.As(f.err, &ue):
 		userErrorStep(st, f.err)
 	default:
+		st.Err = f.err
 		st.fail(i18n.KindTransient, "app.doctor.reach.down", d.rep.Portal, netReason(f.err))
 		st.hint("app.doctor.reach.down.hint")
 	}
