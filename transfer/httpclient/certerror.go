@@ -129,6 +129,10 @@ func (v validity) Localize(lang i18n.Lang) string {
 // certificate was seen and refused, else a *transfer.TLSError (a failed
 // handshake: an alert, a protocol mismatch).
 func tlsFailure(host string, err error) error {
+	var te *transfer.TLSError
+	if errors.As(err, &te) && te.Host != "" {
+		host = te.Host // the handshake that failed was another's: an https proxy's
+	}
 	ce := certError(host, err)
 	if ce == nil {
 		return &transfer.TLSError{Host: host, Err: err}

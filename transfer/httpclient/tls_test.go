@@ -363,3 +363,20 @@ type layer struct{ base http.RoundTripper }
 
 func (l layer) RoundTrip(r *http.Request) (*http.Response, error) { return l.base.RoundTrip(r) }
 func (l layer) Unwrap() http.RoundTripper                         { return l.base }
+
+// A refused certificate of an https proxy (its own handshake, wrapped as
+// a TLSError naming the proxy) names the proxy, not the portal.
+func TestCertErrorNamesTheProxysHandshake(t *testing.T) {
+	dir := t.TempDir()
+	ca := newCA(t, dir, "ca", pkix.Name{CommonName: "Proxy CA"})
+	srv := tlsServer(t, issue(t, ca, dir, "proxy", testca.Options{}, "127.0.0.1"))
+	proxyHost := strings.TrimPrefix(srv.URL, "https://")
+	_, err := (&http.Client{}).Get(srv.URL) // the handshake with the "proxy"
+	if err == nil {
+		t.Fatal("untrusted certificate accepted")
+	}
+	ce, ok := IsCertError(tlsFailure("portal.example:443", &transfer.TLSError{Host: proxyHost, Err: err}))
+	if !ok || ce.Host != proxyHost || ce.Issuer != "CN=Proxy CA" {
+		t.Fatalf("got %+v", ce)
+	}
+}
