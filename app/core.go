@@ -44,6 +44,9 @@ type Config struct {
 	// the user's setting, below a policy's proxy (see Core.Proxy).
 	// ProxyUser and ProxyPassword are the proxy's Basic login, memory only.
 	Proxy, ProxyUser, ProxyPassword string
+	// ProxyPAC is a PAC file's address (--proxy-pac; else
+	// $BILDBOTE_PROXY_PAC), ranked like Proxy (see proxydiscovery.go).
+	ProxyPAC string
 	// CABundle is an extra CA bundle (--ca-bundle; else
 	// $BILDBOTE_CA_BUNDLE) and HTTP1Only turns HTTP/2 off (--http1; else
 	// $BILDBOTE_HTTP1): above the user's settings, below the policy's
@@ -216,6 +219,7 @@ func Open(cfg Config) (*Core, error) {
 	if c.client == nil {
 		c.client = httpclient.New(httpclient.Options{Proxy: c.proxyFunc, TLS: tlsc.tls})
 		c.tlsBase = c.client.Transport
+		c.installDiscovery() // PAC lists: the next proxy when one refuses (proxydiscovery.go)
 	}
 	if err := c.markInterrupted(); err != nil {
 		db.Close()

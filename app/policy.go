@@ -15,6 +15,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer/httpclient"
+	"github.com/bildbote/bildbote/transfer/proxy"
 )
 
 // PolicyEnv names the environment variable that overrides the policy file's
@@ -168,6 +169,11 @@ func (l *settingsLayer) validate() error {
 	for _, f := range l.RequiredSenderFields {
 		if f != SenderFieldName && f != SenderFieldContact && f != SenderFieldReferrer {
 			return fmt.Errorf("required_sender_fields: %q is none of %s, %s, %s", f, SenderFieldName, SenderFieldContact, SenderFieldReferrer)
+		}
+	}
+	if l.ProxyPAC != nil && *l.ProxyPAC != "" {
+		if err := proxy.CheckPACURL(*l.ProxyPAC); err != nil {
+			return fmt.Errorf("%s: %w", SettingProxyPAC, err)
 		}
 	}
 	for name, v := range map[string]*string{SettingProxy: l.Proxy, SettingProxyDefault: l.ProxyDefault} {

@@ -42,6 +42,18 @@ type ProxyInfo struct {
 	// LoginFrom says where the login is from (LoginFromConfig, …Session,
 	// …Keyring).
 	LoginFrom string `json:"login_from,omitempty"`
+	// PACURL is the PAC file in use (sources pac and wpad), PACFrom who
+	// named it (a source: policy, flag, env-bildbote, setting, os-…).
+	PACURL  string `json:"pac_url,omitempty"`
+	PACFrom string `json:"pac_from,omitempty"`
+	// Ways is the PAC's (or the OS's) list for the target in the order
+	// tried: proxy URLs and "DIRECT"; a proxy that refused the
+	// connection lately is at the end.
+	Ways []string `json:"ways,omitempty"`
+	// Problem is why a PAC file, WPAD or the OS settings could not be
+	// used (translated; nil: none); the way then is the next one, at
+	// last DIRECT.
+	Problem error `json:"-"`
 }
 
 // Describe is the source in words, in lang.
@@ -49,6 +61,12 @@ func (p ProxyInfo) Describe(lang i18n.Lang) string {
 	switch p.Source {
 	case ProxyFromPolicy, ProxyFromPolicyDefault:
 		return i18n.T(lang, "app.proxy.source."+p.Source, p.Policy)
+	case ProxyFromPAC, ProxyFromWPAD:
+		from := pacFrom{p.PACFrom, p.Policy}.Localize(lang)
+		if p.PACURL == "" { // WPAD found nothing
+			return i18n.T(lang, "app.proxy.source.wpad-none", from)
+		}
+		return i18n.T(lang, "app.proxy.source."+p.Source, p.PACURL, from)
 	}
 	return i18n.T(lang, "app.proxy.source."+p.Source)
 }
@@ -61,41 +79,64 @@ type proxyChoice struct {
 	url    *url.URL
 	source string
 	policy string
+	disc   *discovery // PAC, WPAD, the OS: per request (proxydiscovery.go)
 }
 
 // resolveProxy applies the order policy (locked) > --proxy >
-// BILDBOTE_PROXY > setting > policy default > environment. Values are
-// checked with httpclient.ParseProxy (no credentials in an address).
+// BILDBOTE_PROXY > setting > policy default > the OS > environment, a
+// PAC address just below the proxy of the same source (proxy_pac,
+// --proxy-pac, BILDBOTE_PROXY_PAC, the setting). Values are checked
+// with httpclient.ParseProxy (no credentials in an address) and
+// proxy.CheckPACURL.
 func resolveProxy(cfg Config, st *settingsStore) (proxyChoice, error) {
 	pol := st.policy
 	type cand struct {
 		raw, source string
+		pac         bool
 	}
 	var cands []cand
 	if pol.layer.Proxy != nil {
-		cands = append(cands, cand{*pol.layer.Proxy, ProxyFromPolicy})
+		cands = append(cands, cand{raw: *pol.layer.Proxy, source: ProxyFromPolicy})
 	}
-	cands = append(cands, cand{cfg.Proxy, ProxyFromFlag}, cand{os.Getenv(ProxyEnv), ProxyFromEnvBildbote})
+	if pol.layer.ProxyPAC != nil {
+		cands = append(cands, cand{*pol.layer.ProxyPAC, ProxyFromPolicy, true})
+	}
+	cands = append(cands, cand{raw: cfg.Proxy, source: ProxyFromFlag}, cand{cfg.ProxyPAC, ProxyFromFlag, true},
+		cand{raw: os.Getenv(ProxyEnv), source: ProxyFromEnvBildbote}, cand{os.Getenv(ProxyPACEnv), ProxyFromEnvBildbote, true})
 	if st.user.Proxy != nil {
-		cands = append(cands, cand{*st.user.Proxy, ProxyFromSetting})
+		cands = append(cands, cand{raw: *st.user.Proxy, source: ProxyFromSetting})
+	}
+	if st.user.ProxyPAC != nil {
+		cands = append(cands, cand{*st.user.ProxyPAC, ProxyFromSetting, true})
 	}
 	if pol.layer.ProxyDefault != nil {
-		cands = append(cands, cand{*pol.layer.ProxyDefault, ProxyFromPolicyDefault})
+		cands = append(cands, cand{raw: *pol.layer.ProxyDefault, source: ProxyFromPolicyDefault})
 	}
 	for _, c := range cands {
 		if c.raw == "" {
 			continue
 		}
-		u, err := httpclient.ParseProxy(c.raw)
-		ch := proxyChoice{url: u, source: c.source}
+		policy := ""
 		if c.source == ProxyFromPolicy || c.source == ProxyFromPolicyDefault {
-			ch.policy = pol.Path
+			policy = pol.Path
 		}
+		if c.pac {
+			return pacChoice(c.raw, c.source, policy)
+		}
+		u, err := httpclient.ParseProxy(c.raw)
+		ch := proxyChoice{url: u, source: c.source, policy: policy}
 		if err != nil {
 			info := ProxyInfo{Source: c.source, Policy: ch.policy}
 			return ch, proxyBad(info, err)
 		}
 		return ch, nil
+	}
+	if d := osDiscovery(); d != nil {
+		src := ProxyFromEnvironment
+		if d.os != nil {
+			src = d.os.Source
+		}
+		return proxyChoice{source: src, disc: d}, nil
 	}
 	return proxyChoice{source: ProxyFromEnvironment}, nil
 }
@@ -106,6 +147,11 @@ func (c *Core) proxyFunc(req *http.Request) (*url.URL, error) {
 	var u *url.URL
 	if ch != nil && ch.url != nil {
 		u = ch.url
+	} else if ch != nil && ch.disc != nil {
+		var err error
+		if u, err = ch.disc.fb.Proxy(req); err != nil || u == nil {
+			return u, err
+		}
 	} else {
 		var err error
 		if u, err = http.ProxyFromEnvironment(req); err != nil || u == nil {
@@ -134,6 +180,9 @@ func (c *Core) Proxy(target string) ProxyInfo {
 		req.URL = u
 	} else {
 		req.URL = &url.URL{Scheme: "https", Host: "portal.invalid"}
+	}
+	if ch.disc != nil {
+		ch.disc.describe(&info, req.URL) // PAC, WPAD, the OS (proxydiscovery.go)
 	}
 	u, err := c.proxyFunc(req)
 	if err != nil || u == nil {

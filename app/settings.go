@@ -43,6 +43,9 @@ type Settings struct {
 	// else HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Core.Proxy tells which one
 	// is in use and why (--proxy and BILDBOTE_PROXY rank above it).
 	Proxy string `json:"proxy,omitempty"`
+	// ProxyPAC is a PAC file's address (file:// or http(s)://) for the
+	// requests no explicit proxy takes; see Core.Proxy.
+	ProxyPAC string `json:"proxy_pac,omitempty"`
 	// CABundle is an extra CA bundle (an absolute path to PEM
 	// certificates: a TLS-inspecting proxy's root CA) trusted besides
 	// the OS trust store for every HTTPS request; HTTP1Only turns HTTP/2
@@ -85,6 +88,7 @@ const (
 	SettingMaxNetworkWait     = "max_network_wait_minutes"
 	SettingMaxBusyWait        = "max_busy_wait_minutes"
 	SettingProxy              = "proxy"
+	SettingProxyPAC           = "proxy_pac"
 	SettingPACSTLSCA          = "pacs_tls_ca"
 	SettingPACSTLSCert        = "pacs_tls_cert"
 	SettingPACSTLSKey         = "pacs_tls_key"
@@ -130,6 +134,7 @@ type settingsLayer struct {
 	MaxNetworkWait       *int     `toml:"max_network_wait_minutes" json:"max_network_wait_minutes,omitempty"`
 	MaxBusyWait          *int     `toml:"max_busy_wait_minutes" json:"max_busy_wait_minutes,omitempty"`
 	Proxy                *string  `toml:"proxy" json:"proxy,omitempty"`
+	ProxyPAC             *string  `toml:"proxy_pac" json:"proxy_pac,omitempty"`
 	PACSTLSCA            *string  `toml:"pacs_tls_ca" json:"pacs_tls_ca,omitempty"`
 	PACSTLSCert          *string  `toml:"pacs_tls_cert" json:"pacs_tls_cert,omitempty"`
 	PACSTLSKey           *string  `toml:"pacs_tls_key" json:"pacs_tls_key,omitempty"`
@@ -167,6 +172,7 @@ func (l *settingsLayer) keys() []string {
 	add(l.MaxNetworkWait != nil, SettingMaxNetworkWait)
 	add(l.MaxBusyWait != nil, SettingMaxBusyWait)
 	add(l.Proxy != nil, SettingProxy)
+	add(l.ProxyPAC != nil, SettingProxyPAC)
 	add(l.CABundle != nil, SettingCABundle)
 	add(l.HTTP1Only != nil, SettingHTTP1Only)
 	add(l.PACSTLSCA != nil, SettingPACSTLSCA)
@@ -203,6 +209,8 @@ func (l *settingsLayer) clear(name string) {
 		l.MaxBusyWait = nil
 	case SettingProxy:
 		l.Proxy = nil
+	case SettingProxyPAC:
+		l.ProxyPAC = nil
 	case SettingCABundle:
 		l.CABundle = nil
 	case SettingHTTP1Only:
@@ -252,6 +260,7 @@ func (l *settingsLayer) apply(s *Settings) {
 		s.MaxBusyWaitMinutes = *l.MaxBusyWait
 	}
 	setStr(&s.Proxy, l.Proxy)
+	setStr(&s.ProxyPAC, l.ProxyPAC)
 	setStr(&s.CABundle, l.CABundle)
 	if l.HTTP1Only != nil {
 		s.HTTP1Only = *l.HTTP1Only
@@ -285,6 +294,9 @@ func layerFrom(s Settings) settingsLayer {
 	}
 	if s.Proxy != "" {
 		l.Proxy = str(s.Proxy)
+	}
+	if s.ProxyPAC != "" {
+		l.ProxyPAC = str(s.ProxyPAC)
 	}
 	if s.CABundle != "" {
 		l.CABundle = str(s.CABundle)
@@ -365,6 +377,8 @@ func fieldOf(s Settings, name string) any {
 		return s.MaxBusyWaitMinutes
 	case SettingProxy:
 		return s.Proxy
+	case SettingProxyPAC:
+		return s.ProxyPAC
 	case SettingCABundle:
 		return s.CABundle
 	case SettingHTTP1Only:
@@ -439,6 +453,11 @@ func (st *settingsStore) save(s Settings) error {
 		// no credentials in the settings file, and an address that works
 		if _, err := httpclient.ParseProxy(s.Proxy); err != nil {
 			return proxyBad(ProxyInfo{Source: ProxyFromSetting}, err)
+		}
+	}
+	if s.ProxyPAC != cur.ProxyPAC && s.ProxyPAC != "" {
+		if _, err := pacChoice(s.ProxyPAC, ProxyFromSetting, ""); err != nil {
+			return err
 		}
 	}
 	if s.PACSTLSCA != cur.PACSTLSCA || s.PACSTLSCert != cur.PACSTLSCert || s.PACSTLSKey != cur.PACSTLSKey {

@@ -101,6 +101,7 @@ type coreFlags struct {
 	json    bool
 	// proxy flags, on every command that talks to a network
 	proxy, proxyUser, proxyPasswordFile string
+	proxyPAC                            string // --proxy-pac URL
 	// TLS flags on the same commands: --ca-bundle FILE, --http1
 	caBundle string
 	http1    bool
@@ -118,12 +119,14 @@ func (cf *coreFlags) register(fs *flag.FlagSet, withPortal bool) {
 	}
 }
 
-// registerProxy adds --proxy URL, --proxy-user NAME and
+// registerProxy adds --proxy URL, --proxy-pac URL (a PAC file),
+// --proxy-user NAME and
 // --proxy-password-file FILE (the password never on the command line;
 // else BILDBOTE_PROXY_PASSWORD), --ca-bundle FILE (an extra CA bundle,
 // e.g. an inspecting proxy's root CA) and --http1 (no HTTP/2).
 func (cf *coreFlags) registerProxy(fs *flag.FlagSet) {
 	fs.StringVar(&cf.proxy, "proxy", "", "")
+	fs.StringVar(&cf.proxyPAC, "proxy-pac", "", "")
 	fs.StringVar(&cf.proxyUser, "proxy-user", "", "")
 	fs.StringVar(&cf.proxyPasswordFile, "proxy-password-file", "", "")
 	fs.StringVar(&cf.caBundle, "ca-bundle", "", "")
@@ -133,7 +136,7 @@ func (cf *coreFlags) registerProxy(fs *flag.FlagSet) {
 // open opens the core with the flags' state and library dirs and proxy.
 // The portal flag is not a setting: flows take it per call.
 func (e *env) open(cf *coreFlags) (*app.Core, error) {
-	cfg := app.Config{StateDir: cf.state, LibraryDir: cf.library, Proxy: cf.proxy, CABundle: cf.caBundle, HTTP1Only: cf.http1}
+	cfg := app.Config{StateDir: cf.state, LibraryDir: cf.library, Proxy: cf.proxy, ProxyPAC: cf.proxyPAC, CABundle: cf.caBundle, HTTP1Only: cf.http1}
 	user := cf.proxyUser
 	if user == "" {
 		user = os.Getenv(app.ProxyUserEnv)

@@ -4,14 +4,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // bildbote-cli proxy [--portal URL] [--proxy URL] [--proxy-user NAME]
 // [--json]: which proxy the commands use for the portal, and where that
-// came from (policy, --proxy, BILDBOTE_PROXY, the settings, the policy's
-// default, the environment). The password is never shown.
+// came from (policy, --proxy, BILDBOTE_PROXY, a PAC file from
+// --proxy-pac, BILDBOTE_PROXY_PAC or proxy_pac, the settings, the
+// policy's default, the OS's settings, WPAD, the environment), the PAC's
+// list for the portal and a PAC/WPAD/OS problem with what happens
+// instead. The password is never shown.
 func runProxy(e *env, args []string) int {
 	if len(args) > 0 && (args[0] == "login" || args[0] == "logout") { // proxylogin.go
 		return map[string]func(*env, []string) int{"login": runProxyLogin, "logout": runProxyLogout}[args[0]](e, args[1:])
@@ -41,7 +46,12 @@ func runProxy(e *env, args []string) int {
 		app.ProxyInfo
 		For         string `json:"for,omitempty"`
 		Description string `json:"description"`
-	}{info, target, info.Describe(e.lang)}
+		Problem     string `json:"problem,omitempty"`
+		ProblemHint string `json:"problem_hint,omitempty"`
+	}{ProxyInfo: info, For: target, Description: info.Describe(e.lang)}
+	if info.Problem != nil {
+		out.Problem, out.ProblemHint = i18n.Localize(e.lang, info.Problem)
+	}
 	pr.Result(out, func(w io.Writer) {
 		if info.URL == "" {
 			fmt.Fprintln(w, tr(e, "cli.proxy.direct", out.Description))
@@ -50,6 +60,15 @@ func runProxy(e *env, args []string) int {
 		}
 		if target != "" {
 			fmt.Fprintln(w, tr(e, "cli.proxy.for", target))
+		}
+		if len(info.Ways) > 0 {
+			fmt.Fprintln(w, tr(e, "cli.proxy.ways", strings.Join(info.Ways, "; ")))
+		}
+		if out.Problem != "" {
+			fmt.Fprintln(w, tr(e, "cli.proxy.problem", out.Problem))
+			if out.ProblemHint != "" {
+				fmt.Fprintln(w, tr(e, "cli.proxy.problem.hint", out.ProblemHint))
+			}
 		}
 		switch {
 		case info.User != "" && cf.proxyPasswordFile != "":

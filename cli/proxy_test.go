@@ -26,6 +26,7 @@ func TestProxyScript(t *testing.T) {
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"jsonshape": jsonShape, "startportal": startPortal,
 			"startsquid": startSquid, "squidlog": squidLog,
+			"subst": substCmd, "servedir": serveDir, "closedport": closedPortCmd, // pac_test.go
 			"bumpsquid": bumpSquid,
 		},
 		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",

@@ -159,6 +159,9 @@ func (t *fallbackTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return nil, last
 }
 
+// Unwrap is the wrapped transport (Wrapper).
+func (t *fallbackTransport) Unwrap() http.RoundTripper { return t.base }
+
 // CloseIdleConnections passes on to the wrapped transport.
 func (t *fallbackTransport) CloseIdleConnections() {
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {

@@ -1,0 +1,274 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/httpclient"
+	"github.com/bildbote/bildbote/transfer/proxy"
+)
+
+// Proxy discovery below the explicit proxy (issue 15 item 1): a PAC file
+// named by the policy (proxy_pac, locked), --proxy-pac,
+// BILDBOTE_PROXY_PAC or the settings — each at the rank of the explicit
+// proxy of the same source, just below it — else the operating system's
+// settings (WPAD, its PAC file, its manual proxies), else the
+// environment.
+//
+// A PAC file that cannot be fetched, loaded or run, or that gives no
+// usable answer, and a WPAD that finds nothing, fall back to the next
+// way the OS names (its PAC file, then its manual proxy) and at last to
+// a DIRECT connection, as browsers do: a clinic network that lets the
+// portal through directly keeps working. The problem is reported
+// (ProxyInfo.Problem, translated) so `bildbote-cli proxy` and the
+// settings show it, and a broken PAC is fetched again after 30 s.
+
+// ProxyPACEnv names the environment variable with a PAC file's address
+// (like --proxy-pac).
+const ProxyPACEnv = "BILDBOTE_PROXY_PAC"
+
+// More ProxyInfo.Source values.
+const (
+	ProxyFromPAC     = "pac"  // a PAC file; PACFrom says who named it
+	ProxyFromWPAD    = "wpad" // a PAC file found by WPAD (the OS says "detect automatically")
+	ProxyFromGNOME   = proxy.SourceGNOME
+	ProxyFromKDE     = proxy.SourceKDE
+	ProxyFromWindows = proxy.SourceWindows
+	ProxyFromMacOS   = proxy.SourceMacOS
+)
+
+// discovery is a proxy choice that is worked out per request.
+type discovery struct {
+	pac     *proxy.Loader // a PAC file (named, or the OS's)
+	pacFrom string        // who named it: a ProxyFrom* source
+	policy  string        // the policy's path when pacFrom is a policy
+	wpad    *proxy.Loader // the OS asks for auto-detection
+	os      *proxy.OSSettings
+	osErr   error // OS settings that do not make sense (reported)
+	fb      *httpclient.Fallback
+}
+
+// way is the outcome for one target.
+type way struct {
+	urls    []*url.URL // nil entry: DIRECT
+	source  string
+	pacURL  string
+	pacFrom string
+	problem error
+}
+
+// pacOptions are the PAC bounds (the package defaults).
+var pacOptions = proxy.Options{}
+
+func newPACDiscovery(raw, from, policy string) *discovery {
+	d := &discovery{pac: proxy.NewLoader(raw, pacOptions), pacFrom: from, policy: policy}
+	d.fb = httpclient.NewFallback(d.list)
+	return d
+}
+
+// osDiscovery reads the OS settings (bounded); nil when there are none.
+func osDiscovery() *discovery {
+	if os.Getenv("BILDBOTE_OS_PROXY") == "off" { // tests and clinic IT: ignore the OS
+		return nil
+	}
+	s, err := proxy.ReadOS(context.Background())
+	if err != nil {
+		d := &discovery{osErr: err}
+		d.fb = httpclient.NewFallback(d.list)
+		return d
+	}
+	if s == nil {
+		return nil
+	}
+	d := &discovery{os: s}
+	if s.AutoDetect {
+		d.wpad = &proxy.Loader{WPAD: &proxy.WPAD{}, Options: pacOptions}
+	}
+	if s.PACURL != "" {
+		if err := proxy.CheckPACURL(s.PACURL); err != nil {
+			d.osErr = err
+		} else {
+			d.pac, d.pacFrom = proxy.NewLoader(s.PACURL, pacOptions), s.Source
+		}
+	}
+	d.fb = httpclient.NewFallback(d.list)
+	return d
+}
+
+// list is the Fallback's list: the ways to req's target.
+func (d *discovery) list(req *http.Request) ([]*url.URL, error) {
+	w := d.resolve(req.URL)
+	return w.urls, nil
+}
+
+// resolve works out the ways to u: WPAD, the PAC file, the OS's manual
+// proxy, DIRECT after a failed PAC, else the environment.
+func (d *discovery) resolve(u *url.URL) way {
+	ctx := context.Background() // the loaders bound themselves
+	var problem error
+	try := func(l *proxy.Loader, source, from string) (way, bool) {
+		pac, err := l.Get(ctx)
+		if err != nil {
+			problem = err
+			return way{}, false
+		}
+		entries, err := pac.FindProxy(u)
+		if err != nil {
+			problem = err
+			return way{}, false
+		}
+		w := way{source: source, pacURL: l.Found(), pacFrom: from}
+		for _, e := range entries {
+			w.urls = append(w.urls, e.URL())
+		}
+		return w, true
+	}
+	osSource := ""
+	if d.os != nil {
+		osSource = d.os.Source
+	}
+	if d.wpad != nil {
+		if w, ok := try(d.wpad, ProxyFromWPAD, osSource); ok {
+			return w
+		}
+	}
+	if d.pac != nil {
+		if w, ok := try(d.pac, ProxyFromPAC, d.pacFrom); ok {
+			w.problem = problem // a WPAD that found nothing
+			return w
+		}
+	}
+	if d.os != nil && d.os.Manual() {
+		return way{urls: []*url.URL{d.os.ManualProxy(u)}, source: d.os.Source, problem: problem}
+	}
+	if d.pac != nil || d.wpad != nil {
+		w := way{urls: []*url.URL{nil}, source: ProxyFromPAC, pacFrom: d.pacFrom, problem: problem}
+		if d.pac != nil {
+			w.pacURL = redact(d.pac.URL)
+		} else {
+			w.source, w.pacFrom = ProxyFromWPAD, osSource
+		}
+		return w
+	}
+	w := way{source: ProxyFromEnvironment, problem: d.osErr}
+	if p, err := http.ProxyFromEnvironment(&http.Request{URL: u, Header: http.Header{}}); err == nil {
+		w.urls = []*url.URL{p}
+	} else {
+		w.urls = []*url.URL{nil}
+	}
+	return w
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return httpclient.Redact(u)
+}
+
+// describe fills info for a target from the discovery.
+func (d *discovery) describe(info *ProxyInfo, u *url.URL) {
+	w := d.resolve(u)
+	info.Source, info.PACURL, info.PACFrom = w.source, w.pacURL, w.pacFrom
+	if w.pacFrom == d.pacFrom && (w.pacFrom == ProxyFromPolicy || w.pacFrom == ProxyFromPolicyDefault) {
+		info.Policy = d.policy
+	}
+	if w.problem != nil {
+		info.Problem = proxyProblem(w.problem)
+	}
+	ways, _ := d.fb.Ways(&http.Request{URL: u, Header: http.Header{}})
+	if w.source == ProxyFromEnvironment {
+		return
+	}
+	for _, p := range ways {
+		if p == nil {
+			info.Ways = append(info.Ways, "DIRECT")
+		} else {
+			info.Ways = append(info.Ways, httpclient.Redact(p))
+		}
+	}
+}
+
+// discoveryTransport wraps the client's transport with the current
+// discovery's fallback (the next proxy of a PAC list when one refuses).
+type discoveryTransport struct {
+	c    *Core
+	base http.RoundTripper
+}
+
+func (t *discoveryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if ch := t.c.proxy.Load(); ch != nil && ch.disc != nil {
+		return ch.disc.fb.Wrap(t.base).RoundTrip(req)
+	}
+	return t.base.RoundTrip(req)
+}
+
+// Unwrap is the wrapped transport (httpclient.Wrapper: SetTLS finds
+// the client's own transport through it).
+func (t *discoveryTransport) Unwrap() http.RoundTripper { return t.base }
+
+// CloseIdleConnections passes on to the wrapped transport.
+func (t *discoveryTransport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// installDiscovery puts the fallback around the core's own client.
+func (c *Core) installDiscovery() {
+	c.client.Transport = &discoveryTransport{c: c, base: c.client.Transport}
+}
+
+// pacChoice is the choice for a PAC address from source (checked).
+func pacChoice(raw, source, policy string) (proxyChoice, error) {
+	if err := proxy.CheckPACURL(raw); err != nil {
+		return proxyChoice{source: source, policy: policy}, i18n.NewError(i18n.KindInput, "app.proxy.pac.bad-url", redact(raw), pacFrom{source, policy}).
+			WithHint("app.proxy.pac.bad-url.hint").Wrap(err)
+	}
+	return proxyChoice{source: ProxyFromPAC, policy: policy, disc: newPACDiscovery(raw, source, policy)}, nil
+}
+
+// pacFrom says who named a PAC file, in words (a message argument):
+// --proxy-pac and BILDBOTE_PROXY_PAC for the flag and environment
+// sources, else the source's own description.
+type pacFrom struct{ source, policy string }
+
+// Localize implements i18n.Localizer.
+func (p pacFrom) Localize(lang i18n.Lang) string {
+	switch p.source {
+	case ProxyFromFlag, ProxyFromEnvBildbote:
+		return i18n.T(lang, "app.proxy.pacfrom."+p.source)
+	}
+	return ProxyInfo{Source: p.source, Policy: p.policy}.Describe(lang)
+}
+
+// proxyProblem is a discovery failure as a translated error.
+func proxyProblem(err error) error {
+	var pe *proxy.PACError
+	var ne *proxy.NoWPADError
+	switch {
+	case errors.As(err, &pe):
+		var ue *i18n.UserError
+		switch pe.Op {
+		case "status":
+			ue = i18n.NewError(i18n.KindTransient, "app.proxy.pac.status", pe.Source, pe.Status)
+		case "size":
+			ue = i18n.NewError(i18n.KindRefused, "app.proxy.pac.size", pe.Source, i18n.Bytes(pe.Limit))
+		case "call", "timeout", "result":
+			ue = i18n.NewError(i18n.KindRefused, "app.proxy.pac."+pe.Op, pe.Source, pe.Host)
+		case "fetch":
+			ue = i18n.NewError(i18n.KindTransient, "app.proxy.pac.fetch", pe.Source)
+		default: // compile, load, missing
+			ue = i18n.NewError(i18n.KindRefused, "app.proxy.pac.broken", pe.Source)
+		}
+		return ue.WithHint("app.proxy.pac.hint").Wrap(err)
+	case errors.As(err, &ne):
+		return i18n.NewError(i18n.KindTransient, "app.proxy.wpad.none").WithHint("app.proxy.wpad.hint").Wrap(err)
+	}
+	return i18n.NewError(i18n.KindRefused, "app.proxy.os.bad").WithHint("app.proxy.os.bad.hint").Wrap(err)
+}
