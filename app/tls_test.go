@@ -1,8 +1,10 @@
 package app
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
 	"io"
 	"log"
@@ -194,5 +196,32 @@ func TestTLSTrustAndHTTP1(t *testing.T) {
 	}
 	if msg, hint := i18n.Localize(i18n.DE, err); !strings.Contains(msg, gone) || !strings.Contains(msg, "Angegeben in: der Richtlinie /") || !strings.Contains(msg, "policy.toml (gesperrt).") || hint == "" {
 		t.Fatalf("de: %q / %q", msg, hint)
+	}
+}
+
+// A certificate error kept as a job's error (stored as JSON) still reads
+// as a sentence: the validity as ISO dates, not a Go struct.
+func TestCertErrorAsJobError(t *testing.T) {
+	url, _, _ := tlsPortal(t)
+	c := openCore(t, Config{})
+	_, err := c.HTTPClient().Get(url)
+	if _, ok := httpclient.IsCertError(err); !ok {
+		t.Fatalf("want a CertError, got %v", err)
+	}
+	data, jerr := json.Marshal(jobErrorFrom(err))
+	if jerr != nil {
+		t.Fatal(jerr)
+	}
+	var back JobError
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[i18n.Lang]string{i18n.EN: "valid 20", i18n.DE: "gültig 20"} {
+		msg := back.Message(lang)
+		if !strings.Contains(msg, want) || !strings.Contains(msg, " – 20") || strings.ContainsAny(msg, "{}") || !strings.Contains(msg, "Klinik Inspektion Root CA") {
+			t.Errorf("%s: %q", lang, msg)
+		}
 	}
 }

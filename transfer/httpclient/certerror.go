@@ -117,6 +117,12 @@ func IsCertError(err error) (*CertError, bool) {
 // validity renders "2026-12-04 to 2027-03-04" in the reader's language.
 type validity struct{ from, to time.Time }
 
+// String is the form kept where a message is stored without its
+// language (a job's error): ISO dates, "2026-12-04 – 2027-03-04".
+func (v validity) String() string {
+	return v.from.UTC().Format("2006-01-02") + " – " + v.to.UTC().Format("2006-01-02")
+}
+
 // Localize implements i18n.Localizer.
 func (v validity) Localize(lang i18n.Lang) string {
 	if lang == i18n.DE {
