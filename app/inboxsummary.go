@@ -11,6 +11,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/transfer/envelope"
 )
 
@@ -60,7 +61,7 @@ func (c *Core) summarize(ctx context.Context, root, code, apiKey string, items [
 // readSummary streams the envelope and stops as soon as the manifest is
 // decrypted: it comes first, so only its chunks are transferred.
 func (c *Core) readSummary(ctx context.Context, root, code, apiKey, itemID string, id *age.X25519Identity) (*InboxSummary, error) {
-	u := strings.TrimRight(root, "/") + "/api/v1/inbox/" + url.PathEscape(code) + "/" + url.PathEscape(itemID)
+	u := strings.TrimRight(root, "/") + wire.InboxPath + url.PathEscape(code) + "/" + url.PathEscape(itemID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err

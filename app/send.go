@@ -12,6 +12,7 @@ import (
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/envelope"
 	"github.com/bildbote/bildbote/transfer/inbox"
@@ -240,7 +241,7 @@ func runSend(ctx context.Context, r *jobRun) error {
 	}
 	defer f.Close()
 	r.SetTotal(p.Size)
-	meta := map[string]string{"community": p.Inbox, "sha256": p.SHA256, "filename": "envelope.age"}
+	meta := map[string]string{wire.MetaCommunity: p.Inbox, wire.MetaSHA256: p.SHA256, wire.MetaFilename: "envelope.age"}
 	if p.Pending {
 		c.mu.Lock()
 		pw := c.secrets["password:"+r.id]

@@ -7,7 +7,7 @@ import (
 	"github.com/bildbote/bildbote/internal/fileutil"
 )
 
-// The portal's creator secret of a send's partial upload (tus.SecretHeader)
+// The portal's creator secret of a send's partial upload (wire.UploadSecretHeader)
 // opens that upload for HEAD, PATCH and DELETE. It must survive a reboot
 // to resume, but it is a credential, so it is not in the job's Params
 // (which `jobs --json` prints): it lives next to the spool file, 0600 in

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/wire"
 )
 
 // AdminAPI is what the admin commands do to a data dir. *Store implements
@@ -111,10 +112,7 @@ type CommunityInfo struct {
 }
 
 // RecipientInfo is an age recipient with its fingerprint (crypto.Fingerprint).
-type RecipientInfo struct {
-	Recipient   string `json:"recipient"`
-	Fingerprint string `json:"fingerprint"`
-}
+type RecipientInfo = wire.Recipient
 
 // DefaultMaxUploadBytes is a community's upload limit unless set.
 const DefaultMaxUploadBytes = 20 << 30

@@ -11,27 +11,16 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/bildbote/bildbote/internal/wire"
 )
 
-// communityJSON is a community as the API shows it.
-type communityJSON struct {
-	Code             string          `json:"code"`
-	Name             string          `json:"name"`
-	Recipients       []RecipientInfo `json:"recipients"`
-	MaxUploadBytes   int64           `json:"maxUploadBytes"`
-	PasswordRequired bool            `json:"passwordRequired"`
-	UploadURL        string          `json:"uploadURL"`
-}
-
-// UploadsPath is where the tus endpoint is mounted.
-const UploadsPath = "/api/v1/uploads/"
-
-func publicCommunity(c *community) communityJSON {
+func publicCommunity(c *community) wire.Community {
 	info := communityInfo(c)
-	return communityJSON{
+	return wire.Community{
 		Code: info.Code, Name: info.Name, Recipients: info.Recipients,
 		MaxUploadBytes: info.MaxUploadBytes, PasswordRequired: info.PasswordRequired,
-		UploadURL: UploadsPath,
+		UploadURL: wire.UploadsPath,
 	}
 }
 
@@ -54,8 +43,8 @@ func (s *Server) handleCommunitySearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		Communities []communityJSON `json:"communities"`
-	}{Communities: []communityJSON{}}
+		Communities []wire.Community `json:"communities"`
+	}{Communities: []wire.Community{}}
 	for i := range all {
 		c := &all[i]
 		if q == "" || strings.Contains(strings.ToLower(c.Name), q) || strings.Contains(strings.ToLower(c.Code), q) {
@@ -91,14 +80,6 @@ func (s *Server) inboxAuth(w http.ResponseWriter, r *http.Request) *community {
 	return c
 }
 
-// inboxItem is one envelope in the inbox list (the wire contract's shape).
-type inboxItem struct {
-	ID         string    `json:"id"`
-	Size       int64     `json:"size"`
-	SHA256     string    `json:"sha256"`
-	ReceivedAt time.Time `json:"receivedAt"`
-}
-
 func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) {
 	c := s.inboxAuth(w, r)
 	if c == nil {
@@ -109,11 +90,9 @@ func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "cannot read inbox")
 		return
 	}
-	out := struct {
-		Items []inboxItem `json:"items"`
-	}{Items: []inboxItem{}}
+	out := wire.InboxList{Items: []wire.InboxItem{}}
 	for _, it := range items {
-		out.Items = append(out.Items, inboxItem{ID: it.ID, Size: it.Size, SHA256: it.SHA256, ReceivedAt: it.ReceivedAt})
+		out.Items = append(out.Items, wire.InboxItem{ID: it.ID, Size: it.Size, SHA256: it.SHA256, ReceivedAt: it.ReceivedAt})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -156,20 +135,15 @@ func (s *Server) handleInboxGet(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", rec.ReceivedAt, f)
 }
 
-// RejectReasons are the reasons a clinic may give when it acknowledges an
-// envelope as rejected (DELETE /api/v1/inbox/{code}/{id}?rejected=REASON):
-// it could not open it and keeps it in its quarantine.
-var RejectReasons = []string{"not-for-us", "corrupt", "verify", "limit", "other"}
-
 // handleInboxDelete acknowledges an item: the clinic imported it, so the
 // portal forgets the envelope. With ?rejected=REASON the clinic could not
 // open it (it keeps it in quarantine): the receipt records the reason and
 // the time (no patient data, the portal never sees any) and the log says
 // so; the envelope is deleted all the same, so the inbox drains.
 func (s *Server) handleInboxDelete(w http.ResponseWriter, r *http.Request) {
-	reason, rejected := r.URL.Query().Get("rejected"), r.URL.Query().Has("rejected")
-	if rejected && !slices.Contains(RejectReasons, reason) {
-		writeError(w, http.StatusBadRequest, "bad-reason", "rejected= must be one of "+strings.Join(RejectReasons, ", "))
+	reason, rejected := r.URL.Query().Get(wire.RejectParam), r.URL.Query().Has(wire.RejectParam)
+	if rejected && !slices.Contains(wire.RejectReasons, reason) {
+		writeError(w, http.StatusBadRequest, "bad-reason", "rejected= must be one of "+strings.Join(wire.RejectReasons, ", "))
 		return
 	}
 	c, rec := s.inboxEntry(w, r)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/version"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/portal/accesscode"
 )
 
@@ -90,12 +91,6 @@ const DLXBasePath = "/dlx/v1"
 // DLXHeader must be present on token requests (its value is not read).
 const DLXHeader = "X-DICOM-LINK-EXCHANGE"
 
-// CodeExpiresHeader is a Bildbote extension beyond DLX v1: the 200 answer
-// of tokentfa carries the code's expiry as an RFC 3339 UTC time, so a
-// client can remind its user before the code runs out. It is sent only
-// after right answers, never with a 401 or 403.
-const CodeExpiresHeader = "Bildbote-Code-Expires"
-
 func (s *Server) apiInfo(r *http.Request) apiInfo {
 	base := s.cfg.PublicURL
 	if base == "" {
@@ -154,7 +149,7 @@ func dlxQuestion(q question) tfaQuestion {
 }
 
 // handleTokenTFA checks the answers and issues a JWT: 200 with the JWT
-// (and the code's expiry in CodeExpiresHeader), 401 for anything wrong
+// (and the code's expiry in wire.CodeExpiresHeader), 401 for anything wrong
 // (unknown code, wrong answer, revoked; locked out with Retry-After), 403
 // only when everything is right but the code expired, 503 with
 // timeOutInSeconds beyond the global budget (see AnswerLimits). Whether
@@ -234,7 +229,7 @@ func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/jwt")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set(CodeExpiresHeader, rec.ExpiresAt.UTC().Format(time.RFC3339))
+	w.Header().Set(wire.CodeExpiresHeader, rec.ExpiresAt.UTC().Format(time.RFC3339))
 	io.WriteString(w, token)
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/portal/accesscode"
 )
 
@@ -33,8 +34,8 @@ func TestDLXStatusCodes(t *testing.T) {
 	foreignJWT, _ := signJWT(otherKey, claims{Subject: "x", Audience: jwtAudience, IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Minute).Unix()})
 	json := hdr("Content-Type", "application/json")
 	codeExpires := future.UTC().Format(time.RFC3339)
-	rightTFA := map[string]string{"Content-Type": "application/jwt", CodeExpiresHeader: codeExpires}
-	noExpiry := map[string]string{CodeExpiresHeader: "-"}
+	rightTFA := map[string]string{"Content-Type": "application/jwt", wire.CodeExpiresHeader: codeExpires}
+	noExpiry := map[string]string{wire.CodeExpiresHeader: "-"}
 
 	tests := []struct {
 		name       string

@@ -207,7 +207,7 @@
 // (their inbox copy is a separate link). An acknowledged inbox item is
 // deleted at once. A clinic that cannot open an envelope acknowledges it
 // as rejected (DELETE /api/v1/inbox/{code}/{id}?rejected=REASON, REASON
-// one of RejectReasons): it is deleted too, and its receipt keeps the
+// one of wire.RejectReasons): it is deleted too, and its receipt keeps the
 // reason and the time, and the log says so (the portal never holds
 // patient data in clear, so none is in either).
 //

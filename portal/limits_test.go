@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/transfer/diskspace"
 )
 
@@ -36,7 +37,7 @@ func clientFrom(ip string) *http.Client {
 type tusAnswer struct {
 	status int
 	header http.Header
-	err    apiError
+	err    wire.Error
 	loc    string // upload path
 	secret string
 }
@@ -44,7 +45,7 @@ type tusAnswer struct {
 // create is a tus creation POST from client c.
 func (p *testPortal) create(c *http.Client, size int64, meta string) tusAnswer {
 	p.t.Helper()
-	req, _ := http.NewRequest("POST", p.ts.URL+UploadsPath, nil)
+	req, _ := http.NewRequest("POST", p.ts.URL+wire.UploadsPath, nil)
 	req.Header.Set("Tus-Resumable", "1.0.0")
 	req.Header.Set("Upload-Length", fmt.Sprint(size))
 	req.Header.Set("Upload-Metadata", meta)
@@ -55,7 +56,7 @@ func (p *testPortal) create(c *http.Client, size int64, meta string) tusAnswer {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	a := tusAnswer{status: resp.StatusCode, header: resp.Header, secret: resp.Header.Get(UploadSecretHeader)}
+	a := tusAnswer{status: resp.StatusCode, header: resp.Header, secret: resp.Header.Get(wire.UploadSecretHeader)}
 	json.Unmarshal(body, &a.err)
 	if loc := resp.Header.Get("Location"); loc != "" {
 		a.loc = strings.TrimPrefix(loc, p.ts.URL)
@@ -75,7 +76,7 @@ func (p *testPortal) send(c *http.Client, community string, data []byte, extra .
 	req.Header.Set("Tus-Resumable", "1.0.0")
 	req.Header.Set("Upload-Offset", "0")
 	req.Header.Set("Content-Type", "application/offset+octet-stream")
-	req.Header.Set(UploadSecretHeader, a.secret)
+	req.Header.Set(wire.UploadSecretHeader, a.secret)
 	resp, err := c.Do(req)
 	if err != nil {
 		p.t.Fatalf("patch: %v", err)
@@ -310,7 +311,7 @@ func TestUploadQuotas(t *testing.T) {
 
 	// The clinic collects one envelope: there is room for one more.
 	_, body := p.do("GET", "/api/v1/inbox/bM1X", hdr("Authorization", "Bearer "+key), nil)
-	var list struct{ Items []inboxItem }
+	var list struct{ Items []wire.InboxItem }
 	json.Unmarshal(body, &list)
 	if len(list.Items) != 6 {
 		t.Fatalf("inbox holds %d items", len(list.Items))
@@ -485,7 +486,7 @@ func slowPatch(t *testing.T, p *testPortal, a tusAnswer, size int, gap time.Dura
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: portal\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"+
-		"Content-Type: application/offset+octet-stream\r\n%s: %s\r\nContent-Length: %d\r\n\r\n", a.loc, UploadSecretHeader, a.secret, size)
+		"Content-Type: application/offset+octet-stream\r\n%s: %s\r\nContent-Length: %d\r\n\r\n", a.loc, wire.UploadSecretHeader, a.secret, size)
 	start := time.Now()
 	ended := make(chan string, 1)
 	go func() {
@@ -582,7 +583,7 @@ func TestOnlyTheCreatorReachesAnUpload(t *testing.T) {
 	attacker := func(method, secret string, body []byte) int {
 		h := hdr("Tus-Resumable", "1.0.0", "Upload-Offset", "1000", "Content-Type", "application/offset+octet-stream")
 		if secret != "" {
-			h.Set(UploadSecretHeader, secret)
+			h.Set(wire.UploadSecretHeader, secret)
 		}
 		resp, _ := p.do(method, loc, h, body)
 		return resp.StatusCode
@@ -613,7 +614,7 @@ func TestOnlyTheCreatorReachesAnUpload(t *testing.T) {
 		req.Header.Set("Tus-Resumable", "1.0.0")
 		req.Header.Set("Upload-Offset", "1000")
 		req.Header.Set("Content-Type", "application/offset+octet-stream")
-		req.Header.Set(UploadSecretHeader, secretOf(loc))
+		req.Header.Set(wire.UploadSecretHeader, secretOf(loc))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			done <- 0
@@ -767,7 +768,7 @@ func TestIdleReservationLapses(t *testing.T) {
 		t.Fatalf("PATCH of the lapsed upload into a full inbox: %d %s", resp.StatusCode, body)
 	}
 	_, body := p.do("GET", "/api/v1/inbox/bM1X", hdr("Authorization", "Bearer "+key), nil)
-	var list struct{ Items []inboxItem }
+	var list struct{ Items []wire.InboxItem }
 	json.Unmarshal(body, &list)
 	if len(list.Items) != 1 {
 		t.Fatalf("inbox: %s", body)

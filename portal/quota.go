@@ -13,6 +13,7 @@ import (
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/transfer/diskspace"
 )
 
@@ -212,7 +213,7 @@ func (s *Server) rebuildLedger(ctx context.Context) error {
 		if json.Unmarshal(data, &info) != nil {
 			continue
 		}
-		e := &ledgerEntry{inbox: strings.ToLower(info.MetaData["community"]), addr: info.MetaData[metaClient],
+		e := &ledgerEntry{inbox: strings.ToLower(info.MetaData[wire.MetaCommunity]), addr: info.MetaData[metaClient],
 			size: info.Size, path: strings.TrimSuffix(p, ".info"), created: time.Now()}
 		if !info.SizeIsDeferred && info.Offset == info.Size {
 			if rec, err := s.store.receipt(id); err == nil && rec.Acknowledged {

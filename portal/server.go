@@ -13,6 +13,8 @@ import (
 
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
+
+	"github.com/bildbote/bildbote/internal/wire"
 )
 
 // Config configures a Server. Zero values take the defaults named.
@@ -143,14 +145,14 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /dlx/v1/downloadall", s.handleDownloadAll)
 	mux.HandleFunc("GET /c", s.handleCodeURL)
 	// Community inboxes (upload side).
-	mux.HandleFunc("GET /api/v1/communities/{code}", s.handleCommunity)
-	mux.HandleFunc("GET /api/v1/communities", s.handleCommunitySearch)
-	mux.Handle("/api/v1/uploads/", http.StripPrefix("/api/v1/uploads/", s.guardUploads(s.tus)))
-	mux.HandleFunc("GET /api/v1/receipts/{id}", s.handleReceipt)
-	mux.HandleFunc("GET /api/v1/inbox/{code}", s.handleInboxList)
-	mux.HandleFunc("GET /api/v1/inbox/{code}/{id}", s.handleInboxGet)
-	mux.HandleFunc("DELETE /api/v1/inbox/{code}/{id}", s.handleInboxDelete)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+wire.CommunitiesPath+"/{code}", s.handleCommunity)
+	mux.HandleFunc("GET "+wire.CommunitiesPath, s.handleCommunitySearch)
+	mux.Handle(wire.UploadsPath, http.StripPrefix(wire.UploadsPath, s.guardUploads(s.tus)))
+	mux.HandleFunc("GET "+wire.ReceiptsPath+"{id}", s.handleReceipt)
+	mux.HandleFunc("GET "+wire.InboxPath+"{code}", s.handleInboxList)
+	mux.HandleFunc("GET "+wire.InboxPath+"{code}/{id}", s.handleInboxGet)
+	mux.HandleFunc("DELETE "+wire.InboxPath+"{code}/{id}", s.handleInboxDelete)
+	mux.HandleFunc("GET "+wire.HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	return mux
@@ -200,24 +202,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// apiError is the error body of the community/inbox API. A refusal for
-// a limit names it in bytes (Limit) and, for a quota, what is held
-// against it already (Held), so a client can say it in its reader's
+// writeError answers with the API's error body (wire.Error). A refusal
+// for a limit (writeLimitError) names it in bytes and, for a quota, what
+// is held against it already, so a client can say it in its reader's
 // language.
-type apiError struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-	Limit   int64  `json:"limit,omitempty"`
-	Held    int64  `json:"held,omitempty"`
-}
-
 func writeError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, apiError{Error: code, Message: message})
+	writeJSON(w, status, wire.Error{Error: code, Message: message})
 }
 
 // writeLimitError is writeError for a limit: limit and held in bytes.
 func writeLimitError(w http.ResponseWriter, status int, code, message string, limit, held int64) {
-	writeJSON(w, status, apiError{Error: code, Message: message, Limit: limit, Held: held})
+	writeJSON(w, status, wire.Error{Error: code, Message: message, Limit: limit, Held: held})
 }
 
 // --- request log ---

@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/portal/accesscode"
 )
 
@@ -104,14 +105,7 @@ type community struct {
 }
 
 // Receipt is the portal's confirmation of an upload filed into an inbox.
-type Receipt struct {
-	ID            string    `json:"id"`
-	Community     string    `json:"community"`
-	CommunityName string    `json:"communityName"`
-	Size          int64     `json:"size"`
-	SHA256        string    `json:"sha256"`
-	ReceivedAt    time.Time `json:"receivedAt"`
-}
+type Receipt = wire.Receipt
 
 // receiptRecord is a Receipt as stored (with the fields the JSON answer
 // leaves out).

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bildbote/bildbote/internal/wire"
 )
 
 // TestInterruptedPatchResumes is the client's resume after a dropped
@@ -39,7 +41,7 @@ func TestInterruptedPatchResumes(t *testing.T) {
 		}
 		req.ContentLength = int64(len(envelope))
 		req.Header = hdr("Tus-Resumable", "1.0.0", "Upload-Offset", "0",
-			"Content-Type", "application/offset+octet-stream", UploadSecretHeader, secretOf(loc))
+			"Content-Type", "application/offset+octet-stream", wire.UploadSecretHeader, secretOf(loc))
 		first := make(chan int, 1)
 		go func() {
 			r, err := http.DefaultClient.Do(req)
@@ -89,7 +91,7 @@ func TestInterruptedPatchResumes(t *testing.T) {
 		if off, code := p.tusOffset(loc); code != 200 && code != 404 || code == 200 && off != len(envelope) {
 			t.Fatalf("round %d: after resume offset %d (HTTP %d)", round, off, code)
 		}
-		if !strings.HasPrefix(loc, UploadsPath) {
+		if !strings.HasPrefix(loc, wire.UploadsPath) {
 			t.Fatalf("location %q", loc)
 		}
 	}

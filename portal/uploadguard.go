@@ -17,14 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/transfer/diskspace"
 )
-
-// UploadSecretHeader carries an upload's creator secret: the portal
-// returns it in the answer to the creation POST, and the creator sends it
-// back on every HEAD, PATCH and DELETE of that upload. Without it (or with
-// a wrong one) the upload answers 404 like an unknown one.
-const UploadSecretHeader = "Bildbote-Upload-Secret"
 
 // Metadata keys the portal adds to an upload's .info file (a client's own
 // keys of these names are dropped): the SHA-256 of the creator secret and
@@ -55,7 +50,7 @@ func newUploadID() string {
 	return hex.EncodeToString(b)
 }
 
-// guardUploads stands in front of tusd (paths relative to UploadsPath):
+// guardUploads stands in front of tusd (paths relative to wire.UploadsPath):
 // it caps the metadata header, lets only the creator reach an upload,
 // keeps the free-space floor for PATCH, and puts every request body on
 // a time and rate budget.
@@ -129,7 +124,7 @@ func (s *Server) isCreator(r *http.Request, method, id string) bool {
 	if want == "" {
 		return method == http.MethodHead && !info.SizeIsDeferred && info.Offset == info.Size
 	}
-	got := secretDigest(r.Header.Get(UploadSecretHeader))
+	got := secretDigest(r.Header.Get(wire.UploadSecretHeader))
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 

@@ -14,15 +14,11 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/internal/fileutil"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	expslog "golang.org/x/exp/slog"
 )
-
-// StatusChecksumMismatch is the tus checksum extension's status for a
-// body whose checksum does not match; the portal uses it when the whole
-// envelope's SHA-256 does not match the sha256 metadata.
-const StatusChecksumMismatch = 460
 
 type tusLocker = *orderedLocker
 
@@ -45,9 +41,9 @@ func (s *Server) setupUploads() error {
 	s.locker.UseIn(composer)
 	// With a public URL the Location of a new upload is absolute, so it
 	// is right behind a TLS reverse proxy too.
-	base := UploadsPath
+	base := wire.UploadsPath
 	if s.cfg.PublicURL != "" {
-		base = s.cfg.PublicURL + UploadsPath
+		base = s.cfg.PublicURL + wire.UploadsPath
 	}
 	h, err := tusd.NewHandler(tusd.Config{
 		StoreComposer:             composer,
@@ -74,9 +70,9 @@ func tusError(status int, code, message string) tusd.Error {
 	return tusLimitError(status, code, message, 0, 0)
 }
 
-// tusLimitError is tusError for a limit (apiError's Limit and Held).
+// tusLimitError is tusError for a limit (wire.Error's Limit and Held).
 func tusLimitError(status int, code, message string, limit, held int64) tusd.Error {
-	body, _ := json.Marshal(apiError{Error: code, Message: message, Limit: limit, Held: held})
+	body, _ := json.Marshal(wire.Error{Error: code, Message: message, Limit: limit, Held: held})
 	return tusd.Error{
 		ErrorCode: code,
 		Message:   message,
@@ -164,11 +160,11 @@ func (s *Server) checkNewUpload(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.Fi
 	if err := s.checkMetadataSizes(meta); err != nil {
 		return none, keep, err
 	}
-	c, err := s.store.communityByCode(meta["community"])
+	c, err := s.store.communityByCode(meta[wire.MetaCommunity])
 	if err != nil {
 		return none, keep, tusError(http.StatusNotFound, "unknown-community", "no community with this code")
 	}
-	if !validSHA256(meta["sha256"]) {
+	if !validSHA256(meta[wire.MetaSHA256]) {
 		return none, keep, tusError(http.StatusBadRequest, "bad-sha256", "metadata sha256 must be 64 hex digits")
 	}
 	if hook.Upload.SizeIsDeferred {
@@ -195,12 +191,12 @@ func (s *Server) checkNewUpload(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.Fi
 			changed.MetaData[k] = v
 		}
 	}
-	changed.MetaData["community"] = c.Code
-	changed.MetaData["sha256"] = strings.ToLower(meta["sha256"])
+	changed.MetaData[wire.MetaCommunity] = c.Code
+	changed.MetaData[wire.MetaSHA256] = strings.ToLower(meta[wire.MetaSHA256])
 	secret := newUploadSecret()
 	changed.MetaData[metaOwner] = secretDigest(secret)
 	changed.MetaData[metaClient] = addr
-	resp := tusd.HTTPResponse{Header: tusd.HTTPHeader{UploadSecretHeader: secret, "Cache-Control": "no-store"}}
+	resp := tusd.HTTPResponse{Header: tusd.HTTPHeader{wire.UploadSecretHeader: secret, "Cache-Control": "no-store"}}
 	return resp, changed, nil
 }
 
@@ -218,14 +214,14 @@ func validSHA256(s string) bool {
 func (s *Server) finishUpload(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 	rec, err := s.fileUpload(hook.Context, hook.Upload)
 	if errors.Is(err, errChecksum) {
-		return tusd.HTTPResponse{}, tusError(StatusChecksumMismatch, "checksum-mismatch",
+		return tusd.HTTPResponse{}, tusError(wire.StatusChecksumMismatch, "checksum-mismatch",
 			"the SHA-256 of the received data does not match the sha256 metadata; the upload was discarded")
 	}
 	if err != nil {
 		s.cfg.Logger.Error("file upload", "err", err)
 		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, "internal", "could not file the upload")
 	}
-	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Bildbote-Receipt": "/api/v1/receipts/" + rec.ID}}, nil
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{wire.ReceiptHeader: wire.ReceiptsPath + rec.ID}}, nil
 }
 
 var errChecksum = errors.New("checksum mismatch")
@@ -242,13 +238,13 @@ func (s *Server) fileUpload(ctx context.Context, info tusd.FileInfo) (*receiptRe
 	if err != nil {
 		return nil, err
 	}
-	if sum != info.MetaData["sha256"] {
+	if sum != info.MetaData[wire.MetaSHA256] {
 		if err := s.terminateUpload(ctx, info.ID); err != nil {
 			s.cfg.Logger.Error("discard upload", "err", err)
 		}
 		return nil, errChecksum
 	}
-	c, err := s.store.communityByCode(info.MetaData["community"])
+	c, err := s.store.communityByCode(info.MetaData[wire.MetaCommunity])
 	if err != nil {
 		return nil, fmt.Errorf("community of upload: %w", err)
 	}
@@ -264,7 +260,7 @@ func (s *Server) fileUpload(ctx context.Context, info tusd.FileInfo) (*receiptRe
 			ID: info.ID, Community: c.Code, CommunityName: c.Name, Size: info.Size,
 			SHA256: sum, ReceivedAt: time.Now().UTC().Truncate(time.Second),
 		},
-		Filename: info.MetaData["filename"],
+		Filename: info.MetaData[wire.MetaFilename],
 	}
 	if err := s.store.putReceipt(rec); err != nil {
 		return nil, err

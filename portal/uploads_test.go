@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/bildbote/bildbote/internal/wire"
 )
 
 // addTestCommunity registers an inbox and returns its API key.
@@ -59,7 +61,7 @@ func secretOf(loc string) string {
 // upload's path.
 func (p *testPortal) tusCreate(size int, meta string) (*http.Response, string) {
 	p.t.Helper()
-	resp, body := p.do("POST", UploadsPath, hdr("Tus-Resumable", "1.0.0", "Upload-Length", fmt.Sprint(size), "Upload-Metadata", meta), nil)
+	resp, body := p.do("POST", wire.UploadsPath, hdr("Tus-Resumable", "1.0.0", "Upload-Length", fmt.Sprint(size), "Upload-Metadata", meta), nil)
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode == 201 {
 		if loc == "" {
@@ -68,7 +70,7 @@ func (p *testPortal) tusCreate(size int, meta string) (*http.Response, string) {
 		if strings.HasPrefix(loc, "http") {
 			loc = loc[len(p.ts.URL):]
 		}
-		secret := resp.Header.Get(UploadSecretHeader)
+		secret := resp.Header.Get(wire.UploadSecretHeader)
 		if len(secret) < 43 {
 			p.t.Fatalf("create without a creator secret: %q", secret)
 		}
@@ -80,18 +82,18 @@ func (p *testPortal) tusCreate(size int, meta string) (*http.Response, string) {
 func (p *testPortal) tusPatch(loc string, offset int, chunk []byte) (*http.Response, []byte) {
 	p.t.Helper()
 	return p.do("PATCH", loc, hdr("Tus-Resumable", "1.0.0", "Upload-Offset", fmt.Sprint(offset),
-		"Content-Type", "application/offset+octet-stream", UploadSecretHeader, secretOf(loc)), chunk)
+		"Content-Type", "application/offset+octet-stream", wire.UploadSecretHeader, secretOf(loc)), chunk)
 }
 
 func (p *testPortal) tusDelete(loc string) *http.Response {
 	p.t.Helper()
-	resp, _ := p.do("DELETE", loc, hdr("Tus-Resumable", "1.0.0", UploadSecretHeader, secretOf(loc)), nil)
+	resp, _ := p.do("DELETE", loc, hdr("Tus-Resumable", "1.0.0", wire.UploadSecretHeader, secretOf(loc)), nil)
 	return resp
 }
 
 func (p *testPortal) tusOffset(loc string) (int, int) {
 	p.t.Helper()
-	resp, _ := p.do("HEAD", loc, hdr("Tus-Resumable", "1.0.0", UploadSecretHeader, secretOf(loc)), nil)
+	resp, _ := p.do("HEAD", loc, hdr("Tus-Resumable", "1.0.0", wire.UploadSecretHeader, secretOf(loc)), nil)
 	if resp.StatusCode != 200 {
 		return -1, resp.StatusCode
 	}
@@ -213,8 +215,8 @@ func TestUploadAndInboxStatusCodes(t *testing.T) {
 		})
 	}
 	// Error bodies are the API's JSON.
-	resp, body := p.do("POST", UploadsPath, hdr("Tus-Resumable", "1.0.0", "Upload-Length", "5000", "Upload-Metadata", tusMetadata("community", "bM1X", "sha256", good)), nil)
-	var e apiError
+	resp, body := p.do("POST", wire.UploadsPath, hdr("Tus-Resumable", "1.0.0", "Upload-Length", "5000", "Upload-Metadata", tusMetadata("community", "bM1X", "sha256", good)), nil)
+	var e wire.Error
 	if resp.StatusCode != 413 || json.Unmarshal(body, &e) != nil || e.Error != "too-large" || e.Message == "" {
 		t.Fatalf("413 body: %s", body)
 	}
@@ -272,8 +274,8 @@ func TestChecksumMismatch(t *testing.T) {
 		t.Fatalf("create: %d", resp.StatusCode)
 	}
 	resp, body := p.tusPatch(loc, 0, data)
-	var e apiError
-	if resp.StatusCode != StatusChecksumMismatch || json.Unmarshal(body, &e) != nil || e.Error != "checksum-mismatch" {
+	var e wire.Error
+	if resp.StatusCode != wire.StatusChecksumMismatch || json.Unmarshal(body, &e) != nil || e.Error != "checksum-mismatch" {
 		t.Fatalf("final patch: %d %s", resp.StatusCode, body)
 	}
 	if _, status := p.tusOffset(loc); status != 404 {
@@ -289,17 +291,17 @@ func TestCommunityLookup(t *testing.T) {
 	p := startPortal(t, t.TempDir())
 	p.addCommunity("bM1X", 0, "")
 	resp, body := p.do("GET", "/api/v1/communities/bm1x", nil, nil)
-	var c communityJSON
+	var c wire.Community
 	if resp.StatusCode != 200 || json.Unmarshal(body, &c) != nil {
 		t.Fatalf("lookup: %d %s", resp.StatusCode, body)
 	}
-	if c.Code != "bM1X" || c.UploadURL != UploadsPath || c.MaxUploadBytes != DefaultMaxUploadBytes || c.PasswordRequired ||
+	if c.Code != "bM1X" || c.UploadURL != wire.UploadsPath || c.MaxUploadBytes != DefaultMaxUploadBytes || c.PasswordRequired ||
 		len(c.Recipients) != 1 || !strings.HasPrefix(c.Recipients[0].Recipient, "age1") || len(c.Recipients[0].Fingerprint) != 26+6 {
 		t.Fatalf("community: %+v", c)
 	}
 	for q, n := range map[string]int{"klinikum": 1, "BM1": 1, "": 1, "berlin": 0} {
 		_, body := p.do("GET", "/api/v1/communities?q="+q, nil, nil)
-		var out struct{ Communities []communityJSON }
+		var out struct{ Communities []wire.Community }
 		if json.Unmarshal(body, &out) != nil || len(out.Communities) != n {
 			t.Errorf("search %q: %s", q, body)
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
-	"github.com/bildbote/bildbote/portal"
+	"github.com/bildbote/bildbote/internal/wire"
 )
 
 // sendReady drops cd, looks the demo inbox up and fills in the sender.
@@ -218,7 +218,7 @@ func startProxyPortal(t *testing.T, base *demoPortal, cutUpload, slowInbox bool)
 	rp.handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		slow := slowInbox && req.Method == http.MethodGet && strings.Count(strings.TrimPrefix(req.URL.Path, "/api/v1/inbox/"), "/") == 1 &&
 			strings.HasPrefix(req.URL.Path, "/api/v1/inbox/")
-		if cutUpload && req.Method == http.MethodPost && strings.HasPrefix(req.URL.Path, portal.UploadsPath) && downOnce.CompareAndSwap(false, true) {
+		if cutUpload && req.Method == http.MethodPost && strings.HasPrefix(req.URL.Path, wire.UploadsPath) && downOnce.CompareAndSwap(false, true) {
 			// The portal goes down: this connection is cut, the next
 			// ones are refused.
 			rp.mu.Lock()

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
@@ -46,10 +47,6 @@ import (
 
 // Header must be present on token requests; its value is not evaluated.
 const Header = "X-DICOM-LINK-EXCHANGE"
-
-// ExpiresHeader is the Bildbote extension that carries the access code's
-// expiry (RFC 3339) on tokentfa's 200 answer; see the package doc.
-const ExpiresHeader = "Bildbote-Code-Expires"
 
 // BasePath is the DLX v1 base path below a portal's root.
 const BasePath = "/dlx/v1"
@@ -373,7 +370,7 @@ func (c *Client) fetchQuestions(ctx context.Context, u string) (*questionsJSON, 
 // that renew it.
 type Session struct {
 	// Expires is when the access code expires, as the portal told in
-	// ExpiresHeader when the session was authorized; zero when the portal
+	// wire.CodeExpiresHeader when the session was authorized; zero when the portal
 	// did not say (DLX v1 itself carries no expiry). Read-only.
 	Expires time.Time
 
@@ -407,7 +404,7 @@ func (s *Session) Renewals() int {
 }
 
 // renew runs the second-factor step again and keeps the new JWT. It
-// returns the code's expiry from ExpiresHeader (zero when absent).
+// returns the code's expiry from wire.CodeExpiresHeader (zero when absent).
 func (s *Session) renew(ctx context.Context) (time.Time, error) {
 	body, err := json.Marshal(struct {
 		TFAAnswer []Answer `json:"tfaAnswer"`
@@ -453,10 +450,10 @@ func (s *Session) renew(ctx context.Context) (time.Time, error) {
 	}
 }
 
-// codeExpires reads ExpiresHeader; an absent or malformed value is the
+// codeExpires reads wire.CodeExpiresHeader; an absent or malformed value is the
 // zero time, since the header is optional and only a hint for reminders.
 func codeExpires(h http.Header) time.Time {
-	t, err := time.Parse(time.RFC3339, strings.TrimSpace(h.Get(ExpiresHeader)))
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(h.Get(wire.CodeExpiresHeader)))
 	if err != nil {
 		return time.Time{}
 	}

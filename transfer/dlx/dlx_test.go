@@ -21,6 +21,7 @@ import (
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
 	"github.com/bildbote/bildbote/internal/testkit/faultproxy"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/portal"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/dlx"
@@ -225,9 +226,9 @@ func TestSessionExpires(t *testing.T) {
 		target, _ := url.Parse(p.ts.URL)
 		proxy := httputil.NewSingleHostReverseProxy(target)
 		proxy.ModifyResponse = func(resp *http.Response) error {
-			resp.Header.Del(dlx.ExpiresHeader)
+			resp.Header.Del(wire.CodeExpiresHeader)
 			if value != "" {
-				resp.Header.Set(dlx.ExpiresHeader, value)
+				resp.Header.Set(wire.CodeExpiresHeader, value)
 			}
 			return nil
 		}

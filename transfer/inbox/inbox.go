@@ -36,6 +36,7 @@ import (
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/internal/fileutil"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/fetch"
@@ -61,51 +62,18 @@ type Client struct {
 	Limits fetch.Limits
 }
 
-// Community is a clinic's inbox as the portal describes it.
-type Community struct {
-	Code             string      `json:"code"`
-	Name             string      `json:"name"`
-	Recipients       []Recipient `json:"recipients"`
-	MaxUploadBytes   int64       `json:"maxUploadBytes"`
-	PasswordRequired bool        `json:"passwordRequired"`
-	// UploadURL is the tus creation URL, absolute (resolved against the
-	// portal root).
-	UploadURL string `json:"uploadURL"`
-}
+// Community is a clinic's inbox as the portal describes it; Lookup
+// resolves its UploadURL against the portal's root.
+type Community = wire.Community
 
 // Recipient is an age recipient with its fingerprint.
-type Recipient struct {
-	Recipient   string `json:"recipient"`
-	Fingerprint string `json:"fingerprint"`
-}
-
-// RecipientStrings returns the recipients as "age1…" strings (for sealing
-// and pinning).
-func (c *Community) RecipientStrings() []string {
-	out := make([]string, len(c.Recipients))
-	for i, r := range c.Recipients {
-		out[i] = r.Recipient
-	}
-	return out
-}
+type Recipient = wire.Recipient
 
 // Receipt confirms an upload was filed into an inbox.
-type Receipt struct {
-	ID            string    `json:"id"`
-	Community     string    `json:"community"`
-	CommunityName string    `json:"communityName"`
-	Size          int64     `json:"size"`
-	SHA256        string    `json:"sha256"`
-	ReceivedAt    time.Time `json:"receivedAt"`
-}
+type Receipt = wire.Receipt
 
 // Item is an envelope waiting in an inbox.
-type Item struct {
-	ID         string    `json:"id"`
-	Size       int64     `json:"size"`
-	SHA256     string    `json:"sha256"`
-	ReceivedAt time.Time `json:"receivedAt"`
-}
+type Item = wire.InboxItem
 
 // MaxIDLen is the longest item ID ValidID accepts.
 const MaxIDLen = 64
@@ -248,7 +216,7 @@ func (c *Client) http() *http.Client {
 }
 
 func (c *Client) url(parts ...string) string {
-	u := strings.TrimSuffix(c.Portal, "/") + "/api/v1"
+	u := strings.TrimSuffix(c.Portal, "/") + wire.APIRoot
 	for _, p := range parts {
 		u += "/" + url.PathEscape(p)
 	}
@@ -438,7 +406,7 @@ func (c *Client) check(cm *Community) error {
 	}
 	up := cm.UploadURL
 	if up == "" {
-		up = "/api/v1/uploads/"
+		up = wire.UploadsPath
 	}
 	ref, err := url.Parse(up)
 	if err != nil {
@@ -577,7 +545,7 @@ func (c *Client) ack(ctx context.Context, code, id, rejected string) error {
 	}
 	u := c.url("inbox", code, id)
 	if rejected != "" {
-		u += "?rejected=" + url.QueryEscape(rejected)
+		u += "?" + wire.RejectParam + "=" + url.QueryEscape(rejected)
 	}
 	w := retry.New(c.Retry, c.Progress, nil)
 	resp, err := c.send(ctx, w, http.MethodDelete, u, true, nil)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/portal"
 	"github.com/bildbote/bildbote/transfer"
 )
@@ -172,7 +173,7 @@ func TestChunkHalvesBehindNginxBodyLimit(t *testing.T) {
 	t.Cleanup(func() { ts.Close(); srv.Close() })
 	addInbox(t, srv)
 	proxy := nginxProxy(t, ts.URL, "1m")
-	endpoint := proxy + portal.UploadsPath
+	endpoint := proxy + wire.UploadsPath
 	memory := filepath.Join(t.TempDir(), "chunks.json")
 	ct := &countingTransport{status: map[int]int{}}
 
@@ -226,7 +227,7 @@ func TestBodyLimitBelowFloor(t *testing.T) {
 	c := &Client{HTTP: &http.Client{Transport: ct}, Retry: fastRetry(), Chunks: NewChunkFile("")}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, err := c.Upload(ctx, Job{Endpoint: proxy + portal.UploadsPath, File: f, Size: int64(len(data)),
+	_, err := c.Upload(ctx, Job{Endpoint: proxy + wire.UploadsPath, File: f, Size: int64(len(data)),
 		Metadata: map[string]string{"community": "bM1X", "sha256": sha(data)}})
 	status, patches := ct.reset()
 	var be *BodyLimitError
@@ -309,7 +310,7 @@ func TestChunkHalvesOnFixedSizeCuts(t *testing.T) {
 	c := &Client{HTTP: &http.Client{Transport: ct}, Retry: fastRetry(), Chunks: memory}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := c.Upload(ctx, Job{Endpoint: ts.URL + portal.UploadsPath, File: f, Size: int64(len(data)),
+	if _, err := c.Upload(ctx, Job{Endpoint: ts.URL + wire.UploadsPath, File: f, Size: int64(len(data)),
 		Metadata: map[string]string{"community": "bM1X", "sha256": sha(data)}}); err != nil {
 		t.Fatal(err)
 	}

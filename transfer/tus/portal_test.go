@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/portal"
 	"github.com/bildbote/bildbote/transfer"
 )
@@ -29,7 +30,7 @@ func realPortal(t *testing.T) (endpoint string, srv *portal.Server) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return ts.URL + portal.UploadsPath, srv
+	return ts.URL + wire.UploadsPath, srv
 }
 
 // TestCreatorSecretAgainstPortal: the client keeps the portal's creator
@@ -62,7 +63,7 @@ func TestCreatorSecretAgainstPortal(t *testing.T) {
 			req.Header.Set("Upload-Offset", "0")
 			req.Header.Set("Content-Type", "application/offset+octet-stream")
 			if secret != "" {
-				req.Header.Set(SecretHeader, secret)
+				req.Header.Set(wire.UploadSecretHeader, secret)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

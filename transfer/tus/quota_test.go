@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/portal"
 	"github.com/bildbote/bildbote/transfer"
 )
@@ -67,7 +68,7 @@ func TestPortalLimitsEndTheUpload(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			endpoint := ts.URL + portal.UploadsPath
+			endpoint := ts.URL + wire.UploadsPath
 			if tc.first > 0 {
 				f, data := randomFile(t, tc.first)
 				if _, err := (&Client{}).Upload(t.Context(), Job{Endpoint: endpoint, File: f, Size: int64(len(data)),

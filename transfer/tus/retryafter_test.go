@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/portal"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
@@ -87,7 +88,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			start := time.Now()
-			_, err = c.Upload(ctx, Job{Endpoint: ts.URL + portal.UploadsPath, File: f, Size: int64(len(data)),
+			_, err = c.Upload(ctx, Job{Endpoint: ts.URL + wire.UploadsPath, File: f, Size: int64(len(data)),
 				Metadata: map[string]string{"community": "bM1X", "sha256": sha(data)}})
 			took := time.Since(start)
 			mu.Lock()

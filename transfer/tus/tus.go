@@ -17,7 +17,7 @@
 // and nothing — no byte, no password — goes there.
 //
 // Bildbote's portal returns a creator secret with a new upload
-// (SecretHeader); the client sends it on every HEAD, PATCH and DELETE of
+// (wire.UploadSecretHeader); the client sends it on every HEAD, PATCH and DELETE of
 // that upload, and hands it to Job.OnCreated with the URL so that a job
 // store can resume after a reboot. A server without secrets works as
 // before.
@@ -66,6 +66,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
@@ -74,10 +75,6 @@ import (
 
 // Version is the tus protocol version spoken.
 const Version = "1.0.0"
-
-// StatusChecksumMismatch is the status of a failed checksum (tus checksum
-// extension; the portal uses it for the whole-envelope SHA-256).
-const StatusChecksumMismatch = 460
 
 // DefaultChunkSize is the PATCH size when Client.ChunkSize is 0.
 const DefaultChunkSize = 8 << 20
@@ -138,7 +135,7 @@ type Job struct {
 	// URL is the upload's URL from an earlier run; empty creates one.
 	URL string
 	// Secret is the upload's creator secret from an earlier run (see
-	// SecretHeader); it goes with URL.
+	// wire.UploadSecretHeader); it goes with URL.
 	Secret string
 	// OnURL is called with the upload URL as soon as it is known (after
 	// creation, or a re-creation after the server lost the upload),
@@ -150,13 +147,6 @@ type Job struct {
 	// credential for this upload: never log it.
 	OnCreated func(uploadURL, secret string) error
 }
-
-// SecretHeader is Bildbote's extension to tus creation: the portal
-// answers the POST with a secret that only the creator knows, and the
-// upload answers HEAD, PATCH and DELETE only when it comes back. The
-// client sends it to the upload's URL only (which is on the endpoint's
-// origin), never to the creation endpoint or anywhere else.
-const SecretHeader = "Bildbote-Upload-Secret"
 
 // Result is a finished upload.
 type Result struct {
@@ -448,7 +438,7 @@ func (u *upload) create(ctx context.Context) error {
 				return err
 			}
 			u.url, u.offset = abs, 0
-			u.secret = resp.Header.Get(SecretHeader)
+			u.secret = resp.Header.Get(wire.UploadSecretHeader)
 			resp.Body.Close()
 			u.sent.Store(0)
 			u.waiter.Reset()
@@ -694,14 +684,14 @@ func (u *upload) patch(ctx context.Context) (complete bool, err error) {
 		}
 		u.offset = off
 		u.sent.Store(off)
-		if r := resp.Header.Get("Bildbote-Receipt"); r != "" {
+		if r := resp.Header.Get(wire.ReceiptHeader); r != "" {
 			u.receipt = r
 		}
 		return off == u.job.Size, nil
 	case resp.StatusCode == http.StatusConflict:
 		u.sent.Store(u.offset)
 		return false, &transientError{err: u.statusError("patch", resp), conflict: true}
-	case resp.StatusCode == StatusChecksumMismatch:
+	case resp.StatusCode == wire.StatusChecksumMismatch:
 		e := u.statusError("patch", resp)
 		return false, &ChecksumError{Message: e.Message}
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
@@ -899,7 +889,7 @@ func (u *upload) setHeaders(req *http.Request) {
 
 func setSecret(req *http.Request, secret string) {
 	if secret != "" {
-		req.Header.Set(SecretHeader, secret)
+		req.Header.Set(wire.UploadSecretHeader, secret)
 	}
 }
 
@@ -949,12 +939,7 @@ func statusError(op string, resp *http.Response) *StatusError {
 func statusErrorWithin(op string, resp *http.Response, d time.Duration) *StatusError {
 	e := &StatusError{Op: op, Status: resp.StatusCode}
 	data := httpclient.ReadBody(resp, 64<<10, d)
-	var body struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-		Limit   int64  `json:"limit"`
-		Held    int64  `json:"held"`
-	}
+	var body wire.Error
 	if json.Unmarshal(data, &body) == nil {
 		e.Code, e.Message = body.Error, body.Message
 		e.Limit, e.Held = max(body.Limit, 0), max(body.Held, 0)

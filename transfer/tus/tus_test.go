@@ -20,6 +20,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/faultproxy"
+	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
 	"github.com/tus/tusd/v2/pkg/filestore"
@@ -296,7 +297,7 @@ func TestStartOverWhenGone(t *testing.T) {
 func TestChecksumMismatchIsPermanent(t *testing.T) {
 	srv := newServer(t, tusd.Config{PreFinishResponseCallback: func(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 		return tusd.HTTPResponse{}, tusd.Error{ErrorCode: "checksum-mismatch", Message: "no",
-			HTTPResponse: tusd.HTTPResponse{StatusCode: StatusChecksumMismatch, Body: `{"error":"checksum-mismatch","message":"sha256 differs"}`}}
+			HTTPResponse: tusd.HTTPResponse{StatusCode: wire.StatusChecksumMismatch, Body: `{"error":"checksum-mismatch","message":"sha256 differs"}`}}
 	}})
 	f, data := randomFile(t, 10<<10)
 	_, err := (&Client{Retry: fastRetry()}).Upload(context.Background(), Job{Endpoint: srv.endpoint, File: f, Size: int64(len(data))})
