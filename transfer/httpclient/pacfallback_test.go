@@ -1,6 +1,7 @@
 package httpclient
 
 import (
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -115,4 +116,33 @@ func TestFallbackToSecondProxy(t *testing.T) {
 	if direct.Load() != 1 {
 		t.Errorf("DIRECT fallback: %d direct requests, want 1", direct.Load())
 	}
+}
+
+// TestFallbackTunnel: an https target through "PROXY closed; PROXY
+// squid" — our own CONNECT tunnel (connect.go) meets the dead proxy
+// first; the request goes through squid's tunnel at once.
+func TestFallbackTunnel(t *testing.T) {
+	sq := squid.Start(t, squid.Options{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "tls ok")
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	dead, _ := url.Parse("http://" + closedPort(t))
+	good, _ := url.Parse(sq.URL)
+	fb := NewFallback(func(*http.Request) ([]*url.URL, error) { return []*url.URL{dead, good}, nil })
+	c := New(Options{Proxy: fb.Proxy, TLS: TLS{Roots: roots}})
+	fb.Install(c)
+	resp, err := c.Get(srv.URL + "/tunnel")
+	if err != nil {
+		t.Fatalf("https with the first proxy down: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "tls ok" || !fb.Dead(dead) {
+		t.Errorf("body %q, dead marked %v", body, fb.Dead(dead))
+	}
+	c.CloseIdleConnections() // squid logs a tunnel when it closes
+	sq.WaitLog(t, 10*time.Second, "TCP_TUNNEL/200", "CONNECT "+strings.TrimPrefix(srv.URL, "https://"))
 }
