@@ -1,7 +1,11 @@
 package httpclient
 
 import (
+	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -61,4 +65,36 @@ func TestCertErrorBehindInspectingSquid(t *testing.T) {
 		c.CloseIdleConnections()
 	}
 	t.Logf("squid: %s", p.WaitLog(t, 10*time.Second, "TCP_MISS/200", "GET "+srv.URL+"/api/v1/communities/bM1X")[0])
+}
+
+// HTTP/1.1 only holds through a proxy's CONNECT tunnel too (our own
+// tunnel, connect.go): an HTTP/2 server behind a plain squid sees
+// HTTP/2 without the switch and HTTP/1.1 with it.
+func TestHTTP1OnlyThroughSquid(t *testing.T) {
+	squid.Available(t)
+	got := make(chan int, 4)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.ProtoMajor
+		io.WriteString(w, "ok")
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = discardLog()
+	srv.StartTLS()
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	p := squid.Start(t, squid.Options{})
+	pu, _ := url.Parse(p.URL)
+	for _, c := range []struct {
+		h1    bool
+		major int
+	}{{false, 2}, {true, 1}} {
+		cl := New(Options{Proxy: FixedProxy(pu), TLS: TLS{Roots: pool, HTTP1Only: c.h1}})
+		getOK(t, cl, srv.URL+"/x")
+		if m := <-got; m != c.major {
+			t.Fatalf("HTTP1Only %v: the server saw HTTP/%d, want HTTP/%d", c.h1, m, c.major)
+		}
+		cl.CloseIdleConnections() // squid logs a tunnel when it ends
+	}
+	p.WaitLog(t, 10*time.Second, "TCP_TUNNEL/200", "CONNECT "+strings.TrimPrefix(srv.URL, "https://"))
 }
