@@ -1,6 +1,8 @@
 package dimse
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,8 +28,8 @@ const (
 // MaxPatientIDLength is the most characters an LO value (Patient ID) holds.
 const MaxPatientIDLength = 64
 
-// ErrDeflated: a deflated data set is not rewritten (its bytes are
-// compressed as a whole).
+// ErrDeflated: a deflated data set that cannot be rewritten: it does not
+// inflate, or inflates to more than 1 GiB.
 var ErrDeflated = errors.New("dimse: deflated data set: patient ID not rewritten")
 
 // ErrBadPatientID: the new patient ID is not a valid LO value.
@@ -74,8 +76,14 @@ type PatientIDRewrite struct {
 // they are (pixel data, compressed or not, included). The data set keeps
 // its encoding (implicit or explicit VR, little or big endian), values
 // are padded to even length and a group length (0010,0000) is recomputed.
-// A deflated data set is ErrDeflated; a malformed one an error.
+// A deflated data set (Deflated Explicit VR Little Endian) is inflated,
+// rewritten as explicit VR little endian and deflated again (the file
+// meta information unchanged); one that does not inflate (or to more than
+// 1 GiB) is ErrDeflated. A malformed data set is an error.
 func RewritePatientID(file []byte, id string) ([]byte, PatientIDRewrite, error) {
+	if start, ts, err := metaEnd(file); err == nil && ts == DeflatedExplicitVRLE {
+		return rewriteDeflated(file, start, id)
+	}
 	head, rest, _, res, err := rewriteHead(file, id)
 	if err != nil {
 		return nil, res, err
@@ -98,10 +106,55 @@ func rewriteHead(file []byte, id string) ([]byte, int, bool, PatientIDRewrite, e
 	if err != nil {
 		return nil, 0, false, PatientIDRewrite{}, err
 	}
+	if ts == DeflatedExplicitVRLE {
+		// Only as a whole (RewritePatientID): the prefix of a deflate
+		// stream is no data set.
+		return nil, 0, false, PatientIDRewrite{}, ErrDeflated
+	}
+	return rewriteDataSet(file, start, ts, id)
+}
+
+// rewriteDeflated is RewritePatientID for a deflated data set at
+// file[start:] (raw deflate, PS3.5 A.5).
+func rewriteDeflated(file []byte, start int, id string) ([]byte, PatientIDRewrite, error) {
+	if err := ValidPatientID(id); err != nil {
+		return nil, PatientIDRewrite{}, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(file[start:])), maxInflated+1))
+	if err == nil && len(raw) > maxInflated {
+		err = fmt.Errorf("inflates to more than %d bytes", maxInflated)
+	}
+	if err != nil {
+		return nil, PatientIDRewrite{}, fmt.Errorf("%w: %w", ErrDeflated, err)
+	}
+	plain := append(append(make([]byte, 0, start+len(raw)), file[:start]...), raw...)
+	head, rest, _, res, err := rewriteDataSet(plain, start, ExplicitVRLittleEndian, id)
+	if err != nil || !res.Changed {
+		if err == nil {
+			return file, res, nil
+		}
+		return nil, res, err
+	}
+	var out bytes.Buffer
+	out.Grow(start + len(raw)/2)
+	out.Write(file[:start])
+	w, err := flate.NewWriter(&out, flate.DefaultCompression)
+	if err != nil {
+		return nil, res, err
+	}
+	w.Write(head[start:])
+	w.Write(plain[rest:])
+	if err := w.Close(); err != nil {
+		return nil, res, err
+	}
+	return out.Bytes(), res, nil
+}
+
+// rewriteDataSet is rewriteHead for the data set at file[start:] in
+// transfer syntax ts (not deflated).
+func rewriteDataSet(file []byte, start int, ts, id string) ([]byte, int, bool, PatientIDRewrite, error) {
 	e := dsEncoding{explicit: true}
 	switch ts {
-	case DeflatedExplicitVRLE:
-		return nil, 0, false, PatientIDRewrite{}, ErrDeflated
 	case ImplicitVRLittleEndian:
 		e.explicit = false
 	case ExplicitVRBigEndian:

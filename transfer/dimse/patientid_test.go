@@ -68,7 +68,21 @@ func TestRewritePatientIDValidators(t *testing.T) {
 	if out, err := exec.Command(corpus.Tool(t, "dcmconv"), "+g", "+e", corpus.PydicomFile(t, "MR_small.dcm"), withGL).CombinedOutput(); err != nil {
 		t.Fatalf("dcmconv: %v\n%s", err, out)
 	}
+	// Deflated Explicit VR Little Endian, made by dcmtk: one plain, one
+	// with the issuer and the existing sequence.
+	var deflated []string
+	for _, f := range []string{corpus.PydicomFile(t, "CT_small.dcm"), withSeq} {
+		d := filepath.Join(dir, "deflated-"+filepath.Base(f))
+		if out, err := exec.Command(corpus.Tool(t, "dcmconv"), "+td", f, d).CombinedOutput(); err != nil {
+			t.Fatalf("dcmconv +td: %v\n%s", err, out)
+		}
+		if in, err := OpenInstance(d); err != nil || in.TransferSyntax != DeflatedExplicitVRLE {
+			t.Fatalf("dcmconv +td made %+v, %v", in, err)
+		}
+		deflated = append(deflated, d)
+	}
 	src = append(src, withSeq, withGL)
+	src = append(src, deflated...)
 	for _, in := range src {
 		name := filepath.Base(in)
 		t.Run(name, func(t *testing.T) {
@@ -129,12 +143,17 @@ func TestRewritePatientIDValidators(t *testing.T) {
 			if name == "with-gl.dcm" && !strings.Contains(d, "(0010,0000) UL") {
 				t.Errorf("the group length (0010,0000) was dropped")
 			}
-			// dciodvfy: no error the original did not have.
+			// dciodvfy: no error the original did not have (it reads no
+			// deflated file: those are compared inflated by dcmconv).
+			vin, vout := in, out
+			if strings.HasPrefix(name, "deflated-") {
+				vin, vout = inflatedCopy(t, in), inflatedCopy(t, out)
+			}
 			old := map[string]bool{}
-			for _, e := range dciodvfyErrors(t, in) {
+			for _, e := range dciodvfyErrors(t, vin) {
 				old[e] = true
 			}
-			for _, e := range dciodvfyErrors(t, out) {
+			for _, e := range dciodvfyErrors(t, vout) {
 				if !old[e] {
 					t.Errorf("dciodvfy: new error %s", e)
 				}
@@ -149,6 +168,12 @@ func TestRewritePatientIDValidators(t *testing.T) {
 			inst, err := OpenInstance(out)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if orig, _ := OpenInstance(in); orig != nil && inst.TransferSyntax != orig.TransferSyntax {
+				t.Errorf("the rewrite changed the transfer syntax %s to %s", orig.TransferSyntax, inst.TransferSyntax)
+			}
+			if inst.TransferSyntax == DeflatedExplicitVRLE && !strings.Contains(dump(t, out), "=DeflatedLittleEndianExplicit") {
+				t.Errorf("dcmdump does not read the rewritten file as deflated")
 			}
 			if inst.TransferSyntax == ExplicitVRLittleEndian {
 				if _, err := ExplicitToImplicit(b[inst.DataOffset:]); err != nil {
@@ -276,4 +301,33 @@ func TestRewritePatientIDFileLarge(t *testing.T) {
 	if b, _ := os.ReadFile(again); !bytes.Equal(b, got) {
 		t.Error("a file that has the ID already is not copied as it is")
 	}
+}
+
+// A deflated data set that does not inflate is ErrDeflated, not a
+// half-rewritten file.
+func TestRewritePatientIDDeflatedBroken(t *testing.T) {
+	d := filepath.Join(t.TempDir(), "d.dcm")
+	if out, err := exec.Command(corpus.Tool(t, "dcmconv"), "+td", corpus.PydicomFile(t, "CT_small.dcm"), d).CombinedOutput(); err != nil {
+		t.Fatalf("dcmconv +td: %v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(d)
+	in, err := OpenInstance(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := append([]byte(nil), b[:in.DataOffset+40]...)
+	broken = append(broken, bytes.Repeat([]byte{0xff}, 64)...)
+	if _, _, err := RewritePatientID(broken, "KLINIK-4711"); !errors.Is(err, ErrDeflated) {
+		t.Errorf("broken deflate stream: %v, want ErrDeflated", err)
+	}
+}
+
+// inflatedCopy is dcmtk's explicit VR little endian copy of a deflated file.
+func inflatedCopy(t *testing.T, path string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "inflated.dcm")
+	if b, err := exec.Command(corpus.Tool(t, "dcmconv"), "+te", path, out).CombinedOutput(); err != nil {
+		t.Fatalf("dcmconv +te %s: %v\n%s", path, err, b)
+	}
+	return out
 }
