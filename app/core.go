@@ -197,7 +197,7 @@ func Open(cfg Config) (*Core, error) {
 		db.Close()
 		return nil, err
 	}
-	tlsc, err := resolveTLS(cfg, settings)
+	tlsc, err := resolveTLS(cfg, settings, nil)
 	if err != nil {
 		db.Close()
 		return nil, err

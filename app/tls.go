@@ -60,9 +60,11 @@ type tlsChoice struct {
 
 // resolveTLS applies the order policy (locked) > Config (--ca-bundle,
 // --http1) > environment > setting for the CA bundle and for HTTP/1.1
-// only, and loads the bundle. A bundle that cannot be used is a
-// translated error naming the file and where it was set.
-func resolveTLS(cfg Config, st *settingsStore) (tlsChoice, error) {
+// only, and loads the bundle — unless prev already holds that file from
+// the same source (a save of another setting does not read it again).
+// A bundle that cannot be used is a translated error naming the file
+// and where it was set.
+func resolveTLS(cfg Config, st *settingsStore, prev *tlsChoice) (tlsChoice, error) {
 	pol := st.policy
 	var ch tlsChoice
 	ch.info.CABundleSource, ch.info.HTTP1Source = TLSDefault, TLSDefault
@@ -96,6 +98,10 @@ func resolveTLS(cfg Config, st *settingsStore) (tlsChoice, error) {
 	}
 	if abs, err := filepath.Abs(ch.info.CABundle); err == nil {
 		ch.info.CABundle = abs
+	}
+	if prev != nil && prev.tls.Roots != nil && prev.info.CABundle == ch.info.CABundle && prev.info.CABundleSource == ch.info.CABundleSource {
+		ch.tls.Roots, ch.info.CACerts = prev.tls.Roots, prev.info.CACerts
+		return ch, nil
 	}
 	b, err := httpclient.LoadCABundle(ch.info.CABundle)
 	if err != nil {
@@ -179,11 +185,15 @@ func (c *Core) TLS() TLSInfo {
 // held) and applies it to the core's client (a Config.HTTPClient keeps
 // its own), through any layer around it (tlsBase).
 func (c *Core) setTLS() error {
-	ch, err := resolveTLS(c.cfg, c.settings)
+	prev := c.tlsNow.Load()
+	ch, err := resolveTLS(c.cfg, c.settings, prev)
 	if err != nil {
 		return err
 	}
 	c.tlsNow.Store(&ch)
+	if prev != nil && prev.tls == ch.tls {
+		return nil // unchanged: keep the connections
+	}
 	if c.tlsBase != nil {
 		httpclient.SetTLS(&http.Client{Transport: c.tlsBase}, ch.tls)
 	}

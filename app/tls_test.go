@@ -123,6 +123,24 @@ func TestTLSTrustAndHTTP1(t *testing.T) {
 	if p, err := get(c, url, proto); err != nil || p != 2 {
 		t.Fatalf("with the setting's bundle: HTTP/%d, %v", p, err)
 	}
+	// Saving another setting neither reads the bundle again (a copy that
+	// went away meanwhile stops nothing) nor replaces the connections.
+	bundle := filepath.Join(t.TempDir(), "bundle.pem")
+	pem, _ := os.ReadFile(ca.CertFile)
+	os.WriteFile(bundle, pem, 0o644)
+	if err := c.UpdateSettings(func(s *Settings) { s.CABundle = bundle }); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(bundle)
+	if err := c.UpdateSettings(func(s *Settings) { s.SenderName = "Praxis Dr. Weiß" }); err != nil {
+		t.Fatalf("an unrelated save read the bundle again: %v", err)
+	}
+	if p, err := get(c, url, proto); err != nil || p != 2 {
+		t.Fatalf("after an unrelated save: HTTP/%d, %v", p, err)
+	}
+	if err := c.UpdateSettings(func(s *Settings) { s.CABundle = ca.CertFile }); err != nil {
+		t.Fatal(err)
+	}
 	// HTTP/1.1 only, switched on and off in the running core.
 	if err := c.UpdateSettings(func(s *Settings) { s.HTTP1Only = true }); err != nil {
 		t.Fatal(err)
