@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -329,42 +330,75 @@ func (d *doctor) proxyStep(st *DoctorStep) {
 	st.Proxy = &info
 	if info.URL == "" {
 		st.set(DoctorOK, "app.doctor.proxy.direct", info)
-		return
-	}
-	pu, err := url.Parse(info.URL)
-	if err != nil || pu.Host == "" {
-		st.fail(i18n.KindInput, "app.doctor.proxy.bad", info.URL, info)
-		return
-	}
-	addr := pu.Host
-	if pu.Port() == "" {
-		port := "80"
-		if pu.Scheme == "https" {
-			port = "443"
+		if info.Problem != nil { // a PAC file or WPAD that failed: DIRECT
+			st.Details = append(st.Details, st.Found)
+			st.set(DoctorWarn, "app.doctor.text", errMessage{info.Problem})
+			st.hint("app.doctor.text", errHint{info.Problem})
 		}
-		addr = net.JoinHostPort(pu.Hostname(), port)
+		return
 	}
-	dctx, cancel := context.WithTimeout(d.ctx, d.o.StepTimeout)
-	defer cancel()
-	start := time.Now()
-	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
-	if err != nil {
+	// The ways in the order the client tries them (a PAC's or the OS's
+	// list; else the one proxy): the first that accepts a connection is
+	// the one in use.
+	ways := info.Ways
+	if len(ways) == 0 {
+		ways = []string{info.URL}
+	}
+	if len(ways) > 1 {
+		st.detail("app.doctor.proxy.ways", strings.Join(ways, "; "))
+	}
+	var dead []string
+	var lastErr error
+	using := ""
+	for _, w := range ways {
+		if strings.EqualFold(w, "DIRECT") {
+			using = w
+			break
+		}
+		addr, err := proxyAddr(w)
+		if err != nil {
+			st.fail(i18n.KindInput, "app.doctor.proxy.bad", w, info)
+			return
+		}
+		dctx, cancel := context.WithTimeout(d.ctx, d.o.StepTimeout)
+		start := time.Now()
+		conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+		cancel()
+		if err != nil {
+			lastErr = err
+			dead = append(dead, w)
+			st.detail("app.doctor.proxy.way-dead", w, netReason(err))
+			continue
+		}
+		conn.Close()
+		st.detail("app.doctor.proxy.connect", addr, ms(time.Since(start)))
+		using = w
+		break
+	}
+	if using == "" { // no way works
 		d.proxyDown = true
-		st.Err = err
-		st.fail(i18n.KindTransient, "app.doctor.proxy.closed", info.URL, info, netReason(err))
-		st.hint("app.doctor.proxy.closed.hint")
-		switch fix := "app.doctor.proxy.fix." + info.Source; {
-		case info.Source == ProxyFromPolicy || info.Source == ProxyFromPolicyDefault:
-			st.hint(fix, info.Policy)
-		case i18n.Has(i18n.EN, fix):
-			st.hint(fix)
-		default: // a source added later
-			st.hint("app.doctor.proxy.fix.other", info)
-		}
+		st.Err = lastErr
+		st.fail(i18n.KindTransient, "app.doctor.proxy.closed", dead[0], info, netReason(lastErr))
+		d.proxyFixHints(st, info)
 		return
 	}
-	conn.Close()
-	st.detail("app.doctor.proxy.connect", addr, ms(time.Since(start)))
+	defer func() {
+		if len(dead) > 0 && st.Status == DoctorOK {
+			// the client goes on to the next way, but each try costs time
+			st.Details = append(st.Details, st.Found)
+			st.set(DoctorWarn, "app.doctor.proxy.fallback", dead[0], using)
+			d.proxyFixHints(st, info)
+		}
+		if info.Problem != nil && st.Status == DoctorOK {
+			st.Details = append(st.Details, st.Found)
+			st.set(DoctorWarn, "app.doctor.text", errMessage{info.Problem})
+			st.hint("app.doctor.text", errHint{info.Problem})
+		}
+	}()
+	if strings.EqualFold(using, "DIRECT") {
+		st.set(DoctorOK, "app.doctor.proxy.direct", info)
+		return
+	}
 	h := d.healthz()
 	if httpclient.IsProxyAuth(h.err) {
 		userErrorStep(st, h.err)
@@ -372,10 +406,40 @@ func (d *doctor) proxyStep(st *DoctorStep) {
 		return
 	}
 	if info.User != "" {
-		st.set(DoctorOK, "app.doctor.proxy.ok.login", info.URL, info, info.User)
+		st.set(DoctorOK, "app.doctor.proxy.ok.login", using, info, info.User)
 	} else {
-		st.set(DoctorOK, "app.doctor.proxy.ok", info.URL, info)
+		st.set(DoctorOK, "app.doctor.proxy.ok", using, info)
 	}
+}
+
+// proxyFixHints: what to do about a proxy that accepts no connection,
+// by where it is configured.
+func (d *doctor) proxyFixHints(st *DoctorStep, info ProxyInfo) {
+	st.hint("app.doctor.proxy.closed.hint")
+	switch fix := "app.doctor.proxy.fix." + info.Source; {
+	case info.Source == ProxyFromPolicy || info.Source == ProxyFromPolicyDefault:
+		st.hint(fix, info.Policy)
+	case i18n.Has(i18n.EN, fix):
+		st.hint(fix)
+	default: // PAC, WPAD, the OS, a source added later
+		st.hint("app.doctor.proxy.fix.other", info)
+	}
+}
+
+// proxyAddr is host:port of a proxy URL (the scheme's port if none).
+func proxyAddr(raw string) (string, error) {
+	pu, err := url.Parse(raw)
+	if err != nil || pu.Host == "" {
+		return "", fmt.Errorf("proxy %q: no host", raw)
+	}
+	if pu.Port() != "" {
+		return pu.Host, nil
+	}
+	port := "80"
+	if pu.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(pu.Hostname(), port), nil
 }
 
 // dnsStep resolves the portal's host here. Through a proxy the proxy

@@ -40,7 +40,7 @@ func TestDoctorScript(t *testing.T) {
 			"jsonshape": jsonShape, "startportal": startPortal,
 			"startsquid": startSquid, "squidlog": squidLog,
 			"closedport": closedPort, "startfront": startFront, "localhost": localhostURL,
-			"starttlsportal": startTLSPortal, "startbumpsquid": startBumpSquid,
+			"starttlsportal": startTLSPortal, "startbumpsquid": startBumpSquid, "subst": substCmd,
 		},
 		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
 	})
