@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/transfer/dlx"
 )
 
 // --- Scan ---------------------------------------------------------------
@@ -97,6 +98,18 @@ type Question struct {
 	Text  string            `json:"text"`
 	Texts map[string]string `json:"texts,omitempty"`
 }
+
+// AsksDate reports whether the answer is a date (DLX's DATE format:
+// YYYYMMDD on the wire): a screen offers a date field and checks it.
+func (q Question) AsksDate() bool { return q.Format == dlx.FormatDate }
+
+// AsksSecret reports whether the answer is a secret (DLX's PASSWORD
+// question): a screen masks it, and it is never shown or logged.
+func (q Question) AsksSecret() bool { return q.Type == dlx.TypePassword }
+
+// AsksBirthDate reports whether the question is the patient's date of
+// birth (which a CLI flag such as --dob answers).
+func (q Question) AsksBirthDate() bool { return q.Type == dlx.TypeBirthDate }
 
 // Item is one thing a redeemed code offers (a study, a PDF report).
 type Item struct {

@@ -162,7 +162,7 @@ func (s *RedeemSession) answer(ctx context.Context, answers map[string]string) (
 		if !ok {
 			return nil, i18n.NewError(i18n.KindInput, "app.answer-missing", q.Text)
 		}
-		if q.Format == dlx.FormatDate {
+		if q.AsksDate() {
 			d, ok := dlx.NormalizeDate(a)
 			if !ok {
 				return nil, i18n.NewError(i18n.KindInput, "app.answer-date", a).WithHint("app.answer-date.hint")

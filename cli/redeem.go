@@ -9,7 +9,6 @@ import (
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
-	"github.com/bildbote/bildbote/transfer/dlx"
 )
 
 // bildbote-cli redeem [--portal URL] [--dob DATE | --dob-file FILE |
@@ -131,7 +130,7 @@ func runRedeem(e *env, args []string) int {
 		if _, ok := given[q.ID]; ok {
 			continue
 		}
-		if q.Type == dlx.TypeBirthDate && *dob != "" {
+		if q.AsksBirthDate() && *dob != "" {
 			given[q.ID] = *dob
 			continue
 		}
