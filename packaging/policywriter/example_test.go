@@ -11,7 +11,7 @@ import (
 
 // uncommentKey matches the example's commented-out keys ("# key = ...",
 // "# [pinned_keys]", "# bM1X = ..."), not its prose lines.
-var uncommentKey = regexp.MustCompile(`(?m)^# ((?:[a-z_]+|bM1X) = |\[pinned_keys\])`)
+var uncommentKey = regexp.MustCompile(`(?m)^# ((?:[a-z][a-z0-9_]*|bM1X) = |\[pinned_keys\])`)
 
 // The shipped example must stay in step with the app's loader: as shipped
 // (everything commented) it locks nothing, and with every key switched on
@@ -45,7 +45,7 @@ func TestExampleMatchesTheLoader(t *testing.T) {
 	want := []string{app.SettingAllowedPortals, app.SettingBandwidthLimitKbps, app.SettingClinicMode,
 		app.SettingDefaultInbox, app.SettingLibraryDir, app.SettingPACSStowURL,
 		app.SettingPinnedKeys, app.SettingPortalURL, app.SettingRequiredSender,
-		app.SettingMaxNetworkWait, app.SettingMaxBusyWait}
+		app.SettingMaxNetworkWait, app.SettingMaxBusyWait, app.SettingCABundle, app.SettingHTTP1Only}
 	if got := p.Keys(); len(got) != len(want) {
 		t.Fatalf("example with every key locks %v, want %v", got, want)
 	}
