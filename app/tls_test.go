@@ -168,9 +168,21 @@ func TestTLSTrustAndHTTP1(t *testing.T) {
 	} else if msg, _ := i18n.Localize(i18n.EN, err); !strings.Contains(msg, "Where it is set: the environment variable BILDBOTE_CA_BUNDLE.") {
 		t.Fatalf("source not named: %q", msg)
 	}
+	t.Setenv(CABundleEnv, ca.CertFile)
+	t.Setenv(HTTP1Env, "1")
+	c = must(open("", Config{}))
+	if info := c.TLS(); info.CABundleSource != TLSFromEnv || info.HTTP1Source != TLSFromEnv || !info.HTTP1Only ||
+		info.DescribeHTTP1(i18n.EN) != "the environment variable BILDBOTE_HTTP1" {
+		t.Fatalf("TLS() = %+v", info)
+	}
+	if p, err := get(c, url, proto); err != nil || p != 1 {
+		t.Fatalf("BILDBOTE_HTTP1=1: HTTP/%d, %v", p, err)
+	}
+	c.Close()
 	t.Setenv(CABundleEnv, "")
+	t.Setenv(HTTP1Env, "")
 	c = must(open("", Config{CABundle: ca.CertFile, HTTP1Only: true}))
-	if info := c.TLS(); info.CABundleSource != TLSFromFlag || info.HTTP1Source != TLSFromFlag {
+	if info := c.TLS(); info.CABundleSource != TLSFromFlag || info.HTTP1Source != TLSFromFlag || info.DescribeBundle(i18n.DE) != "--ca-bundle" {
 		t.Fatalf("TLS() = %+v", info)
 	}
 	if p, err := get(c, url, proto); err != nil || p != 1 {
