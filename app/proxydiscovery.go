@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer/httpclient"
@@ -41,8 +43,18 @@ const (
 	ProxyFromMacOS   = proxy.SourceMacOS
 )
 
+// osRefresh is how often a running core reads the OS settings again
+// (a laptop that changes networks, a user switching the proxy on).
+const osRefresh = time.Minute
+
 // discovery is a proxy choice that is worked out per request.
 type discovery struct {
+	// fromOS: the OS settings, read again after osRefresh (mu guards the
+	// fields below then; a PAC named explicitly never changes).
+	fromOS bool
+	mu     sync.Mutex
+	read   time.Time
+
 	pac     *proxy.Loader // a PAC file (named, or the OS's)
 	pacFrom string        // who named it: a ProxyFrom* source
 	policy  string        // the policy's path when pacFrom is a policy
@@ -70,33 +82,53 @@ func newPACDiscovery(raw, from, policy string) *discovery {
 	return d
 }
 
-// osDiscovery reads the OS settings (bounded); nil when there are none.
+// osDiscovery reads the OS settings (bounded) and keeps reading them
+// every osRefresh; nil with BILDBOTE_OS_PROXY=off. With no OS settings
+// the environment decides.
 func osDiscovery() *discovery {
 	if os.Getenv("BILDBOTE_OS_PROXY") == "off" { // tests and clinic IT: ignore the OS
 		return nil
 	}
-	s, err := proxy.ReadOS(context.Background())
-	if err != nil {
-		d := &discovery{osErr: err}
-		d.fb = httpclient.NewFallback(d.list)
-		return d
-	}
-	if s == nil {
-		return nil
-	}
-	d := &discovery{os: s}
-	if s.AutoDetect {
-		d.wpad = &proxy.Loader{WPAD: &proxy.WPAD{}, Options: pacOptions}
-	}
-	if s.PACURL != "" {
-		if err := proxy.CheckPACURL(s.PACURL); err != nil {
-			d.osErr = err
-		} else {
-			d.pac, d.pacFrom = proxy.NewLoader(s.PACURL, pacOptions), s.Source
-		}
-	}
+	d := &discovery{fromOS: true}
+	d.readOS()
 	d.fb = httpclient.NewFallback(d.list)
 	return d
+}
+
+// readOS (re)reads the OS settings; a loader whose URL stays is kept
+// (with its script and cache). d.mu held, or d not shared yet.
+func (d *discovery) readOS() {
+	s, err := proxy.ReadOS(context.Background())
+	d.read, d.os, d.osErr = time.Now(), s, err
+	if s == nil || !s.AutoDetect {
+		d.wpad = nil
+	} else if d.wpad == nil {
+		d.wpad = &proxy.Loader{WPAD: &proxy.WPAD{}, Options: pacOptions}
+	}
+	if s == nil || s.PACURL == "" {
+		d.pac, d.pacFrom = nil, ""
+		return
+	}
+	if err := proxy.CheckPACURL(s.PACURL); err != nil {
+		d.pac, d.pacFrom, d.osErr = nil, "", err
+		return
+	}
+	if d.pac == nil || d.pac.URL != s.PACURL {
+		d.pac = proxy.NewLoader(s.PACURL, pacOptions)
+	}
+	d.pacFrom = s.Source
+}
+
+// now is the discovery's current state (the OS's read again when due).
+func (d *discovery) now() (pac *proxy.Loader, pacFrom string, wpad *proxy.Loader, s *proxy.OSSettings, osErr error) {
+	if d.fromOS {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if time.Since(d.read) >= osRefresh {
+			d.readOS()
+		}
+	}
+	return d.pac, d.pacFrom, d.wpad, d.os, d.osErr
 }
 
 // list is the Fallback's list: the ways to req's target.
@@ -109,6 +141,7 @@ func (d *discovery) list(req *http.Request) ([]*url.URL, error) {
 // proxy, DIRECT after a failed PAC, else the environment.
 func (d *discovery) resolve(u *url.URL) way {
 	ctx := context.Background() // the loaders bound themselves
+	pacL, pacFromS, wpadL, osS, osErr := d.now()
 	var problem error
 	try := func(l *proxy.Loader, source, from string) (way, bool) {
 		pac, err := l.Get(ctx)
@@ -128,33 +161,33 @@ func (d *discovery) resolve(u *url.URL) way {
 		return w, true
 	}
 	osSource := ""
-	if d.os != nil {
-		osSource = d.os.Source
+	if osS != nil {
+		osSource = osS.Source
 	}
-	if d.wpad != nil {
-		if w, ok := try(d.wpad, ProxyFromWPAD, osSource); ok {
+	if wpadL != nil {
+		if w, ok := try(wpadL, ProxyFromWPAD, osSource); ok {
 			return w
 		}
 	}
-	if d.pac != nil {
-		if w, ok := try(d.pac, ProxyFromPAC, d.pacFrom); ok {
+	if pacL != nil {
+		if w, ok := try(pacL, ProxyFromPAC, pacFromS); ok {
 			w.problem = problem // a WPAD that found nothing
 			return w
 		}
 	}
-	if d.os != nil && d.os.Manual() {
-		return way{urls: []*url.URL{d.os.ManualProxy(u)}, source: d.os.Source, problem: problem}
+	if osS != nil && osS.Manual() {
+		return way{urls: []*url.URL{osS.ManualProxy(u)}, source: osS.Source, problem: problem}
 	}
-	if d.pac != nil || d.wpad != nil {
-		w := way{urls: []*url.URL{nil}, source: ProxyFromPAC, pacFrom: d.pacFrom, problem: problem}
-		if d.pac != nil {
-			w.pacURL = redact(d.pac.URL)
+	if pacL != nil || wpadL != nil {
+		w := way{urls: []*url.URL{nil}, source: ProxyFromPAC, pacFrom: pacFromS, problem: problem}
+		if pacL != nil {
+			w.pacURL = redact(pacL.URL)
 		} else {
 			w.source, w.pacFrom = ProxyFromWPAD, osSource
 		}
 		return w
 	}
-	w := way{source: ProxyFromEnvironment, problem: d.osErr}
+	w := way{source: ProxyFromEnvironment, problem: osErr}
 	if p, err := http.ProxyFromEnvironment(&http.Request{URL: u, Header: http.Header{}}); err == nil {
 		w.urls = []*url.URL{p}
 	} else {
@@ -175,7 +208,7 @@ func redact(raw string) string {
 func (d *discovery) describe(info *ProxyInfo, u *url.URL) {
 	w := d.resolve(u)
 	info.Source, info.PACURL, info.PACFrom = w.source, w.pacURL, w.pacFrom
-	if w.pacFrom == d.pacFrom && (w.pacFrom == ProxyFromPolicy || w.pacFrom == ProxyFromPolicyDefault) {
+	if w.pacFrom == ProxyFromPolicy || w.pacFrom == ProxyFromPolicyDefault {
 		info.Policy = d.policy
 	}
 	if w.problem != nil {

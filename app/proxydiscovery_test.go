@@ -199,11 +199,28 @@ func TestOSProxyGNOME(t *testing.T) {
 			t.Fatalf("gsettings %v: %v %s", args, err, out)
 		}
 	}
+	// A running core reads the OS again (every osRefresh): it starts
+	// with GNOME's defaults (mode none) and sees the manual proxy once due.
+	c0 := openCore(t, Config{StateDir: t.TempDir(), PolicyPath: writePolicy(t, "")})
+	if got := c0.Proxy(srv.URL); got.Source != ProxyNone || got.URL != "" {
+		t.Errorf("GNOME mode none: %+v", got)
+	}
 	host, port, _ := net.SplitHostPort(sq.Addr)
 	gs("set", "org.gnome.system.proxy", "mode", "manual")
 	gs("set", "org.gnome.system.proxy.http", "host", host)
 	gs("set", "org.gnome.system.proxy.http", "port", port)
 	gs("set", "org.gnome.system.proxy", "ignore-hosts", "['localhost', 'pacs.intern.example']")
+	if got := c0.Proxy(srv.URL); got.Source != ProxyNone {
+		t.Errorf("read again before osRefresh: %+v", got)
+	}
+	d := c0.proxy.Load().disc
+	d.mu.Lock()
+	d.read = time.Now().Add(-osRefresh)
+	d.mu.Unlock()
+	if got := c0.Proxy(srv.URL); got.Source != ProxyFromGNOME || got.URL != sq.URL {
+		t.Errorf("after osRefresh: %+v", got)
+	}
+	c0.Close()
 	t.Setenv("HTTP_PROXY", "http://env.proxy:1") // ranks below the OS
 
 	get := func(c *Core, path string) string {
