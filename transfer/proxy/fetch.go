@@ -23,6 +23,10 @@ const (
 	// RetryBroken is how long a PAC that could not be fetched or loaded
 	// is not tried again (requests take the fallback meanwhile).
 	RetryBroken = 30 * time.Second
+	// RetryNoWPAD is how long a WPAD discovery that found nothing is not
+	// repeated (most networks have no WPAD; its DNS questions would
+	// otherwise slow every request of an offline laptop).
+	RetryNoWPAD = 5 * time.Minute
 	// Refresh is how long a loaded PAC is used before it is fetched again
 	// (a failed refresh keeps the old script).
 	Refresh = time.Hour
@@ -145,7 +149,8 @@ func NewLoader(rawURL string, o Options) *Loader { return &Loader{URL: rawURL, O
 
 // Get returns the script, fetching it when needed (bounded by
 // FetchTimeout, WPAD by its own bound). While a fetch failed less than
-// RetryBroken ago the same error comes back at once.
+// RetryBroken ago (a WPAD that found nothing: RetryNoWPAD) the same
+// error comes back at once.
 func (l *Loader) Get(ctx context.Context) (*PAC, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -153,7 +158,11 @@ func (l *Loader) Get(ctx context.Context) (*PAC, error) {
 	if l.pac != nil && now.Sub(l.fetched) < Refresh {
 		return l.pac, nil
 	}
-	if l.err != nil && now.Sub(l.fetched) < RetryBroken {
+	retry := RetryBroken
+	if IsNoWPAD(l.err) {
+		retry = RetryNoWPAD
+	}
+	if l.err != nil && now.Sub(l.fetched) < retry {
 		return l.pac, l.err
 	}
 	pac, found, err := l.load(ctx)

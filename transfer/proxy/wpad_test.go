@@ -114,6 +114,15 @@ func TestWPADDiscover(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s", d)
 	}
+	// A Loader remembers "nothing found" for RetryNoWPAD: no new questions.
+	nl := &Loader{WPAD: &WPAD{Domains: []string{"radiologie.klinik.example.de"}, Resolver: dns2, Port: port}}
+	if _, err := nl.Get(context.Background()); !IsNoWPAD(err) {
+		t.Fatalf("loader: %v", err)
+	}
+	asked := len(dns2.asked)
+	if _, err := nl.Get(context.Background()); !IsNoWPAD(err) || len(dns2.asked) != asked {
+		t.Errorf("second Get: %v, %d new questions", err, len(dns2.asked)-asked)
+	}
 	_, _, err = (&WPAD{Domains: []string{}, Resolver: dns2}).Discover(context.Background())
 	if !IsNoWPAD(err) || !strings.Contains(err.Error(), "no DNS search domain") {
 		t.Errorf("no domains: %v", err)
