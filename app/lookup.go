@@ -75,11 +75,7 @@ func isGaveUp(err error) bool {
 // displayPortal is the portal's address as people typed it: without the
 // DLX base path.
 func displayPortal(p string) string {
-	p = strings.TrimRight(strings.TrimSpace(p), "/")
-	if i := strings.Index(p, dlx.BasePath); i >= 0 {
-		p = p[:i]
-	}
-	return p
+	return dlx.TrimToRoot(strings.TrimSpace(p))
 }
 
 // retryAfter reads a Retry-After header (seconds or an HTTP date).

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer"
+	"github.com/bildbote/bildbote/transfer/dlx"
 	"github.com/bildbote/bildbote/transfer/inbox"
 )
 
@@ -26,13 +27,7 @@ func (c *Core) portalRoot(given string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", i18n.NewError(i18n.KindInput, "app.portal-bad", raw).WithHint("app.portal-missing.hint")
 	}
-	p := strings.TrimRight(u.Path, "/")
-	if i := strings.Index(p, "/dlx/"); i >= 0 {
-		p = p[:i]
-	} else if strings.HasSuffix(p, "/dlx") || strings.HasSuffix(p, "/c") {
-		p = p[:strings.LastIndex(p, "/")]
-	}
-	root := u.Scheme + "://" + u.Host + p
+	root := u.Scheme + "://" + u.Host + dlx.TrimToRoot(u.Path)
 	allowed := s.AllowedPortals
 	if allowed == nil && c.Locked(SettingPortalURL) {
 		allowed = []string{s.PortalURL}

@@ -104,3 +104,24 @@ func absolute(from *url.URL, apiBasePath, fallback string) string {
 	}
 	return strings.TrimSuffix(from.ResolveReference(ref).String(), "/")
 }
+
+// CodePath is the code URL's path below a portal's root (the QR
+// payload "{root}/c?token=VALUE"; a Bildbote extension of DLX).
+const CodePath = "/c"
+
+// TrimToRoot cuts what DLX adds below a portal's root from p, a URL or
+// its path: a DLX base ("…/dlx/v1" and anything below "/dlx/"), a bare
+// "…/dlx", or the code URL's CodePath; trailing slashes go too. Other
+// paths are the root (a portal may live below a path prefix).
+func TrimToRoot(p string) string {
+	p = strings.TrimRight(p, "/")
+	if i := strings.Index(p, "/dlx/"); i >= 0 {
+		return p[:i]
+	}
+	for _, suffix := range []string{"/dlx", CodePath} {
+		if strings.HasSuffix(p, suffix) {
+			return strings.TrimSuffix(p, suffix)
+		}
+	}
+	return p
+}
