@@ -283,3 +283,53 @@ func TestOSProxyGNOME(t *testing.T) {
 		t.Errorf("OS off: %+v", got)
 	}
 }
+
+// TestOSProxyKDE: on a KDE desktop kioslaverc names the proxy (a real
+// squid takes the request); a kioslaverc that makes no sense is
+// reported as a translated problem and ignored.
+func TestOSProxyKDE(t *testing.T) {
+	clearProxyEnv(t)
+	t.Setenv("XDG_CURRENT_DESKTOP", "KDE")
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	sq := squid.Start(t, squid.Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "via="+r.Header.Get("Via"))
+	}))
+	defer srv.Close()
+	host, port, _ := net.SplitHostPort(sq.Addr)
+	rc := filepath.Join(dir, "kioslaverc")
+	if err := os.WriteFile(rc, []byte("[Proxy Settings]\nProxyType=1\nhttpProxy=http://"+host+" "+port+"\nNoProxyFor=pacs.intern.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := openCore(t, Config{StateDir: t.TempDir(), PolicyPath: writePolicy(t, "")})
+	got := c.Proxy(srv.URL)
+	if got.Source != ProxyFromKDE || got.URL != sq.URL || got.Describe(i18n.DE) != "die Proxy-Einstellungen von KDE" {
+		t.Errorf("KDE manual: %+v", got)
+	}
+	resp, err := c.HTTPClient().Get(srv.URL + "/kde")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "squid") {
+		t.Errorf("not through squid: %q", b)
+	}
+	sq.WaitLog(t, 10*time.Second, "TCP_MISS/200", "GET "+srv.URL+"/kde")
+	c.Close()
+
+	if err := os.WriteFile(rc, []byte("[Proxy Settings]\nProxyType=9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c = openCore(t, Config{StateDir: t.TempDir(), PolicyPath: writePolicy(t, "")})
+	got = c.Proxy(srv.URL)
+	if got.URL != "" || got.Problem == nil {
+		t.Fatalf("bad kioslaverc: %+v", got)
+	}
+	en, hint := i18n.Localize(i18n.EN, got.Problem)
+	de, _ := i18n.Localize(i18n.DE, got.Problem)
+	if en != "The system's proxy settings could not be used." || !strings.Contains(hint, "ignores them") || !strings.Contains(de, "nicht verwendbar") || !strings.Contains(got.Problem.Error(), "ProxyType=9") {
+		t.Errorf("problem %q / %q / %q / %v", en, de, hint, got.Problem)
+	}
+}
