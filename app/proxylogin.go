@@ -197,3 +197,38 @@ func (c *Core) SetProxyPrompt(f ProxyPrompt) {
 		return true
 	})
 }
+
+// ProxyAuthProblem reports whether err is a proxy's 407 (a look-up, a
+// step of a flow): the proxy's address and whether a login was sent and
+// refused. The GUI asks for the login then (ui/proxylogin.go).
+func ProxyAuthProblem(err error) (proxy string, refused, ok bool) {
+	var pe *httpclient.ProxyAuthError
+	if errors.As(err, &pe) {
+		return pe.Proxy, pe.WithCredentials, true
+	}
+	if ue, isUE := i18n.AsUserError(err); isUE {
+		return proxyAuthKey(ue.Key, ue.Args)
+	}
+	return "", false, false
+}
+
+// ProxyAuth reports whether the job failed on a proxy's 407, as
+// ProxyAuthProblem.
+func (e *JobError) ProxyAuth() (proxy string, refused, ok bool) {
+	if e == nil {
+		return "", false, false
+	}
+	return proxyAuthKey(e.Key, e.args())
+}
+
+func proxyAuthKey(key string, args []any) (string, bool, bool) {
+	switch key {
+	case "transfer.net.proxy.auth-needed", "transfer.net.proxy.auth-wrong":
+		proxy := ""
+		if len(args) > 0 {
+			proxy = fmt.Sprint(args[0])
+		}
+		return proxy, key == "transfer.net.proxy.auth-wrong", true
+	}
+	return "", false, false
+}

@@ -132,6 +132,9 @@ func (r *redeemScreen) reset() {
 // do), with a retry button when waiting can help (the portal did not
 // answer, was busy); also remembered for tests as lastErr.
 func (r *redeemScreen) showProblem(err error, retry func()) {
+	if r.u.proxyLoginFor(err, retry) { // a 407: login, then the step again
+		return
+	}
 	r.u.lastErr = err
 	msg, hint := r.u.describe(err)
 	if !isTransient(err) {

@@ -112,7 +112,9 @@ func (s *sendScreen) showCommunity(c *app.Community, err error) {
 	if err != nil {
 		s.recipient.Hide()
 		s.relayoutForm()
-		s.u.showError(err)
+		if !s.u.proxyLoginFor(err, s.lookupInbox) { // a 407: login, look up again
+			s.u.showError(err)
+		}
 		return
 	}
 	s.community = c
@@ -324,7 +326,9 @@ func (s *sendScreen) startSend(acceptNewKey bool) {
 			s.updateSendable()
 			if err != nil {
 				s.status.SetText("")
-				s.u.showError(err)
+				if !s.u.proxyLoginFor(err, func() { s.startSend(acceptNewKey) }) { // a 407: login, send again
+					s.u.showError(err)
+				}
 				return
 			}
 			s.sendJob = job.ID

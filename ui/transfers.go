@@ -184,6 +184,7 @@ func (r *jobRow) update(j *app.Job) {
 	}
 	showIf(r.offline, waiting)
 	showIf(r.retry, waiting)
+	u.proxyLoginForJob(j) // failed on a proxy's 407: ask, then resume
 	if j.Error != nil && j.State == app.StateFailed {
 		msg := j.Error.Message(u.lang)
 		if h := j.Error.Hint(u.lang); h != "" {

@@ -90,6 +90,9 @@ type UI struct {
 	lastErr  error             // the last error shown (tests)
 	jobSeq   map[string]uint64 // per job, the event Seq last shown
 	notified []string          // notifications sent (tests)
+
+	// the proxy login dialog: proxylogin.go
+	proxyLoginState
 }
 
 // New builds the main window of a. It does not show it.
@@ -283,6 +286,9 @@ func isImage(p string) bool {
 // the hint saying what to do next. The OK button has the focus: Enter and
 // Escape close the dialog.
 func (u *UI) showError(err error) {
+	if u.proxyLoginFor(err, nil) { // a proxy's 407: ask for the login (proxylogin.go)
+		return
+	}
 	u.lastErr = err
 	msg, hint := u.describe(err) // never Go's own error text
 	text := widget.NewLabel(msg)
