@@ -347,6 +347,15 @@ func TestScreenshots(t *testing.T) {
 			hn.mustShow(i18n.T(lang, "ui.doctor.failed", i18n.T(lang, "ui.doctor.step.proxy")))
 			hn.shot(t, at("settings_check_failed"))
 			hn.press(fyne.KeyEscape)
+			// A PAC file that cannot be read: its problem under "in use".
+			ns.network.proxy.SetText("")
+			ns.network.pac.SetText("file://" + filepath.Join(t.TempDir(), "wpad.dat"))
+			test.Tap(ns.save)
+			hn.drain()
+			if !ns.network.problem.Visible() {
+				t.Errorf("%s: no problem shown for a missing PAC file", at("settings_pac_problem"))
+			}
+			hn.shot(t, at("settings_pac_problem"))
 			policy := filepath.Join(t.TempDir(), "policy.toml")
 			if err := os.WriteFile(policy, []byte("proxy = \"http://proxy.klinik.example:3128\"\n"), 0o600); err != nil {
 				t.Fatal(err)

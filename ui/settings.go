@@ -96,10 +96,12 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		s.hints = append(s.hints, hint)
 		items = append(items, widget.NewFormItem(it.label, container.NewVBox(it.field, hint)))
 	}
-	// The proxy goes under the portal; its notes are its own (s.hints
+	// The proxy and the PAC file go under the portal; their notes are
+	// their own (s.hints
 	// keeps one per item above, by index).
 	proxy := widget.NewFormItem(u.t("ui.settings.proxy"), s.network.box)
-	items = append(items[:1], append([]*widget.FormItem{proxy}, items[1:]...)...)
+	pac := widget.NewFormItem(u.t("ui.settings.pac"), s.network.pacBox)
+	items = append(items[:1], append([]*widget.FormItem{proxy, pac}, items[1:]...)...)
 	s.form = widget.NewForm(items...)
 
 	s.identity = widget.NewLabel(u.t("ui.settings.noIdentity"))

@@ -53,7 +53,7 @@ func (s *settingsScreen) load() {
 		s.setHint(5, s.u.t("ui.settings.locked"))
 		locked++
 	}
-	if c.Locked(app.SettingProxy) {
+	if s.network.locked() {
 		locked++
 	}
 	if locked > 0 {
@@ -72,8 +72,8 @@ func (s *settingsScreen) setHint(i int, text string) {
 // store saves what the user changed; locked values are never sent back
 // changed (their fields are read-only), and app refuses if they were.
 func (s *settingsScreen) store() {
-	if s.network.validate(); s.network.proxyBad {
-		s.status.SetText(s.network.proxyErr.Text) // refused: nothing saved
+	if s.network.validate(); s.network.bad() {
+		s.status.SetText(s.network.badText()) // refused: nothing saved
 		return
 	}
 	kbps := 0
@@ -88,13 +88,16 @@ func (s *settingsScreen) store() {
 	lang := []string{"", string(i18n.DE), string(i18n.EN)}[max(0, s.language.SelectedIndex())]
 	portal, library, pacs := strings.TrimSpace(s.portal.Text), strings.TrimSpace(s.library.Text), strings.TrimSpace(s.pacs.Text)
 	clinic := s.clinic.Checked
-	proxy := s.network.value()
+	proxy, pac := s.network.value(), s.network.pacValue()
 	if s.network.proxy.Disabled() {
 		proxy = s.u.core.Settings().Proxy // the policy's, unchanged
 	}
+	if s.network.pac.Disabled() {
+		pac = s.u.core.Settings().ProxyPAC
+	}
 	err := s.u.core.UpdateSettings(func(st *app.Settings) {
 		st.PortalURL, st.LibraryDir, st.PACSStowURL = portal, library, pacs
-		st.Proxy = proxy
+		st.Proxy, st.ProxyPAC = proxy, pac
 		st.BandwidthLimitKbps = kbps
 		st.Language = lang
 		st.ClinicMode = clinic

@@ -12,6 +12,7 @@ import (
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer/httpclient"
+	"github.com/bildbote/bildbote/transfer/proxy"
 )
 
 // networkFields is the settings' network part: the explicit proxy (empty:
@@ -27,9 +28,17 @@ type networkFields struct {
 	// proxyNote: locked by the policy, or overridden for this session
 	// (--proxy, BILDBOTE_PROXY).
 	proxyNote *widget.Label
-	inUse     *widget.Label // "Verwendet: http://… (aus …)"
-	check     *widget.Button
-	box       *fyne.Container
+	// pac is the PAC file's address (file:// or http(s)://; empty: none),
+	// checked as typed; its note says when the proxy above ranks first.
+	pac     *keyEntry
+	pacErr  *widget.Label
+	pacBad  bool
+	pacNote *widget.Label
+	inUse   *widget.Label // "Verwendet: http://… (aus …)"
+	problem *widget.Label // why a PAC file, WPAD or the OS settings failed
+	check   *widget.Button
+	box     *fyne.Container // the proxy's form item
+	pacBox  *fyne.Container // the PAC file's, with the in-use line
 }
 
 func newNetworkFields(s *settingsScreen) *networkFields {
@@ -45,10 +54,25 @@ func newNetworkFields(s *settingsScreen) *networkFields {
 	n.proxyNote = widget.NewLabel("")
 	n.proxyNote.Wrapping = fyne.TextWrapWord
 	n.proxyNote.Hide()
+	n.pac = u.newEntry()
+	n.pac.SetPlaceHolder(u.t("ui.settings.pacPlaceholder"))
+	n.pac.OnChanged = func(string) { n.validate() }
+	n.pacErr = widget.NewLabel("")
+	n.pacErr.Wrapping = fyne.TextWrapWord
+	n.pacErr.Importance = widget.DangerImportance
+	n.pacErr.Hide()
+	n.pacNote = widget.NewLabel("")
+	n.pacNote.Wrapping = fyne.TextWrapWord
+	n.pacNote.Hide()
 	n.inUse = widget.NewLabel("")
 	n.inUse.Wrapping = fyne.TextWrapWord // a long address and a policy path break
+	n.problem = widget.NewLabel("")
+	n.problem.Wrapping = fyne.TextWrapWord
+	n.problem.Importance = widget.WarningImportance
+	n.problem.Hide()
 	n.check = widget.NewButtonWithIcon(u.t("ui.settings.check"), theme.SearchIcon(), s.checkConnection)
-	n.box = container.NewVBox(n.proxy, n.proxyErr, n.proxyNote, n.inUse)
+	n.box = container.NewVBox(n.proxy, n.proxyErr, n.proxyNote)
+	n.pacBox = container.NewVBox(n.pac, n.pacErr, n.pacNote, n.inUse, n.problem)
 	return n
 }
 
@@ -57,7 +81,7 @@ func newNetworkFields(s *settingsScreen) *networkFields {
 // wrapped error was drawn over the next field).
 func (n *networkFields) layout() string {
 	var b strings.Builder
-	for _, l := range []*widget.Label{n.proxyErr, n.proxyNote, n.inUse} {
+	for _, l := range []*widget.Label{n.proxyErr, n.proxyNote, n.pacErr, n.pacNote, n.inUse, n.problem} {
 		if l.Visible() {
 			b.WriteString(l.Text)
 		}
@@ -71,6 +95,7 @@ func (n *networkFields) relayout(before string) {
 		return
 	}
 	n.box.Refresh()
+	n.pacBox.Refresh()
 	if n.s.form != nil {
 		n.s.form.Refresh()
 	}
@@ -79,18 +104,31 @@ func (n *networkFields) relayout(before string) {
 	}
 }
 
-// load shows the saved proxy; read-only when the policy fixes it.
+// load shows the saved proxy and PAC file; read-only what the policy
+// fixes.
 func (n *networkFields) load() {
 	c := n.s.u.core
-	n.proxy.SetText(c.Settings().Proxy)
+	st := c.Settings()
+	n.proxy.SetText(st.Proxy)
+	n.pac.SetText(st.ProxyPAC)
 	n.proxy.Enable()
+	n.pac.Enable()
 	n.note("")
 	if c.Locked(app.SettingProxy) {
 		n.proxy.Disable()
 		n.note(n.s.u.t("ui.settings.locked"))
 	}
+	if c.Locked(app.SettingProxyPAC) {
+		n.pac.Disable()
+	}
 	n.validate()
 	n.showInUse()
+}
+
+// locked reports whether the policy fixes the proxy or the PAC file.
+func (n *networkFields) locked() bool {
+	c := n.s.u.core
+	return c.Locked(app.SettingProxy) || c.Locked(app.SettingProxyPAC)
 }
 
 func (n *networkFields) note(text string) {
@@ -118,6 +156,13 @@ func (n *networkFields) showInUse() {
 		}
 		n.inUse.SetText(text)
 	}
+	problem := ""
+	if info.Problem != nil {
+		msg, hint := i18n.Localize(u.lang, info.Problem)
+		problem = strings.TrimSpace(msg + " " + hint)
+	}
+	n.problem.SetText(problem)
+	showIf(n.problem, problem != "")
 	if !u.core.Locked(app.SettingProxy) {
 		switch info.Source {
 		case app.ProxyFromFlag, app.ProxyFromEnvBildbote:
@@ -126,30 +171,58 @@ func (n *networkFields) showInUse() {
 			n.note("")
 		}
 	}
+	n.pacNotes()
 }
 
-// validate checks the typed proxy with httpclient.ParseProxy: the reason
-// under the field, Save greyed out while it cannot be used.
+// pacNotes: the policy fixes the PAC file; or a proxy above (typed, or
+// the policy's) ranks before it.
+func (n *networkFields) pacNotes() {
+	u := n.s.u
+	text := ""
+	switch {
+	case u.core.Locked(app.SettingProxyPAC):
+		text = u.t("ui.settings.locked")
+	case n.value() != "" && n.pacValue() != "":
+		text = u.t("ui.settings.pacBelowProxy")
+	}
+	n.pacNote.SetText(text)
+	showIf(n.pacNote, text != "")
+}
+
+// validate checks the typed proxy with httpclient.ParseProxy and the PAC
+// address with proxy.CheckPACURL: the reason under the field, Save
+// greyed out while one cannot be used.
 func (n *networkFields) validate() {
 	defer n.relayout(n.layout())
-	t := strings.TrimSpace(n.proxy.Text)
-	n.proxyBad = false
+	u := n.s.u
 	msg := ""
-	if t != "" && !n.proxy.Disabled() {
+	n.proxyBad = false
+	if t := n.value(); t != "" && !n.proxy.Disabled() {
 		if _, err := httpclient.ParseProxy(t); err != nil {
 			n.proxyBad = true
 			var pe *httpclient.ProxyAddrError
 			if errors.As(err, &pe) {
-				msg = n.s.u.t("ui.settings.proxyBad", pe.Reason())
+				msg = u.t("ui.settings.proxyBad", pe.Reason())
 			} else {
-				msg = n.s.u.t("ui.settings.proxyBad", n.s.u.t("transfer.net.proxy.addr.syntax"))
+				msg = u.t("ui.settings.proxyBad", u.t("transfer.net.proxy.addr.syntax"))
 			}
 		}
 	}
 	n.proxyErr.SetText(msg)
 	showIf(n.proxyErr, msg != "")
+	msg = ""
+	n.pacBad = false
+	if t := n.pacValue(); t != "" && !n.pac.Disabled() {
+		if err := proxy.CheckPACURL(t); err != nil {
+			n.pacBad = true
+			msg = u.t("ui.settings.pacBad")
+		}
+	}
+	n.pacErr.SetText(msg)
+	showIf(n.pacErr, msg != "")
+	n.pacNotes()
 	if n.s.save != nil {
-		if n.proxyBad {
+		if n.bad() {
 			n.s.save.Disable()
 		} else {
 			n.s.save.Enable()
@@ -157,10 +230,25 @@ func (n *networkFields) validate() {
 	}
 }
 
+// bad reports whether a typed address cannot be used (Save refused).
+func (n *networkFields) bad() bool { return n.proxyBad || n.pacBad }
+
+// badText is what Save says then.
+func (n *networkFields) badText() string {
+	if n.proxyBad {
+		return n.proxyErr.Text
+	}
+	return n.pacErr.Text
+}
+
+// pacValue is the PAC address to save ("" = none).
+func (n *networkFields) pacValue() string { return strings.TrimSpace(n.pac.Text) }
+
 // value is the proxy to save ("" = automatic).
 func (n *networkFields) value() string { return strings.TrimSpace(n.proxy.Text) }
 
-// unsaved reports whether the field differs from the saved proxy.
+// unsaved reports whether a field differs from the saved value.
 func (n *networkFields) unsaved() bool {
-	return !n.proxy.Disabled() && n.value() != n.s.u.core.Settings().Proxy
+	st := n.s.u.core.Settings()
+	return !n.proxy.Disabled() && n.value() != st.Proxy || !n.pac.Disabled() && n.pacValue() != st.ProxyPAC
 }

@@ -205,3 +205,102 @@ func TestSettingsProxyLockedByPolicy(t *testing.T) {
 		h.shot(t, "settings_proxy_locked_"+string(lang))
 	}
 }
+
+// The PAC file field: a wrong address refused under the field; a real
+// PAC file (file://) naming a closed port, then squid, saved: the in-use
+// line names it, the check warns about the dead proxy and reaches the
+// portal through squid; a PAC file that cannot be read shows its problem;
+// a PAC file the policy fixes is read-only.
+func TestSettingsPACFile(t *testing.T) {
+	sq := squid.Start(t, squid.Options{})
+	p := startDemoPortal(t)
+	closed := closedAddr(t)
+	pac := filepath.Join(t.TempDir(), "proxy.pac")
+	script := `function FindProxyForURL(url, host) {
+	if (host == "127.0.0.1") return "PROXY ` + closed + `; PROXY ` + strings.TrimPrefix(sq.URL, "http://") + `; DIRECT";
+	return "DIRECT";
+}`
+	if err := os.WriteFile(pac, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range i18n.Langs {
+		h := newFlowHarness(t, lang, p)
+		s := h.u.settings
+		n := s.network
+		h.u.selectTab(len(h.u.tabs.Items) - 1)
+		h.mustShow(i18n.T(lang, "ui.settings.pac"))
+		if n.pac.PlaceHolder != i18n.T(lang, "ui.settings.pacPlaceholder") {
+			t.Errorf("%s: PAC placeholder %q", lang, n.pac.PlaceHolder)
+		}
+		for _, bad := range []string{"ftp://wpad.local/wpad.dat", "http://anna:geheim@wpad.local/wpad.dat", "file://relative.pac"} {
+			n.pac.SetText(bad)
+			if !n.pacErr.Visible() || n.pacErr.Text != i18n.T(lang, "ui.settings.pacBad") || !s.save.Disabled() {
+				t.Errorf("%s %s: error %q, save disabled %v", lang, bad, n.pacErr.Text, s.save.Disabled())
+			}
+			s.store()
+			if s.status.Text != i18n.T(lang, "ui.settings.pacBad") || h.core.Settings().ProxyPAC != "" {
+				t.Errorf("%s %s: saved anyway (status %q)", lang, bad, s.status.Text)
+			}
+		}
+		// With a proxy typed too, the PAC file ranks below it.
+		n.proxy.SetText(sq.URL)
+		n.pac.SetText("file://" + pac)
+		if n.pacErr.Visible() || s.save.Disabled() || n.pacNote.Text != i18n.T(lang, "ui.settings.pacBelowProxy") {
+			t.Errorf("%s: good PAC: error %q, note %q", lang, n.pacErr.Text, n.pacNote.Text)
+		}
+		n.proxy.SetText("")
+		if n.pacNote.Visible() {
+			t.Errorf("%s: the note stays without a proxy: %q", lang, n.pacNote.Text)
+		}
+		test.Tap(s.save)
+		h.drain()
+		if h.u.lastErr != nil || h.core.Settings().ProxyPAC != "file://"+pac {
+			t.Fatalf("%s: saving the PAC: %v, saved %q", lang, h.u.lastErr, h.core.Settings().ProxyPAC)
+		}
+		info := h.core.Proxy("")
+		if info.Source != app.ProxyFromPAC {
+			t.Fatalf("%s: source %q after saving the PAC", lang, info.Source)
+		}
+		h.mustShow(i18n.T(lang, "ui.settings.proxyInUse", info.URL, info.Describe(lang)))
+		s.doctorTimeout, s.doctorStepTimeout = 30*time.Second, 10*time.Second
+		h.runCheck()
+		h.mustShow(i18n.T(lang, "ui.doctor.warned"),
+			i18n.T(lang, "app.doctor.proxy.fallback", "http://"+closed, sq.URL))
+		for _, st := range s.doctor.steps {
+			if st.Status == app.DoctorFail {
+				t.Errorf("%s: step %s failed: %s", lang, st.Name, st.Found.Text(lang))
+			}
+		}
+		h.press(fyne.KeyEscape)
+		// A PAC file that cannot be read: its problem under the in-use line.
+		n.pac.SetText("file://" + filepath.Join(t.TempDir(), "missing.pac"))
+		test.Tap(s.save)
+		h.drain()
+		info = h.core.Proxy("")
+		if info.Problem == nil {
+			t.Fatalf("%s: a missing PAC file reports no problem", lang)
+		}
+		msg, _ := i18n.Localize(lang, info.Problem)
+		if !n.problem.Visible() || !strings.Contains(n.problem.Text, msg) {
+			t.Errorf("%s: problem %q (shown %v), want %q", lang, n.problem.Text, n.problem.Visible(), msg)
+		}
+		n.pac.SetText("")
+		test.Tap(s.save)
+		h.drain()
+		if n.problem.Visible() || h.core.Settings().ProxyPAC != "" {
+			t.Errorf("%s: emptied PAC: problem %q, saved %q", lang, n.problem.Text, h.core.Settings().ProxyPAC)
+		}
+	}
+	policy := filepath.Join(t.TempDir(), "policy.toml")
+	if err := os.WriteFile(policy, []byte("proxy_pac = \"file://"+pac+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, i18n.DE, app.Config{StateDir: t.TempDir(), PolicyPath: policy, PortalURL: p.url, LibraryDir: "/library"})
+	n := h.u.settings.network
+	if !n.pac.Disabled() || n.pac.Text != "file://"+pac || n.pacNote.Text != i18n.T(i18n.DE, "ui.settings.locked") || !h.u.settings.policy.Visible() {
+		t.Errorf("policy PAC: disabled %v, text %q, note %q", n.pac.Disabled(), n.pac.Text, n.pacNote.Text)
+	}
+	if n.proxy.Disabled() {
+		t.Error("the proxy field is locked by a policy that sets only proxy_pac")
+	}
+}
