@@ -356,9 +356,17 @@ func (c *Core) storeDIMSE(ctx context.Context, t PACSTarget, filesDir string, fi
 // search for http(s) (see TestPACS). Errors are *i18n.UserError with the
 // diagnosis.
 func (c *Core) TestPACSTarget(ctx context.Context, target string, timeout time.Duration) error {
+	_, err := c.CheckPACSTarget(ctx, target, timeout)
+	return err
+}
+
+// CheckPACSTarget is TestPACSTarget that also says what DICOM TLS
+// negotiated with a dicom://…?tls=1 target (version, the PACS's
+// certificate; nil otherwise).
+func (c *Core) CheckPACSTarget(ctx context.Context, target string, timeout time.Duration) (*dimse.TLSInfo, error) {
 	t, err := ParsePACSTarget(target)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if t.DIMSE == nil {
 		if timeout > 0 {
@@ -366,13 +374,13 @@ func (c *Core) TestPACSTarget(ctx context.Context, target string, timeout time.D
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
-		return c.TestPACS(ctx, t.StowURL)
+		return nil, c.TestPACS(ctx, t.StowURL)
 	}
 	cfg := c.dimseConfig(t)
 	if timeout > 0 {
 		cfg.ConnectTimeout, cfg.ARTIM, cfg.ReadTimeout, cfg.WriteTimeout = timeout, timeout, timeout, timeout
 	}
-	return dimse.Echo(ctx, cfg)
+	return dimse.EchoInfo(ctx, cfg)
 }
 
 // sortedPACS is a target's results in SOP Instance UID order.

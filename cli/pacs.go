@@ -97,6 +97,7 @@ func runPacs(e *env, args []string) int {
 	}
 	cfg := *target.DIMSE
 	start := time.Now()
+	var info *dimse.TLSInfo
 	result := map[string]any{
 		"target": pos[0], "address": cfg.Addr, "calledAE": cfg.Called, "callingAE": cfg.Calling,
 		"echo": "ok", "tls": cfg.TLS != nil,
@@ -114,10 +115,12 @@ func runPacs(e *env, args []string) int {
 		files := core.PACSTLS()
 		result["caFile"], result["clientCert"] = files.CA, files.Cert
 		start = time.Now()
-		err = core.TestPACSTarget(e.ctx, target.Raw, *timeout)
+		info, err = core.CheckPACSTarget(e.ctx, target.Raw, *timeout)
 		if err != nil {
 			return pr.Error(err)
 		}
+		result["tlsVersion"], result["cipherSuite"], result["clientCertSent"] = info.Version, info.CipherSuite, info.ClientCert
+		result["certificate"] = map[string]any{"subject": info.Subject, "issuer": info.Issuer, "notAfter": info.NotAfter.UTC().Format(time.RFC3339)}
 	} else {
 		cfg.ConnectTimeout, cfg.ARTIM, cfg.ReadTimeout, cfg.WriteTimeout = *timeout, *timeout, *timeout, *timeout
 		if err := dimse.Echo(e.ctx, cfg); err != nil {
@@ -132,6 +135,16 @@ func runPacs(e *env, args []string) int {
 			key = "cli.pacs.ok-tls"
 		}
 		fmt.Fprintln(w, tr(e, key, cfg.Called, cfg.Addr, cfg.Calling, ms))
+		if info == nil {
+			return
+		}
+		fmt.Fprintln(w, tr(e, "cli.pacs.tls-info", info.Version, info.Subject, info.Issuer, info.NotAfter.UTC().Format("2006-01-02")))
+		if info.ClientCert {
+			fmt.Fprintln(w, tr(e, "cli.pacs.tls-client-cert"))
+		}
+		if left := time.Until(info.NotAfter); left < 30*24*time.Hour {
+			fmt.Fprintln(w, tr(e, "cli.pacs.tls-expires-soon", int(left.Hours()/24)))
+		}
 	})
 	return ExitOK
 }

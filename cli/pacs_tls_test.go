@@ -115,7 +115,8 @@ func TestPacsTLSInside(t *testing.T) {
 		}
 	}
 	code, out, errs := run(en, append(append([]string{"pacs", "test", "--state", filepath.Join(work, "tester")}, flags...), orthancTLS)...)
-	if code != 0 || !strings.Contains(out, "answers over DICOM TLS") {
+	if code != 0 || !strings.Contains(out, "answers over DICOM TLS") || !strings.Contains(out, "the PACS's certificate: CN=orthanc.klinik.test,O=Bildbote Test, issued by CN=Klinik Test CA,O=Bildbote Test, valid until ") ||
+		!strings.Contains(out, "asked for Bildbote's client certificate and accepted it") || strings.Contains(out, "expires in") {
 		t.Errorf("pacs test with the clinic's files: %d %q %q", code, out, errs)
 	}
 	// The same files from the environment, as JSON.
@@ -124,7 +125,8 @@ func TestPacsTLSInside(t *testing.T) {
 	t.Setenv(app.PACSKeyEnv, keyFile)
 	code, out, errs = run(de, "pacs", "test", "--json", "--state", filepath.Join(work, "tester"), orthancTLS)
 	var v map[string]any
-	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["tls"] != true || v["caFile"] != caFile || v["clientCert"] != certFile {
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["tls"] != true || v["caFile"] != caFile || v["clientCert"] != certFile ||
+		!strings.HasPrefix(fmt.Sprint(v["tlsVersion"]), "TLS 1.") || v["clientCertSent"] != true || !strings.Contains(fmt.Sprint(v["certificate"]), "CN=orthanc.klinik.test") {
 		t.Errorf("pacs test with BILDBOTE_PACS_*: %d %s %s", code, out, errs)
 	}
 	for _, k := range []string{app.PACSCAEnv, app.PACSCertEnv, app.PACSKeyEnv} {
@@ -141,13 +143,21 @@ func TestPacsTLSInside(t *testing.T) {
 
 	// storescp over TLS: one without client certificates, one requiring
 	// the clinic's; and a plain one.
-	srv := tlsLeafFor(t, caFile)
+	srv := tlsLeafFor(t, caFile, time.Time{})
 	open := freePortCLI(t)
 	openStores := storescp(t, filepath.Join(work, "scp-open"), open, "+tls", srv.KeyFile, srv.CertFile, "-ic")
 	strict := freePortCLI(t)
 	strictStores := storescp(t, filepath.Join(work, "scp-strict"), strict, "+tls", srv.KeyFile, srv.CertFile, "-rc", "+cf", clientCAFile)
 	plain := freePortCLI(t)
 	storescp(t, filepath.Join(work, "scp-plain"), plain)
+	// A certificate that runs out soon: the test passes and says so.
+	soon := freePortCLI(t)
+	soonCert := tlsLeafFor(t, caFile, time.Now().Add(10*24*time.Hour+time.Hour))
+	storescp(t, filepath.Join(work, "scp-soon"), soon, "+tls", soonCert.KeyFile, soonCert.CertFile, "-ic")
+	code, out, errs = run(de, append(append([]string{"pacs", "test", "--state", filepath.Join(work, "tester")}, flags...), fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?tls=1", soon))...)
+	if code != 0 || !strings.Contains(out, "läuft in 10 Tagen ab") || !strings.Contains(out, "über DICOM-TLS") || strings.Contains(out, "Client-Zertifikat") {
+		t.Errorf("pacs test of a certificate running out: %d %q %q", code, out, errs)
+	}
 	start := time.Now()
 	code, _, errs = run(en, append(append([]string{"pacs", "test", "--timeout", "3s", "--state", filepath.Join(work, "tester")}, flags...), fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?tls=1", plain))...)
 	if code != ExitRefused || !strings.Contains(errs, "speaks DICOM without TLS") || time.Since(start) > 4*time.Second {
@@ -269,13 +279,14 @@ func TestPacsTLSInside(t *testing.T) {
 
 // tlsLeafFor issues a server certificate for 127.0.0.1 from the CA whose
 // files the outer test made (its key next to it in the environment).
-func tlsLeafFor(t *testing.T, caFile string) *tlscert.Leaf {
+// notAfter zero: a year.
+func tlsLeafFor(t *testing.T, caFile string, notAfter time.Time) *tlscert.Leaf {
 	t.Helper()
 	ca, err := tlscert.LoadCA(caFile, os.Getenv(tlsEnvCAKey))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ca.Issue(t, tlscert.Options{CommonName: "storescp.klinik.test", Names: []string{"127.0.0.1"}})
+	return ca.Issue(t, tlscert.Options{CommonName: "storescp.klinik.test", Names: []string{"127.0.0.1"}, NotAfter: notAfter})
 }
 
 func getJSONCLI(t *testing.T, url string, v any) {

@@ -109,6 +109,7 @@ type Association struct {
 	stop     func() bool
 	closeMu  sync.Once
 	broken   error // set once the association can no longer be used
+	tlsInfo  *TLSInfo
 	// PeerImplementation is the SCP's implementation class UID and version.
 	PeerImplementation string
 }
@@ -179,6 +180,7 @@ func dial(ctx context.Context, cfg Config, contexts []PresentationContext) (*Ass
 			return nil, err
 		}
 		a.conn = tc
+		a.tlsInfo = newTLSInfo(tc.ConnectionState(), probe)
 		// ackConn beneath TLS acknowledges each TCP read.
 		a.r = bufio.NewReaderSize(tc, 64<<10)
 	} else {
@@ -581,13 +583,23 @@ func (e *EchoStatusError) Error() string { return "dimse: C-ECHO status " + e.St
 // Echo opens an association with only the Verification context, sends
 // C-ECHO and releases: the "is the PACS there and does it know us" test.
 func Echo(ctx context.Context, cfg Config) error {
+	_, err := EchoInfo(ctx, cfg)
+	return err
+}
+
+// EchoInfo is Echo that also says what DICOM TLS negotiated (nil without
+// TLS): for a connection test that shows clinic IT the certificate.
+func EchoInfo(ctx context.Context, cfg Config) (*TLSInfo, error) {
 	a, err := Dial(ctx, cfg, []PresentationContext{{AbstractSyntax: VerificationSOPClass, TransferSyntaxes: []string{ImplicitVRLittleEndian}}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := a.Echo(); err != nil {
 		a.Abort()
-		return err
+		return nil, err
 	}
-	return a.userErr(a.Release())
+	return a.tlsInfo, a.userErr(a.Release())
 }
+
+// TLS is what DICOM TLS negotiated on this association (nil without TLS).
+func (a *Association) TLS() *TLSInfo { return a.tlsInfo }

@@ -158,6 +158,30 @@ func addPEMCerts(pool *x509.CertPool, b []byte) int {
 	}
 }
 
+// TLSInfo is what a DICOM TLS connection negotiated, for a person
+// checking it.
+type TLSInfo struct {
+	Version     string // "TLS 1.3"
+	CipherSuite string
+	// Subject, Issuer and NotAfter are the PACS's certificate's.
+	Subject, Issuer string
+	NotAfter        time.Time
+	// ClientCert: the PACS asked for our certificate and got it.
+	ClientCert bool
+}
+
+func newTLSInfo(st tls.ConnectionState, probe *tlsProbe) *TLSInfo {
+	info := &TLSInfo{Version: tls.VersionName(st.Version), CipherSuite: tls.CipherSuiteName(st.CipherSuite)}
+	if len(st.PeerCertificates) > 0 {
+		c := st.PeerCertificates[0]
+		info.Subject, info.Issuer, info.NotAfter = c.Subject.String(), c.Issuer.String(), c.NotAfter
+	}
+	if probe != nil {
+		info.ClientCert = probe.asked && probe.haveCert
+	}
+	return info
+}
+
 // tlsProbe records what happened in a handshake that the errors alone do
 // not say: whether the PACS asked for a client certificate, and whether
 // we had one to give.

@@ -82,9 +82,18 @@ func TestTLSTrustedCAStores(t *testing.T) {
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	for _, a := range []string{addr, "localhost:" + port} {
 		// The machine's trust store plus the CA file (as the product does).
-		if err := Echo(testCtx(t), tlsCfg(a, TLSConfig{CAFile: ca.CertFile})); err != nil {
+		info, err := EchoInfo(testCtx(t), tlsCfg(a, TLSConfig{CAFile: ca.CertFile}))
+		if err != nil {
 			t.Fatalf("echo over TLS to %s: %v", a, err)
 		}
+		if info == nil || !strings.HasPrefix(info.Version, "TLS 1.") || info.Subject != "CN=pacs,O=Bildbote Test" ||
+			info.Issuer != "CN=Klinik Test CA,O=Bildbote Test" || !info.NotAfter.Equal(srv.Cert.NotAfter) || info.ClientCert || info.CipherSuite == "" {
+			t.Errorf("TLS info %+v", info)
+		}
+		t.Logf("%s: %s, %s", a, info.Version, info.CipherSuite)
+	}
+	if info, err := EchoInfo(testCtx(t), Config{Addr: peer(t, "storescp", "--aetitle", "STORESCP"), Called: "STORESCP"}); err != nil || info != nil {
+		t.Errorf("plain echo: TLS info %+v, %v", info, err)
 	}
 	paths := mixedFiles(t, "CT_small.dcm", "MR_small_implicit.dcm", "rtplan.dcm", "JPEG2000.dcm", "0051.dcm")
 	cfg := tlsCfg(addr, TLSConfig{CAFile: ca.CertFile, Roots: tlscert.NewCA(t, "unrelated").Pool()})
@@ -200,6 +209,9 @@ func TestTLSClientCertificate(t *testing.T) {
 	}
 	for _, in := range got {
 		dcmdumpOK(t, in.Path)
+	}
+	if info, err := EchoInfo(testCtx(t), tlsCfg(addr, TLSConfig{Roots: ca.Pool(), CertFile: client.CertFile, KeyFile: client.KeyFile})); err != nil || !info.ClientCert {
+		t.Errorf("echo with the client certificate: %+v, %v", info, err)
 	}
 }
 
