@@ -48,6 +48,14 @@ func (s *settingsScreen) checkConnection() {
 		s.u.do(func() {
 			v.finish(rep)
 			s.network.check.Enable()
+			// The proxy wants a login: asked as everywhere (the login
+			// dialog on top), then the check runs again.
+			if st := rep.Step(app.DoctorStepProxy); st != nil && st.Status == app.DoctorFail && st.Err != nil && !v.modal.closed {
+				s.u.proxyLoginFor(st.Err, func() {
+					v.modal.dismiss()
+					s.checkConnection()
+				})
+			}
 		})
 	}()
 }

@@ -304,3 +304,41 @@ func TestSettingsPACFile(t *testing.T) {
 		t.Error("the proxy field is locked by a policy that sets only proxy_pac")
 	}
 }
+
+// Verbindung prüfen through a proxy that wants a login: the check fails
+// the proxy step and the proxy login dialog asks (as for any 407); with
+// the login given the check runs again and passes, squid logging the
+// user with the doctor's requests.
+func TestSettingsCheckAsksProxyLogin(t *testing.T) {
+	sq := squid.Start(t, squid.Options{Users: map[string]string{"anna": "geheim"}})
+	p := startDemoPortal(t)
+	h := newFlowHarness(t, i18n.DE, p)
+	s := h.u.settings
+	h.u.selectTab(len(h.u.tabs.Items) - 1)
+	s.network.proxy.SetText(sq.URL)
+	test.Tap(s.save)
+	h.drain()
+	s.doctorTimeout, s.doctorStepTimeout = 30*time.Second, 10*time.Second
+	first := h.runCheck()
+	asks := i18n.T(i18n.DE, "ui.proxylogin.asks", sq.URL)
+	h.waitShown("the proxy login", func() bool { return h.showsAnywhere(asks) })
+	h.mustShow(i18n.T(i18n.DE, "ui.doctor.failed", i18n.T(i18n.DE, "ui.doctor.step.proxy")))
+	h.typeKeys("anna")
+	h.press(fyne.KeyReturn) // on to the password
+	h.typeKeys("geheim")
+	h.press(fyne.KeyReturn) // logs in, checks again
+	if !first.modal.closed {
+		t.Error("the first check's dialog is still open")
+	}
+	second := s.doctor
+	if second == first {
+		t.Fatal("the check did not run again after the login")
+	}
+	h.waitShown("the second check", func() bool { return second.done })
+	h.mustShow(i18n.T(i18n.DE, "ui.doctor.passed"))
+	sq.WaitLog(t, 10*time.Second, "TCP_MISS/200", "GET "+p.url+"/healthz", " anna ")
+	h.press(fyne.KeyEscape)
+	if n := len(h.canvas().Overlays().List()); n != 0 {
+		t.Errorf("%d dialogs still open", n)
+	}
+}
