@@ -184,7 +184,9 @@ func TestPasswordChecksShareOneBoundedPool(t *testing.T) {
 // while locked, the right password is refused too (429 + Retry-After), and
 // accepted again once the lock ends.
 func TestUploadPasswordLockout(t *testing.T) {
+	clock := newFakeClock()
 	p := startPortal(t, t.TempDir(), func(c *Config) {
+		c.Now = clock.Now
 		c.Limits.PasswordAddrFailures = 3
 		c.Limits.PasswordInboxFailures = 4
 		c.Limits.PasswordLockout = time.Second
@@ -204,7 +206,13 @@ func TestUploadPasswordLockout(t *testing.T) {
 	if a.status != 429 || a.err.Error != "locked" || a.header.Get("Retry-After") != "1" {
 		t.Fatalf("right password while locked: %d %+v Retry-After %q", a.status, a.err, a.header.Get("Retry-After"))
 	}
-	time.Sleep(1100 * time.Millisecond)
+	// Just before the lock ends it still holds; after it, the right
+	// password gets in.
+	clock.advance(900 * time.Millisecond)
+	if a := p.create(me, 10, meta("Secret", "open sesame")); a.status != 429 {
+		t.Fatalf("right password 0.9 s into a 1 s lock: %d %+v", a.status, a.err)
+	}
+	clock.advance(200 * time.Millisecond)
 	if a := p.create(me, 10, meta("Secret", "open sesame")); a.status != 201 {
 		t.Fatalf("right password after the lock: %d %+v", a.status, a.err)
 	}
@@ -227,7 +235,7 @@ func TestUploadPasswordLockout(t *testing.T) {
 	if a := p.create(honest, 10, meta("Other", "open sesame")); a.status != 429 || a.header.Get("Retry-After") == "" {
 		t.Fatalf("right password while the inbox is locked: %d %+v", a.status, a.err)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	clock.advance(1100 * time.Millisecond)
 	if a := p.create(honest, 10, meta("Other", "open sesame")); a.status != 201 {
 		t.Fatalf("right password after the inbox lock: %d %+v", a.status, a.err)
 	}

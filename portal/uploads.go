@@ -94,7 +94,7 @@ func tusRetryError(status int, code, message string, wait time.Duration) tusd.Er
 // checkPassword checks an upload password through the hash pool, with
 // lock-outs per client address and per inbox.
 func (s *Server) checkPassword(hook tusd.HookEvent, c *community, password string) error {
-	now := time.Now()
+	now := s.cfg.Now() // the lock-outs' clock, as for DLX answers (tests move it)
 	addr := throttleKey(clientAddrOf(hook.HTTPRequest.RemoteAddr))
 	inbox := strings.ToLower(c.Code)
 	locked := func(wait time.Duration) error {
