@@ -294,6 +294,8 @@ func proxyProblem(err error) error {
 			ue = i18n.NewError(i18n.KindRefused, "app.proxy.pac.size", pe.Source, i18n.Bytes(pe.Limit))
 		case "call", "timeout", "result":
 			ue = i18n.NewError(i18n.KindRefused, "app.proxy.pac."+pe.Op, pe.Source, pe.Host)
+		case "memory":
+			ue = i18n.NewError(i18n.KindRefused, "app.proxy.pac.memory", pe.Source, i18n.Bytes(pe.Limit), pe.Host)
 		case "fetch":
 			ue = i18n.NewError(i18n.KindTransient, "app.proxy.pac.fetch", pe.Source)
 		default: // compile, load, missing

@@ -333,3 +333,22 @@ func TestOSProxyKDE(t *testing.T) {
 		t.Errorf("problem %q / %q / %q / %v", en, de, hint, got.Problem)
 	}
 }
+
+// TestPACMemoryBomb: a PAC script that doubles a string without end is
+// stopped by the memory budget; the problem is translated and the way
+// DIRECT.
+func TestPACMemoryBomb(t *testing.T) {
+	clearProxyEnv(t)
+	pac := writePAC(t, `function FindProxyForURL(url, host) { var s = "x"; while (true) { s += s; } }`)
+	c := openCore(t, Config{StateDir: t.TempDir(), PolicyPath: writePolicy(t, ""), ProxyPAC: pac})
+	start := time.Now()
+	got := c.Proxy("https://portal.example/")
+	if got.URL != "" || got.Problem == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("%+v after %s", got, time.Since(start))
+	}
+	en, _ := i18n.Localize(i18n.EN, got.Problem)
+	de, _ := i18n.Localize(i18n.DE, got.Problem)
+	if en != "The PAC file "+pac+" needed more than 268.4 MB of memory for portal.example and was stopped." || !strings.Contains(de, "268,4 MB Speicher (für portal.example)") {
+		t.Errorf("%q / %q", en, de)
+	}
+}

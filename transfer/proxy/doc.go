@@ -11,7 +11,9 @@
 //   - A PAC script is at most MaxScript bytes (1 MiB); loading it and
 //     every FindProxyForURL call run for at most CallTimeout (5 s) —
 //     an endless loop is interrupted with a *PACError ("timeout") —
-//     and with a bounded call stack. DNS look-ups from the script
+//     with a bounded call stack, and while the Go heap grows by at most
+//     MaxMemory (256 MiB, sampled every 2 ms: a script doubling a
+//     string is stopped with "memory" before it fills gigabytes). DNS look-ups from the script
 //     (dnsResolve, isResolvable, isInNet, …) take at most DNSTimeout
 //     (2 s) each, at most MaxLookups (8) per call, and never outlast
 //     the call's own deadline. Results are cached per scheme, host and

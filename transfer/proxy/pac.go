@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ const (
 	DefaultCacheMax    = 1024
 	DefaultDNSTimeout  = 2 * time.Second
 	DefaultMaxLookups  = 8
+	DefaultMaxMemory   = 256 << 20
 	maxCallStack       = 256
 )
 
@@ -39,7 +41,11 @@ type Options struct {
 	CacheMax    int           // entries, default 1024
 	DNSTimeout  time.Duration // each look-up, default 2 s
 	MaxLookups  int           // look-ups per call, default 8
-	Resolver    Resolver      // default net.DefaultResolver
+	// MaxMemory is how much the Go heap may grow during one call before
+	// it is interrupted (a script doubling a string fills gigabytes in
+	// seconds), default 256 MiB; sampled every 2 ms.
+	MaxMemory uint64
+	Resolver  Resolver // default net.DefaultResolver
 	// Now is the clock of weekdayRange, dateRange and timeRange (tests).
 	Now func() time.Time
 	// LocalAddrs lists this machine's addresses for myIpAddress (tests);
@@ -65,6 +71,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxLookups <= 0 {
 		o.MaxLookups = DefaultMaxLookups
+	}
+	if o.MaxMemory == 0 {
+		o.MaxMemory = DefaultMaxMemory
 	}
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
@@ -132,9 +141,9 @@ type callState struct {
 
 // PACError: a PAC script that cannot be fetched, loaded or run, or whose
 // answer is unusable. Op is "fetch", "status", "size", "compile",
-// "load", "missing", "call", "timeout" or "result"; Source is the
+// "load", "missing", "call", "timeout", "memory" or "result"; Source is the
 // script's URL; Host the target being asked about (call, timeout,
-// result).
+// memory, result).
 type PACError struct {
 	Op, Source, Host string
 	Status           int   // for "status"
@@ -159,6 +168,11 @@ func (e *PACError) Error() string {
 		what = "defines no function FindProxyForURL"
 	case "call":
 		what = "failed for " + e.Host
+	case "memory":
+		what = fmt.Sprintf("needed more than %d bytes of memory", e.Limit)
+		if e.Host != "" {
+			what += " for " + e.Host
+		}
 	case "timeout":
 		if e.Host == "" {
 			what = "did not finish loading in time"
@@ -180,8 +194,11 @@ func (e *PACError) Error() string {
 // Unwrap is the cause.
 func (e *PACError) Unwrap() error { return e.Err }
 
-// errInterrupted is what the interrupt carries.
-var errInterrupted = errors.New("PAC script ran too long")
+// What an interrupt carries.
+var (
+	errInterrupted = errors.New("PAC script ran too long")
+	errMemory      = errors.New("PAC script used too much memory")
+)
 
 // CompilePAC loads a PAC script: size checked, compiled, run once (its
 // top level, bounded by CallTimeout), FindProxyForURLEx or
@@ -218,20 +235,69 @@ func CompilePAC(source string, script []byte, o Options) (*PAC, error) {
 // Source is where the script came from.
 func (p *PAC) Source() string { return p.source }
 
-// bounded runs f with the call deadline armed (p.mu held).
+// bounded runs f with the call's deadline and memory budget armed
+// (p.mu held). One watchdog interrupts the runtime; it has ended before
+// the interrupt is cleared, so a late one cannot hit the next call.
 func (p *PAC) bounded(f func() error) error {
 	p.call = callState{deadline: time.Now().Add(p.o.CallTimeout), dns: map[string][]string{}}
-	timer := time.AfterFunc(p.o.CallTimeout, func() { p.vm.Interrupt(errInterrupted) })
+	stop, done := make(chan struct{}), make(chan struct{})
+	go p.watch(stop, done)
 	err := f()
-	timer.Stop()
+	close(stop)
+	<-done
 	p.vm.ClearInterrupt()
 	return err
+}
+
+// watch interrupts the runtime at the deadline or when the heap grows by
+// more than MaxMemory (sampled every 2 ms, from the first 2 ms on).
+func (p *PAC) watch(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	deadline := time.NewTimer(p.o.CallTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	var base uint64
+	for {
+		select {
+		case <-stop:
+			return
+		case <-deadline.C:
+			p.vm.Interrupt(errInterrupted)
+			return
+		case <-tick.C:
+			h := heapBytes()
+			if base == 0 {
+				base = h
+			} else if h > base+p.o.MaxMemory {
+				p.vm.Interrupt(errMemory)
+				return
+			}
+		}
+	}
+}
+
+var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+var heapMu sync.Mutex
+
+// heapBytes is the Go heap's live and not yet swept objects.
+func heapBytes() uint64 {
+	heapMu.Lock()
+	defer heapMu.Unlock()
+	metrics.Read(heapSample)
+	if heapSample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return heapSample[0].Value.Uint64()
 }
 
 // jsError maps a goja error to a *PACError.
 func (p *PAC) jsError(op, host string, err error) error {
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) {
+		if ie.Value() == errMemory {
+			return &PACError{Op: "memory", Source: p.source, Host: host, Limit: int64(p.o.MaxMemory), Err: errMemory}
+		}
 		return &PACError{Op: "timeout", Source: p.source, Host: host, Err: errInterrupted}
 	}
 	var se *goja.StackOverflowError

@@ -313,6 +313,20 @@ function deep(n) { return deep(n + 1); }`, Options{CallTimeout: 400 * time.Milli
 		t.Errorf("deep recursion: %v", err)
 	}
 
+	// A memory bomb: stopped by the heap budget long before the deadline.
+	bomb := mustPAC(t, `function FindProxyForURL(url, host) { var s = "x"; while (true) { s += s; } }`, Options{MaxMemory: 64 << 20, CallTimeout: 20 * time.Second})
+	start = time.Now()
+	_, err = bomb.FindProxy(&url.URL{Scheme: "https", Host: "bomb.example"})
+	if !errors.As(err, &pe) || pe.Op != "memory" || !strings.Contains(err.Error(), "needed more than 67108864 bytes of memory for bomb.example") {
+		t.Errorf("memory bomb: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("memory bomb stopped after %s", d)
+	}
+	if _, err := bomb.FindProxy(&url.URL{Scheme: "https", Host: "other.example"}); !errors.As(err, &pe) || pe.Op != "memory" {
+		t.Errorf("the runtime after a memory interrupt: %v", err)
+	}
+
 	dns := &fakeDNS{}
 	p.o.Resolver = dns
 	if err := find("dns.example"); err != nil {
