@@ -3,8 +3,10 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -372,6 +374,46 @@ func TestParseResult(t *testing.T) {
 	for _, in := range []string{"", "SOCKS a:1", "PROXY", "PROXY a:99999"} {
 		if _, err := ParseResult(in); err == nil {
 			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+// BenchmarkFindProxy: a typical clinic PAC, uncached (a new host each
+// time) and cached.
+func BenchmarkFindProxy(b *testing.B) {
+	p, err := CompilePAC("bench.pac", []byte(`function FindProxyForURL(url, host) {
+		if (isPlainHostName(host) || dnsDomainIs(host, ".klinik.example") || shExpMatch(host, "10.*")) return "DIRECT";
+		if (isInNet(host, "192.168.0.0", "255.255.0.0")) return "DIRECT";
+		return "PROXY proxy1.klinik.example:3128; PROXY proxy2.klinik.example:3128; DIRECT";
+	}`), Options{Resolver: &fakeDNS{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("uncached", func(b *testing.B) {
+		for i := range b.N {
+			if _, err := p.FindProxy(&url.URL{Scheme: "https", Host: fmt.Sprintf("h%d.example", i)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		u := &url.URL{Scheme: "https", Host: "portal.example"}
+		for range b.N {
+			if _, err := p.FindProxy(u); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkReadGNOME: one gsettings process per read.
+func BenchmarkReadGNOME(b *testing.B) {
+	if _, err := exec.LookPath("gsettings"); err != nil {
+		b.Skip("no gsettings")
+	}
+	for range b.N {
+		if _, err := ReadGNOME(context.Background()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
