@@ -176,7 +176,7 @@ func ImportInbox(j *Job) string {
 	var p struct {
 		Inbox string `json:"inbox"`
 	}
-	if jsonUnmarshal(j.Params, &p) != nil {
+	if jsonUnmarshal(j.params, &p) != nil {
 		return ""
 	}
 	return p.Inbox
@@ -188,7 +188,7 @@ func ImportItems(j *Job) []string {
 		return nil
 	}
 	var p importParams
-	if jsonUnmarshal(j.Params, &p) != nil {
+	if jsonUnmarshal(j.params, &p) != nil {
 		return nil
 	}
 	ids := make([]string, len(p.Items))

@@ -110,9 +110,15 @@ type Job struct {
 	Error   *JobError `json:"error,omitempty"`
 	Receipt *Receipt  `json:"receipt,omitempty"`
 
-	// Params is the kind's own resumable state (spool path, upload URL…).
-	// Never holds secrets: no API keys, codes, answers or JWTs.
-	Params json.RawMessage `json:"params,omitempty"`
+	// Detail is what the job works on, typed per kind (JobDetail); it is
+	// derived from the job's resumable state, which stays inside the core.
+	Detail *JobDetail `json:"detail,omitempty"`
+
+	// params is the kind's own resumable state (sendParams, importParams,
+	// saveParams: spool path, upload URL, per-instance PACS results…),
+	// stored with the job but never shown: front ends read Detail. Never
+	// holds secrets: no API keys, codes, answers or JWTs.
+	params json.RawMessage
 }
 
 // JobError is a translatable error: an i18n key, its arguments and a hint
@@ -307,8 +313,28 @@ func newJobID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// storedJob is a Job as the job store keeps it: with its resumable
+// state, under the key "params" that stores before JobDetail used too.
+type storedJob struct {
+	*Job
+	Params json.RawMessage `json:"params,omitempty"`
+}
+
+func encodeJob(j *Job) ([]byte, error) { return json.Marshal(storedJob{Job: j, Params: j.params}) }
+
+func decodeJob(data []byte) (*Job, error) {
+	sj := storedJob{Job: new(Job)}
+	if err := json.Unmarshal(data, &sj); err != nil {
+		return nil, err
+	}
+	sj.Job.params = sj.Params
+	sj.Job.Detail = detailOf(sj.Job)
+	return sj.Job, nil
+}
+
 func (s *jobStore) put(j *Job) error {
-	data, err := json.Marshal(j)
+	j.Detail = detailOf(j)
+	data, err := encodeJob(j)
 	if err != nil {
 		return err
 	}
@@ -324,8 +350,9 @@ func (s *jobStore) get(id string) (*Job, error) {
 		if data == nil {
 			return nil
 		}
-		j = new(Job)
-		return json.Unmarshal(data, j)
+		var err error
+		j, err = decodeJob(data)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job %s: %w", id, err)
@@ -340,8 +367,8 @@ func (s *jobStore) list() ([]*Job, error) {
 	var jobs []*Job
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
-			j := new(Job)
-			if err := json.Unmarshal(v, j); err != nil {
+			j, err := decodeJob(v)
+			if err != nil {
 				return err
 			}
 			jobs = append(jobs, j)

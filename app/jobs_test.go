@@ -146,7 +146,7 @@ func TestJobPauseResumeCancel(t *testing.T) {
 		t.Fatalf("after Pause: %s interrupted=%v", got.State, got.Interrupted)
 	}
 	var p testParams
-	if err := jsonUnmarshal(got.Params, &p); err != nil || p.Offset != 2500 {
+	if err := jsonUnmarshal(got.params, &p); err != nil || p.Offset != 2500 {
 		t.Fatalf("params after pause: %+v %v", p, err)
 	}
 	if err := c.Resume(j.ID); err != nil {

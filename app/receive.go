@@ -713,7 +713,7 @@ func SanitizeName(s string) string {
 
 func cleanupImport(j *Job) {
 	var p importParams
-	if jsonUnmarshal(j.Params, &p) == nil && p.WorkDir != "" {
+	if jsonUnmarshal(j.params, &p) == nil && p.WorkDir != "" {
 		os.RemoveAll(p.WorkDir)
 	}
 }

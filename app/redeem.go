@@ -502,7 +502,7 @@ func uniqueRootFile(root *os.Root, name string) string {
 
 func cleanupSave(j *Job) {
 	var p saveParams
-	if jsonUnmarshal(j.Params, &p) == nil && p.WorkDir != "" {
+	if jsonUnmarshal(j.params, &p) == nil && p.WorkDir != "" {
 		os.RemoveAll(p.WorkDir)
 	}
 }

@@ -129,7 +129,7 @@ func (r *jobRun) SaveParams(v any) error {
 	r.mu.Lock()
 	r.params = data
 	r.mu.Unlock()
-	return r.core.updateJob(r.id, func(j *Job) { j.Params = data })
+	return r.core.updateJob(r.id, func(j *Job) { j.params = data })
 }
 
 // SetReceipt records what the job produced.
@@ -202,7 +202,7 @@ func (c *Core) addJobWithID(id string, kind JobKind, title jobTitle, params any,
 	}
 	now := time.Now().UTC()
 	j := &Job{ID: id, Kind: kind, State: StateQueued, Title: title.plain, TitleKey: title.key, TitleArgs: title.args,
-		Created: now, Updated: now, Params: data}
+		Created: now, Updated: now, params: data}
 	if title.key != "" {
 		j.Title = j.LocalTitle(i18n.EN)
 	}
@@ -249,7 +249,7 @@ func (c *Core) launch(j *Job) error {
 		return nil
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	r := &jobRun{core: c, id: j.ID, kind: j.Kind, cancel: cancel, done: make(chan struct{}), params: j.Params,
+	r := &jobRun{core: c, id: j.ID, kind: j.Kind, cancel: cancel, done: make(chan struct{}), params: j.params,
 		wake: make(chan struct{}, 1)}
 	r.bytesDone.Store(j.BytesDone)
 	r.bytesTotal.Store(j.BytesTotal)

@@ -352,7 +352,7 @@ func (c *Core) bandwidth() *ratelimit.Bucket {
 
 func cleanupSend(j *Job) {
 	var p sendParams
-	if jsonUnmarshal(j.Params, &p) == nil && p.Spool != "" {
+	if jsonUnmarshal(j.params, &p) == nil && p.Spool != "" {
 		os.Remove(p.Spool)
 		removeUploadSecret(p.Spool)
 	}
