@@ -86,6 +86,10 @@ func (e *TLSError) Error() string {
 
 func (e *TLSError) Unwrap() error { return e.Err }
 
+// testMaxTLSVersion caps the TLS version in tests (TLS 1.2's alerts come
+// in the handshake, TLS 1.3's after it); 0: crypto/tls's newest.
+var testMaxTLSVersion uint16
+
 // clientConfig builds the crypto/tls configuration for host. Problems
 // with the files are *i18n.UserError of KindInput naming the file.
 func (t *TLSConfig) clientConfig(host string) (*tls.Config, *tlsProbe, error) {
@@ -111,6 +115,7 @@ func (t *TLSConfig) clientConfig(host string) (*tls.Config, *tlsProbe, error) {
 	probe := &tlsProbe{}
 	conf := &tls.Config{
 		MinVersion: tls.VersionTLS12,
+		MaxVersion: testMaxTLSVersion,
 		ServerName: host,
 		RootCAs:    roots,
 	}

@@ -3,6 +3,7 @@ package dimse
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -174,10 +175,26 @@ func TestTLSNameMismatchAndExpired(t *testing.T) {
 // A PACS that requires a client certificate (storescp -rc with the
 // clinic's client CA): without one the message says so; with one from
 // that CA the files are stored; with one from another CA it is refused.
+// In TLS 1.3 the PACS's verdict comes after our half of the handshake, in
+// TLS 1.2 within it: both are told apart.
 func TestTLSClientCertificate(t *testing.T) {
+	for _, v := range []struct {
+		name string
+		max  uint16
+	}{{"TLS 1.3", 0}, {"TLS 1.2", tls.VersionTLS12}} {
+		t.Run(v.name, func(t *testing.T) {
+			testMaxTLSVersion = v.max
+			defer func() { testMaxTLSVersion = 0 }()
+			testTLSClientCertificate(t, v.name)
+		})
+	}
+}
+
+func testTLSClientCertificate(t *testing.T, version string) {
 	needNetns(t)
 	ca := tlscert.NewCA(t, "Klinik Test CA")
-	srv := ca.Issue(t, tlscert.Options{CommonName: "pacs", Names: []string{"127.0.0.1"}})
+	// dcmtk's TLS 1.2 suites (BCP 195) are ECDHE_RSA: an RSA key there.
+	srv := ca.Issue(t, tlscert.Options{CommonName: "pacs", Names: []string{"127.0.0.1"}, RSA: version == "TLS 1.2"})
 	clientCA := tlscert.NewCA(t, "Klinik Client CA")
 	addr, dir := tlsStorescp(t, srv, "-rc", "+cf", clientCA.CertFile)
 
@@ -210,8 +227,8 @@ func TestTLSClientCertificate(t *testing.T) {
 	for _, in := range got {
 		dcmdumpOK(t, in.Path)
 	}
-	if info, err := EchoInfo(testCtx(t), tlsCfg(addr, TLSConfig{Roots: ca.Pool(), CertFile: client.CertFile, KeyFile: client.KeyFile})); err != nil || !info.ClientCert {
-		t.Errorf("echo with the client certificate: %+v, %v", info, err)
+	if info, err := EchoInfo(testCtx(t), tlsCfg(addr, TLSConfig{Roots: ca.Pool(), CertFile: client.CertFile, KeyFile: client.KeyFile})); err != nil || !info.ClientCert || info.Version != version {
+		t.Errorf("echo with the client certificate: %+v, %v; want %s", info, err, version)
 	}
 }
 
@@ -318,4 +335,20 @@ func TestTLSHangUpAndSilence(t *testing.T) {
 	err = Echo(context.Background(), cfg)
 	wantTLS(t, err, TLSPlainPort, "dimse.tls.plain_port_silent", "tls=1")
 	bounded(t, start)
+}
+
+// A PACS on dcmtk's retired AES profile (TLS_RSA_WITH_AES_128_CBC_SHA
+// only, RSA key exchange, which Go no longer offers): no common cipher
+// suite, said as such.
+func TestTLSNoCommonSuite(t *testing.T) {
+	needNetns(t)
+	ca := tlscert.NewCA(t, "Klinik Test CA")
+	srv := ca.Issue(t, tlscert.Options{CommonName: "pacs", Names: []string{"127.0.0.1"}, RSA: true})
+	addr, _ := tlsStorescp(t, srv, "-ic", "+pa")
+	start := time.Now()
+	err := Echo(testCtx(t), tlsCfg(addr, TLSConfig{Roots: ca.Pool()}))
+	wantTLS(t, err, TLSNoCommon, "dimse.tls.no_common", "TLS 1.2", "BCP 195")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
 }

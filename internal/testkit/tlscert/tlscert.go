@@ -5,9 +5,11 @@
 package tlscert
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -44,6 +46,9 @@ type Options struct {
 	Client     bool
 	// NotBefore and NotAfter: zero = an hour ago and a year from now.
 	NotBefore, NotAfter time.Time
+	// RSA makes an RSA 2048 key instead of ECDSA P-256 (a PACS on an old
+	// profile, TLS_RSA_WITH_AES_128_CBC_SHA, needs one).
+	RSA bool
 }
 
 var serial atomic.Int64
@@ -83,7 +88,13 @@ func NewCA(t testing.TB, cn string) *CA {
 // Issue signs a leaf certificate with o and writes it and its key.
 func (ca *CA) Issue(t testing.TB, o Options) *Leaf {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var key crypto.Signer
+	var err error
+	if o.RSA {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +123,10 @@ func (ca *CA) Issue(t testing.TB, o Options) *Leaf {
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if o.RSA {
+		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment // RSA key exchange
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +153,7 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 	}
 }
 
-func writeKey(t testing.TB, path string, key *ecdsa.PrivateKey) {
+func writeKey(t testing.TB, path string, key crypto.Signer) {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
