@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -189,7 +190,11 @@ type ProxyPrompt func(ctx context.Context, proxy, user string, refused bool) (ne
 // session's login (SetProxyLogin without save) and send the request
 // again. The GUI instead shows its dialog after the failed step.
 func (c *Core) SetProxyPrompt(f ProxyPrompt) {
-	httpclient.SetProxyPrompt(c.client, func(ctx context.Context, proxy, user string, refused bool) bool {
+	if c.tlsBase == nil {
+		return // a client of the caller's own (Config.HTTPClient)
+	}
+	// the transport httpclient.New made, under any layer around it
+	httpclient.SetProxyPrompt(&http.Client{Transport: c.tlsBase}, func(ctx context.Context, proxy, user string, refused bool) bool {
 		u, pw, ok := f(ctx, proxy, user, refused)
 		if !ok || c.SetProxyLogin(u, pw, false) != nil {
 			return false
