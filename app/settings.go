@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 
+	"github.com/bildbote/bildbote/internal/fileutil"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/transfer/httpclient"
 )
@@ -484,34 +484,9 @@ func (st *settingsStore) save(s Settings) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(st.path, data, 0o600); err != nil {
+	if err := fileutil.WriteFile(st.path, data, 0o600); err != nil {
 		return fmt.Errorf("save settings: %w", err)
 	}
 	st.user = layer
 	return nil
-}
-
-// writeFileAtomic writes via a temporary file and rename, so a crash leaves
-// either the old or the new file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
