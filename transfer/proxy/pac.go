@@ -430,13 +430,24 @@ func firstLine(s string) string {
 	return s
 }
 
-// interfaceAddrs lists the addresses of the interfaces that are up.
+// interfaceAddrs lists this machine's addresses, the one the default
+// route leaves from first (so myIpAddress is the LAN address, not a
+// container bridge's), then those of the interfaces that are up.
 func interfaceAddrs() []net.IP {
+	var out []net.IP
+	// A UDP "connection" only asks the routing table: no packet is sent.
+	// 198.51.100.1 is a documentation address (TEST-NET-2), routed like
+	// any internet address.
+	if c, err := net.Dial("udp4", "198.51.100.1:9"); err == nil {
+		if a, ok := c.LocalAddr().(*net.UDPAddr); ok && !a.IP.IsUnspecified() {
+			out = append(out, a.IP)
+		}
+		c.Close()
+	}
 	ifs, err := net.Interfaces()
 	if err != nil {
-		return nil
+		return out
 	}
-	var out []net.IP
 	for _, i := range ifs {
 		if i.Flags&net.FlagUp == 0 {
 			continue
@@ -446,7 +457,7 @@ func interfaceAddrs() []net.IP {
 			continue
 		}
 		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok {
+			if n, ok := a.(*net.IPNet); ok && (len(out) == 0 || !n.IP.Equal(out[0])) {
 				out = append(out, n.IP)
 			}
 		}
