@@ -38,7 +38,12 @@ func runDoctor(e *env, args []string) int {
 	}
 	defer core.Close()
 	opts := app.DoctorOptions{Timeout: *timeout}
-	if !cf.json {
+	if jp, ok := pr.(*jsonPrinter); ok {
+		// progress: one JSON line per step on stderr, the report at the end
+		opts.Progress = func(st app.DoctorStep) {
+			jp.line(map[string]any{"type": "doctor", "step": st.Name, "status": st.Status, "found": st.Found.Text(e.lang)})
+		}
+	} else {
 		opts.Progress = func(st app.DoctorStep) { printDoctorStep(e, e.stdout, st) }
 	}
 	rep := core.Doctor(e.ctx, cf.portal, opts)
