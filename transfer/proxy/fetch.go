@@ -41,7 +41,7 @@ func CheckPACURL(raw string) error {
 	}
 	switch u.Scheme {
 	case "file":
-		if u.Host != "" && u.Host != "localhost" || u.Path == "" {
+		if u.Host != "" && u.Host != "localhost" && !isDrive(u.Host) || u.Path == "" {
 			return fmt.Errorf("PAC address %s: a file:// address needs an absolute path (file:///…)", raw)
 		}
 	case "http", "https":
@@ -82,7 +82,9 @@ func fetchPAC(ctx context.Context, client *http.Client, raw string, max int64) (
 	var r io.ReadCloser
 	if u.Scheme == "file" {
 		path := u.Path
-		if runtime.GOOS == "windows" && len(path) >= 3 && path[0] == '/' && path[2] == ':' {
+		if isDrive(u.Host) { // file://C:/proxy.pac, as Windows users write it
+			path = u.Host + path
+		} else if runtime.GOOS == "windows" && len(path) >= 3 && path[0] == '/' && path[2] == ':' {
 			path = path[1:]
 		}
 		f, err := os.Open(path)
@@ -117,6 +119,11 @@ func fetchPAC(ctx context.Context, client *http.Client, raw string, max int64) (
 		return nil, &PACError{Op: "size", Source: src, Limit: max}
 	}
 	return data, nil
+}
+
+// isDrive: a Windows drive ("C:") where a file URL's host would be.
+func isDrive(h string) bool {
+	return len(h) == 2 && h[1] == ':' && (h[0]|0x20 >= 'a' && h[0]|0x20 <= 'z')
 }
 
 // redactURL drops user info and query from an address for messages.

@@ -172,7 +172,10 @@ func TestFetchPAC(t *testing.T) {
 	if _, err := FetchPAC(ctx, "file://"+dir+"/nope.pac", 0); !asPAC(err, &pe) || pe.Op != "fetch" {
 		t.Errorf("missing file: %v", err)
 	}
-	for _, bad := range []string{"ftp://x/p.pac", "file://host/p.pac", "http:///p.pac", "http://u:pw@x/p.pac", "proxy.pac"} {
+	if err := CheckPACURL("file://C:/proxy.pac"); err != nil {
+		t.Errorf("file://C:/… refused: %v", err)
+	}
+	for _, bad := range []string{"ftp://x/p.pac", "file://host/p.pac", "file://CC:/p.pac", "http:///p.pac", "http://u:pw@x/p.pac", "proxy.pac"} {
 		if err := CheckPACURL(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
