@@ -89,3 +89,50 @@ func TestJourneyProxyLogin(t *testing.T) {
 		t.Fatalf("%d envelopes on the portal", n)
 	}
 }
+
+// Redeem through a real squid with a Digest login (English): the code's
+// first step gets 407, the dialog asks, Enter runs the step again; then
+// the save job fails on a login gone wrong, the dialog says it was
+// refused, and the right password resumes the job until the studies are
+// saved (the download in squid's log as anna).
+func TestJourneyRedeemProxyLogin(t *testing.T) {
+	t.Setenv(app.KeyringEnv, "off")
+	p := startDemoPortal(t)
+	code, staged, pat, _ := issueCode(t, p)
+	sq := squid.Start(t, squid.Options{Auth: squid.Digest, Users: map[string]string{"anna": "geheim"}})
+	lang := i18n.EN
+	h := newHarnessWith(t, lang, app.Config{StateDir: t.TempDir(), PortalURL: p.url, LibraryDir: t.TempDir(),
+		LookupTimeout: 10 * time.Second, RetryInitial: 20 * time.Millisecond, Proxy: sq.URL})
+	r := h.u.redeem
+	overlays := func() int { return len(h.canvas().Overlays().List()) }
+	h.u.tabs.SelectIndex(1)
+	h.typeCode(code.Code)
+	h.press(fyne.KeyReturn)
+	asks := i18n.T(lang, "ui.proxylogin.asks", sq.URL)
+	h.waitShown("the proxy login", func() bool { return h.showsAnywhere(asks) })
+	h.checkLanguage(lang, "proxy login", sq.URL)
+	h.typeKeys("anna")
+	h.press(fyne.KeyReturn)
+	h.typeKeys("geheim")
+	h.press(fyne.KeyReturn)
+	h.answerWith(birthDate(t, lang, pat))
+	h.itemsShown(lang, staged)
+	if overlays() != 0 {
+		t.Fatalf("%d dialogs open", overlays())
+	}
+	sq.WaitLog(t, 10*time.Second, "TCP_MISS/200", "POST "+p.url+"/dlx/v1/tokentfa/", " anna ")
+
+	if err := h.core.SetProxyLogin("anna", "verkehrt7", false); err != nil {
+		t.Fatal(err)
+	}
+	h.press(fyne.KeySpace) // "Save all" has the focus
+	refused := i18n.T(lang, "ui.proxylogin.refused", sq.URL)
+	h.waitShown("the proxy login for the save", func() bool { return h.showsAnywhere(refused) })
+	h.typeKeys("geheim") // the user is filled in, the password has the focus
+	h.press(fyne.KeyReturn)
+	h.waitShown("the saved studies", func() bool { return r.done.Visible() })
+	sq.WaitLog(t, 10*time.Second, "TCP_MISS/200", "GET "+p.url+"/dlx/v1/download/", " anna ")
+	if overlays() != 0 {
+		t.Fatalf("%d dialogs open at the end", overlays())
+	}
+}
