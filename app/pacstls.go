@@ -47,6 +47,39 @@ func (c *Core) PACSTLS() PACSTLSFiles {
 	user := c.settings.effective()
 	flags := c.pacsTLSFlags
 	c.mu.Unlock()
+	return pickPACSTLS(pol, user, flags)
+}
+
+// ResolvePACSTLS is Core.PACSTLS without opening the core: the policy
+// (cfg.PolicyPath) and the settings file of cfg.StateDir are only read,
+// so a connection test works while the app holds the state dir. flags
+// are the command line's files (absolute paths).
+func ResolvePACSTLS(cfg Config, flags PACSTLSFiles) (PACSTLSFiles, error) {
+	if err := checkPACSTLSPaths(flags.CA, flags.Cert, flags.Key); err != nil {
+		return PACSTLSFiles{}, err
+	}
+	stateDir := cfg.StateDir
+	if stateDir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return PACSTLSFiles{}, err
+		}
+		stateDir = d
+	}
+	policy, err := LoadPolicy(cfg.PolicyPath)
+	if err != nil {
+		return PACSTLSFiles{}, err
+	}
+	st, err := loadSettingsStore(filepath.Join(stateDir, "settings.json"), Settings{}, settingsLayer{}, policy)
+	if err != nil {
+		return PACSTLSFiles{}, err
+	}
+	return pickPACSTLS(policy.layer, st.effective(), flags), nil
+}
+
+// pickPACSTLS chooses each file by the order of PACSTLS; user is the
+// effective settings.
+func pickPACSTLS(pol settingsLayer, user Settings, flags PACSTLSFiles) PACSTLSFiles {
 	env := PACSTLSFiles{os.Getenv(PACSCAEnv), os.Getenv(PACSCertEnv), os.Getenv(PACSKeyEnv)}
 	var out PACSTLSFiles
 	switch {

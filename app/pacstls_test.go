@@ -45,6 +45,10 @@ func TestPACSTLSPrecedence(t *testing.T) {
 	if got := c.PACSTLS(); got != (PACSTLSFiles{abs("flag-ca.pem"), abs("env.pem"), abs("env.key")}) {
 		t.Errorf("CA from the flag, the pair from the environment: %+v", got)
 	}
+	// Read without opening the core (a test while the app runs): the same.
+	if got, err := ResolvePACSTLS(Config{StateDir: c.stateDir, PolicyPath: writePolicy(t, "")}, PACSTLSFiles{CA: abs("flag-ca.pem")}); err != nil || got != c.PACSTLS() {
+		t.Errorf("ResolvePACSTLS: %+v, %v; the core says %+v", got, err, c.PACSTLS())
+	}
 	tg, _ := ParsePACSTarget("dicom://PACS@pacs.klinik:2762?tls=1")
 	if cfg := c.dimseConfig(tg); cfg.TLS == nil || cfg.TLS.CAFile != abs("flag-ca.pem") || cfg.TLS.CertFile != abs("env.pem") || cfg.TLS.KeyFile != abs("env.key") {
 		t.Errorf("dimse config %+v", cfg.TLS)
@@ -74,6 +78,12 @@ func TestPACSTLSPrecedence(t *testing.T) {
 	c2.SetPACSTLSFlags(PACSTLSFiles{CA: abs("flag-ca.pem"), Cert: abs("flag.pem"), Key: abs("flag.key")})
 	if got := c2.PACSTLS(); got != (PACSTLSFiles{abs("policy-ca.pem"), abs("policy.pem"), abs("policy.key")}) {
 		t.Errorf("policy: %+v", got)
+	}
+	if got, err := ResolvePACSTLS(Config{StateDir: c2.stateDir, PolicyPath: pol}, PACSTLSFiles{CA: abs("flag-ca.pem")}); err != nil || got != c2.PACSTLS() {
+		t.Errorf("ResolvePACSTLS under the policy: %+v, %v", got, err)
+	}
+	if _, err := ResolvePACSTLS(Config{StateDir: c2.stateDir, PolicyPath: pol}, PACSTLSFiles{Cert: abs("c.pem")}); err == nil {
+		t.Error("ResolvePACSTLS takes a certificate without its key")
 	}
 	for _, k := range []string{SettingPACSTLSCA, SettingPACSTLSCert, SettingPACSTLSKey} {
 		if !c2.Locked(k) {

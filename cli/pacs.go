@@ -22,8 +22,8 @@ func (f *pacsTLSFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.key, "pacs-key", "", "")
 }
 
-// apply hands the flags to the core, relative paths made absolute.
-func (f *pacsTLSFlags) apply(core *app.Core) error {
+// files are the flags' files, relative paths made absolute.
+func (f *pacsTLSFlags) files() app.PACSTLSFiles {
 	abs := func(p string) string {
 		if p == "" {
 			return ""
@@ -33,16 +33,19 @@ func (f *pacsTLSFlags) apply(core *app.Core) error {
 		}
 		return p
 	}
-	return core.SetPACSTLSFlags(app.PACSTLSFiles{CA: abs(f.ca), Cert: abs(f.cert), Key: abs(f.key)})
+	return app.PACSTLSFiles{CA: abs(f.ca), Cert: abs(f.cert), Key: abs(f.key)}
 }
+
+// apply hands the flags to the core.
+func (f *pacsTLSFlags) apply(core *app.Core) error { return core.SetPACSTLSFlags(f.files()) }
 
 // bildbote-cli pacs test [--json] [--timeout D] [--pacs-ca FILE]
 // [--pacs-cert FILE --pacs-key FILE] TARGET
 //
 // TARGET dicom://CALLED@host:port[?calling=AE][&tls=1]: a C-ECHO — is the
 // PACS there, and does it take us? With tls=1 over DICOM TLS with the
-// files of app.Core.PACSTLS (opens the state for the policy and
-// settings). TARGET http(s)://…/dicom-web: a QIDO-RS search
+// files of app.ResolvePACSTLS (the policy and settings are read, the
+// state is not opened: the test works while the app runs). TARGET http(s)://…/dicom-web: a QIDO-RS search
 // (app.Core.TestPACS; opens the state for the proxy and limits). A
 // failure is the diagnosis in the user's words (nobody listens, AE title
 // refused, a TLS problem: certificate not trusted, wrong name, client
@@ -102,30 +105,25 @@ func runPacs(e *env, args []string) int {
 		"target": pos[0], "address": cfg.Addr, "calledAE": cfg.Called, "callingAE": cfg.Calling,
 		"echo": "ok", "tls": cfg.TLS != nil,
 	}
+	cfg.ConnectTimeout, cfg.ARTIM, cfg.ReadTimeout, cfg.WriteTimeout = *timeout, *timeout, *timeout, *timeout
 	if cfg.TLS != nil {
-		// The TLS files may come from the policy or the settings.
-		core, err := e.open(&cf)
+		// The TLS files may come from the policy or the settings: read,
+		// not opened, so the test works while the app runs.
+		files, err := app.ResolvePACSTLS(app.Config{StateDir: cf.state}, tf.files())
 		if err != nil {
 			return pr.Error(err)
 		}
-		defer core.Close()
-		if err := tf.apply(core); err != nil {
-			return pr.Error(err)
-		}
-		files := core.PACSTLS()
+		cfg.TLS = &dimse.TLSConfig{CAFile: files.CA, CertFile: files.Cert, KeyFile: files.Key}
 		result["caFile"], result["clientCert"] = files.CA, files.Cert
 		start = time.Now()
-		info, err = core.CheckPACSTarget(e.ctx, target.Raw, *timeout)
+		info, err = dimse.EchoInfo(e.ctx, cfg)
 		if err != nil {
 			return pr.Error(err)
 		}
 		result["tlsVersion"], result["cipherSuite"], result["clientCertSent"] = info.Version, info.CipherSuite, info.ClientCert
 		result["certificate"] = map[string]any{"subject": info.Subject, "issuer": info.Issuer, "notAfter": info.NotAfter.UTC().Format(time.RFC3339)}
-	} else {
-		cfg.ConnectTimeout, cfg.ARTIM, cfg.ReadTimeout, cfg.WriteTimeout = *timeout, *timeout, *timeout, *timeout
-		if err := dimse.Echo(e.ctx, cfg); err != nil {
-			return pr.Error(err)
-		}
+	} else if err := dimse.Echo(e.ctx, cfg); err != nil {
+		return pr.Error(err)
 	}
 	ms := time.Since(start).Milliseconds()
 	result["milliseconds"] = ms

@@ -132,6 +132,19 @@ func TestPacsTLSInside(t *testing.T) {
 	for _, k := range []string{app.PACSCAEnv, app.PACSCertEnv, app.PACSKeyEnv} {
 		t.Setenv(k, "")
 	}
+	// From the settings of a state dir the app holds (here a core of the
+	// test): pacs test reads them without opening it.
+	held, err := app.Open(app.Config{StateDir: filepath.Join(work, "held")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := held.UpdateSettings(func(s *app.Settings) { s.PACSTLSCA, s.PACSTLSCert, s.PACSTLSKey = caFile, certFile, keyFile }); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := run(en, "pacs", "test", "--state", filepath.Join(work, "held"), orthancTLS); code != 0 {
+		t.Errorf("pacs test with the settings of a held state dir: %d %q %q", code, out, errs)
+	}
+	held.Close()
 	// And from a policy (the clinic's IT sets them once for all).
 	pol := filepath.Join(work, "policy.toml")
 	os.WriteFile(pol, []byte(fmt.Sprintf("pacs_tls_ca = %q\npacs_tls_cert = %q\npacs_tls_key = %q\n", caFile, certFile, keyFile)), 0o600)
