@@ -280,6 +280,9 @@ func (t *transport) sendOnce(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(req)
 	}
 	p, err := t.proxy(req)
+	if req.URL.Scheme == "https" && err == nil {
+		t.routeChanged(canonicalAddr(req.URL), p)
+	}
 	switch {
 	case err != nil || p == nil:
 		return t.base.RoundTrip(req)
@@ -290,6 +293,49 @@ func (t *transport) sendOnce(req *http.Request) (*http.Response, error) {
 		return t.roundTripProxied(req, p)
 	}
 	return t.base.RoundTrip(req)
+}
+
+// routeChanged closes the idle connections when an https target's route
+// (direct, or which proxy) is not the one its pooled connections took:
+// net/http pools a tunnel under the target's address alone, so after a
+// proxy change (settings, PAC) an idle tunnel or direct connection would
+// otherwise carry on the old route.
+func (t *transport) routeChanged(addr string, p *url.URL) {
+	route := "direct"
+	if p != nil {
+		route = strings.ToLower(p.Scheme + "://" + p.Host)
+	}
+	a := t.auth
+	a.mu.Lock()
+	if a.routes == nil {
+		a.routes = map[string]string{}
+	}
+	old, known := a.routes[addr]
+	a.routes[addr] = route
+	a.mu.Unlock()
+	if known && old != route {
+		if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
+// closeIdle closes the idle connections of the one-connection transports.
+func (a *proxyAuth) closeIdle() {
+	a.mu.Lock()
+	states := make([]*proxyState, 0, len(a.states))
+	for _, st := range a.states {
+		states = append(states, st)
+	}
+	a.mu.Unlock()
+	for _, st := range states {
+		st.mu.Lock()
+		s := st.single
+		st.mu.Unlock()
+		if c, ok := s.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
 }
 
 // roundTripProxied sends a plain http request through proxy p,

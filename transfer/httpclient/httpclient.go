@@ -139,6 +139,7 @@ func (t *transport) CloseIdleConnections() {
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+	t.auth.closeIdle() // the one-connection transports of NTLM proxies
 }
 
 // RedirectError: a redirect the policy refuses.

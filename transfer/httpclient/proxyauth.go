@@ -183,7 +183,8 @@ type proxyAuth struct {
 	// set by install: how to reach a proxy
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsConfig func() *tls.Config
-	prompt    PromptFunc // SetProxyPrompt
+	prompt    PromptFunc        // SetProxyPrompt
+	routes    map[string]string // https target → "direct" or the proxy (routeChanged)
 }
 
 func newProxyAuth() *proxyAuth { return &proxyAuth{states: map[string]*proxyState{}} }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,3 +240,31 @@ func TestDigestStaleNonce(t *testing.T) {
 type onlyReader struct{ r io.Reader }
 
 func (o *onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// A proxy change between two https requests to the same target: the
+// second goes through the new route (net/http pools a tunnel under the
+// target's address alone; without routeChanged the idle direct
+// connection would carry it past the proxy).
+func TestProxyChangeNewRoute(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	p := squid.Start(t, squid.Options{})
+	pu, _ := url.Parse(p.URL)
+	var via atomic.Pointer[url.URL]
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	c := New(Options{Transport: tr, Proxy: func(*http.Request) (*url.URL, error) { return via.Load(), nil }})
+	get := func() {
+		t.Helper()
+		resp, err := c.Get(srv.URL + "/r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get() // direct: the connection stays idle in the pool
+	via.Store(pu)
+	get()
+	c.CloseIdleConnections()
+	p.WaitLog(t, 10*time.Second, "TCP_TUNNEL/200", "CONNECT "+strings.TrimPrefix(srv.URL, "https://"))
+}
