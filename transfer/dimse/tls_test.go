@@ -352,3 +352,28 @@ func TestTLSNoCommonSuite(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// A PACS with a self-signed certificate (common in clinics): not trusted,
+// the message showing subject and issuer alike; with that certificate
+// itself as the CA file the C-ECHO and a C-STORE pass.
+func TestTLSSelfSigned(t *testing.T) {
+	needNetns(t)
+	srv := tlscert.SelfSigned(t, tlscert.Options{CommonName: "PACS-01", Names: []string{"127.0.0.1"}})
+	addr, dir := tlsStorescp(t, srv, "-ic")
+	err := Echo(testCtx(t), tlsCfg(addr, TLSConfig{}))
+	te := wantTLS(t, err, TLSUntrusted, "dimse.tls.untrusted", "CN=PACS-01,O=Bildbote Test", "--pacs-ca")
+	if te.Subject != te.Issuer {
+		t.Errorf("subject %q, issuer %q", te.Subject, te.Issuer)
+	}
+	cfg := tlsCfg(addr, TLSConfig{CAFile: srv.CertFile})
+	if err := Echo(testCtx(t), cfg); err != nil {
+		t.Fatalf("with the PACS's own certificate as CA file: %v", err)
+	}
+	res, err := StoreFiles(testCtx(t), cfg, mixedFiles(t, "CT_small.dcm"))
+	if err != nil || !res[0].Stored() {
+		t.Fatalf("store: %+v, %v", res, err)
+	}
+	if n := len(mustGlob(dir)); n != 1 {
+		t.Errorf("storescp wrote %d files", n)
+	}
+}
