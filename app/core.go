@@ -13,6 +13,7 @@ import (
 
 	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/dicomscan"
@@ -175,7 +176,7 @@ func Open(cfg Config) (*Core, error) {
 		return nil, err
 	}
 	db, err := bolt.Open(filepath.Join(stateDir, "jobs.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, i18n.NewError(i18n.KindRefused, "app.state-busy", stateDir).WithHint("app.state-busy.hint").Wrap(err)
 	}
 	if err != nil {
