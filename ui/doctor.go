@@ -67,6 +67,9 @@ func (u *UI) showDoctor(portal string, cancel context.CancelFunc) *doctorView {
 		shown = u.core.Settings().PortalURL
 	}
 	v.summary = widget.NewLabel(u.t("ui.doctor.running", shown))
+	if shown == "" {
+		v.summary.SetText(u.t("ui.doctor.runningNoPortal"))
+	}
 	v.summary.Wrapping = fyne.TextWrapWord
 	v.rows = container.NewVBox()
 	v.scroll = container.NewVScroll(v.rows)

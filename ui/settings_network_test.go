@@ -342,3 +342,22 @@ func TestSettingsCheckAsksProxyLogin(t *testing.T) {
 		t.Errorf("%d dialogs still open", n)
 	}
 }
+
+// Without a portal the check says so at its first step, with what to do;
+// the running line names no empty address.
+func TestSettingsCheckWithoutPortal(t *testing.T) {
+	for _, lang := range i18n.Langs {
+		h := newHarness(t, lang)
+		s := h.u.settings
+		h.u.selectTab(len(h.u.tabs.Items) - 1)
+		test.Tap(s.network.check)
+		if s.doctor == nil || s.doctor.summary.Text != i18n.T(lang, "ui.doctor.runningNoPortal") && !s.doctor.done {
+			t.Fatalf("%s: running line %v", lang, s.doctor)
+		}
+		h.waitShown("the check's outcome", func() bool { return s.doctor.done })
+		h.mustShow(i18n.T(lang, "ui.doctor.failed", i18n.T(lang, "ui.doctor.step.portal")),
+			i18n.T(lang, "app.portal-missing"), i18n.T(lang, "ui.doctor.todo", i18n.T(lang, "app.portal-missing.hint")))
+		h.checkLanguage(lang, "the check without a portal")
+		h.press(fyne.KeyEscape)
+	}
+}
