@@ -205,6 +205,8 @@ func (c *Core) setProxy() error {
 		return err
 	}
 	c.proxy.Store(&ch)
+	u := c.settings.effective().ProxyUser
+	c.login.settingsUser.Store(&u) // proxylogin.go
 	return nil
 }
 

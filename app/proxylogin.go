@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zalando/go-keyring"
 
@@ -40,8 +41,12 @@ type proxyLogin struct {
 type loginState struct {
 	mu       sync.Mutex
 	login    proxyLogin
-	explicit bool // config or session: the keyring is not asked
-	loaded   bool // the keyring was asked (once)
+	explicit bool       // config or session: the keyring is not asked
+	loaded   bool       // the keyring was asked (once)
+	keyring  proxyLogin // what it held then
+	// settingsUser is the setting proxy_user (user or policy), kept
+	// current by setProxy; nil until first read.
+	settingsUser atomic.Pointer[string]
 }
 
 // ProxyLoginFrom values (ProxyInfo.LoginFrom).
@@ -49,6 +54,7 @@ const (
 	LoginFromConfig  = "config"  // --proxy-user with a password file, the environment, a prompt
 	LoginFromSession = "session" // SetProxyLogin without save: memory only
 	LoginFromKeyring = "keyring" // the OS keyring
+	LoginFromSetting = "setting" // the user name from the setting proxy_user (settings or policy), no password yet
 )
 
 // proxyLoginNow is the login to answer the proxy with: Config's or the
@@ -56,28 +62,47 @@ const (
 // for the user Config names, if it names one.
 func (c *Core) proxyLoginNow() proxyLogin {
 	s := &c.login
+	want, from := c.cfg.ProxyUser, LoginFromConfig
+	if want == "" {
+		want, from = c.proxyUserSetting(), LoginFromSetting
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.explicit || s.loaded {
+	if s.explicit {
 		return s.login
 	}
-	s.loaded = true
-	if c.cfg.ProxyUser != "" && c.cfg.ProxyPassword != "" {
-		s.login, s.explicit = proxyLogin{User: c.cfg.ProxyUser, Password: c.cfg.ProxyPassword, from: LoginFromConfig}, true
-		return s.login
-	}
-	if !c.keyringOff() {
-		if l, err := readKeyringLogin(); err == nil && (c.cfg.ProxyUser == "" || strings.EqualFold(l.User, c.cfg.ProxyUser)) {
-			l.from = LoginFromKeyring
-			s.login = l
+	if !s.loaded {
+		s.loaded = true
+		if c.cfg.ProxyUser != "" && c.cfg.ProxyPassword != "" {
+			s.login, s.explicit = proxyLogin{User: c.cfg.ProxyUser, Password: c.cfg.ProxyPassword, from: LoginFromConfig}, true
 			return s.login
 		}
+		if !c.keyringOff() {
+			if l, err := readKeyringLogin(); err == nil {
+				l.from = LoginFromKeyring
+				s.keyring = l
+			}
+		}
 	}
-	if c.cfg.ProxyUser != "" {
-		// a user without a password (none typed): sent as it is
-		s.login = proxyLogin{User: c.cfg.ProxyUser, from: LoginFromConfig}
+	switch {
+	case s.keyring.User != "" && (want == "" || strings.EqualFold(s.keyring.User, want)):
+		return s.keyring
+	case want != "":
+		// a user without a password (none typed yet): the proxy's 407
+		// then asks (CLI prompt, GUI dialog)
+		return proxyLogin{User: want, from: from}
 	}
-	return s.login
+	return proxyLogin{}
+}
+
+// proxyUserSetting is the setting proxy_user.
+func (c *Core) proxyUserSetting() string {
+	if p := c.login.settingsUser.Load(); p != nil {
+		return *p
+	}
+	u := c.Settings().ProxyUser
+	c.login.settingsUser.CompareAndSwap(nil, &u)
+	return u
 }
 
 func readKeyringLogin() (proxyLogin, error) {
@@ -104,13 +129,16 @@ func (c *Core) SetProxyLogin(user, password string, save bool) error {
 	if user == "" {
 		return i18n.NewError(i18n.KindInput, "app.proxylogin.no-user")
 	}
-	if strings.ContainsAny(user, "\r\n") || strings.ContainsAny(password, "\r\n") {
+	if !validProxyUser(user) {
+		return i18n.NewError(i18n.KindInput, "app.proxylogin.bad-user")
+	}
+	if strings.ContainsAny(password, "\r\n") {
 		return i18n.NewError(i18n.KindInput, "app.proxylogin.bad-char")
 	}
 	s := &c.login
 	s.mu.Lock()
 	s.login = proxyLogin{User: user, Password: password, from: LoginFromSession}
-	s.explicit, s.loaded = true, true
+	s.explicit = true
 	s.mu.Unlock()
 	c.client.CloseIdleConnections() // tunnels of the old login end
 	if !save {
@@ -121,6 +149,7 @@ func (c *Core) SetProxyLogin(user, password string, save bool) error {
 	}
 	s.mu.Lock()
 	s.login.from = LoginFromKeyring
+	s.keyring = proxyLogin{User: user, Password: password, from: LoginFromKeyring}
 	s.mu.Unlock()
 	return nil
 }
@@ -132,7 +161,10 @@ func (c *Core) SaveProxyLogin(user, password string) error {
 	if user == "" {
 		return i18n.NewError(i18n.KindInput, "app.proxylogin.no-user")
 	}
-	if strings.ContainsAny(user, "\r\n") || strings.ContainsAny(password, "\r\n") {
+	if !validProxyUser(user) {
+		return i18n.NewError(i18n.KindInput, "app.proxylogin.bad-user")
+	}
+	if strings.ContainsAny(password, "\r\n") {
 		return i18n.NewError(i18n.KindInput, "app.proxylogin.bad-char")
 	}
 	return c.saveKeyringLogin(user, password)
@@ -157,8 +189,9 @@ func (c *Core) ForgetProxyLogin() (found bool, err error) {
 	s := &c.login
 	s.mu.Lock()
 	if s.login.from != LoginFromConfig {
-		s.login, s.explicit, s.loaded = proxyLogin{}, false, false
+		s.login, s.explicit = proxyLogin{}, false
 	}
+	s.keyring = proxyLogin{}
 	s.mu.Unlock()
 	if c.keyringOff() {
 		return false, i18n.NewError(i18n.KindInput, "app.proxylogin.keyring-off", KeyringEnv).WithHint("app.proxylogin.no-keyring.hint")
@@ -172,6 +205,10 @@ func (c *Core) ForgetProxyLogin() (found bool, err error) {
 	}
 	return false, i18n.NewError(i18n.KindInput, "app.proxylogin.no-keyring").WithHint("app.proxylogin.no-keyring.hint").Wrap(err)
 }
+
+// validProxyUser: no colon (Basic separates user and password with it)
+// and no line break.
+func validProxyUser(u string) bool { return !strings.ContainsAny(u, ":\r\n") }
 
 // ProxyLoginUser is the proxy login's user name ("" = none) and where the
 // login comes from (LoginFrom…); never the password.

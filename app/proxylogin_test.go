@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +103,52 @@ func TestProxyLoginKeyring(t *testing.T) {
 	t.Setenv(app.KeyringEnv, "off")
 	if err := openCore(t, app.Config{Proxy: sq.URL}).SetProxyLogin("anna", "geheim", true); err == nil || !strings.Contains(err.Error(), app.KeyringEnv) {
 		t.Fatalf("keyring off: %v", err)
+	}
+}
+
+// The setting proxy_user (the user's or a policy's) names the proxy
+// user: the keyring's login counts only for that user, else the name goes
+// alone (the 407 then asks for the password); a policy locks it. Names
+// with a colon or a line break are refused.
+func TestProxyUserSetting(t *testing.T) {
+	keyring.MockInit()
+	t.Setenv(app.KeyringEnv, "")
+	keyring.Delete("Bildbote", app.ProxyKeyringAccount)
+	const proxy = "http://127.0.0.1:3"
+	c := openCore(t, app.Config{Proxy: proxy})
+	if err := c.SaveProxyLogin("anna", "geheim"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UpdateSettings(func(s *app.Settings) { s.ProxyUser = "bernd" }); err != nil {
+		t.Fatal(err)
+	}
+	if info := c.Proxy("https://portal.example"); info.User != "bernd" || info.LoginFrom != app.LoginFromSetting {
+		t.Fatalf("bernd from the setting: %+v", info)
+	}
+	if err := c.UpdateSettings(func(s *app.Settings) { s.ProxyUser = "anna" }); err != nil {
+		t.Fatal(err)
+	}
+	if info := c.Proxy("https://portal.example"); info.User != "anna" || info.LoginFrom != app.LoginFromKeyring {
+		t.Fatalf("anna from the keyring: %+v", info)
+	}
+	for _, bad := range []string{"an:na", "anna\nx"} {
+		err := c.UpdateSettings(func(s *app.Settings) { s.ProxyUser = bad })
+		if ue, ok := i18n.AsUserError(err); !ok || ue.Key != "app.proxylogin.bad-user" {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	pol := filepath.Join(t.TempDir(), "policy.toml")
+	if err := os.WriteFile(pol, []byte("proxy_user = 'KLINIK\\bernd'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c2 := openCore(t, app.Config{Proxy: proxy, PolicyPath: pol})
+	if !c2.Locked(app.SettingProxyUser) || c2.Settings().ProxyUser != `KLINIK\bernd` {
+		t.Fatalf("policy: locked %v, %q", c2.Locked(app.SettingProxyUser), c2.Settings().ProxyUser)
+	}
+	if info := c2.Proxy("https://portal.example"); info.User != `KLINIK\bernd` || info.LoginFrom != app.LoginFromSetting {
+		t.Fatalf("policy user: %+v", info)
+	}
+	if err := c2.UpdateSettings(func(s *app.Settings) { s.ProxyUser = "anna" }); err == nil {
+		t.Fatal("a locked proxy_user changed")
 	}
 }

@@ -46,6 +46,10 @@ type Settings struct {
 	// ProxyPAC is a PAC file's address (file:// or http(s)://) for the
 	// requests no explicit proxy takes; see Core.Proxy.
 	ProxyPAC string `json:"proxy_pac,omitempty"`
+	// ProxyUser is the proxy login's user name (DOMAIN\name for NTLM),
+	// a policy may preset it; the password is never a setting (the OS
+	// keyring, see app.Core.SetProxyLogin).
+	ProxyUser string `json:"proxy_user,omitempty"`
 	// CABundle is an extra CA bundle (an absolute path to PEM
 	// certificates: a TLS-inspecting proxy's root CA) trusted besides
 	// the OS trust store for every HTTPS request; HTTP1Only turns HTTP/2
@@ -89,6 +93,7 @@ const (
 	SettingMaxBusyWait        = "max_busy_wait_minutes"
 	SettingProxy              = "proxy"
 	SettingProxyPAC           = "proxy_pac"
+	SettingProxyUser          = "proxy_user"
 	SettingPACSTLSCA          = "pacs_tls_ca"
 	SettingPACSTLSCert        = "pacs_tls_cert"
 	SettingPACSTLSKey         = "pacs_tls_key"
@@ -135,6 +140,7 @@ type settingsLayer struct {
 	MaxBusyWait          *int     `toml:"max_busy_wait_minutes" json:"max_busy_wait_minutes,omitempty"`
 	Proxy                *string  `toml:"proxy" json:"proxy,omitempty"`
 	ProxyPAC             *string  `toml:"proxy_pac" json:"proxy_pac,omitempty"`
+	ProxyUser            *string  `toml:"proxy_user" json:"proxy_user,omitempty"`
 	PACSTLSCA            *string  `toml:"pacs_tls_ca" json:"pacs_tls_ca,omitempty"`
 	PACSTLSCert          *string  `toml:"pacs_tls_cert" json:"pacs_tls_cert,omitempty"`
 	PACSTLSKey           *string  `toml:"pacs_tls_key" json:"pacs_tls_key,omitempty"`
@@ -173,6 +179,7 @@ func (l *settingsLayer) keys() []string {
 	add(l.MaxBusyWait != nil, SettingMaxBusyWait)
 	add(l.Proxy != nil, SettingProxy)
 	add(l.ProxyPAC != nil, SettingProxyPAC)
+	add(l.ProxyUser != nil, SettingProxyUser)
 	add(l.CABundle != nil, SettingCABundle)
 	add(l.HTTP1Only != nil, SettingHTTP1Only)
 	add(l.PACSTLSCA != nil, SettingPACSTLSCA)
@@ -211,6 +218,8 @@ func (l *settingsLayer) clear(name string) {
 		l.Proxy = nil
 	case SettingProxyPAC:
 		l.ProxyPAC = nil
+	case SettingProxyUser:
+		l.ProxyUser = nil
 	case SettingCABundle:
 		l.CABundle = nil
 	case SettingHTTP1Only:
@@ -261,6 +270,7 @@ func (l *settingsLayer) apply(s *Settings) {
 	}
 	setStr(&s.Proxy, l.Proxy)
 	setStr(&s.ProxyPAC, l.ProxyPAC)
+	setStr(&s.ProxyUser, l.ProxyUser)
 	setStr(&s.CABundle, l.CABundle)
 	if l.HTTP1Only != nil {
 		s.HTTP1Only = *l.HTTP1Only
@@ -297,6 +307,9 @@ func layerFrom(s Settings) settingsLayer {
 	}
 	if s.ProxyPAC != "" {
 		l.ProxyPAC = str(s.ProxyPAC)
+	}
+	if s.ProxyUser != "" {
+		l.ProxyUser = str(s.ProxyUser)
 	}
 	if s.CABundle != "" {
 		l.CABundle = str(s.CABundle)
@@ -379,6 +392,8 @@ func fieldOf(s Settings, name string) any {
 		return s.Proxy
 	case SettingProxyPAC:
 		return s.ProxyPAC
+	case SettingProxyUser:
+		return s.ProxyUser
 	case SettingCABundle:
 		return s.CABundle
 	case SettingHTTP1Only:
@@ -454,6 +469,9 @@ func (st *settingsStore) save(s Settings) error {
 		if _, err := httpclient.ParseProxy(s.Proxy); err != nil {
 			return proxyBad(ProxyInfo{Source: ProxyFromSetting}, err)
 		}
+	}
+	if s.ProxyUser != cur.ProxyUser && !validProxyUser(s.ProxyUser) { // proxylogin.go
+		return i18n.NewError(i18n.KindInput, "app.proxylogin.bad-user")
 	}
 	if s.ProxyPAC != cur.ProxyPAC && s.ProxyPAC != "" {
 		if _, err := pacChoice(s.ProxyPAC, ProxyFromSetting, ""); err != nil {

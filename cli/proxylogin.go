@@ -14,7 +14,8 @@ import (
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
-// bildbote-cli proxy login --proxy-user NAME [--proxy-password-file FILE|-]
+// bildbote-cli proxy login [--proxy-user NAME] [--proxy-password-file FILE|-]
+// (the user defaults to BILDBOTE_PROXY_USER, then the setting proxy_user)
 // stores the proxy login in the OS keyring (the password typed on the
 // terminal without echo, or from the file, or a line on stdin when stdin
 // is no terminal); every later command uses it when it is given no
@@ -30,16 +31,23 @@ func runProxyLogin(e *env, args []string) int {
 	if len(pos) > 0 {
 		return e.usageError("cli.bad-flag", pos[0])
 	}
+	pr := e.printer(cf.json)
+	core, err := app.Open(app.Config{StateDir: cf.state, LibraryDir: cf.library})
+	if err != nil {
+		return pr.Error(err)
+	}
+	defer core.Close()
 	user := cf.proxyUser
 	if user == "" {
 		user = os.Getenv(app.ProxyUserEnv)
 	}
 	if user == "" {
+		user = core.Settings().ProxyUser // the setting proxy_user (a policy may preset it)
+	}
+	if user == "" {
 		return e.usageError("cli.proxylogin.need-user")
 	}
-	pr := e.printer(cf.json)
 	var pw string
-	var err error
 	switch {
 	case cf.proxyPasswordFile != "":
 		if pw, err = e.readSecretFile(cf.proxyPasswordFile); err != nil {
@@ -63,11 +71,6 @@ func runProxyLogin(e *env, args []string) int {
 	if pw == "" {
 		return e.usageError("cli.proxylogin.empty")
 	}
-	core, err := app.Open(app.Config{StateDir: cf.state, LibraryDir: cf.library})
-	if err != nil {
-		return pr.Error(err)
-	}
-	defer core.Close()
 	if err := core.SaveProxyLogin(user, pw); err != nil {
 		return pr.Error(err)
 	}
