@@ -3,6 +3,9 @@ package ui
 import (
 	"fmt"
 	"image/png"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,6 +202,12 @@ func screenshotJobs() []*app.Job {
 func TestScreenshots(t *testing.T) {
 	p := startDemoPortal(t)
 	cd := demoCD(t)
+	target, err := url.Parse(p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsFront := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target)) // its certificate is trusted nowhere
+	defer tlsFront.Close()
 	empty := t.TempDir()
 	broken := filepath.Join(t.TempDir(), "cd.iso")
 	if err := os.WriteFile(broken, make([]byte, 40000), 0o644); err != nil {
@@ -356,6 +365,18 @@ func TestScreenshots(t *testing.T) {
 				t.Errorf("%s: no problem shown for a missing PAC file", at("settings_pac_problem"))
 			}
 			hn.shot(t, at("settings_pac_problem"))
+			// The portal behind TLS with a certificate this computer does
+			// not trust (as behind an inspecting proxy): the long account
+			// of the certificate wraps in the check's dialog.
+			ht := newHarnessWith(t, lang, app.Config{StateDir: t.TempDir(), PortalURL: tlsFront.URL, LibraryDir: t.TempDir()})
+			ht.u.app.Settings().SetTheme(NewTheme())
+			ht.u.win.Resize(size)
+			ht.u.selectTab(len(ht.u.tabs.Items) - 1)
+			ht.runCheck()
+			ht.mustShow(i18n.T(lang, "ui.doctor.failed", i18n.T(lang, "ui.doctor.step.tls")))
+			ht.u.settings.doctor.scroll.ScrollToBottom()
+			ht.shot(t, at("settings_check_tls"))
+			ht.press(fyne.KeyEscape)
 			policy := filepath.Join(t.TempDir(), "policy.toml")
 			if err := os.WriteFile(policy, []byte("proxy = \"http://proxy.klinik.example:3128\"\n"), 0o600); err != nil {
 				t.Fatal(err)
