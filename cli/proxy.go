@@ -75,6 +75,8 @@ func runProxy(e *env, args []string) int {
 			fmt.Fprintln(w, tr(e, "cli.proxy.login", info.User, cf.proxyPasswordFile))
 		case info.User != "" && os.Getenv(app.ProxyPasswordEnv) != "":
 			fmt.Fprintln(w, tr(e, "cli.proxy.login", info.User, app.ProxyPasswordEnv))
+		case info.User != "" && info.LoginFrom == app.LoginFromKeyring:
+			fmt.Fprintln(w, tr(e, "cli.proxy.login.keyring", info.User))
 		case info.User != "":
 			fmt.Fprintln(w, tr(e, "cli.proxy.login.user", info.User))
 		default:
