@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os/exec"
@@ -375,5 +376,27 @@ func TestTLSSelfSigned(t *testing.T) {
 	}
 	if n := len(mustGlob(dir)); n != 1 {
 		t.Errorf("storescp wrote %d files", n)
+	}
+}
+
+// Under tls=1 the diagnoses before and after TLS stay what they are: a
+// closed port is nobody listening, an SCP that rejects the association
+// over TLS (storescp +tls --refuse) a rejection, not a TLS problem.
+func TestTLSRefusedAndRejected(t *testing.T) {
+	needNetns(t)
+	ca := tlscert.NewCA(t, "Klinik Test CA")
+	srv := ca.Issue(t, tlscert.Options{CommonName: "pacs", Names: []string{"127.0.0.1"}})
+	closed := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	err := Echo(testCtx(t), tlsCfg(closed, TLSConfig{Roots: ca.Pool()}))
+	wantKey(t, err, "dimse.refused")
+	if errors.As(err, new(*TLSError)) {
+		t.Errorf("a closed port is a TLS problem: %v", err)
+	}
+	addr, _ := tlsStorescp(t, srv, "-ic", "--refuse")
+	err = Echo(testCtx(t), tlsCfg(addr, TLSConfig{Roots: ca.Pool()}))
+	wantKey(t, err, "dimse.reject.other")
+	var rj *RejectedError
+	if !errors.As(err, &rj) || errors.As(err, new(*TLSError)) {
+		t.Errorf("a rejection over TLS: %v", err)
 	}
 }
