@@ -21,20 +21,37 @@ import (
 // omitempty leaves out what the installer was not given: a key that is
 // present is locked, so writing defaults would lock them by accident.
 type policyFile struct {
-	PortalURL          string            `toml:"portal_url,omitempty"`
-	AllowedPortals     []string          `toml:"allowed_portals,omitempty"`
-	DefaultInbox       string            `toml:"default_inbox,omitempty"`
-	PACSStowURL        string            `toml:"pacs_stow_url,omitempty"`
-	LibraryDir         string            `toml:"library_dir,omitempty"`
-	BandwidthLimitKbps *int              `toml:"bandwidth_limit_kbps,omitempty"`
-	ClinicMode         *bool             `toml:"clinic_mode,omitempty"`
-	PinnedKeys         map[string]string `toml:"pinned_keys,omitempty"`
+	PortalURL          string   `toml:"portal_url,omitempty"`
+	AllowedPortals     []string `toml:"allowed_portals,omitempty"`
+	DefaultInbox       string   `toml:"default_inbox,omitempty"`
+	PACSStowURL        string   `toml:"pacs_stow_url,omitempty"`
+	PACSTLSCA          string   `toml:"pacs_tls_ca,omitempty"`
+	PACSTLSCert        string   `toml:"pacs_tls_cert,omitempty"`
+	PACSTLSKey         string   `toml:"pacs_tls_key,omitempty"`
+	LibraryDir         string   `toml:"library_dir,omitempty"`
+	BandwidthLimitKbps *int     `toml:"bandwidth_limit_kbps,omitempty"`
+	MaxNetworkWait     *int     `toml:"max_network_wait_minutes,omitempty"`
+	MaxBusyWait        *int     `toml:"max_busy_wait_minutes,omitempty"`
+	ClinicMode         *bool    `toml:"clinic_mode,omitempty"`
+	// A pointer: "none" writes [] (no sender field required), which a
+	// plain slice with omitempty would leave out.
+	RequiredSenderFields *[]string         `toml:"required_sender_fields,omitempty"`
+	Proxy                string            `toml:"proxy,omitempty"`
+	ProxyDefault         string            `toml:"proxy_default,omitempty"`
+	ProxyPAC             string            `toml:"proxy_pac,omitempty"`
+	ProxyUser            string            `toml:"proxy_user,omitempty"`
+	CABundle             string            `toml:"ca_bundle,omitempty"`
+	HTTP1Only            *bool             `toml:"http1_only,omitempty"`
+	PinnedKeys           map[string]string `toml:"pinned_keys,omitempty"`
 }
 
 func (p *policyFile) empty() bool {
 	return p.PortalURL == "" && p.AllowedPortals == nil && p.DefaultInbox == "" &&
-		p.PACSStowURL == "" && p.LibraryDir == "" && p.BandwidthLimitKbps == nil &&
-		p.ClinicMode == nil && p.PinnedKeys == nil
+		p.PACSStowURL == "" && p.PACSTLSCA == "" && p.PACSTLSCert == "" && p.PACSTLSKey == "" &&
+		p.LibraryDir == "" && p.BandwidthLimitKbps == nil && p.MaxNetworkWait == nil &&
+		p.MaxBusyWait == nil && p.ClinicMode == nil && p.RequiredSenderFields == nil &&
+		p.Proxy == "" && p.ProxyDefault == "" && p.ProxyPAC == "" && p.ProxyUser == "" &&
+		p.CABundle == "" && p.HTTP1Only == nil && p.PinnedKeys == nil
 }
 
 // request is one invocation: where to write and what.
@@ -50,7 +67,7 @@ func parseArgs(args []string, stderr io.Writer) (*request, error) {
 	fs := flag.NewFlagSet("bildbote-policywriter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	req := &request{}
-	var allowed, pinned, bandwidth, clinic string
+	var allowed, pinned, bandwidth, clinic, netWait, busyWait, senders, http1 string
 	fs.StringVar(&req.out, "out", app.DefaultPolicyPath(), "policy file to write")
 	fs.StringVar(&req.check, "check", "", "only check FILE with the app's loader and list the keys it locks")
 	fs.StringVar(&req.policy.PortalURL, "portal-url", "", "portal_url")
@@ -58,9 +75,21 @@ func parseArgs(args []string, stderr io.Writer) (*request, error) {
 	fs.StringVar(&req.policy.DefaultInbox, "default-inbox", "", "default_inbox")
 	fs.StringVar(&pinned, "pinned-key", "", "pinned_keys: FINGERPRINT (for --default-inbox) or CODE=FINGERPRINT;CODE=FINGERPRINT")
 	fs.StringVar(&req.policy.PACSStowURL, "pacs-url", "", "pacs_stow_url")
+	fs.StringVar(&req.policy.PACSTLSCA, "pacs-tls-ca", "", "pacs_tls_ca: absolute path of the PACS's CA certificate (PEM)")
+	fs.StringVar(&req.policy.PACSTLSCert, "pacs-tls-cert", "", "pacs_tls_cert: absolute path of the client certificate (PEM), with --pacs-tls-key")
+	fs.StringVar(&req.policy.PACSTLSKey, "pacs-tls-key", "", "pacs_tls_key: absolute path of the client certificate's key (PEM)")
 	fs.StringVar(&req.policy.LibraryDir, "library-dir", "", "library_dir")
 	fs.StringVar(&bandwidth, "bandwidth-limit-kbps", "", "bandwidth_limit_kbps")
+	fs.StringVar(&netWait, "max-network-wait-minutes", "", "max_network_wait_minutes: 1 to 10080")
+	fs.StringVar(&busyWait, "max-busy-wait-minutes", "", "max_busy_wait_minutes: 1 to 10080")
 	fs.StringVar(&clinic, "clinic-mode", "", "clinic_mode: 1/0, true/false")
+	fs.StringVar(&senders, "required-sender-fields", "", "required_sender_fields: sender_name, sender_contact, referrer separated by ',' or ';'; none: no field required")
+	fs.StringVar(&req.policy.Proxy, "proxy", "", "proxy: http://host:port, locked")
+	fs.StringVar(&req.policy.ProxyDefault, "proxy-default", "", "proxy_default: http://host:port, proposed (users may change it)")
+	fs.StringVar(&req.policy.ProxyPAC, "proxy-pac", "", "proxy_pac: the PAC file's http(s):// or file:/// address, locked")
+	fs.StringVar(&req.policy.ProxyUser, "proxy-user", "", "proxy_user: the proxy login's user name (DOMAIN\\name for NTLM); never a password")
+	fs.StringVar(&req.policy.CABundle, "ca-bundle", "", "ca_bundle: absolute path of an extra CA bundle (PEM) trusted besides the OS store")
+	fs.StringVar(&http1, "http1-only", "", "http1_only: 1/0, true/false")
 	if err := fs.Parse(args); err != nil {
 		return nil, i18n.NewError(i18n.KindInput, "packaging.policy-usage").Wrap(err)
 	}
@@ -73,7 +102,27 @@ func parseArgs(args []string, stderr io.Writer) (*request, error) {
 	p.DefaultInbox = strings.TrimSpace(p.DefaultInbox)
 	p.PACSStowURL = strings.TrimSpace(p.PACSStowURL)
 	p.LibraryDir = strings.TrimSpace(p.LibraryDir)
+	p.Proxy = strings.TrimSpace(p.Proxy)
+	p.ProxyDefault = strings.TrimSpace(p.ProxyDefault)
+	p.ProxyPAC = strings.TrimSpace(p.ProxyPAC)
+	p.ProxyUser = strings.TrimSpace(p.ProxyUser)
 	p.AllowedPortals = splitList(allowed)
+	for _, f := range []struct {
+		key string
+		v   *string
+	}{{app.SettingPACSTLSCA, &p.PACSTLSCA}, {app.SettingPACSTLSCert, &p.PACSTLSCert},
+		{app.SettingPACSTLSKey, &p.PACSTLSKey}, {app.SettingCABundle, &p.CABundle}} {
+		// The app takes these files only with an absolute path (msiexec
+		// runs the writer in System32: a relative path would mean nothing).
+		if *f.v = strings.TrimSpace(*f.v); *f.v != "" && !filepath.IsAbs(*f.v) {
+			return nil, invalid(f.key, fmt.Errorf("%q is not an absolute path", *f.v))
+		}
+	}
+	if senders = strings.TrimSpace(senders); strings.EqualFold(senders, "none") {
+		p.RequiredSenderFields = &[]string{}
+	} else if list := splitList(senders); list != nil {
+		p.RequiredSenderFields = &list
+	}
 	var err error
 	if p.PinnedKeys, err = parsePinned(pinned, p.DefaultInbox); err != nil {
 		return nil, invalid("pinned_keys", err)
@@ -85,12 +134,29 @@ func parseArgs(args []string, stderr io.Writer) (*request, error) {
 		}
 		p.BandwidthLimitKbps = &n
 	}
-	if clinic = strings.TrimSpace(clinic); clinic != "" {
-		b, err := parseBool(clinic)
-		if err != nil {
-			return nil, invalid("clinic_mode", err)
+	for _, f := range []struct {
+		key, raw string
+		v        **int
+	}{{app.SettingMaxNetworkWait, netWait, &p.MaxNetworkWait}, {app.SettingMaxBusyWait, busyWait, &p.MaxBusyWait}} {
+		if raw := strings.TrimSpace(f.raw); raw != "" {
+			n, err := strconv.Atoi(raw)
+			if err != nil {
+				return nil, invalid(f.key, err)
+			}
+			*f.v = &n
 		}
-		p.ClinicMode = &b
+	}
+	for _, f := range []struct {
+		key, raw string
+		v        **bool
+	}{{app.SettingClinicMode, clinic, &p.ClinicMode}, {app.SettingHTTP1Only, http1, &p.HTTP1Only}} {
+		if raw := strings.TrimSpace(f.raw); raw != "" {
+			b, err := parseBool(raw)
+			if err != nil {
+				return nil, invalid(f.key, err)
+			}
+			*f.v = &b
+		}
 	}
 	return req, nil
 }
@@ -204,11 +270,20 @@ func writeChecked(path string, data []byte) error {
 		return writeError(path, err)
 	}
 	if _, err := app.LoadPolicy(tmp.Name()); err != nil {
+		// The loader's message names the temporary file; what matters is
+		// its detail, which names the key and why (no secret: proxy
+		// addresses come without credentials).
+		detail := err.Error()
 		var ue *i18n.UserError
-		if errors.As(err, &ue) && ue.Err != nil {
-			err = ue.Err
+		if errors.As(err, &ue) {
+			if ue.Key == "app.policy-malformed" && len(ue.Args) == 2 {
+				detail = fmt.Sprint(ue.Args[1])
+			}
+			if ue.Err != nil {
+				err = ue.Err
+			}
 		}
-		return i18n.NewError(i18n.KindInput, "packaging.policy-rejected").
+		return i18n.NewError(i18n.KindInput, "packaging.policy-rejected", detail).
 			WithHint("packaging.policy-invalid.hint").Wrap(err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
