@@ -218,14 +218,16 @@ func connBound(scheme string) bool { return scheme == schemeNTLM || scheme == sc
 // handshake answers one request's (or one CONNECT's) challenges. It is
 // used by one goroutine; the proxy's state is shared.
 type handshake struct {
-	st           *proxyState
-	creds        credentials
-	proxy        string // redacted, for errors
-	method, uri  string
-	sent         string // scheme of the last Proxy-Authorization sent ("": none)
-	sentNonce    string // digest: the nonce it used
-	conn         connAuth
-	triedSchemes map[string]bool
+	st            *proxyState
+	creds         credentials
+	proxy         string // redacted, for errors
+	method, uri   string
+	sent          string // scheme of the last Proxy-Authorization sent ("": none)
+	sentNonce     string // digest: the nonce it used
+	sentNC        uint32 // and its nc
+	digestRetries int    // answers sent again after a stale or later-nc refusal
+	conn          connAuth
+	triedSchemes  map[string]bool
 }
 
 // connAuth is a connection-bound multi-leg login (NTLM, Negotiate).
@@ -355,13 +357,18 @@ func (h *handshake) answer(resp *http.Response) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("proxy %s: %w", h.proxy, err)
 		}
-		// Our answer refused without stale=true: the login is wrong
-		// (a stale nonce only needs the next one; twice in a row is wrong).
-		if h.sent == schemeDigest && (!d.stale || h.triedSchemes[schemeDigest]) {
+		// Our answer refused without stale=true: the login is wrong —
+		// unless it was a later use of its nonce (nc > 1): requests on
+		// several connections reach the proxy out of nc order, which a
+		// strict proxy refuses (squid says stale=true then). That one is
+		// sent again with the new nonce (nc 1); a refused first use of a
+		// nonce is the login's fault. A stale nonce only needs the next
+		// one (other requests may use up nonces meanwhile: three tries).
+		if h.sent == schemeDigest && (h.digestRetries >= 3 || !d.stale && h.sentNC <= 1) {
 			return "", refused
 		}
 		if h.sent == schemeDigest {
-			h.triedSchemes[schemeDigest] = true
+			h.digestRetries++
 		}
 		h.remember(schemeDigest, d)
 		return h.digestAnswer()
@@ -604,6 +611,6 @@ func (h *handshake) digestAnswer() (string, error) {
 	h.st.mu.Unlock()
 	var cn [16]byte
 	rand.Read(cn[:])
-	h.sent, h.sentNonce = schemeDigest, d.nonce
+	h.sent, h.sentNonce, h.sentNC = schemeDigest, d.nonce, nc
 	return d.header(h.creds.user, h.creds.password, h.method, h.uri, hex.EncodeToString(cn[:]), nc), nil
 }

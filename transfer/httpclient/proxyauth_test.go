@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -267,4 +268,56 @@ func TestProxyChangeNewRoute(t *testing.T) {
 	get()
 	c.CloseIdleConnections()
 	p.WaitLog(t, 10*time.Second, "TCP_TUNNEL/200", "CONNECT "+strings.TrimPrefix(srv.URL, "https://"))
+}
+
+// Digest from 12 connections at once, 96 requests sharing nonces: the nc
+// of one nonce reaches squid out of order and squid invalidates nonces
+// (407 stale=true); such a refusal is sent again with a fresh nonce, so
+// every request passes. A wrong password still ends in *ProxyAuthError
+// for each.
+func TestDigestConcurrent(t *testing.T) {
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer plain.Close()
+	p := squid.Start(t, squid.Options{Auth: squid.Digest, Users: map[string]string{"anna": "geheim"}})
+	run := func(pw string) (ok, refused, other int) {
+		pu, _ := url.Parse(p.URL)
+		pu.User = url.UserPassword("anna", pw)
+		c := New(Options{Proxy: FixedProxy(pu)})
+		defer c.CloseIdleConnections()
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for g := 0; g < 12; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 8; i++ {
+					resp, err := c.Get(plain.URL + "/c")
+					mu.Lock()
+					switch {
+					case err == nil && resp.StatusCode == 200:
+						ok++
+					case IsProxyAuth(err):
+						refused++
+					default:
+						other++
+						t.Logf("other: %v", err)
+					}
+					mu.Unlock()
+					if err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return
+	}
+	if ok, refused, other := run("geheim"); ok != 96 {
+		t.Fatalf("right login: %d ok, %d refused, %d other", ok, refused, other)
+	}
+	t.Logf("refused out-of-order answers retried: %d 407s with anna", len(p.Lines("TCP_DENIED/407", " anna ")))
+	if ok, refused, other := run("verkehrt7"); refused != 96 {
+		t.Fatalf("wrong login: %d ok, %d refused, %d other", ok, refused, other)
+	}
 }
