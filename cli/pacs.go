@@ -121,7 +121,7 @@ func runPacs(e *env, args []string) int {
 			return pr.Error(err)
 		}
 		result["tlsVersion"], result["cipherSuite"], result["clientCertSent"] = info.Version, info.CipherSuite, info.ClientCert
-		result["certificate"] = map[string]any{"subject": info.Subject, "issuer": info.Issuer, "notAfter": info.NotAfter.UTC().Format(time.RFC3339)}
+		result["certificate"] = map[string]any{"subject": info.Subject, "issuer": info.Issuer, "notAfter": info.NotAfter.UTC().Format(time.RFC3339), "sha256": info.Fingerprint}
 	} else if err := dimse.Echo(e.ctx, cfg); err != nil {
 		return pr.Error(err)
 	}
@@ -136,7 +136,7 @@ func runPacs(e *env, args []string) int {
 		if info == nil {
 			return
 		}
-		fmt.Fprintln(w, tr(e, "cli.pacs.tls-info", info.Version, info.Subject, info.Issuer, info.NotAfter.UTC().Format("2006-01-02")))
+		fmt.Fprintln(w, tr(e, "cli.pacs.tls-info", info.Version, info.Subject, info.Issuer, info.NotAfter.UTC().Format("2006-01-02"), info.Fingerprint))
 		if info.ClientCert {
 			fmt.Fprintln(w, tr(e, "cli.pacs.tls-client-cert"))
 		}

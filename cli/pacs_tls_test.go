@@ -126,7 +126,7 @@ func TestPacsTLSInside(t *testing.T) {
 	code, out, errs = run(de, "pacs", "test", "--json", "--state", filepath.Join(work, "tester"), orthancTLS)
 	var v map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["tls"] != true || v["caFile"] != caFile || v["clientCert"] != certFile ||
-		!strings.HasPrefix(fmt.Sprint(v["tlsVersion"]), "TLS 1.") || v["clientCertSent"] != true || !strings.Contains(fmt.Sprint(v["certificate"]), "CN=orthanc.klinik.test") {
+		!strings.HasPrefix(fmt.Sprint(v["tlsVersion"]), "TLS 1.") || v["clientCertSent"] != true || !strings.Contains(fmt.Sprint(v["certificate"]), "CN=orthanc.klinik.test") || !strings.Contains(fmt.Sprint(v["certificate"]), "sha256:") {
 		t.Errorf("pacs test with BILDBOTE_PACS_*: %d %s %s", code, out, errs)
 	}
 	for _, k := range []string{app.PACSCAEnv, app.PACSCertEnv, app.PACSKeyEnv} {

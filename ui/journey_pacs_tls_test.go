@@ -11,6 +11,7 @@ import (
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/tlscert"
+	"github.com/bildbote/bildbote/transfer/dimse"
 )
 
 // Settings' "Verbindung testen" on a dicom://…?tls=1 PACS (dcmtk storescp
@@ -56,7 +57,7 @@ func TestSettingsPACSTestTLSInside(t *testing.T) {
 		addr := func(p int) string { return fmt.Sprintf("127.0.0.1:%d", p) }
 		subject, issuer := srv.Cert.Subject.String(), srv.Cert.Issuer.String()
 		for target, want := range map[string][]string{
-			tlsTarget: {i18n.T(lang, "dimse.tls.untrusted", addr(secure), subject, issuer), i18n.T(lang, "dimse.tls.untrusted.hint")},
+			tlsTarget: {i18n.T(lang, "dimse.tls.untrusted", addr(secure), subject, issuer, dimse.Fingerprint256(srv.Cert)), i18n.T(lang, "dimse.tls.untrusted.hint")},
 			fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?tls=1", plain): {i18n.T(lang, "dimse.tls.plain_port", addr(plain)), i18n.T(lang, "dimse.tls.plain_port.hint")},
 			fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", secure):      {i18n.T(lang, "dimse.tls.tls_port", addr(secure)), i18n.T(lang, "dimse.tls.tls_port.hint")},
 		} {

@@ -2,6 +2,7 @@ package dimse
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -62,6 +63,9 @@ type TLSError struct {
 	// Subject and Issuer of the PACS's certificate (untrusted, name
 	// mismatch, expired).
 	Subject, Issuer string
+	// Fingerprint is the certificate's SHA-256, to compare with what the
+	// PACS's administrators see (Fingerprint256).
+	Fingerprint string
 	// Host is the name we connected to; Names those the certificate is
 	// for (name mismatch).
 	Host  string
@@ -168,9 +172,11 @@ func addPEMCerts(pool *x509.CertPool, b []byte) int {
 type TLSInfo struct {
 	Version     string // "TLS 1.3"
 	CipherSuite string
-	// Subject, Issuer and NotAfter are the PACS's certificate's.
+	// Subject, Issuer, NotAfter and Fingerprint (SHA-256) are the PACS's
+	// certificate's.
 	Subject, Issuer string
 	NotAfter        time.Time
+	Fingerprint     string
 	// ClientCert: the PACS asked for our certificate and got it.
 	ClientCert bool
 }
@@ -179,7 +185,7 @@ func newTLSInfo(st tls.ConnectionState, probe *tlsProbe) *TLSInfo {
 	info := &TLSInfo{Version: tls.VersionName(st.Version), CipherSuite: tls.CipherSuiteName(st.CipherSuite)}
 	if len(st.PeerCertificates) > 0 {
 		c := st.PeerCertificates[0]
-		info.Subject, info.Issuer, info.NotAfter = c.Subject.String(), c.Issuer.String(), c.NotAfter
+		info.Subject, info.Issuer, info.NotAfter, info.Fingerprint = c.Subject.String(), c.Issuer.String(), c.NotAfter, Fingerprint256(c)
 	}
 	if probe != nil {
 		info.ClientCert = probe.asked && probe.haveCert
@@ -316,7 +322,7 @@ func classifyTLS(err error, host string, probe *tlsProbe, inHandshake bool) erro
 	var rh tls.RecordHeaderError
 	leaf := func(c *x509.Certificate) {
 		if c != nil {
-			te.Subject, te.Issuer = c.Subject.String(), c.Issuer.String()
+			te.Subject, te.Issuer, te.Fingerprint = c.Subject.String(), c.Issuer.String(), Fingerprint256(c)
 			te.NotBefore, te.NotAfter = c.NotBefore, c.NotAfter
 		}
 	}
@@ -379,6 +385,20 @@ func classifyTLS(err error, host string, probe *tlsProbe, inHandshake bool) erro
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// Fingerprint256 is a certificate's SHA-256 as colon-separated hex, the
+// form OpenSSL and browsers show (openssl x509 -fingerprint -sha256).
+func Fingerprint256(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	var b strings.Builder
+	for i, x := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", x)
+	}
+	return b.String()
 }
 
 // certNames lists the DNS names and IP addresses a certificate is for
@@ -456,7 +476,7 @@ func looksLikeTLS(b []byte) bool {
 func tlsUserError(te *TLSError, addr string) error {
 	switch te.Problem {
 	case TLSUntrusted:
-		return i18n.NewError(i18n.KindRefused, "dimse.tls.untrusted", addr, te.Subject, te.Issuer).WithHint("dimse.tls.untrusted.hint").Wrap(te)
+		return i18n.NewError(i18n.KindRefused, "dimse.tls.untrusted", addr, te.Subject, te.Issuer, te.Fingerprint).WithHint("dimse.tls.untrusted.hint").Wrap(te)
 	case TLSNameMismatch:
 		return i18n.NewError(i18n.KindRefused, "dimse.tls.name", addr, te.Host, strings.Join(te.Names, ", ")).WithHint("dimse.tls.name.hint").Wrap(te)
 	case TLSExpired:

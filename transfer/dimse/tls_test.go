@@ -137,10 +137,19 @@ func TestTLSUntrusted(t *testing.T) {
 	srv := ca.Issue(t, tlscert.Options{CommonName: "pacs.klinik.test", Names: []string{"127.0.0.1"}})
 	addr, dir := tlsStorescp(t, srv, "-ic")
 	other := tlscert.NewCA(t, "Other CA")
+	// OpenSSL's fingerprint of the certificate, to compare with ours.
+	fp, err := exec.Command(corpus.Tool(t, "openssl"), "x509", "-noout", "-fingerprint", "-sha256", "-in", srv.CertFile).Output()
+	if err != nil {
+		t.Fatalf("openssl x509 -fingerprint: %v", err)
+	}
+	_, want, _ := strings.Cut(strings.TrimSpace(string(fp)), "=")
+	if Fingerprint256(srv.Cert) != want {
+		t.Errorf("fingerprint %s, OpenSSL says %s", Fingerprint256(srv.Cert), want)
+	}
 	for _, tc := range []TLSConfig{{}, {CAFile: other.CertFile}} {
 		start := time.Now()
 		err := Echo(testCtx(t), tlsCfg(addr, tc))
-		te := wantTLS(t, err, TLSUntrusted, "dimse.tls.untrusted", "CN=pacs.klinik.test", "CN=PACS Hersteller CA", "pacs_tls_ca", "--pacs-ca")
+		te := wantTLS(t, err, TLSUntrusted, "dimse.tls.untrusted", "CN=pacs.klinik.test", "CN=PACS Hersteller CA", "pacs_tls_ca", "--pacs-ca", "SHA-256 "+want)
 		if te.Subject == "" || te.Issuer == "" {
 			t.Errorf("subject %q issuer %q", te.Subject, te.Issuer)
 		}
