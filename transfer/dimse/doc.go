@@ -47,8 +47,10 @@
 //     subject and issuer), name mismatch (with its names), expired, client
 //     certificate required or refused, a plain DICOM port under tls=1 or
 //     a TLS port without it (each told apart by a second, short probe
-//     when the peer only hung up), no common version. QUICKACK works
-//     under TLS: the quick ACKs are set on the TCP socket beneath it.
+//     when the peer only hung up), no common version. EchoInfo says what
+//     was negotiated (version, the PACS's certificate and its SHA-256).
+//     QUICKACK works under TLS: the quick ACKs are set on the TCP socket
+//     beneath it.
 //   - Errors meant for a person are *i18n.UserError (German and English),
 //     wrapping the typed cause: *RejectedError (with the PS3.8 reasons,
 //     e.g. CallingAENotRecognized), *AbortedError, *ProtocolError,
