@@ -6,23 +6,10 @@ import (
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
-// DateLayout is the date format people of lang write: German 26.11.2026,
-// English the unambiguous ISO 2026-11-26 (the same as DICOM dates via
-// dicomscan.FormatDate). The GUI and the CLI both use it.
-func DateLayout(lang i18n.Lang) string {
-	if lang == i18n.EN {
-		return "2006-01-02"
-	}
-	return "02.01.2006"
-}
-
-// FormatDate shows t's local calendar date in lang's format.
-func FormatDate(lang i18n.Lang, t time.Time) string { return t.Local().Format(DateLayout(lang)) }
-
-// FormatDateTime shows t's local date and time (hh:mm) in lang's format.
-func FormatDateTime(lang i18n.Lang, t time.Time) string {
-	return t.Local().Format(DateLayout(lang) + " 15:04")
-}
+// FormatDate shows t's local calendar date in lang's format: it is
+// i18n.FormatDate, the one place for dates (DICOM dates, expiry, error
+// messages); this name stays until the last screen calls i18n directly.
+func FormatDate(lang i18n.Lang, t time.Time) string { return i18n.FormatDate(lang, t) }
 
 // Text is the notification in lang; dates among its Args (time.Time) are
 // written in lang's format.
@@ -30,7 +17,7 @@ func (n Notification) Text(lang i18n.Lang) string {
 	args := make([]any, len(n.Args))
 	for i, a := range n.Args {
 		if t, ok := a.(time.Time); ok {
-			a = FormatDate(lang, t)
+			a = i18n.FormatDate(lang, t)
 		}
 		args[i] = a
 	}

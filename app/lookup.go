@@ -96,7 +96,7 @@ func (c *Core) formatUntil(t time.Time) string {
 	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
 		return t.Format("15:04")
 	}
-	return FormatDateTime(c.lang(), t)
+	return i18n.FormatDateTime(c.lang(), t)
 }
 
 // lang is the language the user chose, else the environment's.

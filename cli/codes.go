@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // bildbote-cli codes [--json]: redeemed codes and when they expire.
@@ -44,9 +45,9 @@ func runCodes(e *env, args []string) int {
 		for _, c := range codes {
 			exp := tr(e, "cli.codes.unknown-expiry")
 			if !c.Expires.IsZero() {
-				exp = app.FormatDate(e.lang, c.Expires)
+				exp = i18n.FormatDate(e.lang, c.Expires)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", c.Masked, c.Portal, app.FormatDate(e.lang, c.RedeemedAt), exp, len(c.Saved))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", c.Masked, c.Portal, i18n.FormatDate(e.lang, c.RedeemedAt), exp, len(c.Saved))
 		}
 		tw.Flush()
 		for _, n := range notes {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // bildbote-cli jobs [--json]            list
@@ -82,7 +83,7 @@ func listJobs(e *env, core *app.Core, pr printer) int {
 				state += " " + tr(e, "cli.jobs.interrupted")
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, tr(e, "cli.job.kind."+string(j.Kind)), state,
-				progressCell(e, j), app.FormatDateTime(e.lang, j.Created), j.LocalTitle(e.lang))
+				progressCell(e, j), i18n.FormatDateTime(e.lang, j.Created), j.LocalTitle(e.lang))
 			if j.Error != nil && (j.State == app.StateFailed || j.State == app.StateWaiting) {
 				fmt.Fprintf(tw, "\t\t%s\n", j.Error.Message(e.lang))
 			}

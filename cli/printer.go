@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bildbote/bildbote/app"
-	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
@@ -206,4 +205,4 @@ func jobLine(e *env, j *app.Job) string {
 	return b.String()
 }
 
-func humanBytes(e *env, n int64) string { return dicomscan.HumanBytes(e.lang, n) }
+func humanBytes(e *env, n int64) string { return i18n.Bytes(n).Localize(e.lang) }

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // bildbote-cli quarantine [list] [--json]   envelopes that could not be opened
@@ -56,7 +57,7 @@ func printQuarantine(e *env, w io.Writer, qs []app.QuarantinedItem) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, tr(e, "cli.quarantine.header"))
 	for _, q := range qs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", q.ID, q.Inbox, humanBytes(e, q.Size), app.FormatDateTime(e.lang, q.ReceivedAt), q.ReasonText(e.lang))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", q.ID, q.Inbox, humanBytes(e, q.Size), i18n.FormatDateTime(e.lang, q.ReceivedAt), q.ReasonText(e.lang))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, tr(e, "cli.quarantine.hint"))

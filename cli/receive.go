@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // apiKeyFrom returns the flag's key or BILDBOTE_API_KEY.
@@ -89,7 +90,7 @@ func runReceive(e *env, args []string) int {
 		}
 		pr.Result(items, func(w io.Writer) {
 			for _, it := range items {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", it.ID, humanBytes(e, it.Size), app.FormatDateTime(e.lang, it.ReceivedAt))
+				fmt.Fprintf(w, "%s\t%s\t%s\n", it.ID, humanBytes(e, it.Size), i18n.FormatDateTime(e.lang, it.ReceivedAt))
 			}
 		})
 		return ExitOK

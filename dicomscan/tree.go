@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
 )
@@ -32,7 +33,7 @@ func (ix *Index) WriteTree(w io.Writer, lang i18n.Lang) error {
 			series += len(st.Series)
 		}
 	}
-	p(0, i18n.T(lang, "scan.tree.totals", len(ix.Patients), studies, series, ix.Files, HumanBytes(lang, ix.Bytes)))
+	p(0, i18n.T(lang, "scan.tree.totals", len(ix.Patients), studies, series, ix.Files, i18n.Bytes(ix.Bytes).Localize(lang)))
 	if len(ix.Patients) == 0 {
 		p(0, i18n.T(lang, "scan.tree.empty"))
 	}
@@ -50,7 +51,7 @@ func (ix *Index) WriteTree(w io.Writer, lang i18n.Lang) error {
 		p(0, "")
 		p(0, i18n.T(lang, "scan.tree.documents", len(ix.Documents)))
 		for _, d := range ix.Documents {
-			p(1, fmt.Sprintf("%s (%s, %s)", d.Path, d.MIMEType, HumanBytes(lang, d.Size)))
+			p(1, fmt.Sprintf("%s (%s, %s)", d.Path, d.MIMEType, i18n.Bytes(d.Size).Localize(lang)))
 		}
 	}
 	if len(ix.Warnings) > 0 {
@@ -170,9 +171,9 @@ func seriesLine(lang i18n.Lang, se *Series) string {
 
 func filesText(lang i18n.Lang, n int, size int64) string {
 	if n == 1 {
-		return i18n.T(lang, "scan.tree.file", n, HumanBytes(lang, size))
+		return i18n.T(lang, "scan.tree.file", n, i18n.Bytes(size).Localize(lang))
 	}
-	return i18n.T(lang, "scan.tree.files", n, HumanBytes(lang, size))
+	return i18n.T(lang, "scan.tree.files", n, i18n.Bytes(size).Localize(lang))
 }
 
 // FormatName shows a DICOM person name (family^given^middle^prefix^suffix,
@@ -199,16 +200,15 @@ func FormatName(pn string) string {
 	return family + ", " + strings.Join(rest, " ")
 }
 
-// FormatDate shows a DICOM date (YYYYMMDD) the way lang writes dates;
-// anything else is returned as it is.
+// FormatDate shows a DICOM date (DA, YYYYMMDD) the way lang writes dates
+// (i18n.DateLayout); anything that is not a valid date is returned as it
+// is.
 func FormatDate(lang i18n.Lang, da string) string {
-	if len(da) != 8 || strings.Trim(da, "0123456789") != "" {
+	t, err := time.Parse("20060102", da)
+	if err != nil || len(da) != 8 {
 		return da
 	}
-	if lang == i18n.EN {
-		return da[:4] + "-" + da[4:6] + "-" + da[6:]
-	}
-	return da[6:] + "." + da[4:6] + "." + da[:4]
+	return t.Format(i18n.DateLayout(lang))
 }
 
 func formatTime(tm string) string {
@@ -216,24 +216,4 @@ func formatTime(tm string) string {
 		return ""
 	}
 	return tm[:2] + ":" + tm[2:4]
-}
-
-// HumanBytes formats a size with decimal units (kB, MB, GB) and the
-// decimal separator of lang.
-func HumanBytes(lang i18n.Lang, n int64) string {
-	units := []string{"kB", "MB", "GB", "TB"}
-	if n < 1000 {
-		return fmt.Sprintf("%d B", n)
-	}
-	v := float64(n)
-	u := -1
-	for v >= 1000 && u < len(units)-1 {
-		v /= 1000
-		u++
-	}
-	s := fmt.Sprintf("%.1f %s", v, units[u])
-	if lang != i18n.EN {
-		s = strings.Replace(s, ".", ",", 1)
-	}
-	return s
 }

@@ -4,20 +4,19 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // bytes formats a size for reading (1,5 MB in German, 1.5 MB in English).
-func (u *UI) bytes(n int64) string { return dicomscan.HumanBytes(u.lang, n) }
+func (u *UI) bytes(n int64) string { return i18n.Bytes(n).Localize(u.lang) }
 
 // dicomDate shows a DICOM DA value (YYYYMMDD) in the local format; a value
 // that is not a date is shown as it is.
 func (u *UI) dicomDate(da string) string { return dicomscan.FormatDate(u.lang, da) }
 
 // formatTime shows a point in time in the local format.
-func (u *UI) formatTime(t time.Time) string { return app.FormatDateTime(u.lang, t) }
+func (u *UI) formatTime(t time.Time) string { return i18n.FormatDateTime(u.lang, t) }
 
 // formatDuration shows an ETA: "3 min", "45 s".
 func formatDuration(d time.Duration) string {

@@ -37,12 +37,12 @@ func birthDate(t *testing.T, lang i18n.Lang, pat *gencd.Patient) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d.Format(app.DateLayout(lang))
+	return d.Format(i18n.DateLayout(lang))
 }
 
 // otherDate is a wrong date of birth in lang's format.
 func otherDate(lang i18n.Lang) string {
-	return time.Date(1961, 7, 9, 0, 0, 0, 0, time.UTC).Format(app.DateLayout(lang))
+	return time.Date(1961, 7, 9, 0, 0, 0, 0, time.UTC).Format(i18n.DateLayout(lang))
 }
 
 // wrongCode is code with its last character changed (still a valid shape).
@@ -480,7 +480,7 @@ func TestJourneyGermanAndEnglishComplete(t *testing.T) {
 		test.Tap(r.saveAll)
 		h.waitShown("the saved studies", func() bool { return r.done.Visible() })
 		h.checkLanguage(lang, "redeem, saved", append(data, r.savedDir)...)
-		h.mustShow(i18n.T(lang, "ui.redeem.expiresSaved", app.FormatDate(lang, r.session.Expires)))
+		h.mustShow(i18n.T(lang, "ui.redeem.expiresSaved", i18n.FormatDate(lang, r.session.Expires)))
 		h.u.tabs.SelectIndex(3)
 		h.checkLanguage(lang, "settings", data...)
 	}
@@ -601,7 +601,7 @@ func TestRedeemExpiryAskedOnlyWhenUnknown(t *testing.T) {
 		if r.expiryAsk.Visible() || !r.expiry.Visible() {
 			t.Errorf("%s, expiry known: field shown %v, line shown %v", lang, r.expiryAsk.Visible(), r.expiry.Visible())
 		}
-		h.mustShow(app.FormatDate(lang, expires))
+		h.mustShow(i18n.FormatDate(lang, expires))
 		if r.expiry.Importance == widget.WarningImportance {
 			t.Errorf("%s: a warning with 30 days left", lang)
 		}

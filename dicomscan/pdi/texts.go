@@ -261,8 +261,5 @@ func formatDate(lang i18n.Lang, da string) string {
 	if err != nil {
 		return ""
 	}
-	if lang == i18n.EN {
-		return t.Format("2006-01-02")
-	}
-	return t.Format("02.01.2006")
+	return t.Format(i18n.DateLayout(lang))
 }

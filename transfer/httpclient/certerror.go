@@ -120,15 +120,16 @@ type validity struct{ from, to time.Time }
 // String is the form kept where a message is stored without its
 // language (a job's error): ISO dates, "2026-12-04 – 2027-03-04".
 func (v validity) String() string {
-	return v.from.UTC().Format("2006-01-02") + " – " + v.to.UTC().Format("2006-01-02")
+	return i18n.Date(v.from.UTC()).String() + " – " + i18n.Date(v.to.UTC()).String()
 }
 
 // Localize implements i18n.Localizer.
 func (v validity) Localize(lang i18n.Lang) string {
+	word := " to "
 	if lang == i18n.DE {
-		return v.from.UTC().Format("02.01.2006") + " bis " + v.to.UTC().Format("02.01.2006")
+		word = " bis "
 	}
-	return v.from.UTC().Format("2006-01-02") + " to " + v.to.UTC().Format("2006-01-02")
+	return i18n.Date(v.from.UTC()).Localize(lang) + word + i18n.Date(v.to.UTC()).Localize(lang)
 }
 
 // tlsFailure maps a TLS error of a request to host: a *CertError when a
