@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
 	"testing"
 
 	"github.com/bildbote/bildbote/app"
@@ -45,8 +48,16 @@ func TestExampleMatchesTheLoader(t *testing.T) {
 	want := []string{app.SettingAllowedPortals, app.SettingBandwidthLimitKbps, app.SettingClinicMode,
 		app.SettingDefaultInbox, app.SettingLibraryDir, app.SettingPACSStowURL,
 		app.SettingPinnedKeys, app.SettingPortalURL, app.SettingRequiredSender,
-		app.SettingMaxNetworkWait, app.SettingMaxBusyWait, app.SettingCABundle, app.SettingHTTP1Only}
-	if got := p.Keys(); len(got) != len(want) {
+		app.SettingMaxNetworkWait, app.SettingMaxBusyWait, app.SettingCABundle, app.SettingHTTP1Only,
+		app.SettingPACSTLSCA, app.SettingPACSTLSCert, app.SettingPACSTLSKey,
+		app.SettingProxy, app.SettingProxyPAC, app.SettingProxyUser}
+	sort.Strings(want)
+	if got := p.Keys(); !slices.Equal(got, want) {
 		t.Fatalf("example with every key locks %v, want %v", got, want)
+	}
+	// proxy_default locks nothing, so Keys cannot show it: the example
+	// must still carry it.
+	if !bytes.Contains(example, []byte("\n# "+app.SettingProxyDefault+" = ")) {
+		t.Errorf("the example does not show %s", app.SettingProxyDefault)
 	}
 }

@@ -71,6 +71,8 @@ msi() {
 	# wixl's MajorUpgrade writes SecureCustomProperties itself and wixl has
 	# no Secure="yes": add the policy properties to the same row.
 	secure="WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED;PORTALURL;ALLOWEDPORTALS;DEFAULTINBOX;PINNEDKEY;PACSURL;LIBRARYDIR;BANDWIDTHLIMITKBPS;CLINICMODE"
+	secure+=";PACSTLSCA;PACSTLSCERT;PACSTLSKEY;MAXNETWORKWAITMINUTES;MAXBUSYWAITMINUTES;REQUIREDSENDERFIELDS"
+	secure+=";PROXY;PROXYDEFAULT;PROXYPAC;PROXYUSER;CABUNDLE;HTTP1ONLY"
 	msibuild "$stage/bildbote.msi" -q "UPDATE Property SET Value='$secure' WHERE Property='SecureCustomProperties'"
 	sign "$stage/bildbote.msi"
 	cp "$stage/bildbote.msi" "$msi"

@@ -75,15 +75,21 @@ table Shortcut | grep -q '^BildboteShortcut	ProgramMenuFolder	Bildbote	.*\[INSTA
 	fail "no Start-menu shortcut to bildbote.exe"
 table Property >"$tmp/Property"
 grep -q "^ProductVersion	$BB_MSI_VERSION\$" "$tmp/Property" || fail "ProductVersion is not $BB_MSI_VERSION"
-for p in PORTALURL ALLOWEDPORTALS DEFAULTINBOX PINNEDKEY PACSURL LIBRARYDIR BANDWIDTHLIMITKBPS CLINICMODE; do
-	grep -q "^SecureCustomProperties	.*$p" "$tmp/Property" || fail "$p is not in SecureCustomProperties"
-done
 table CustomAction >"$tmp/CA"
 # 3090 = 18 (exe from an installed file) + 1024 (deferred) + 2048 (no impersonation: SYSTEM)
 grep -q '^WritePolicy	3090	bildbote_policywriter.exe	' "$tmp/CA" || fail "WritePolicy is not a deferred SYSTEM exe custom action"
-for p in PORTALURL DEFAULTINBOX PINNEDKEY PACSURL CLINICMODE; do
-	grep -q "\"\[$p\]\"" "$tmp/CA" || fail "WritePolicy does not pass [$p]"
+# Every value flag of the policy writer (its source, so a key added there
+# and forgotten here fails) is an MSI property of the same name in upper
+# case without dashes (--pacs-tls-ca: PACSTLSCA): passed by WritePolicy
+# as --flag "[PROPERTY]", and secure, so it reaches the elevated sequence.
+flags=$(grep -o 'fs\.StringVar([^,]*, "[a-z0-9-]*"' "$here/../policywriter/policy.go" | sed 's/.*"\(.*\)"/\1/' | grep -vx 'out\|check')
+[ "$(echo "$flags" | wc -l)" -ge 20 ] || fail "found only $(echo "$flags" | wc -l) policy writer flags in policywriter/policy.go"
+for f in $flags; do
+	p=$(echo "$f" | tr -d - | tr a-z A-Z)
+	grep -Eq "^SecureCustomProperties	(.*;)?$p(;.*)?\$" "$tmp/Property" || fail "$p is not in SecureCustomProperties"
+	grep -q -- "--$f \"\[$p\]\"" "$tmp/CA" || fail "WritePolicy does not pass --$f \"[$p]\""
 done
+echo "  WritePolicy passes $(echo "$flags" | wc -l) properties, all secure"
 grep -q '\[CommonAppDataFolder\]Bildbote\\policy.toml' "$tmp/CA" || fail "WritePolicy does not write %ProgramData%\\Bildbote\\policy.toml"
 table InstallExecuteSequence >"$tmp/IES"
 ca_seq=$(awk -F'\t' '$1=="WritePolicy" {print $3}' "$tmp/IES")
