@@ -85,7 +85,7 @@ grep -q '^WritePolicy	3090	bildbote_policywriter.exe	' "$tmp/CA" || fail "WriteP
 flags=$(grep -o 'fs\.StringVar([^,]*, "[a-z0-9-]*"' "$here/../policywriter/policy.go" | sed 's/.*"\(.*\)"/\1/' | grep -vx 'out\|check')
 [ "$(echo "$flags" | wc -l)" -ge 20 ] || fail "found only $(echo "$flags" | wc -l) policy writer flags in policywriter/policy.go"
 for f in $flags; do
-	p=$(echo "$f" | tr -d - | tr a-z A-Z)
+	p=$(echo "$f" | tr -d - | tr '[:lower:]' '[:upper:]')
 	grep -Eq "^SecureCustomProperties	(.*;)?$p(;.*)?\$" "$tmp/Property" || fail "$p is not in SecureCustomProperties"
 	grep -q -- "--$f \"\[$p\]\"" "$tmp/CA" || fail "WritePolicy does not pass --$f \"[$p]\""
 done
