@@ -18,6 +18,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+	"github.com/zalando/go-keyring"
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -200,6 +201,7 @@ func screenshotJobs() []*app.Job {
 // languages at both sizes (`make screenshots` keeps the PNGs) and fails
 // when something is cut off or runs past the window's edge.
 func TestScreenshots(t *testing.T) {
+	keyring.MockInit() // empty: no proxy login another test saved shows up
 	p := startDemoPortal(t)
 	cd := demoCD(t)
 	target, err := url.Parse(p.url)

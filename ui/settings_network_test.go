@@ -10,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"github.com/zalando/go-keyring"
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -51,6 +52,7 @@ func (h *harness) runCheck() *doctorView {
 // requests); a closed proxy port fails the proxy step with what to do;
 // Escape closes the dialog.
 func TestSettingsProxyAndCheck(t *testing.T) {
+	keyring.MockInit() // a fresh, empty keyring: no proxy login another test saved
 	sq := squid.Start(t, squid.Options{})
 	p := startDemoPortal(t)
 	closed := closedAddr(t)
@@ -162,6 +164,7 @@ func TestSettingsProxyAndCheck(t *testing.T) {
 // A proxy the policy fixes is read-only, says so, and shows as in use
 // from the policy; saving other settings keeps it.
 func TestSettingsProxyLockedByPolicy(t *testing.T) {
+	keyring.MockInit() // a fresh, empty keyring: no proxy login another test saved
 	policy := filepath.Join(t.TempDir(), "policy.toml")
 	if err := os.WriteFile(policy, []byte("proxy = \"http://proxy.klinik.example:3128\"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -212,6 +215,7 @@ func TestSettingsProxyLockedByPolicy(t *testing.T) {
 // portal through squid; a PAC file that cannot be read shows its problem;
 // a PAC file the policy fixes is read-only.
 func TestSettingsPACFile(t *testing.T) {
+	keyring.MockInit() // a fresh, empty keyring: no proxy login another test saved
 	sq := squid.Start(t, squid.Options{})
 	p := startDemoPortal(t)
 	closed := closedAddr(t)
@@ -310,6 +314,7 @@ func TestSettingsPACFile(t *testing.T) {
 // the login given the check runs again and passes, squid logging the
 // user with the doctor's requests.
 func TestSettingsCheckAsksProxyLogin(t *testing.T) {
+	keyring.MockInit() // a fresh, empty keyring: no proxy login another test saved
 	sq := squid.Start(t, squid.Options{Users: map[string]string{"anna": "geheim"}})
 	p := startDemoPortal(t)
 	h := newFlowHarness(t, i18n.DE, p)
