@@ -25,6 +25,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/testkit/squid"
 	"github.com/bildbote/bildbote/internal/wire"
 	"github.com/bildbote/bildbote/portal"
 	"github.com/bildbote/bildbote/transfer"
@@ -115,10 +116,15 @@ type countingTransport struct {
 	mu      sync.Mutex
 	status  map[int]int
 	patches []int64
+	base    http.RoundTripper // nil: http.DefaultTransport
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(r)
+	base := c.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(r)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r.Method == http.MethodPatch {
@@ -323,4 +329,55 @@ func TestChunkHalvesOnFixedSizeCuts(t *testing.T) {
 	if n := cuts.Load(); n != 4 || memory.ChunkSize(ts.URL) != 1<<20 {
 		t.Fatalf("%d cuts, remembered %d", n, memory.ChunkSize(ts.URL))
 	}
+}
+
+// TestChunkHalvesBehindSquidBodyLimit: the clinic's forward proxy caps
+// request bodies — a real squid with request_body_max_size 1 MB between
+// the client and the real portal. squid answers an 8 MiB chunk with its
+// own 413 (an HTML error page, not the portal's JSON); the client halves
+// to 1 MiB, goes on from the server's offset and completes, byte-identical
+// in the portal's store, and squid's access log shows the refused and the
+// accepted PATCHes.
+func TestChunkHalvesBehindSquidBodyLimit(t *testing.T) {
+	dataDir := t.TempDir()
+	srv, err := portal.New(portal.Config{DataDir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { ts.Close(); srv.Close() })
+	addInbox(t, srv)
+	sq := squid.Start(t, squid.Options{RequestBodyMax: 1 << 20})
+	proxyURL, err := url.Parse(sq.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := &countingTransport{status: map[int]int{}, base: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	f, data := randomFile(t, 3<<20+777)
+	memory := filepath.Join(t.TempDir(), "chunks.json")
+	c := &Client{HTTP: &http.Client{Transport: ct}, Retry: fastRetry(), Chunks: NewChunkFile(memory)}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := c.Upload(ctx, Job{Endpoint: ts.URL + wire.UploadsPath, File: f, Size: int64(len(data)),
+		Metadata: map[string]string{wire.MetaCommunity: "bM1X", wire.MetaSHA256: sha(data)}})
+	status, patches := ct.reset()
+	if err != nil {
+		t.Fatalf("upload: %v (answers %v, PATCH bodies %v)", err, status, patches)
+	}
+	t.Logf("answers %v, PATCH bodies %v", status, patches)
+	if !portalFile(t, dataDir, data) {
+		t.Fatalf("%s: no byte-identical copy in the portal's store", res.ID)
+	}
+	// An 8 MiB chunk is the whole 3 MiB file: refused, by squid's 413 or,
+	// when squid hangs up while the body is still coming, by a cut
+	// (either halves). The client goes down to 1 MiB (squid's limit
+	// exactly), where the rest passes, and remembers that size.
+	if status[413] == 0 || patches[0] != int64(len(data)) || patches[len(patches)-2] != 1<<20 {
+		t.Fatalf("%d 413s, PATCH bodies %v", status[413], patches)
+	}
+	if b, err := os.ReadFile(memory); err != nil || !strings.Contains(string(b), "1048576") {
+		t.Fatalf("remembered %q (%v)", b, err)
+	}
+	sq.WaitLog(t, 10*time.Second, "/413 ", " PATCH "+ts.URL+wire.UploadsPath)
+	sq.WaitLog(t, 10*time.Second, "/204 ", " PATCH "+ts.URL+wire.UploadsPath)
 }

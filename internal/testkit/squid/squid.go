@@ -44,7 +44,9 @@ const (
 	NCSAAuth   = "/usr/lib/squid/basic_ncsa_auth"
 	DigestAuth = "/usr/lib/squid/digest_file_auth"
 	NTLMAuth   = "/usr/lib/squid/ntlm_fake_auth"
-	startWait  = 30 * time.Second
+	// NegotiateAuth checks Kerberos tickets against a keytab.
+	NegotiateAuth = "/usr/lib/squid/negotiate_kerberos_auth"
+	startWait     = 30 * time.Second
 )
 
 // Options.Auth values: the proxy login squid asks for.
@@ -52,7 +54,17 @@ const (
 	Basic  = "basic"
 	Digest = "digest"
 	NTLM   = "ntlm"
+	// Negotiate: Kerberos through negotiate_kerberos_auth; needs
+	// Options.Kerberos (e.g. from internal/testkit/kdc).
+	Negotiate = "negotiate"
 )
+
+// Kerberos is the proxy's side of a realm for Auth Negotiate.
+type Kerberos struct {
+	Conf      string // krb5.conf (copied into squid's dir)
+	Keytab    string // the service's keytab (copied, readable by squid's user)
+	Principal string // e.g. HTTP/localhost@BILDBOTE.TEST
+}
 
 // Options configure the proxy.
 type Options struct {
@@ -67,6 +79,13 @@ type Options struct {
 	NonceMaxCount int
 	// Bump, when set, makes squid inspect TLS (ssl_bump, see Bump).
 	Bump *Bump
+	// Kerberos, for Auth Negotiate.
+	Kerberos *Kerberos
+	// RequestBodyMax, when > 0, is squid's request_body_max_size in
+	// bytes: a larger request body gets squid's own 413 (a clinic
+	// filter capping uploads). Squid sees bodies of plain http requests
+	// and of bumped TLS only; a CONNECT tunnel is opaque to it.
+	RequestBodyMax int64
 }
 
 // Proxy is a running squid.
@@ -141,6 +160,9 @@ func start(dir string, o Options) (*Proxy, error) {
 	} {
 		conf.WriteString(l + "\n")
 	}
+	if o.RequestBodyMax > 0 {
+		fmt.Fprintf(&conf, "request_body_max_size %d bytes\n", o.RequestBodyMax)
+	}
 	if u, err := user.Current(); err == nil && u.Uid == "0" {
 		// As root squid switches to Debian's "proxy" user: give it the dir.
 		if pu, err := user.Lookup("proxy"); err == nil {
@@ -155,7 +177,8 @@ func start(dir string, o Options) (*Proxy, error) {
 			conf.WriteString("cache_effective_user proxy\n")
 		}
 	}
-	if len(o.Users) > 0 {
+	var env []string // for squid and its helpers
+	if len(o.Users) > 0 || o.Auth == Negotiate {
 		pw := filepath.Join(dir, "passwd")
 		switch o.Auth {
 		case "", Basic:
@@ -176,6 +199,24 @@ func start(dir string, o Options) (*Proxy, error) {
 		case NTLM:
 			fmt.Fprintf(&conf, "auth_param ntlm program %s\n", NTLMAuth)
 			conf.WriteString("auth_param ntlm children 2\nauth_param ntlm keep_alive on\n")
+		case Negotiate:
+			k := o.Kerberos
+			if k == nil {
+				return nil, errors.New("squid: Auth Negotiate needs Kerberos")
+			}
+			kt, kc := filepath.Join(dir, "http.keytab"), filepath.Join(dir, "krb5.conf")
+			for from, to := range map[string]string{k.Keytab: kt, k.Conf: kc} {
+				data, err := os.ReadFile(from)
+				if err != nil {
+					return nil, err
+				}
+				if err := os.WriteFile(to, data, 0o644); err != nil {
+					return nil, err
+				}
+			}
+			env = []string{"KRB5_CONFIG=" + kc, "KRB5_KTNAME=" + kt, "KRB5RCACHETYPE=none"}
+			fmt.Fprintf(&conf, "auth_param negotiate program %s -k %s -s %s\n", NegotiateAuth, kt, k.Principal)
+			conf.WriteString("auth_param negotiate children 2\nauth_param negotiate keep_alive on\n")
 		default:
 			return nil, fmt.Errorf("squid: unknown Auth %q", o.Auth)
 		}
@@ -201,6 +242,7 @@ func start(dir string, o Options) (*Proxy, error) {
 	}
 	defer f.Close()
 	p.cmd = exec.Command(Binary, "-N", "-f", cfg)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start squid: %w", err)
