@@ -143,6 +143,8 @@ func (h *handshake) midway() bool {
 	switch c := h.conn.(type) {
 	case *ntlmAuth:
 		return c.leg > 1
+	case *krbAuth:
+		return c.leg > 1 // one token: it may go on a new connection
 	}
 	return true
 }

@@ -255,7 +255,11 @@ func (h *handshake) first(connBoundFirst bool) (string, error) {
 		if !connBoundFirst || !h.canDo(scheme) {
 			return "", nil
 		}
-		return h.startConn(scheme)
+		hdr, err := h.startConn(scheme)
+		if err != nil {
+			return "", nil // the proxy's challenge decides then
+		}
+		return hdr, nil
 	case !h.creds.explicit:
 		return "", nil
 	case scheme == schemeBasic:
@@ -275,7 +279,7 @@ func (h *handshake) canDo(scheme string) bool {
 	case schemeNTLM:
 		return h.creds.explicit || sspiAvailable(schemeNTLM)
 	case schemeNegotiate:
-		return !h.creds.explicit && sspiAvailable(schemeNegotiate)
+		return !h.creds.explicit && sspiAvailable(schemeNegotiate) || kerberosAvailable(h.creds)
 	}
 	return false
 }
@@ -301,7 +305,7 @@ func (h *handshake) pick(chs []challenge) *challenge {
 		case schemeBasic:
 			r = 4
 		}
-		if r < rank && h.canDo(c.scheme) {
+		if r < rank && !h.triedSchemes[c.scheme] && h.canDo(c.scheme) {
 			best, rank = i, r
 		}
 	}
@@ -373,11 +377,17 @@ func (h *handshake) answer(resp *http.Response) (string, error) {
 		h.remember(schemeDigest, d)
 		return h.digestAnswer()
 	default: // NTLM, Negotiate: a token-less challenge starts it
-		if h.triedSchemes[c.scheme] {
-			return "", refused
+		hdr, err := h.startConn(c.scheme)
+		if err != nil && c.scheme == schemeNegotiate {
+			// no ticket (KDC unreachable, login refused): the next scheme
+			h.triedSchemes[schemeNegotiate] = true
+			h.sent = schemeNegotiate // a login was tried
+			return h.answer(resp)
 		}
-		h.remember(c.scheme, nil)
-		return h.startConn(c.scheme)
+		if err == nil {
+			h.remember(c.scheme, nil)
+		}
+		return hdr, err
 	}
 }
 
@@ -396,9 +406,14 @@ func (h *handshake) remember(scheme string, d *digestChallenge) {
 func (h *handshake) startConn(scheme string) (string, error) {
 	var ca connAuth
 	var err error
-	if scheme == schemeNTLM && h.creds.explicit {
+	switch {
+	case scheme == schemeNTLM && h.creds.explicit:
 		ca = &ntlmAuth{user: h.creds.user, password: h.creds.password}
-	} else {
+	case scheme == schemeNegotiate && h.creds.explicit:
+		if ca, err = newKerberos(h.creds, h.proxyHost()); err != nil {
+			return "", fmt.Errorf("proxy %s: negotiate: %w", h.proxy, err)
+		}
+	default:
 		ca, err = newSSPI(scheme, h.proxyHost())
 		if err != nil {
 			return "", fmt.Errorf("proxy %s: %s login with the Windows account: %w", h.proxy, scheme, err)
