@@ -81,6 +81,11 @@ type Options struct {
 	Bump *Bump
 	// Kerberos, for Auth Negotiate.
 	Kerberos *Kerberos
+	// RequestBodyMax, when > 0, is squid's request_body_max_size in
+	// bytes: a larger request body gets squid's own 413 (a clinic
+	// filter capping uploads). Squid sees bodies of plain http requests
+	// and of bumped TLS only; a CONNECT tunnel is opaque to it.
+	RequestBodyMax int64
 }
 
 // Proxy is a running squid.
@@ -154,6 +159,9 @@ func start(dir string, o Options) (*Proxy, error) {
 		"acl localhost src 127.0.0.1/32",
 	} {
 		conf.WriteString(l + "\n")
+	}
+	if o.RequestBodyMax > 0 {
+		fmt.Fprintf(&conf, "request_body_max_size %d bytes\n", o.RequestBodyMax)
 	}
 	if u, err := user.Current(); err == nil && u.Uid == "0" {
 		// As root squid switches to Debian's "proxy" user: give it the dir.
