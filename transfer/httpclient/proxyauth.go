@@ -29,12 +29,13 @@ import (
 //     connection-independent: once a proxy's challenge is known, every
 //     later request carries the answer pre-emptively (Digest with the
 //     next nc), and a 407 stale=true only renews the nonce.
-//   - NTLM (explicit DOMAIN\user and password, github.com/Azure/go-ntlmssp)
-//     and, on Windows, NTLM and Negotiate with the user's own login
-//     (SSPI, proxyauth_windows.go) are bound to one connection: the
-//     handshake runs on the CONNECT's connection, and plain http requests
-//     through such a proxy go one at a time over one kept-alive
-//     connection.
+//   - NTLM (explicit DOMAIN\user and password, github.com/Azure/go-ntlmssp),
+//     Negotiate/Kerberos (explicit user and password, gokrb5 and
+//     krb5.conf, proxyauth_krb.go) and, on Windows, NTLM and Negotiate
+//     with the user's own login (SSPI, proxyauth_windows.go) are bound
+//     to one connection: the handshake runs on the CONNECT's connection,
+//     and plain http requests through such a proxy go one at a time over
+//     one kept-alive connection.
 //
 // The credentials are the proxy URL's user info (the ProxyFunc's answer);
 // net/http never sees them. No credentials: nothing is sent but the
