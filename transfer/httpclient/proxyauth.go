@@ -280,7 +280,7 @@ func (h *handshake) canDo(scheme string) bool {
 	case schemeNTLM:
 		return h.creds.explicit || sspiAvailable(schemeNTLM)
 	case schemeNegotiate:
-		return !h.creds.explicit && sspiAvailable(schemeNegotiate) || kerberosAvailable(h.creds)
+		return sspiAvailable(schemeNegotiate) || kerberosAvailable(h.creds)
 	}
 	return false
 }
@@ -410,12 +410,12 @@ func (h *handshake) startConn(scheme string) (string, error) {
 	switch {
 	case scheme == schemeNTLM && h.creds.explicit:
 		ca = &ntlmAuth{user: h.creds.user, password: h.creds.password}
-	case scheme == schemeNegotiate && h.creds.explicit:
+	case scheme == schemeNegotiate && h.creds.explicit && kerberosAvailable(h.creds):
 		if ca, err = newKerberos(h.creds, h.proxyHost()); err != nil {
 			return "", fmt.Errorf("proxy %s: negotiate: %w", h.proxy, err)
 		}
-	default:
-		ca, err = newSSPI(scheme, h.proxyHost())
+	default: // Windows: SSPI, with the explicit user or the Windows login
+		ca, err = newSSPI(scheme, h.proxyHost(), h.creds)
 		if err != nil {
 			return "", fmt.Errorf("proxy %s: %s login with the Windows account: %w", h.proxy, scheme, err)
 		}

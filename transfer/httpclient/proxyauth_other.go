@@ -8,6 +8,6 @@ import "errors"
 // (SSPI); elsewhere NTLM needs an explicit user and password.
 func sspiAvailable(string) bool { return false }
 
-func newSSPI(scheme, host string) (connAuth, error) {
+func newSSPI(scheme, host string, c credentials) (connAuth, error) {
 	return nil, errors.New("no Windows login on this system")
 }

@@ -3,8 +3,8 @@
 package httpclient
 
 import (
-	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/alexbrainman/sspi"
 	"github.com/alexbrainman/sspi/negotiate"
@@ -19,12 +19,20 @@ func sspiAvailable(scheme string) bool {
 }
 
 // newSSPI starts an SSPI client context for scheme with the logged-in
-// user's credentials; host is the proxy's name (Kerberos asks for a
-// ticket to HTTP/host).
-func newSSPI(scheme, host string) (connAuth, error) {
+// user's credentials, or with c's when explicit (DOMAIN\user or
+// user@domain); host is the proxy's name (Kerberos asks for a ticket to
+// HTTP/host).
+func newSSPI(scheme, host string, c credentials) (connAuth, error) {
 	switch scheme {
 	case schemeNegotiate:
-		cred, err := negotiate.AcquireCurrentUserCredentials()
+		var cred *sspi.Credentials
+		var err error
+		if c.explicit {
+			domain, user := splitDomain(c.user)
+			cred, err = negotiate.AcquireUserCredentials(domain, user, c.password)
+		} else {
+			cred, err = negotiate.AcquireCurrentUserCredentials()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("acquire the Windows login: %w", err)
 		}
@@ -64,9 +72,20 @@ func (s *sspiNegotiate) Step(in []byte) ([]byte, error) {
 	}
 	s.done = done
 	if len(out) == 0 {
-		return nil, errors.New("negotiate: the proxy asked for more after the login completed")
+		return nil, nil // nothing more to say: the proxy refused
 	}
 	return out, nil
+}
+
+// splitDomain splits DOMAIN\user and user@domain.
+func splitDomain(u string) (domain, user string) {
+	if d, name, ok := strings.Cut(u, `\`); ok {
+		return d, name
+	}
+	if i := strings.LastIndex(u, "@"); i > 0 {
+		return u[i+1:], u[:i]
+	}
+	return "", u
 }
 
 func (s *sspiNegotiate) Close() {
