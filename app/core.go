@@ -215,8 +215,11 @@ func Open(cfg Config) (*Core, error) {
 		sources: map[*dicomscan.Index][]string{}, jobIndexes: map[string]*dicomscan.Index{},
 		sem: make(chan struct{}, cfg.MaxParallel), ctx: ctx, stop: stop,
 	}
-	c.proxy.Store(&proxy)
 	c.tlsNow.Store(&tlsc)
+	if proxy.disc != nil {
+		proxy.disc.useTrust(c.currentTLS) // PAC/WPAD fetches: the CA bundle too
+	}
+	c.proxy.Store(&proxy)
 	if c.client == nil {
 		c.client = httpclient.New(httpclient.Options{Proxy: c.proxyFunc, TLS: tlsc.tls})
 		c.tlsBase = c.client.Transport

@@ -204,6 +204,9 @@ func (c *Core) setProxy() error {
 	if err != nil {
 		return err
 	}
+	if ch.disc != nil {
+		ch.disc.useTrust(c.currentTLS) // proxydiscovery.go
+	}
 	c.proxy.Store(&ch)
 	u := c.settings.effective().ProxyUser
 	c.login.settingsUser.Store(&u) // proxylogin.go

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bildbote/bildbote/internal/i18n"
@@ -62,6 +63,28 @@ type discovery struct {
 	os      *proxy.OSSettings
 	osErr   error // OS settings that do not make sense (reported)
 	fb      *httpclient.Fallback
+	// trust is the core's TLS (its CA bundle) for the PAC and WPAD
+	// fetches; unset: the OS trust store alone (useTrust).
+	trust atomic.Pointer[func() httpclient.TLS]
+}
+
+// useTrust makes the PAC and WPAD fetches trust what the core's client
+// trusts (the OS store plus the CA bundle), asked at each fetch.
+func (d *discovery) useTrust(f func() httpclient.TLS) { d.trust.Store(&f) }
+
+// pacTLS is the loaders' Loader.TLS.
+func (d *discovery) pacTLS() httpclient.TLS {
+	if f := d.trust.Load(); f != nil {
+		return (*f)()
+	}
+	return httpclient.TLS{}
+}
+
+// loader is a Loader for a PAC URL with the discovery's trust.
+func (d *discovery) loader(raw string) *proxy.Loader {
+	l := proxy.NewLoader(raw, pacOptions)
+	l.TLS = d.pacTLS
+	return l
 }
 
 // way is the outcome for one target.
@@ -77,7 +100,8 @@ type way struct {
 var pacOptions = proxy.Options{}
 
 func newPACDiscovery(raw, from, policy string) *discovery {
-	d := &discovery{pac: proxy.NewLoader(raw, pacOptions), pacFrom: from, policy: policy}
+	d := &discovery{pacFrom: from, policy: policy}
+	d.pac = d.loader(raw)
 	d.fb = httpclient.NewFallback(d.list)
 	return d
 }
@@ -103,7 +127,7 @@ func (d *discovery) readOS() {
 	if s == nil || !s.AutoDetect {
 		d.wpad = nil
 	} else if d.wpad == nil {
-		d.wpad = &proxy.Loader{WPAD: &proxy.WPAD{}, Options: pacOptions}
+		d.wpad = &proxy.Loader{WPAD: &proxy.WPAD{}, Options: pacOptions, TLS: d.pacTLS}
 	}
 	if s == nil || s.PACURL == "" {
 		d.pac, d.pacFrom = nil, ""
@@ -114,7 +138,7 @@ func (d *discovery) readOS() {
 		return
 	}
 	if d.pac == nil || d.pac.URL != s.PACURL {
-		d.pac = proxy.NewLoader(s.PACURL, pacOptions)
+		d.pac = d.loader(s.PACURL)
 	}
 	d.pacFrom = s.Source
 }
@@ -297,6 +321,11 @@ func proxyProblem(err error) error {
 		case "memory":
 			ue = i18n.NewError(i18n.KindRefused, "app.proxy.pac.memory", pe.Source, i18n.Bytes(pe.Limit), pe.Host)
 		case "fetch":
+			if ce, ok := httpclient.IsCertError(pe.Err); ok {
+				// the PAC server's certificate (the fetch is DIRECT: no proxy's)
+				return i18n.NewError(i18n.KindRefused, "app.proxy.pac.cert", pe.Source, ce.Host, pacCertWhy(ce.Reason),
+					ce.Subject, ce.Issuer, ce.ShortFingerprint()).WithHint("app.proxy.pac.cert.hint").Wrap(err)
+			}
 			ue = i18n.NewError(i18n.KindTransient, "app.proxy.pac.fetch", pe.Source)
 		default: // compile, load, missing
 			ue = i18n.NewError(i18n.KindRefused, "app.proxy.pac.broken", pe.Source)
@@ -306,4 +335,19 @@ func proxyProblem(err error) error {
 		return i18n.NewError(i18n.KindTransient, "app.proxy.wpad.none").WithHint("app.proxy.wpad.hint").Wrap(err)
 	}
 	return i18n.NewError(i18n.KindRefused, "app.proxy.os.bad").WithHint("app.proxy.os.bad.hint").Wrap(err)
+}
+
+// pacCertWhy is why the PAC server's certificate was refused, in words.
+func pacCertWhy(reason string) i18n.Phrase {
+	switch reason {
+	case httpclient.CertUnknownAuthority:
+		return "app.proxy.pac.cert.unknown-authority"
+	case httpclient.CertExpired:
+		return "app.proxy.pac.cert.expired"
+	case httpclient.CertNotYetValid:
+		return "app.proxy.pac.cert.not-yet-valid"
+	case httpclient.CertHostname:
+		return "app.proxy.pac.cert.hostname"
+	}
+	return "app.proxy.pac.cert.other"
 }

@@ -181,6 +181,15 @@ func (c *Core) TLS() TLSInfo {
 	return ch.info
 }
 
+// currentTLS is the TLS the core's client uses now (the PAC and WPAD
+// fetches take it too: proxydiscovery.go).
+func (c *Core) currentTLS() httpclient.TLS {
+	if ch := c.tlsNow.Load(); ch != nil {
+		return ch.tls
+	}
+	return httpclient.TLS{}
+}
+
 // setTLS recomputes the TLS choice after the settings changed (c.mu
 // held) and applies it to the core's client (a Config.HTTPClient keeps
 // its own), through any layer around it (tlsBase).

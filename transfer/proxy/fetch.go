@@ -57,11 +57,19 @@ func CheckPACURL(raw string) error {
 	return nil
 }
 
-// directClient fetches PAC files, never through a proxy.
-var directClient = httpclient.New(httpclient.Options{
-	Proxy:                 func(*http.Request) (*url.URL, error) { return nil, nil },
-	ResponseHeaderTimeout: FetchTimeout,
-})
+// directClient fetches PAC files, never through a proxy, trusting the
+// OS store alone (Options.TLS nil).
+var directClient = newDirectClient(httpclient.TLS{})
+
+// newDirectClient is a client that never takes a proxy, with tc's trust
+// (the OS store plus a clinic's CA bundle) and HTTP/1.1 switch.
+func newDirectClient(tc httpclient.TLS) *http.Client {
+	return httpclient.New(httpclient.Options{
+		Proxy:                 func(*http.Request) (*url.URL, error) { return nil, nil },
+		ResponseHeaderTimeout: FetchTimeout,
+		TLS:                   tc,
+	})
+}
 
 // FetchPAC reads a PAC file from file:// or http(s):// (DIRECT), at most
 // max bytes (0: DefaultMaxScript) within FetchTimeout. Failures are
@@ -142,7 +150,14 @@ type Loader struct {
 	URL     string
 	WPAD    *WPAD // auto-detect instead of a fixed URL
 	Options Options
-	client  *http.Client // tests; default the direct client
+	// TLS is the trust (and HTTP/1.1 switch) of the fetch over https, a
+	// WPAD's too (when its WPAD has none): the OS trust store plus a
+	// clinic's CA bundle (httpclient.LoadCABundle), as every other
+	// request has. Asked at each fetch, so a changed bundle holds for
+	// the next one; nil: the OS trust store alone. The fetch stays
+	// DIRECT whatever it says.
+	TLS    func() httpclient.TLS
+	client *http.Client // tests; default the direct client
 
 	mu      sync.Mutex
 	pac     *PAC
@@ -195,7 +210,11 @@ func (l *Loader) Found() string {
 
 func (l *Loader) load(ctx context.Context) (*PAC, string, error) {
 	if l.WPAD != nil {
-		found, data, err := l.WPAD.Discover(ctx)
+		w := *l.WPAD
+		if w.TLS == nil {
+			w.TLS = l.TLS
+		}
+		found, data, err := w.Discover(ctx)
 		if err != nil {
 			return nil, "", err
 		}
@@ -203,7 +222,11 @@ func (l *Loader) load(ctx context.Context) (*PAC, string, error) {
 		return pac, found, err
 	}
 	client := l.client
-	if client == nil {
+	if client == nil && l.TLS != nil {
+		// a client per fetch (one an hour, or one per RetryBroken)
+		client = newDirectClient(l.TLS())
+		defer client.CloseIdleConnections()
+	} else if client == nil {
 		client = directClient
 	}
 	data, err := fetchPAC(ctx, client, l.URL, l.Options.MaxScript)

@@ -3,6 +3,8 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -38,6 +40,9 @@ type WPAD struct {
 	Port string
 	// MaxScript bounds the file (0: DefaultMaxScript).
 	MaxScript int64
+	// TLS is the trust for a wpad.dat redirected to https (see
+	// Loader.TLS), asked at each Discover; nil: the OS trust store.
+	TLS func() httpclient.TLS
 }
 
 // NoWPADError: no wpad.<domain> answered with a PAC file. Tried lists
@@ -128,9 +133,15 @@ func (w *WPAD) Discover(ctx context.Context) (string, []byte, error) {
 		}
 		return r.LookupHost(ctx, host)
 	})
+	var roots *x509.CertPool // nil: the OS trust store
+	if w.TLS != nil {
+		roots = w.TLS().Roots
+	}
 	t := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           dialVia(known, w.Port, WPADFetchTimeout),
+		TLSClientConfig:       &tls.Config{RootCAs: roots},
+		TLSHandshakeTimeout:   WPADFetchTimeout,
 		ResponseHeaderTimeout: WPADFetchTimeout,
 		DisableKeepAlives:     true,
 	}
