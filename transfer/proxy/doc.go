@@ -25,7 +25,10 @@
 //     leak them through dnsResolve (Chrome strips https URLs the same way).
 //   - A PAC file is fetched DIRECT (never through a proxy), from file://
 //     or http(s)://, at most MaxScript bytes within FetchTimeout (15 s);
-//     only a 200 answer counts.
+//     only a 200 answer counts. Over https it trusts what the app's other
+//     requests trust (Loader.TLS: the OS store plus a clinic's CA
+//     bundle), so a PAC server with a certificate of the clinic's own CA
+//     works once that CA is the bundle.
 //   - WPAD asks DNS for wpad.<domain> for each search domain, walking up
 //     one label at a time but never past the registrable domain
 //     (wpad.klinik.example.de, wpad.example.de, never wpad.de), each
