@@ -220,7 +220,7 @@ func parseBool(s string) (bool, error) {
 func (p *policyFile) encode() ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString("# Bildbote clinic policy, written by the installer (bildbote-policywriter).\n")
-	buf.WriteString("# Every key present is locked for all users. Documentation: policy.toml.example\n\n")
+	buf.WriteString("# Every key present is locked for all users (proxy_default only proposes).\n# Documentation: policy.toml.example\n\n")
 	if err := toml.NewEncoder(&buf).Encode(p); err != nil {
 		return nil, fmt.Errorf("encode policy: %w", err)
 	}

@@ -164,12 +164,19 @@ done
 "$r/usr/sbin/bildbote-policywriter" --check "$r/etc/bildbote/policy.toml.example" >/dev/null ||
 	fail "the shipped policy example is rejected"
 "$r/usr/sbin/bildbote-policywriter" --out "$r/etc/bildbote/policy.toml" --portal-url https://portal.example \
-	--default-inbox bM1X --pinned-key "ABCD EFGH IJKL MNOP QRST UVWX YZ23 4567" --clinic-mode 1
+	--default-inbox bM1X --pinned-key "ABCD EFGH IJKL MNOP QRST UVWX YZ23 4567" --clinic-mode 1 \
+	--proxy-pac http://wpad.klinik.local/proxy.pac --http1-only 1 --proxy-default ""
 "$r/usr/sbin/bildbote-policywriter" --check "$r/etc/bildbote/policy.toml" | tee "$tmp/check.txt"
-grep -q 'clinic_mode, default_inbox, pinned_keys, portal_url' "$tmp/check.txt" || fail "written policy locks the wrong keys"
+grep -q 'clinic_mode, default_inbox, http1_only, pinned_keys, portal_url, proxy_pac' "$tmp/check.txt" ||
+	fail "written policy locks the wrong keys"
 if "$r/usr/sbin/bildbote-policywriter" --out "$r/etc/bildbote/policy.toml" --portal-url not-a-url 2>/dev/null; then
 	fail "the policy writer accepted an invalid portal URL"
 fi
+if "$r/usr/sbin/bildbote-policywriter" --out "$r/etc/bildbote/policy.toml" --proxy http://anna:Geheim42@proxy.klinik.local:3128 2>"$tmp/pw.err"; then
+	fail "the policy writer accepted a proxy address with a password"
+fi
+grep -q 'proxy' "$tmp/pw.err" || fail "the refused proxy is not named"
+if grep -q Geheim42 "$tmp/pw.err"; then fail "the policy writer echoed a proxy password"; fi
 grep -q 'portal_url = "https://portal.example"' "$r/etc/bildbote/policy.toml" || fail "a rejected value replaced the policy"
 "${dpkgr[@]}" -r bildbote >>"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -r failed"; }
 [ ! -e "$r/usr/bin/bildbote" ] || fail "remove left /usr/bin/bildbote"
