@@ -1,23 +1,15 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
-	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/internal/testkit/orthanc"
 )
 
@@ -34,8 +26,8 @@ func TestReceiveIntoDIMSE(t *testing.T) { orthanc.Run(t, "TestReceiveIntoDIMSEIn
 func TestReceiveIntoDIMSEInside(t *testing.T) {
 	orthanc.URL(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
-	portA, portB := freeTCPPort(t), freeTCPPort(t)
-	storesA := startStorescp(t, dirA, portA)
+	portA, portB := dicompeer.FreePort(t), dicompeer.FreePort(t)
+	storesA := dicompeer.Storescp(t, dirA, portA)
 	targets := []string{
 		fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?calling=BILDBOTE", portA),
 		"dicom://ORTHANC@127.0.0.1:4242",
@@ -77,7 +69,7 @@ func TestReceiveIntoDIMSEInside(t *testing.T) {
 	if n := storesA(); n != cd.Files {
 		t.Fatalf("before the resume storescp A received %d C-STOREs, want %d", n, cd.Files)
 	}
-	startStorescp(t, dirB, portB)
+	dicompeer.Storescp(t, dirB, portB)
 	if err := cl.core.RetryNow(ij.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -88,10 +80,10 @@ func TestReceiveIntoDIMSEInside(t *testing.T) {
 	if n := storesA(); n != cd.Files {
 		t.Errorf("storescp A received %d C-STOREs, want %d (each instance once)", n, cd.Files)
 	}
-	if n := countFiles(t, dirA); n != cd.Files {
+	if n := dicompeer.CountFiles(t, dirA); n != cd.Files {
 		t.Errorf("storescp A has %d files, want %d", n, cd.Files)
 	}
-	if n := countFiles(t, dirB); n != cd.Files {
+	if n := dicompeer.CountFiles(t, dirB); n != cd.Files {
 		t.Errorf("storescp B has %d files, want %d", n, cd.Files)
 	}
 	var instances []string
@@ -136,8 +128,8 @@ func TestReceiveDIMSERefused(t *testing.T) { orthanc.Run(t, "TestReceiveDIMSERef
 
 func TestReceiveDIMSERefusedInside(t *testing.T) {
 	orthanc.URL(t)
-	port := freeTCPPort(t)
-	startStorescp(t, t.TempDir(), port, "--refuse")
+	port := dicompeer.FreePort(t)
+	dicompeer.Storescp(t, t.TempDir(), port, "--refuse")
 	p := startPortal(t, t.TempDir())
 	cl := newClinic(t, p, "bM1X")
 	cdDir, cd := generateCD(t, 10)
@@ -172,88 +164,6 @@ func TestReceiveDIMSERefusedInside(t *testing.T) {
 	}
 }
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// lockedBuffer is a log written by a process and read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startStorescp runs dcmtk's storescp on port, writing the received
-// instances into dir, and stops it by its PID at the end. The function
-// returned counts the C-STORE requests it received so far (its -v log),
-// so a second C-STORE of the same instance shows.
-func startStorescp(t *testing.T, dir string, port int, extra ...string) (stores func() int) {
-	t.Helper()
-	bin := corpus.Tool(t, "storescp")
-	args := append([]string{"-v", "-od", dir}, extra...)
-	cmd := exec.Command(bin, append(args, strconv.Itoa(port))...)
-	log := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("storescp log:\n%s", log.String())
-		}
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return func() int { return strings.Count(log.String(), "Received Store Request") }
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("storescp does not listen on %s: %v\n%s", addr, err, log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func countFiles(t *testing.T, dir string) int {
-	t.Helper()
-	n := 0
-	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			n++
-		}
-		return nil
-	})
-	return n
-}
-
 // TestRedeemIntoDIMSE: a patient's code redeemed at the clinic goes
 // straight into the PACS — a real storescp and Orthanc's DICOM port —
 // first without a copy (nothing stays in the library, documents are left
@@ -262,8 +172,8 @@ func TestRedeemIntoDIMSE(t *testing.T) { orthanc.Run(t, "TestRedeemIntoDIMSEInsi
 
 func TestRedeemIntoDIMSEInside(t *testing.T) {
 	base := orthanc.URL(t)
-	port := freeTCPPort(t)
-	stores := startStorescp(t, t.TempDir(), port)
+	port := dicompeer.FreePort(t)
+	stores := dicompeer.Storescp(t, t.TempDir(), port)
 	p := startPortal(t, t.TempDir())
 	cdDir, cd := generateCD(t, 20)
 	pa := cd.Patients[0]
@@ -327,7 +237,7 @@ func TestRedeemIntoDIMSEInside(t *testing.T) {
 			t.Errorf("no copy kept: %+v", sv)
 		}
 	}
-	if n := countFiles(t, copyDir); n < want {
+	if n := dicompeer.CountFiles(t, copyDir); n < want {
 		t.Errorf("the copy has %d files, want at least %d", n, want)
 	}
 }
@@ -350,12 +260,12 @@ func TestPACSTargetCheckInside(t *testing.T) {
 			t.Errorf("TestPACSTarget(%s): %v", ok, err)
 		}
 	}
-	refusing := freeTCPPort(t)
-	startStorescp(t, t.TempDir(), refusing, "--refuse")
+	refusing := dicompeer.FreePort(t)
+	dicompeer.Storescp(t, t.TempDir(), refusing, "--refuse")
 	cases := map[string]i18n.Kind{
-		fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", refusing):   i18n.KindRefused,
-		fmt.Sprintf("dicom://PACS@127.0.0.1:%d", freeTCPPort(t)): i18n.KindTransient,
-		"dicom://127.0.0.1:4242":                                 i18n.KindInput,
+		fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", refusing):          i18n.KindRefused,
+		fmt.Sprintf("dicom://PACS@127.0.0.1:%d", dicompeer.FreePort(t)): i18n.KindTransient,
+		"dicom://127.0.0.1:4242":                                        i18n.KindInput,
 	}
 	for target, kind := range cases {
 		err := core.TestPACS(ctx, target)

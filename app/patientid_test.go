@@ -18,6 +18,7 @@ import (
 	"github.com/bildbote/bildbote/dicomscan"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/internal/testkit/orthanc"
 )
 
@@ -42,8 +43,8 @@ func TestPatientIDIntoPACS(t *testing.T) { orthanc.Run(t, "TestPatientIDIntoPACS
 func TestPatientIDIntoPACSInside(t *testing.T) {
 	base := orthanc.URL(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
-	portA, portB := freeTCPPort(t), freeTCPPort(t)
-	storesA := startStorescp(t, dirA, portA)
+	portA, portB := dicompeer.FreePort(t), dicompeer.FreePort(t)
+	storesA := dicompeer.Storescp(t, dirA, portA)
 	p := startPortal(t, t.TempDir())
 	cl := newClinic(t, p, "bM1X")
 	cdDir, cd := generateCD(t, 20)
@@ -101,7 +102,7 @@ func TestPatientIDIntoPACSInside(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWaiting(t, cl.core, ij)
-	startStorescp(t, dirB, portB)
+	dicompeer.Storescp(t, dirB, portB)
 	if err := cl.core.RetryNow(ij.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/gencd"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/internal/testkit/orthanc"
 	"github.com/bildbote/bildbote/internal/testkit/tlscert"
 	"github.com/bildbote/bildbote/transfer/dimse"
@@ -157,16 +158,16 @@ func TestPacsTLSInside(t *testing.T) {
 	// storescp over TLS: one without client certificates, one requiring
 	// the clinic's; and a plain one.
 	srv := tlsLeafFor(t, caFile, time.Time{})
-	open := freePortCLI(t)
-	openStores := storescp(t, filepath.Join(work, "scp-open"), open, "+tls", srv.KeyFile, srv.CertFile, "-ic")
-	strict := freePortCLI(t)
-	strictStores := storescp(t, filepath.Join(work, "scp-strict"), strict, "+tls", srv.KeyFile, srv.CertFile, "-rc", "+cf", clientCAFile)
-	plain := freePortCLI(t)
-	storescp(t, filepath.Join(work, "scp-plain"), plain)
+	open := dicompeer.FreePort(t)
+	openStores := dicompeer.Storescp(t, filepath.Join(work, "scp-open"), open, "+tls", srv.KeyFile, srv.CertFile, "-ic")
+	strict := dicompeer.FreePort(t)
+	strictStores := dicompeer.Storescp(t, filepath.Join(work, "scp-strict"), strict, "+tls", srv.KeyFile, srv.CertFile, "-rc", "+cf", clientCAFile)
+	plain := dicompeer.FreePort(t)
+	dicompeer.Storescp(t, filepath.Join(work, "scp-plain"), plain)
 	// A certificate that runs out soon: the test passes and says so.
-	soon := freePortCLI(t)
+	soon := dicompeer.FreePort(t)
 	soonCert := tlsLeafFor(t, caFile, time.Now().Add(10*24*time.Hour+time.Hour))
-	storescp(t, filepath.Join(work, "scp-soon"), soon, "+tls", soonCert.KeyFile, soonCert.CertFile, "-ic")
+	dicompeer.Storescp(t, filepath.Join(work, "scp-soon"), soon, "+tls", soonCert.KeyFile, soonCert.CertFile, "-ic")
 	code, out, errs = run(de, append(append([]string{"pacs", "test", "--state", filepath.Join(work, "tester")}, flags...), fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?tls=1", soon))...)
 	if code != 0 || !strings.Contains(out, "läuft in 10 Tagen ab") || !strings.Contains(out, "über DICOM-TLS") || strings.Contains(out, "Client-Zertifikat") {
 		t.Errorf("pacs test of a certificate running out: %d %q %q", code, out, errs)

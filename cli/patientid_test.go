@@ -11,6 +11,7 @@ import (
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/gencd"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/internal/testkit/orthanc"
 )
 
@@ -60,8 +61,8 @@ func TestPatientIDFlagInside(t *testing.T) {
 	}
 	pa, pb := res.Patients[0], res.Patients[1]
 	portalURL, apiKey, issue := startTestPortal(t, filepath.Join(work, "portal"), key.Recipient, cd, pb)
-	port := freePortCLI(t)
-	stores := storescp(t, filepath.Join(work, "scp"), port)
+	port := dicompeer.FreePort(t)
+	stores := dicompeer.Storescp(t, filepath.Join(work, "scp"), port)
 	scp := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", port)
 	orth := "dicom://ORTHANC@127.0.0.1:4242"
 	recv := []string{"receive", "--state", clinicState, "--portal", portalURL, "--inbox", "bM1X", "--api-key", apiKey}

@@ -7,19 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/gencd"
-	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/internal/testkit/orthanc"
 	"github.com/bildbote/bildbote/portal"
 )
@@ -73,8 +68,8 @@ func TestReceivePACSInside(t *testing.T) {
 		}
 	}
 	sendCD()
-	port := freePortCLI(t)
-	stores := storescp(t, filepath.Join(work, "scp"), port)
+	port := dicompeer.FreePort(t)
+	stores := dicompeer.Storescp(t, filepath.Join(work, "scp"), port)
 	dicomTarget := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?calling=BILDBOTE", port)
 	stowTarget := base + orthanc.DICOMwebRoot
 	code, out, errs := run("receive", "--json", "--state", clinicState, "--portal", portalURL, "--inbox", "bM1X", "--api-key", apiKey,
@@ -121,8 +116,8 @@ func TestReceivePACSInside(t *testing.T) {
 
 	// A PACS that refuses us: exit 4, each instance named.
 	sendCD()
-	refusing := freePortCLI(t)
-	storescp(t, filepath.Join(work, "scp2"), refusing, "--refuse")
+	refusing := dicompeer.FreePort(t)
+	dicompeer.Storescp(t, filepath.Join(work, "scp2"), refusing, "--refuse")
 	t.Setenv("LANG", "de_DE.UTF-8")
 	code, out, errs = run("receive", "--state", clinicState, "--portal", portalURL, "--inbox", "bM1X", "--api-key", apiKey,
 		"--pacs", fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", refusing))
@@ -208,73 +203,4 @@ func startTestPortal(t *testing.T, dir, recipient, cd string, pa *gencd.Patient)
 		return c.Code
 	}
 	return url, res.APIKey, issue
-}
-
-func freePortCLI(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// storescp runs dcmtk's storescp on port (stopped by its PID at the end)
-// and returns a counter of the C-STORE requests it received (its -v log).
-func storescp(t *testing.T, dir string, port int, extra ...string) func() int {
-	t.Helper()
-	bin := corpus.Tool(t, "storescp")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append(append([]string{"-v", "-od", dir}, extra...), strconv.Itoa(port))...)
-	log := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("storescp log:\n%s", log.String())
-		}
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return func() int { return strings.Count(log.String(), "Received Store Request") }
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("storescp does not listen on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

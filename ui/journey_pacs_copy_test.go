@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 )
 
 // Code einlösen in clinic mode, into the PACS with or without a copy: the
@@ -28,8 +29,8 @@ func TestJourneyRedeemIntoPACSWithCopyInside(t *testing.T) {
 	insidePrivateNet(t)
 	p := startDemoPortal(t)
 	pacsDir := t.TempDir()
-	port := freePort(t)
-	stores := startStorescp(t, pacsDir, port)
+	port := dicompeer.FreePort(t)
+	stores := dicompeer.Storescp(t, pacsDir, port)
 	target := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", port)
 
 	lang := i18n.DE
@@ -63,7 +64,7 @@ func TestJourneyRedeemIntoPACSWithCopyInside(t *testing.T) {
 	if n == 0 {
 		t.Fatal("storescp received nothing")
 	}
-	if got := countFiles(t, lib); got != 0 {
+	if got := dicompeer.CountFiles(t, lib); got != 0 {
 		t.Errorf("the library holds %d files after an import without a copy", got)
 	}
 	if r.folderRow.Visible() || strings.Contains(r.status.Text, strings.SplitN(i18n.T(lang, "ui.redeem.pacsCopy", ""), " %", 2)[0]) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/portal"
 )
 
@@ -28,11 +29,11 @@ func TestSettingsPACSTestDIMSE(t *testing.T) { runInPrivateNet(t, "TestSettingsP
 
 func TestSettingsPACSTestDIMSEInside(t *testing.T) {
 	insidePrivateNet(t)
-	echo := freePort(t)
-	startStorescp(t, t.TempDir(), echo)
-	qr := freePort(t)
-	startDcmqrscp(t, qr)
-	closed := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	echo := dicompeer.FreePort(t)
+	dicompeer.Storescp(t, t.TempDir(), echo)
+	qr := dicompeer.FreePort(t)
+	dicompeer.Dcmqrscp(t, qr, "PACS")
+	closed := net.JoinHostPort("127.0.0.1", strconv.Itoa(dicompeer.FreePort(t)))
 	silent := silentListener(t)
 	for _, lang := range i18n.Langs {
 		h := newHarness(t, lang)
@@ -93,8 +94,8 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 	insidePrivateNet(t)
 	p := startDemoPortal(t)
 	pacsDir := t.TempDir()
-	port := freePort(t)
-	stores := startStorescp(t, pacsDir, port)
+	port := dicompeer.FreePort(t)
+	stores := dicompeer.Storescp(t, pacsDir, port)
 	target := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?calling=BILDBOTE", port)
 
 	lang := i18n.DE
@@ -134,8 +135,8 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 	test.Tap(r.toPACS)
 	h.waitFor("the import into the PACS", func() bool { return r.done.Visible() })
 	n := stores()
-	if n == 0 || countFiles(t, pacsDir) != n {
-		t.Fatalf("storescp received %d C-STOREs and holds %d files", n, countFiles(t, pacsDir))
+	if n == 0 || dicompeer.CountFiles(t, pacsDir) != n {
+		t.Fatalf("storescp received %d C-STOREs and holds %d files", n, dicompeer.CountFiles(t, pacsDir))
 	}
 	studies := len(staged.Items) - 1 // the report is no study
 	h.mustShow(h.u.n("ui.redeem.pacsDone", studies, studies), h.u.n("ui.redeem.pacsSkipped", 1, 1),
@@ -146,7 +147,7 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 	if r.folderRow.Visible() {
 		t.Error("the folder buttons are shown although nothing was saved to a folder")
 	}
-	if got := countFiles(t, h.core.Settings().LibraryDir); got != 0 {
+	if got := dicompeer.CountFiles(t, h.core.Settings().LibraryDir); got != 0 {
 		t.Errorf("the library holds %d files after an import into the PACS only", got)
 	}
 	h.checkLanguage(lang, "redeemed into the PACS", target)
@@ -154,8 +155,8 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 
 	// A PACS that refuses us, in English: the job fails and the screen
 	// says, for the target, how many were not stored and why.
-	refusing := freePort(t)
-	startStorescp(t, t.TempDir(), refusing, "--refuse")
+	refusing := dicompeer.FreePort(t)
+	dicompeer.Storescp(t, t.TempDir(), refusing, "--refuse")
 	bad := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d", refusing)
 	lang = i18n.EN
 	h = journeyHarness(t, lang, p.url)
@@ -188,7 +189,7 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 	// A PACS where nobody listens yet: the import waits and says why
 	// (not "connection lost", the portal's line); once storescp runs,
 	// "try now" finishes it.
-	late := freePort(t)
+	late := dicompeer.FreePort(t)
 	lateAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(late))
 	lateTarget := "dicom://STORESCP@" + lateAddr
 	h.u.selectTab(len(h.u.tabs.Items) - 1)
@@ -201,7 +202,7 @@ func TestJourneyRedeemIntoPACSInside(t *testing.T) {
 	h.mustNotShow(strings.SplitN(i18n.T(lang, "ui.redeem.waiting", ""), " –", 2)[0])
 	h.checkLanguage(lang, "waiting for the PACS", lateTarget, lateAddr)
 	h.shot(t, "redeem_into_pacs_waiting_en_1024x600")
-	lateStores := startStorescp(t, t.TempDir(), late)
+	lateStores := dicompeer.Storescp(t, t.TempDir(), late)
 	h.waitShown("the import after the PACS came up", func() bool {
 		if r.waiting.Visible() && !r.retryNow.Disabled() {
 			test.Tap(r.retryNow)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bildbote/bildbote/app"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/internal/testkit/tlscert"
 	"github.com/bildbote/bildbote/transfer/dimse"
 )
@@ -30,12 +31,12 @@ func TestSettingsPACSTestTLSInside(t *testing.T) {
 	}
 	ca := tlscert.NewCA(t, "Klinik Test CA")
 	srv := ca.Issue(t, tlscert.Options{CommonName: "pacs.klinik.test", Names: []string{"127.0.0.1"}})
-	secure := freePort(t)
-	startStorescp(t, t.TempDir(), secure, "+tls", srv.KeyFile, srv.CertFile, "-ic")
-	strict := freePort(t)
-	startStorescp(t, t.TempDir(), strict, "+tls", srv.KeyFile, srv.CertFile, "-rc", "+cf", ca.CertFile)
-	plain := freePort(t)
-	startStorescp(t, t.TempDir(), plain)
+	secure := dicompeer.FreePort(t)
+	dicompeer.Storescp(t, t.TempDir(), secure, "+tls", srv.KeyFile, srv.CertFile, "-ic")
+	strict := dicompeer.FreePort(t)
+	dicompeer.Storescp(t, t.TempDir(), strict, "+tls", srv.KeyFile, srv.CertFile, "-rc", "+cf", ca.CertFile)
+	plain := dicompeer.FreePort(t)
+	dicompeer.Storescp(t, t.TempDir(), plain)
 	tlsTarget := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?tls=1", secure)
 	for _, lang := range i18n.Langs {
 		t.Setenv(app.PACSCAEnv, "")

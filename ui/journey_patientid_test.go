@@ -19,6 +19,7 @@ import (
 	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/portal"
 )
 
@@ -40,9 +41,9 @@ func TestJourneyRedeemIntoPACSWithPatientIDInside(t *testing.T) {
 	insidePrivateNet(t)
 	p := startDemoPortal(t)
 	pacsDir, secondDir := t.TempDir(), t.TempDir()
-	port, second := freePort(t), freePort(t)
-	stores := startStorescp(t, pacsDir, port)
-	secondStores := startStorescp(t, secondDir, second)
+	port, second := dicompeer.FreePort(t), dicompeer.FreePort(t)
+	stores := dicompeer.Storescp(t, pacsDir, port)
+	secondStores := dicompeer.Storescp(t, secondDir, second)
 	target := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?calling=BILDBOTE", port)
 	const clinicID = "KH-0815-A"
 
@@ -103,8 +104,8 @@ func TestJourneyRedeemIntoPACSWithPatientIDInside(t *testing.T) {
 	test.Tap(r.toPACS)
 	h.waitFor("the import with the patient ID", func() bool { return r.done.Visible() })
 	n := stores()
-	if n == 0 || countFiles(t, pacsDir) != n {
-		t.Fatalf("storescp received %d C-STOREs and holds %d files", n, countFiles(t, pacsDir))
+	if n == 0 || dicompeer.CountFiles(t, pacsDir) != n {
+		t.Fatalf("storescp received %d C-STOREs and holds %d files", n, dicompeer.CountFiles(t, pacsDir))
 	}
 	for f, id := range peerPatientIDs(t, pacsDir) {
 		if id != clinicID {
@@ -257,8 +258,8 @@ func TestJourneyReceiveIntoPACSWithPatientIDInside(t *testing.T) {
 	insidePrivateNet(t)
 	p := startDemoPortal(t)
 	pacsDir := t.TempDir()
-	port := freePort(t)
-	stores := startStorescp(t, pacsDir, port)
+	port := dicompeer.FreePort(t)
+	stores := dicompeer.Storescp(t, pacsDir, port)
 	target := fmt.Sprintf("dicom://STORESCP@127.0.0.1:%d?calling=BILDBOTE", port)
 	const clinicID = "KH-0815-B"
 	lang := i18n.DE
@@ -358,8 +359,8 @@ func TestJourneyReceiveIntoPACSWithPatientIDInside(t *testing.T) {
 	}
 	test.Tap(s.importB)
 	h.waitFor("the import with the patient ID", func() bool { return s.results.Text != "" && len(s.checks) == 1 })
-	if n := stores(); n == 0 || countFiles(t, pacsDir) != n {
-		t.Fatalf("storescp received %d C-STOREs and holds %d files", n, countFiles(t, pacsDir))
+	if n := stores(); n == 0 || dicompeer.CountFiles(t, pacsDir) != n {
+		t.Fatalf("storescp received %d C-STOREs and holds %d files", n, dicompeer.CountFiles(t, pacsDir))
 	}
 	for f, id := range peerPatientIDs(t, pacsDir) {
 		if id != clinicID {

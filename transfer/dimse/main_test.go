@@ -1,7 +1,6 @@
 package dimse
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,11 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 )
 
 // The real peers (dcmtk's storescp, dcmqrscp) listen on all interfaces.
@@ -65,15 +64,7 @@ func needNetns(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return dicompeer.FreePort(t) }
 
 // peer runs a dcmtk SCP (storescp, dcmqrscp) on a free port; port is
 // appended to args. It returns the address once it takes connections and
@@ -81,54 +72,9 @@ func freePort(t *testing.T) int {
 func peer(t *testing.T, tool string, args ...string) string {
 	t.Helper()
 	needNetns(t)
-	bin := corpus.Tool(t, tool)
-	port := strconv.Itoa(freePort(t))
-	return startPeer(t, bin, append(args, port), port)
-}
-
-// startPeer starts bin with args and waits until 127.0.0.1:port takes
-// connections (5 s at most).
-func startPeer(t *testing.T, bin string, args []string, port string) string {
-	t.Helper()
-	tool := filepath.Base(bin)
-	var logBuf bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s log:\n%s", tool, logBuf.String())
-		}
-	})
-	addr := net.JoinHostPort("127.0.0.1", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		select {
-		case <-done:
-			t.Fatalf("%s exited: %s", tool, logBuf.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s: %v\n%s", tool, addr, err, logBuf.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	port := freePort(t)
+	dicompeer.Start(t, tool, port, args...)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // storescp starts dcmtk's storescp writing into a new directory, bit

@@ -3,6 +3,7 @@ package dimse
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
+	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 )
 
 // Orthanc configured as clinics run it: only known modalities may connect
@@ -72,5 +74,6 @@ func TestOrthancRefusesUnknownCaller(t *testing.T) {
 // configuration: args are passed as they are, port is where it listens.
 func peerAt(t *testing.T, port int, bin string, args ...string) string {
 	t.Helper()
-	return startPeer(t, bin, args, strconv.Itoa(port))
+	dicompeer.Run(t, bin, port, args...)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
