@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/stow"
 )
 
 // Why a PACS connection test failed; TestPACS wraps them in a
@@ -26,10 +27,8 @@ var (
 )
 
 // TestPACS checks that stowURL is a DICOMweb service the clinic can
-// reach: a QIDO-RS search GET {stowURL}/studies?limit=1 asking for
-// application/dicom+json. 200 and 204 (no studies yet) mean yes. The
-// same base serves STOW-RS (POST {base}/studies), so a working search is
-// a good sign that imports will work; it stores nothing.
+// reach (stow.Client.Ping: a QIDO-RS search that stores nothing) and
+// says in the user's words what is wrong when it is not.
 //
 // A dicom:// target (the settings' PACS field takes both notations) is
 // checked with a C-ECHO instead (TestPACSTarget).
@@ -41,12 +40,10 @@ func (c *Core) TestPACS(ctx context.Context, stowURL string) error {
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		return i18n.NewError(i18n.KindInput, "app.pacs-url-invalid", stowURL).WithHint("app.pacs-url-invalid.hint")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/studies?limit=1", nil)
-	if err != nil {
+	if _, err := url.Parse(base); err != nil {
 		return i18n.NewError(i18n.KindInput, "app.pacs-url-invalid", stowURL).WithHint("app.pacs-url-invalid.hint").Wrap(err)
 	}
-	req.Header.Set("Accept", "application/dicom+json")
-	resp, err := c.client.Do(req)
+	status, err := (&stow.Client{Base: base, HTTP: c.client}).Ping(ctx)
 	if err != nil {
 		cause := fmt.Errorf("%w: %w", ErrPACSUnreachable, err)
 		if errors.Is(err, syscall.ECONNREFUSED) {
@@ -54,18 +51,24 @@ func (c *Core) TestPACS(ctx context.Context, stowURL string) error {
 		}
 		return i18n.NewError(i18n.KindTransient, "app.pacs-unreachable", base).WithHint("app.pacs-refused.hint").Wrap(cause)
 	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	switch resp.StatusCode {
+	switch status {
 	case http.StatusOK, http.StatusNoContent:
 		return nil
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return i18n.NewError(i18n.KindRefused, "app.pacs-unauthorized", base).WithHint("app.pacs-unauthorized.hint").
-			Wrap(fmt.Errorf("%w: %s", ErrPACSUnauthorized, resp.Status))
+			Wrap(fmt.Errorf("%w: %d", ErrPACSUnauthorized, status))
 	case http.StatusNotFound:
 		return i18n.NewError(i18n.KindInput, "app.pacs-not-found", base).WithHint("app.pacs-not-found.hint").
-			Wrap(fmt.Errorf("%w: %s", ErrPACSNotFound, resp.Status))
+			Wrap(fmt.Errorf("%w: %d", ErrPACSNotFound, status))
 	}
-	return i18n.NewError(i18n.KindTransient, "app.pacs-answer", base, resp.Status).
-		Wrap(fmt.Errorf("%w: %s", ErrPACSAnswer, resp.Status))
+	return i18n.NewError(i18n.KindTransient, "app.pacs-answer", base, httpStatusText(status)).
+		Wrap(fmt.Errorf("%w: %d", ErrPACSAnswer, status))
+}
+
+// httpStatusText is "503 Service Unavailable", as resp.Status reads.
+func httpStatusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return fmt.Sprintf("%d %s", code, t)
+	}
+	return fmt.Sprint(code)
 }
