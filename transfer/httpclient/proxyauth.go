@@ -280,7 +280,7 @@ func (h *handshake) canDo(scheme string) bool {
 	case schemeNTLM:
 		return h.creds.explicit || sspiAvailable(schemeNTLM)
 	case schemeNegotiate:
-		return sspiAvailable(schemeNegotiate) || kerberosAvailable(h.creds)
+		return sspiAvailable(schemeNegotiate) || kerberosAvailable(h.creds) || ccacheAvailable(h.creds)
 	}
 	return false
 }
@@ -412,6 +412,10 @@ func (h *handshake) startConn(scheme string) (string, error) {
 		ca = &ntlmAuth{user: h.creds.user, password: h.creds.password}
 	case scheme == schemeNegotiate && h.creds.explicit && kerberosAvailable(h.creds):
 		if ca, err = newKerberos(h.creds, h.proxyHost()); err != nil {
+			return "", fmt.Errorf("proxy %s: negotiate: %w", h.proxy, err)
+		}
+	case scheme == schemeNegotiate && !h.creds.explicit && !sspiAvailable(schemeNegotiate):
+		if ca, err = newKerberosCCache(h.proxyHost()); err != nil {
 			return "", fmt.Errorf("proxy %s: negotiate: %w", h.proxy, err)
 		}
 	default: // Windows: SSPI, with the explicit user or the Windows login

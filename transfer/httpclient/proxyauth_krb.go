@@ -4,21 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 
 	krbclient "github.com/jcmturner/gokrb5/v8/client"
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
+	krbcreds "github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/spnego"
 )
 
-// Negotiate (Kerberos, RFC 4559) with an explicit user and password on
-// every OS, through github.com/jcmturner/gokrb5 (pure Go): the realm's
-// KDCs come from krb5.conf ($KRB5_CONFIG, else /etc/krb5.conf), the user
-// is "name" (the default realm) or "name@REALM", the service ticket is
-// for HTTP/<proxy host>. Without a krb5.conf Negotiate is not offered
-// (NTLM or Basic answer instead); on Windows without a user SSPI does it
-// with the Windows login (proxyauth_windows.go).
+// Negotiate (Kerberos, RFC 4559) through github.com/jcmturner/gokrb5
+// (pure Go), the realm's KDCs from krb5.conf ($KRB5_CONFIG, else
+// /etc/krb5.conf), a service ticket for HTTP/<proxy host>:
+//
+//   - with an explicit user ("name" in the default realm, or
+//     "name@REALM") and password, on every OS;
+//   - without a user, on Linux and macOS, with the login's own tickets
+//     from a file credential cache (kinit; $KRB5CCNAME as FILE:path or a
+//     path, else /tmp/krb5cc_<uid>; KCM:, KEYRING: and API: caches are
+//     not readable here).
+//
+// Without a krb5.conf Negotiate is not offered (NTLM or Basic answer
+// instead); on Windows without a user SSPI does it with the Windows
+// login (proxyauth_windows.go).
 
 // krb5ConfPath is the krb5.conf to use, "" when there is none.
 func krb5ConfPath() string {
@@ -107,6 +116,53 @@ func firstLine(s string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// ccachePath is the login's file credential cache, "" when there is none.
+func ccachePath() string {
+	if runtime.GOOS == "windows" {
+		return ""
+	}
+	v := os.Getenv("KRB5CCNAME")
+	switch {
+	case strings.HasPrefix(v, "FILE:"):
+		v = strings.TrimPrefix(v, "FILE:")
+	case v == "":
+		v = fmt.Sprintf("/tmp/krb5cc_%d", os.Getuid())
+	case strings.Contains(v, ":"):
+		return "" // KCM:, KEYRING:, API:, DIR: …
+	}
+	if st, err := os.Stat(v); err == nil && st.Mode().IsRegular() {
+		return v
+	}
+	return ""
+}
+
+// ccacheAvailable: no explicit user, a ticket cache and a krb5.conf.
+func ccacheAvailable(c credentials) bool {
+	if c.explicit || ccachePath() == "" {
+		return false
+	}
+	_, err := loadKrb5Conf()
+	return err == nil
+}
+
+// newKerberosCCache takes the login's tickets from its cache.
+func newKerberosCCache(host string) (connAuth, error) {
+	cfg, err := loadKrb5Conf()
+	if err != nil {
+		return nil, err
+	}
+	p := ccachePath()
+	cc, err := krbcreds.LoadCCache(p)
+	if err != nil {
+		return nil, fmt.Errorf("kerberos ticket cache %s: %w", p, err)
+	}
+	cl, err := krbclient.NewFromCCache(cc, cfg, krbclient.DisablePAFXFAST(true))
+	if err != nil {
+		return nil, fmt.Errorf("kerberos ticket cache %s: %w", p, errors.New(firstLine(err.Error())))
+	}
+	return &krbAuth{cl: cl, spn: "HTTP/" + host, done: cl.Destroy}, nil
 }
 
 func (k *krbAuth) Step(in []byte) ([]byte, error) {

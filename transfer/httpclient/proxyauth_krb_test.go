@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +27,7 @@ func TestNegotiateThroughSquid(t *testing.T) {
 	const realm = "BILDBOTE.TEST"
 	k := kdc.Start(t, realm, map[string]string{"anna": "geheim"}, "HTTP/localhost")
 	t.Setenv("KRB5_CONFIG", k.Conf)
+	t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(t.TempDir(), "none")) // no tickets of the login
 	p := squid.Start(t, squid.Options{Auth: squid.Negotiate,
 		Kerberos: &squid.Kerberos{Conf: k.Conf, Keytab: k.Keytab, Principal: "HTTP/localhost@" + realm}})
 	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "tls ok") }))
@@ -69,4 +73,51 @@ func TestNegotiateThroughSquid(t *testing.T) {
 	host := strings.TrimPrefix(tlsSrv.URL, "https://")
 	t.Logf("squid: %s", p.WaitLog(t, 10*time.Second, "TCP_TUNNEL/200", "CONNECT "+host, "anna@"+realm)[0])
 	t.Logf("squid: %s", p.WaitLog(t, 10*time.Second, "TCP_MISS/200", "GET "+plain.URL+"/y", "anna@"+realm)[0])
+}
+
+// Negotiate without a user, with the login's own tickets: kinit (MIT
+// krb5-user) puts anna's TGT into a file cache ($KRB5CCNAME), and a
+// client with no proxy login at all passes the CONNECT tunnel as
+// anna@BILDBOTE.TEST; without the cache the 407 stands.
+func TestNegotiateFromTicketCache(t *testing.T) {
+	const realm = "BILDBOTE.TEST"
+	k := kdc.Start(t, realm, map[string]string{"anna": "geheim"}, "HTTP/localhost")
+	kinit, err := exec.LookPath("kinit")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("kinit (krb5-user) not on PATH")
+		}
+		t.Skip("kinit (krb5-user) not on PATH")
+	}
+	t.Setenv("KRB5_CONFIG", k.Conf)
+	cache := filepath.Join(t.TempDir(), "cc")
+	t.Setenv("KRB5CCNAME", "FILE:"+cache)
+	p := squid.Start(t, squid.Options{Auth: squid.Negotiate,
+		Kerberos: &squid.Kerberos{Conf: k.Conf, Keytab: k.Keytab, Principal: "HTTP/localhost@" + realm}})
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "tls ok") }))
+	defer tlsSrv.Close()
+	pu, _ := url.Parse("http://localhost:" + strings.TrimPrefix(p.Addr, "127.0.0.1:"))
+	get := func() (string, error) {
+		tr := tlsSrv.Client().Transport.(*http.Transport).Clone()
+		defer tr.CloseIdleConnections()
+		resp, err := New(Options{Transport: tr, Proxy: FixedProxy(pu)}).Get(tlsSrv.URL + "/k")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), nil
+	}
+	if _, err := get(); !IsProxyAuth(err) {
+		t.Fatalf("without tickets: %v", err)
+	}
+	cmd := exec.Command(kinit, "anna@"+realm)
+	cmd.Stdin = strings.NewReader("geheim\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kinit: %v\n%s", err, out)
+	}
+	if body, err := get(); err != nil || body != "tls ok" {
+		t.Fatalf("with the login's tickets: %q, %v", body, err)
+	}
+	t.Logf("squid: %s", p.WaitLog(t, 10*time.Second, "TCP_TUNNEL/200", "anna@"+realm)[0])
 }
