@@ -160,6 +160,18 @@ func (e *env) open(cf *coreFlags) (*app.Core, error) {
 	return core, err
 }
 
+// openCore is every command's start: the printer for cf's output mode
+// and the core opened with cf. When opening fails, core is nil, the error
+// is printed, and code is the exit code to return. The caller closes core.
+func (e *env) openCore(cf *coreFlags) (core *app.Core, pr printer, code int) {
+	pr = e.printer(cf.json)
+	core, err := e.open(cf)
+	if err != nil {
+		return nil, pr, pr.Error(err)
+	}
+	return core, pr, ExitOK
+}
+
 // exitCode maps an error to the exit code of its kind.
 func exitCode(err error) int {
 	if err == nil {

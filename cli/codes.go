@@ -18,10 +18,9 @@ func runCodes(e *env, args []string) int {
 	if _, code, ok := e.parse(fs, args); !ok {
 		return code
 	}
-	pr := e.printer(cf.json)
-	core, err := e.open(&cf)
-	if err != nil {
-		return pr.Error(err)
+	core, pr, code := e.openCore(&cf)
+	if core == nil {
+		return code
 	}
 	defer core.Close()
 	codes, err := core.Codes()

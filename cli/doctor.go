@@ -31,10 +31,9 @@ func runDoctor(e *env, args []string) int {
 	if *timeout <= 0 {
 		return e.usageError("cli.doctor.bad-timeout", timeout.String())
 	}
-	pr := e.printer(cf.json)
-	core, err := e.open(&cf)
-	if err != nil {
-		return pr.Error(err)
+	core, pr, code := e.openCore(&cf)
+	if core == nil {
+		return code
 	}
 	defer core.Close()
 	opts := app.DoctorOptions{Timeout: *timeout}

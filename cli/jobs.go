@@ -25,10 +25,9 @@ func runJobs(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	pr := e.printer(cf.json)
-	core, err := e.open(&cf)
-	if err != nil {
-		return pr.Error(err)
+	core, pr, code := e.openCore(&cf)
+	if core == nil {
+		return code
 	}
 	defer core.Close()
 	if len(pos) == 0 || pos[0] == "list" {
@@ -43,6 +42,7 @@ func runJobs(e *env, args []string) int {
 			return e.usageError("cli.jobs.need-id")
 		}
 		for _, id := range ids {
+			var err error
 			if pos[0] == "cancel" {
 				err = core.Cancel(id)
 			} else {

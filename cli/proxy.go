@@ -31,10 +31,9 @@ func runProxy(e *env, args []string) int {
 	if len(pos) > 0 {
 		return e.usageError("cli.bad-flag", pos[0])
 	}
-	pr := e.printer(cf.json)
-	core, err := e.open(&cf)
-	if err != nil {
-		return pr.Error(err)
+	core, pr, code := e.openCore(&cf)
+	if core == nil {
+		return code
 	}
 	defer core.Close()
 	target := cf.portal

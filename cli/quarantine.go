@@ -19,10 +19,9 @@ func runQuarantine(e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	pr := e.printer(cf.json)
-	core, err := e.open(&cf)
-	if err != nil {
-		return pr.Error(err)
+	core, pr, code := e.openCore(&cf)
+	if core == nil {
+		return code
 	}
 	defer core.Close()
 	if len(pos) == 0 || pos[0] == "list" {

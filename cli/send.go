@@ -29,10 +29,9 @@ func runSend(e *env, args []string) int {
 	if len(paths) == 0 {
 		return e.usageError("cli.missing-path")
 	}
-	pr := e.printer(cf.json)
-	core, err := e.open(&cf)
-	if err != nil {
-		return pr.Error(err)
+	core, pr, code := e.openCore(&cf)
+	if core == nil {
+		return code
 	}
 	defer core.Close()
 	s := core.Settings()
