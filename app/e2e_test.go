@@ -122,7 +122,9 @@ func (p *testPortal) addCommunity(code, name, recipient string) string {
 
 func emptyPolicy(t testing.TB) string {
 	p := filepath.Join(t.TempDir(), "policy.toml")
-	os.WriteFile(p, nil, 0o644)
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
@@ -451,7 +453,9 @@ func TestPolicyPinWins(t *testing.T) {
 	newClinic(t, p, "bM1X")
 	cdDir, _ := generateCD(t, gencd.MinFiles)
 	pol := filepath.Join(t.TempDir(), "policy.toml")
-	os.WriteFile(pol, []byte("[pinned_keys]\nbM1X = \"MFRG GZDF MZTW Q2LK NNWG 23TP OA\"\n"), 0o644)
+	if err := os.WriteFile(pol, []byte("[pinned_keys]\nbM1X = \"MFRG GZDF MZTW Q2LK NNWG 23TP OA\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	practice := openCore(t, app.Config{PolicyPath: pol})
 	for _, accept := range []bool{false, true} {
 		_, err := send(t, practice, p.url, "bM1X", cdDir, accept)

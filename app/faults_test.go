@@ -277,7 +277,9 @@ func TestTamperedEnvelopeNotImported(t *testing.T) {
 	}
 	data, _ := os.ReadFile(files[0])
 	data[len(data)/2] ^= 0x40
-	os.WriteFile(files[0], data, 0o600)
+	if err := os.WriteFile(files[0], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	to := t.TempDir()
 	ij, err := cl.core.StartImport(app.ImportRequest{Portal: p.url, Inbox: "bM1X", APIKey: cl.apiKey, ToDir: to})

@@ -197,7 +197,9 @@ func TestPolicyEnvAndMissing(t *testing.T) {
 
 func TestSettingsMalformed(t *testing.T) {
 	state := t.TempDir()
-	os.WriteFile(filepath.Join(state, "settings.json"), []byte("{not json"), 0o600)
+	if err := os.WriteFile(filepath.Join(state, "settings.json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv(PolicyEnv, "")
 	_, err := Open(Config{StateDir: state, PolicyPath: writePolicy(t, "")})
 	if ue, ok := i18n.AsUserError(err); !ok || ue.Key != "app.settings-malformed" {

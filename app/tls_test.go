@@ -100,7 +100,9 @@ func TestTLSTrustAndHTTP1(t *testing.T) {
 		t.Fatal("a relative ca_bundle was saved")
 	}
 	junk := filepath.Join(t.TempDir(), "junk.pem")
-	os.WriteFile(junk, []byte("not a certificate"), 0o644)
+	if err := os.WriteFile(junk, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	err := c.UpdateSettings(func(s *Settings) { s.CABundle = junk })
 	var be *httpclient.CABundleError
 	if !errors.As(err, &be) || be.What != httpclient.BundleEmpty {
@@ -127,7 +129,9 @@ func TestTLSTrustAndHTTP1(t *testing.T) {
 	// went away meanwhile stops nothing) nor replaces the connections.
 	bundle := filepath.Join(t.TempDir(), "bundle.pem")
 	pem, _ := os.ReadFile(ca.CertFile)
-	os.WriteFile(bundle, pem, 0o644)
+	if err := os.WriteFile(bundle, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.UpdateSettings(func(s *Settings) { s.CABundle = bundle }); err != nil {
 		t.Fatal(err)
 	}

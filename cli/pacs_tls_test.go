@@ -148,7 +148,9 @@ func TestPacsTLSInside(t *testing.T) {
 	held.Close()
 	// And from a policy (the clinic's IT sets them once for all).
 	pol := filepath.Join(work, "policy.toml")
-	os.WriteFile(pol, []byte(fmt.Sprintf("pacs_tls_ca = %q\npacs_tls_cert = %q\npacs_tls_key = %q\n", caFile, certFile, keyFile)), 0o600)
+	if err := os.WriteFile(pol, []byte(fmt.Sprintf("pacs_tls_ca = %q\npacs_tls_cert = %q\npacs_tls_key = %q\n", caFile, certFile, keyFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("BILDBOTE_POLICY", pol)
 	if code, out, errs := run(en, "pacs", "test", "--state", filepath.Join(work, "policed"), "--pacs-ca", clientCAFile, orthancTLS); code != 0 {
 		t.Errorf("pacs test with the policy's files (a wrong --pacs-ca below them): %d %q %q", code, out, errs)
@@ -246,7 +248,9 @@ func TestPacsTLSInside(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		os.WriteFile(p, b, 0o600)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 		got, err := dimse.OpenInstance(p)
 		if err != nil {
 			t.Errorf("Orthanc's instance %s: %v", id, err)

@@ -48,7 +48,9 @@ func TestKeyStoreFileFallback(t *testing.T) {
 	defer keyring.MockInit()
 	dir := t.TempDir()
 	passFile := filepath.Join(dir, "pass.txt")
-	os.WriteFile(passFile, []byte("Korrekt Pferd Batterie\n"), 0o600)
+	if err := os.WriteFile(passFile, []byte("Korrekt Pferd Batterie\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv(PassphraseEnv, "")
 	ks := &KeyStore{Account: "community/bM1X", File: filepath.Join(dir, "keys", "bM1X.age"),
 		Passphrase: Passphrase{File: passFile}, ScryptWorkFactor: 10}
@@ -101,7 +103,9 @@ func TestPassphraseFileProblems(t *testing.T) {
 	t.Setenv(PassphraseEnv, "")
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
-	os.WriteFile(empty, []byte("\n"), 0o600)
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for file, key := range map[string]string{empty: "crypto.passphrase.file_empty", filepath.Join(dir, "none"): "crypto.passphrase.file_unreadable"} {
 		_, err := Passphrase{File: file}.Get()
 		if ue, ok := i18n.AsUserError(err); !ok || ue.Key != key || ue.Kind != i18n.KindInput {

@@ -93,7 +93,9 @@ func TestPinStoreInMemoryAndBadFile(t *testing.T) {
 		t.Error("in-memory pin forgotten")
 	}
 	bad := filepath.Join(t.TempDir(), "pins.json")
-	os.WriteFile(bad, []byte("{not json"), 0o600)
+	if err := os.WriteFile(bad, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := NewPinStore(PinFile(bad), nil).Check("x", []string{a}); err == nil {
 		t.Error("a corrupt pins file was ignored")
 	}

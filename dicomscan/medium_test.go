@@ -285,7 +285,9 @@ func TestOpenErrors(t *testing.T) {
 	}
 	// A file that starts like a ZIP but is not one.
 	bad := filepath.Join(t.TempDir(), "bad.zip")
-	os.WriteFile(bad, []byte("PK\x03\x04 not really a zip"), 0o644)
+	if err := os.WriteFile(bad, []byte("PK\x03\x04 not really a zip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, err = Open(bad)
 	if ue, ok := i18n.AsUserError(err); !ok || ue.Key != "scan.error.bad-zip" {
 		t.Errorf("Open(bad zip): %v", err)

@@ -668,7 +668,9 @@ func TestUploadWithoutCreatorSecret(t *testing.T) {
 		json.Unmarshal(raw, &info)
 		delete(info["MetaData"].(map[string]any), metaOwner)
 		raw, _ = json.Marshal(info)
-		os.WriteFile(f, raw, 0o600)
+		if err := os.WriteFile(f, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
 		uploadSecrets.Delete(loc)
 	}
 	q := startPortal(t, p.dir)
@@ -694,8 +696,12 @@ func TestUploadWithoutCreatorSecret(t *testing.T) {
 func TestPortalFilesArePrivate(t *testing.T) {
 	dir := t.TempDir()
 	old := filepath.Join(dir, uploadsDir)
-	os.MkdirAll(old, 0o755)
-	os.WriteFile(filepath.Join(old, "leftover"), []byte("x"), 0o644)
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(old, "leftover"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p := startPortal(t, dir)
 	p.addCommunity("bM1X", 1<<20, "")
 	data := []byte("an envelope")

@@ -181,8 +181,12 @@ func TestPrepareEagerly(t *testing.T) {
 	p.stop()
 	// A build a crash interrupted.
 	leftover := filepath.Join(dir, codesDir, "x", "zip", ".building-123")
-	os.MkdirAll(filepath.Dir(leftover), 0o700)
-	os.WriteFile(leftover, []byte("PK"), 0o600)
+	if err := os.MkdirAll(filepath.Dir(leftover), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(leftover, []byte("PK"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	q := startPortal(t, dir, func(c *Config) { c.PrepareEagerly = true })
 	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
 		t.Error("unfinished build survived a restart")

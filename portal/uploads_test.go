@@ -359,7 +359,9 @@ func TestSweep(t *testing.T) {
 
 	// Files an interrupted `code issue` left behind, a day old.
 	orphan := RecordDir(p.dir, NewRecordID())
-	os.MkdirAll(filepath.Join(orphan, "src"), 0o700)
+	if err := os.MkdirAll(filepath.Join(orphan, "src"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	dayAgo := time.Now().Add(-25 * time.Hour)
 	os.Chtimes(orphan, dayAgo, dayAgo)
 	// Make the old upload and the finished one idle for two hours.

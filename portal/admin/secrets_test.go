@@ -164,7 +164,9 @@ func TestNoCodeInTheDataDir(t *testing.T) {
 
 func writeLegacySheet(t *testing.T, path, code string) {
 	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0o700)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)

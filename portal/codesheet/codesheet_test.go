@@ -60,7 +60,9 @@ func TestSheetRendersAndScans(t *testing.T) {
 	}
 	if keep := os.Getenv("CODESHEET_KEEP"); keep != "" {
 		b, _ := os.ReadFile(filepath.Join(dir, "sheet.png"))
-		os.WriteFile(keep, b, 0o644)
+		if err := os.WriteFile(keep, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

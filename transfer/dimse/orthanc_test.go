@@ -50,7 +50,9 @@ func TestStoreIntoOrthancInside(t *testing.T) {
 	dir := t.TempDir()
 	for i, id := range ids {
 		f := filepath.Join(dir, id+".dcm")
-		os.WriteFile(f, get("/instances/"+id+"/file"), 0o644)
+		if err := os.WriteFile(f, get("/instances/"+id+"/file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		in, err := OpenInstance(f)
 		if err != nil {
 			t.Fatalf("instance %d from Orthanc: %v", i, err)

@@ -178,7 +178,9 @@ func TestStoreImplicitOnlyConverts(t *testing.T) {
 func TestRejectedCalledAE(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
-	os.Mkdir(db, 0o755)
+	if err := os.Mkdir(db, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "dcmqrscp.cfg")
 	os.WriteFile(cfg, []byte("NetworkTCPPort = 104\nMaxPDUSize = 16384\nMaxAssociations = 4\n"+
 		"HostTable BEGIN\nHostTable END\nVendorTable BEGIN\nVendorTable END\n"+

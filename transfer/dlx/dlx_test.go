@@ -57,7 +57,9 @@ func (p *testPortal) issue(t *testing.T, size int, expires time.Time, questions 
 	rand.Read(data)
 	copy(data, "%PDF-1.4\n")
 	path := filepath.Join(portal.RecordDir(p.dir, rid), "src", "REPORT.PDF")
-	os.MkdirAll(filepath.Dir(path), 0o700)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +334,9 @@ func (p *testPortal) issueStudies(t *testing.T, files ...string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(src, fmt.Sprintf("IM%06d", i)), data, 0o644)
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("IM%06d", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rid := portal.NewRecordID()
 	staged, err := portal.StageItems(context.Background(), p.dir, rid, []string{src}, portal.StageOptions{})

@@ -79,7 +79,9 @@ func makePhoto(t *testing.T, photo string) {
 	convert := corpus.Tool(t, "convert")
 	qr := filepath.Join(t.TempDir(), "qr.png")
 	writeQR(t, qr, qrPayload, 300)
-	os.MkdirAll(filepath.Dir(photo), 0o755)
+	if err := os.MkdirAll(filepath.Dir(photo), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(convert,
 		"-size", "1800x2400", "gradient:#f4f1ea-#9c978f", // paper under a lamp
 		qr, "-geometry", "+700+1300", "-composite",
@@ -100,7 +102,9 @@ func TestDecodeQRNone(t *testing.T) {
 	if ue, ok := i18n.AsUserError(err); !ok || ue.Key != "transfer.dlx.qr_not_found" {
 		t.Fatalf("blank image: %v", err)
 	}
-	os.WriteFile(p, []byte("not an image"), 0o644)
+	if err := os.WriteFile(p, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, err = dlx.DecodeQRImage(p)
 	if ue, ok := i18n.AsUserError(err); !ok || ue.Key != "transfer.dlx.qr_unreadable" {
 		t.Fatalf("not an image: %v", err)

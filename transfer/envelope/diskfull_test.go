@@ -22,7 +22,9 @@ func TestOpenDiskFull(t *testing.T) {
 	id := newIdentity(t)
 	spool, _ := seal(t, sealInput(ix, id))
 	key := filepath.Join(t.TempDir(), "key")
-	os.WriteFile(key, []byte(id.String()+"\n"), 0o600)
+	if err := os.WriteFile(key, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	fulldisk.Run(t, "TestOpenDiskFullChild", "BILDBOTE_ENVELOPE_SPOOL="+spool, "BILDBOTE_ENVELOPE_KEY="+key)
 }
 

@@ -48,7 +48,9 @@ func medium(t *testing.T) (*dicomscan.Index, string) {
 			t.Fatal(err)
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(rel))
-		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(dst, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -64,8 +66,12 @@ func medium(t *testing.T) (*dicomscan.Index, string) {
 		ix.Files++
 		ix.Bytes += int64(len(data))
 	}
-	os.MkdirAll(filepath.Join(dir, "IHE_PDI"), 0o755)
-	os.WriteFile(filepath.Join(dir, "IHE_PDI", "BEFUND.PDF"), []byte("%PDF-1.4 Befund für Müller"), 0o644)
+	if err := os.MkdirAll(filepath.Join(dir, "IHE_PDI"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "IHE_PDI", "BEFUND.PDF"), []byte("%PDF-1.4 Befund für Müller"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ix.Documents = []dicomscan.Document{{Path: "IHE_PDI/BEFUND.PDF", Size: int64(len("%PDF-1.4 Befund für Müller")), MIMEType: "application/pdf"}}
 	ix.Patients = []*dicomscan.Patient{p}
 	ix.SetFS(os.DirFS(dir))
@@ -139,7 +145,9 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	checkWithTools(t, spool, id)
 
 	dst := filepath.Join(t.TempDir(), "inbox", "item1")
-	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f, _ := os.Open(spool)
 	defer f.Close()
 	m, err := Open(context.Background(), f, []age.Identity{id}, dst, Limits{}, nil)
@@ -172,7 +180,9 @@ func checkWithTools(t *testing.T, spool string, id *age.X25519Identity) {
 	zstdBin := corpus.Tool(t, "zstd")
 	dir := t.TempDir()
 	key := filepath.Join(dir, "key.txt")
-	os.WriteFile(key, []byte(id.String()+"\n"), 0o600)
+	if err := os.WriteFile(key, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	runShell(t, ageBin+" -d -i "+key+" "+spool+" | "+zstdBin+" -dc | tar -t > "+filepath.Join(dir, "list"))
 	list, _ := os.ReadFile(filepath.Join(dir, "list"))
 	lines := strings.Split(strings.TrimSpace(string(list)), "\n")

@@ -45,7 +45,9 @@ func bigMedium(t *testing.T, files, size int) (*dicomscan.Index, string) {
 	for i := range files {
 		rel := fmt.Sprintf("DICOM/ST000001/SE000001/IM%06d", i)
 		data := pseudoImage(size+i, uint64(i))
-		os.MkdirAll(filepath.Join(dir, path.Dir(rel)), 0o755)
+		if err := os.MkdirAll(filepath.Join(dir, path.Dir(rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, rel), data, 0o644); err != nil {
 			t.Fatal(err)
 		}

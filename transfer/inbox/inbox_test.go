@@ -55,8 +55,12 @@ func sealed(t *testing.T, recipient string) (string, *envelope.SealResult) {
 			t.Fatal(err)
 		}
 		rel := "DICOM/IM" + string(rune('1'+i))
-		os.MkdirAll(filepath.Join(dir, "DICOM"), 0o755)
-		os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+		if err := os.MkdirAll(filepath.Join(dir, "DICOM"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, rel), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		st.Series[0].Instances = append(st.Series[0].Instances, &dicomscan.Instance{SOPInstanceUID: "1.2.3.1." + rel, Path: rel, Size: int64(len(data))})
 	}
 	ix.Patients = []*dicomscan.Patient{{Name: "Müller^Jürgen", ID: "4711", Studies: []*dicomscan.Study{st}}}

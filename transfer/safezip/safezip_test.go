@@ -92,7 +92,9 @@ func TestExtractGood(t *testing.T) {
 	// unzip(1), the peer, agrees on the content.
 	unzip := corpus.Tool(t, "unzip")
 	zpath := filepath.Join(t.TempDir(), "a.zip")
-	os.WriteFile(zpath, data, 0o644)
+	if err := os.WriteFile(zpath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, err := exec.Command(unzip, "-p", zpath, "DICOM/ST01/IM01").Output()
 	if err != nil || !bytes.Equal(out, random) {
 		t.Fatalf("unzip -p: %v", err)
@@ -223,7 +225,9 @@ func TestDiskFull(t *testing.T) {
 		files = append(files, entry{name: "DICOM/IM" + strings.Repeat("0", 4) + string(rune('A'+i%26)) + string(rune('A'+i/26)), data: []byte("1234567")})
 	}
 	zpath := filepath.Join(t.TempDir(), "many.zip")
-	os.WriteFile(zpath, makeZip(t, files...), 0o644)
+	if err := os.WriteFile(zpath, makeZip(t, files...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	fulldisk.Run(t, "TestDiskFullChild", "BILDBOTE_SAFEZIP_ZIP="+zpath)
 }
 

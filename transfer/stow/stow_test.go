@@ -63,7 +63,9 @@ func TestStowInside(t *testing.T) {
 	}
 	// A file that is no DICOM at all, in the middle of a batch.
 	junk := filepath.Join(t.TempDir(), "junk.dcm")
-	os.WriteFile(junk, []byte("this is not a DICOM file"), 0o644)
+	if err := os.WriteFile(junk, []byte("this is not a DICOM file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	insts = append(insts[:3], append([]stow.Instance{{Path: junk, Size: 24, SOPInstanceUID: "1.2.3.4.5.6.7"}}, insts[3:]...)...)
 
 	c := &stow.Client{Base: base + orthanc.DICOMwebRoot, BatchFiles: 3, Retry: retry.Policy{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}}

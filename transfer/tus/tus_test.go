@@ -89,7 +89,9 @@ func randomFile(t *testing.T, n int) (*os.File, []byte) {
 	data := make([]byte, n)
 	rand.Read(data)
 	p := filepath.Join(t.TempDir(), "envelope.age")
-	os.WriteFile(p, data, 0o600)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,9 @@ func TestRestartWithoutRanges(t *testing.T) {
 	dir := t.TempDir()
 	data := make([]byte, 2<<20)
 	rand.Read(data)
-	os.WriteFile(filepath.Join(dir, "study.zip"), data, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "study.zip"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	addr := pythonServer(t, dir)
 	proxy, err := faultproxy.New(addr, faultproxy.Options{Cuts: 3, MinBytes: 200 << 10, MaxBytes: 1 << 20, Seed: 5})
 	if err != nil {

@@ -29,7 +29,9 @@ func TestCreateLeavesNothingOnError(t *testing.T) {
 	parent := t.TempDir()
 	boom := errors.New("boom")
 	err := Create("test", filepath.Join(parent, "out"), 0, func(tmp string) error {
-		os.WriteFile(filepath.Join(tmp, "half"), []byte("x"), 0o644)
+		if err := os.WriteFile(filepath.Join(tmp, "half"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		return boom
 	})
 	if !errors.Is(err, boom) {
