@@ -87,9 +87,16 @@ func redactRaw(raw string) string {
 type ProxyAuthError struct {
 	Proxy           string
 	WithCredentials bool
+	// Unsupported, when set, lists the schemes the proxy offered of which
+	// none could be answered with the login at hand (e.g. Negotiate
+	// without a krb5.conf): a login is there, the proxy wants another kind.
+	Unsupported string
 }
 
 func (e *ProxyAuthError) Error() string {
+	if e.Unsupported != "" {
+		return fmt.Sprintf("proxy %s asks for a login of a kind Bildbote cannot give here (%s)", e.Proxy, e.Unsupported)
+	}
 	if e.WithCredentials {
 		return fmt.Sprintf("proxy %s refused the proxy login (407 Proxy Authentication Required)", e.Proxy)
 	}
@@ -104,6 +111,9 @@ func (e *ProxyAuthError) Classification() transfer.Verdict {
 
 // Unwrap is the translated message with what to do.
 func (e *ProxyAuthError) Unwrap() error {
+	if e.Unsupported != "" {
+		return i18n.NewError(i18n.KindInput, "transfer.net.proxy.auth-unsupported", e.Proxy, e.Unsupported).WithHint("transfer.net.proxy.auth-unsupported.hint")
+	}
 	if e.WithCredentials {
 		return i18n.NewError(i18n.KindInput, "transfer.net.proxy.auth-wrong", e.Proxy).WithHint("transfer.net.proxy.auth.hint")
 	}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -347,6 +348,9 @@ func (h *handshake) answer(resp *http.Response) (string, error) {
 	}
 	c := h.pick(chs)
 	if c == nil {
+		if h.creds.explicit && h.sent == "" && len(chs) > 0 {
+			refused.Unsupported = schemeNames(chs)
+		}
 		return "", refused
 	}
 	switch c.scheme {
@@ -390,6 +394,24 @@ func (h *handshake) answer(resp *http.Response) (string, error) {
 		}
 		return hdr, err
 	}
+}
+
+// schemeNames lists the offered schemes for a message ("Negotiate, NTLM").
+func schemeNames(chs []challenge) string {
+	var names []string
+	for _, c := range chs {
+		n := c.scheme
+		switch n {
+		case schemeNTLM:
+			n = "NTLM"
+		default:
+			n = strings.ToUpper(n[:1]) + n[1:]
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func (h *handshake) remember(scheme string, d *digestChallenge) {

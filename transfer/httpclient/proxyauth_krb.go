@@ -29,15 +29,18 @@ import (
 // instead); on Windows without a user SSPI does it with the Windows
 // login (proxyauth_windows.go).
 
-// krb5ConfPath is the krb5.conf to use, "" when there is none.
+// krb5ConfPath is the krb5.conf to use, "" when there is none: only
+// $KRB5_CONFIG when set (as MIT Kerberos does), else /etc/krb5.conf.
 func krb5ConfPath() string {
-	for _, p := range []string{os.Getenv("KRB5_CONFIG"), "/etc/krb5.conf"} {
-		if p == "" {
-			continue
-		}
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
+	p := os.Getenv("KRB5_CONFIG")
+	if p == "" {
+		p = "/etc/krb5.conf"
+	}
+	if i := strings.IndexByte(p, ':'); i > 0 && runtime.GOOS != "windows" {
+		p = p[:i] // the first of a list
+	}
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		return p
 	}
 	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/kdc"
 	"github.com/bildbote/bildbote/internal/testkit/squid"
 )
@@ -70,6 +71,15 @@ func TestNegotiateThroughSquid(t *testing.T) {
 		}
 	}
 	c.CloseIdleConnections()
+	// no krb5.conf: a login is there, but not of the kind the proxy takes
+	t.Setenv("KRB5_CONFIG", filepath.Join(t.TempDir(), "missing.conf"))
+	_, err = get(client(url.UserPassword("bernd", "x")), tlsSrv.URL)
+	if !errors.As(err, &pe) || pe.Unsupported != "Negotiate" {
+		t.Fatalf("without krb5.conf: %v", err)
+	}
+	if m, _ := i18n.Localize(i18n.DE, err); !strings.Contains(m, "einer Art, die Bildbote") || !strings.Contains(m, "(Negotiate)") {
+		t.Fatalf("de: %q", m)
+	}
 	host := strings.TrimPrefix(tlsSrv.URL, "https://")
 	t.Logf("squid: %s", p.WaitLog(t, 10*time.Second, "TCP_TUNNEL/200", "CONNECT "+host, "anna@"+realm)[0])
 	t.Logf("squid: %s", p.WaitLog(t, 10*time.Second, "TCP_MISS/200", "GET "+plain.URL+"/y", "anna@"+realm)[0])
