@@ -188,12 +188,12 @@ func (r *redeemScreen) showQuestions(sess *app.RedeemSession) {
 		label := r.questionLabel(q)
 		var e *keyEntry
 		switch {
-		case q.Format == "DATE":
+		case q.AsksDate():
 			e = r.u.newEntry()
 			e.SetPlaceHolder(r.u.t("ui.redeem.datePlaceholder"))
 			e.Validator = r.validateDate
 			r.dateFields[q.ID] = e
-		case q.Type == "PASSWORD":
+		case q.AsksSecret():
 			e = r.u.newPasswordEntry()
 		default:
 			e = r.u.newEntry()
@@ -203,7 +203,7 @@ func (r *redeemScreen) showQuestions(sess *app.RedeemSession) {
 		r.answers[q.ID] = func() string { return get.Text }
 		r.answerFields = append(r.answerFields, e)
 		item := widget.NewFormItem(label, container.NewGridWrap(fyne.NewSize(320, e.MinSize().Height), e))
-		if q.Format == "DATE" {
+		if q.AsksDate() {
 			item.HintText = r.u.t("ui.redeem.dateHint")
 		}
 		form.AppendItem(item)
@@ -391,7 +391,7 @@ func (r *redeemScreen) showExpiry(t time.Time) {
 		return
 	}
 	days := int(math.Ceil(time.Until(t).Hours() / 24))
-	date := app.FormatDate(r.u.lang, t)
+	date := i18n.FormatDate(r.u.lang, t)
 	switch {
 	case r.savedAll:
 		r.expiry.SetText(r.u.t("ui.redeem.expiresSaved", date))
