@@ -246,7 +246,9 @@ func (c *Core) SetProxyPrompt(f ProxyPrompt) {
 func ProxyAuthProblem(err error) (proxy string, refused, ok bool) {
 	var pe *httpclient.ProxyAuthError
 	if errors.As(err, &pe) {
-		return pe.Proxy, pe.WithCredentials, true
+		// a login of another kind than the proxy takes: asking for a
+		// password again does not help
+		return pe.Proxy, pe.WithCredentials, pe.Unsupported == ""
 	}
 	if ue, isUE := i18n.AsUserError(err); isUE {
 		return proxyAuthKey(ue.Key, ue.Args)

@@ -458,8 +458,8 @@ func (t *transport) send(req *http.Request) (*http.Response, error) {
 	t.auth.mu.Unlock()
 	for i := 0; i < 3 && prompt != nil; i++ {
 		var pe *ProxyAuthError
-		if !errors.As(err, &pe) {
-			break
+		if !errors.As(err, &pe) || pe.Unsupported != "" {
+			break // another password would not help with another kind of login
 		}
 		user := ""
 		if p, perr := t.proxy(req); perr == nil && p != nil && p.User != nil {
