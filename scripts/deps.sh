@@ -53,6 +53,14 @@
 #   nginx-light          the real body-limiting reverse proxy
 #                        (client_max_body_size 1m) in front of the portal:
 #                        transfer/tus chunk-size adaptation tests
+#   gnome-keyring dbus-daemon dbus-bin
+#                        a real Secret Service on a private session bus
+#                        (internal/testkit/secretservice: the proxy login and
+#                        the clinic key in the OS keyring)
+#   krb5-kdc krb5-admin-server krb5-user
+#                        a real MIT KDC on loopback (internal/testkit/kdc) for
+#                        the proxy's Negotiate (Kerberos) login through squid's
+#                        negotiate_kerberos_auth; kinit for the ticket cache
 #   dist: gcc-mingw-w64-x86-64 (Windows cgo), msitools wixl (MSI),
 #         osslsigncode openssl (signing), lintian dpkg-dev fakeroot xz-utils
 #         (.deb, .tar.xz), shellcheck, appstream desktop-file-utils,
@@ -71,7 +79,7 @@ dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools wixl osslsigncode openssl lint
 test=("${dist[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
 	dcmtk dicom3tools python3-pydicom python3-numpy libgdcm-tools orthanc orthanc-dicomweb
 	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time squid-openssl
-	nginx-light)
+	nginx-light gnome-keyring dbus-daemon dbus-bin krb5-kdc krb5-admin-server krb5-user)
 
 # verify runs every tool the suite calls and imports every Python module it
 # uses; it names each that is missing and fails. A test that needs one of
@@ -114,6 +122,10 @@ verify() {
 	check squid squid -v
 	check "squid's basic_ncsa_auth" test -x /usr/lib/squid/basic_ncsa_auth
 	check "squid-openssl (ssl_bump): security_file_certgen" test -x /usr/lib/squid/security_file_certgen
+	for h in digest_file_auth ntlm_fake_auth negotiate_kerberos_auth; do
+		check "squid's $h" test -x "/usr/lib/squid/$h"
+	done
+	has gnome-keyring-daemon dbus-daemon dbus-send krb5kdc kdb5_util kadmin.local kinit
 	check nginx /usr/sbin/nginx -v
 	check desktop-file-validate desktop-file-validate --help
 	if [ ${#bad[@]} -gt 0 ]; then
