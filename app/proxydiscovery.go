@@ -41,6 +41,7 @@ const (
 	ProxyFromGNOME   = proxy.SourceGNOME
 	ProxyFromKDE     = proxy.SourceKDE
 	ProxyFromWindows = proxy.SourceWindows
+	ProxyFromWinHTTP = proxy.SourceWinHTTP
 	ProxyFromMacOS   = proxy.SourceMacOS
 )
 

@@ -13,11 +13,43 @@ import (
 
 const internetSettings = `Software\Microsoft\Windows\CurrentVersion\Internet Settings`
 
-// readOS reads the user's WinINET settings from the registry (HKCU).
-// "Automatically detect settings" lives in the DefaultConnectionSettings
-// blob of the Connections subkey (flag 0x08 of its ninth byte); the
-// AutoDetect value is read where policy writes it.
+// readOS reads the user's WinINET settings from the registry (HKCU) and,
+// when they ask for no proxy at all, the machine's WinHTTP proxy (HKLM,
+// netsh winhttp / group policy). "Automatically detect settings" lives in
+// the DefaultConnectionSettings blob of the Connections subkey (flag
+// 0x08 of its ninth byte); the AutoDetect value is read where policy
+// writes it.
 func readOS(ctx context.Context) (*OSSettings, error) {
+	s, err := readWinINET()
+	if err != nil || s.Any() {
+		return s, err
+	}
+	if w := readWinHTTP(); w.Any() {
+		return w, nil
+	}
+	return s, nil
+}
+
+// readWinHTTP is the machine's WinHTTP proxy; nil when none is set or
+// the value cannot be read (WinHTTP then goes direct too).
+func readWinHTTP() *OSSettings {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, internetSettings+`\Connections`, registry.QUERY_VALUE)
+	if err != nil {
+		return nil
+	}
+	defer k.Close()
+	blob, _, err := k.GetBinaryValue("WinHttpSettings")
+	if err != nil {
+		return nil
+	}
+	s, err := ParseWinHTTP(blob)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+func readWinINET() (*OSSettings, error) {
 	k, err := registry.OpenKey(registry.CURRENT_USER, internetSettings, registry.QUERY_VALUE)
 	if errors.Is(err, registry.ErrNotExist) {
 		return nil, nil

@@ -15,6 +15,9 @@ const (
 	SourceGNOME   = "os-gnome"
 	SourceKDE     = "os-kde"
 	SourceWindows = "os-windows"
+	// SourceWinHTTP: the machine's WinHTTP proxy (netsh winhttp, group
+	// policy), used when the user's Internet Options ask for none.
+	SourceWinHTTP = "os-windows-winhttp"
 	SourceMacOS   = "os-macos"
 )
 
