@@ -112,8 +112,7 @@ func (u *UI) askProxyLogin(proxy string, refused bool, retry func()) {
 	note := widget.NewLabel(u.t("ui.proxylogin.note"))
 	note.Wrapping = fyne.TextWrapWord
 	body := container.NewVBox(text, form, save, note, problem)
-	var m *modal
-	m = u.showModal(u.t("ui.proxylogin.title"), body, u.t("ui.proxylogin.login"), u.t("ui.cancel"), func() {
+	m := u.showModal(u.t("ui.proxylogin.title"), body, u.t("ui.proxylogin.login"), u.t("ui.cancel"), func() {
 		err := u.core.SetProxyLogin(userField.Text, pwField.Text, save.Checked)
 		retries := u.proxyRetries
 		u.proxyRetries = nil
