@@ -29,3 +29,8 @@ func osSearchDomains() []string {
 	}
 	return parseScutilDNS(string(out))
 }
+
+// DHCPWPAD: macOS runs its own WPAD when "Auto Proxy Discovery" is on
+// and does not expose the DHCP option to programs; DNS discovery is
+// what is left to do here.
+func DHCPWPAD(ctx context.Context) (string, error) { return "", nil }

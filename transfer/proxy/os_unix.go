@@ -5,6 +5,7 @@ package proxy
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 )
 
@@ -29,4 +30,21 @@ func osSearchDomains() []string {
 		return nil
 	}
 	return parseResolvConf(string(data))
+}
+
+// DHCPWPAD is the PAC URL the DHCP server announced (option 252) as
+// NetworkManager's lease shows it (`nmcli -t -f DHCP4.OPTION device
+// show`); "" without NetworkManager or without the option.
+func DHCPWPAD(ctx context.Context) (string, error) {
+	nmcli, err := exec.LookPath("nmcli")
+	if err != nil {
+		return "", nil
+	}
+	cmd := exec.CommandContext(ctx, nmcli, "-t", "-f", "DHCP4.OPTION", "device", "show")
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", err
+	}
+	return ParseNMCLIWPAD(string(out)), nil
 }

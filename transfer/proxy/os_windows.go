@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
+	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
 )
 
@@ -90,9 +92,53 @@ func osSearchDomains() []string {
 		if err != nil {
 			continue
 		}
-		for _, d := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-			out = append(out, d)
-		}
+		out = append(out, strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })...)
 	}
 	return out
+}
+
+var (
+	winhttp                             = windows.NewLazySystemDLL("winhttp.dll")
+	procWinHttpDetectAutoProxyConfigUrl = winhttp.NewProc("WinHttpDetectAutoProxyConfigUrl")
+	// WinHTTP's strings are freed with GlobalFree (not in x/sys/windows).
+	procGlobalFree = windows.NewLazySystemDLL("kernel32.dll").NewProc("GlobalFree")
+)
+
+// winhttpAutoDetectDHCP is WINHTTP_AUTO_DETECT_TYPE_DHCP.
+const winhttpAutoDetectDHCP = 0x00000001
+
+// DHCPWPAD asks WinHTTP for the PAC URL the DHCP server announced
+// (WinHttpDetectAutoProxyConfigUrl with the DHCP type only: the DNS way
+// is WPAD.Discover's own). The call blocks; ctx bounds the wait, and a
+// late answer is dropped.
+func DHCPWPAD(ctx context.Context) (string, error) {
+	if err := procWinHttpDetectAutoProxyConfigUrl.Find(); err != nil {
+		return "", nil
+	}
+	type answer struct {
+		url string
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		var p *uint16
+		r, _, callErr := procWinHttpDetectAutoProxyConfigUrl.Call(winhttpAutoDetectDHCP, uintptr(unsafe.Pointer(&p)))
+		if r == 0 {
+			// ERROR_WINHTTP_AUTODETECTION_FAILED: no option 252.
+			ch <- answer{err: callErr}
+			return
+		}
+		u := windows.UTF16PtrToString(p)
+		procGlobalFree.Call(uintptr(unsafe.Pointer(p)))
+		ch <- answer{url: u}
+	}()
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			return "", nil
+		}
+		return a.url, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Windows keeps a connection's proxy settings as one binary value: the
@@ -108,4 +109,23 @@ func (r *connReader) str() string {
 	s := string(r.b[:n])
 	r.b = r.b[n:]
 	return s
+}
+
+// ParseNMCLIWPAD finds the WPAD option in `nmcli -t -f DHCP4.OPTION
+// device show` output ("DHCP4.OPTION[7]:wpad = http://…/wpad.dat"; the
+// first device that has one); "" when none does.
+func ParseNMCLIWPAD(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		_, opt, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		name, val, ok := strings.Cut(opt, "=")
+		if ok && strings.TrimSpace(name) == "wpad" {
+			if v := strings.TrimSpace(val); v != "" {
+				return v
+			}
+		}
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,11 +25,17 @@ const (
 	WPADTimeout       = 20 * time.Second
 	WPADLookupTimeout = 2 * time.Second
 	WPADFetchTimeout  = 5 * time.Second
+	WPADDHCPTimeout   = 3 * time.Second
 )
 
-// WPAD discovers a PAC file by DNS: http://wpad.<domain>/wpad.dat for
-// each search domain, walking up to the registrable domain.
+// WPAD discovers a PAC file the two ways WPAD knows: the URL a DHCP
+// server announces (option 252), then DNS: http://wpad.<domain>/wpad.dat
+// for each search domain, walking up to the registrable domain.
 type WPAD struct {
+	// DHCP returns the PAC URL the network's DHCP server announced
+	// ("" none); nil: the OS's (DHCPWPAD: WinHTTP's DHCP detection on
+	// Windows, NetworkManager's lease on Linux). Bounded by WPADDHCPTimeout.
+	DHCP func(ctx context.Context) (string, error)
 	// Domains are the DNS search domains, best first; nil: the system's
 	// (SearchDomains).
 	Domains []string
@@ -137,6 +144,11 @@ func (w *WPAD) Discover(ctx context.Context) (string, []byte, error) {
 	if w.TLS != nil {
 		roots = w.TLS().Roots
 	}
+	if u, data, err := w.fromDHCP(ctx, roots); err == nil {
+		return u, data, nil
+	} else if !errors.Is(err, errNoDHCPWPAD) {
+		e.Last = err
+	}
 	t := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           dialVia(known, w.Port, WPADFetchTimeout),
@@ -171,6 +183,37 @@ func (w *WPAD) Discover(ctx context.Context) (string, []byte, error) {
 		e.Last = err
 	}
 	return "", nil, e
+}
+
+var errNoDHCPWPAD = errors.New("no PAC URL from DHCP")
+
+// fromDHCP fetches the PAC file the DHCP server named, directly (its
+// host resolved as usual); errNoDHCPWPAD when none was named. A named
+// URL that fails is reported, and DNS is tried next all the same.
+func (w *WPAD) fromDHCP(ctx context.Context, roots *x509.CertPool) (string, []byte, error) {
+	ask := w.DHCP
+	if ask == nil {
+		ask = DHCPWPAD
+	}
+	dctx, cancel := context.WithTimeout(ctx, WPADDHCPTimeout)
+	u, err := ask(dctx)
+	cancel()
+	u = strings.TrimSpace(u)
+	if err != nil || u == "" {
+		return "", nil, errNoDHCPWPAD
+	}
+	if pu, perr := url.Parse(u); perr != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return "", nil, fmt.Errorf("DHCP announced %q, not an http(s) URL", redactURL(u))
+	}
+	fctx, fcancel := context.WithTimeout(ctx, WPADFetchTimeout)
+	defer fcancel()
+	client := newDirectClient(httpclient.TLS{Roots: roots})
+	defer client.CloseIdleConnections()
+	data, err := fetchPAC(fctx, client, u, w.MaxScript)
+	if err != nil {
+		return "", nil, err
+	}
+	return redactURL(u), data, nil
 }
 
 // IsNoWPAD reports whether err is a WPAD discovery that found nothing.

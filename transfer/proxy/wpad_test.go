@@ -77,7 +77,7 @@ func TestWPADDiscover(t *testing.T) {
 		"wpad.example.de":                   {"127.0.0.1"},
 		"wpad.de":                           {"127.0.0.1"}, // must never be asked
 	}}
-	w := &WPAD{Domains: []string{"ct.radiologie.klinik.example.de"}, Resolver: dns, Port: port}
+	w := &WPAD{DHCP: noDHCP, Domains: []string{"ct.radiologie.klinik.example.de"}, Resolver: dns, Port: port}
 	found, data, err := w.Discover(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestWPADDiscover(t *testing.T) {
 	// Nothing found: a *NoWPADError naming what was tried, fast.
 	dns2 := &recDNS{table: map[string][]string{"wpad.radiologie.klinik.example.de": {"127.0.0.1"}}}
 	start := time.Now()
-	_, _, err = (&WPAD{Domains: []string{"radiologie.klinik.example.de"}, Resolver: dns2, Port: port}).Discover(context.Background())
+	_, _, err = (&WPAD{DHCP: noDHCP, Domains: []string{"radiologie.klinik.example.de"}, Resolver: dns2, Port: port}).Discover(context.Background())
 	if !IsNoWPAD(err) || !strings.Contains(err.Error(), "http://wpad.radiologie.klinik.example.de/wpad.dat") || !strings.Contains(err.Error(), "404") {
 		t.Errorf("nothing found: %v", err)
 	}
@@ -115,7 +115,7 @@ func TestWPADDiscover(t *testing.T) {
 		t.Errorf("took %s", d)
 	}
 	// A Loader remembers "nothing found" for RetryNoWPAD: no new questions.
-	nl := &Loader{WPAD: &WPAD{Domains: []string{"radiologie.klinik.example.de"}, Resolver: dns2, Port: port}}
+	nl := &Loader{WPAD: &WPAD{DHCP: noDHCP, Domains: []string{"radiologie.klinik.example.de"}, Resolver: dns2, Port: port}}
 	if _, err := nl.Get(context.Background()); !IsNoWPAD(err) {
 		t.Fatalf("loader: %v", err)
 	}
@@ -123,11 +123,11 @@ func TestWPADDiscover(t *testing.T) {
 	if _, err := nl.Get(context.Background()); !IsNoWPAD(err) || len(dns2.asked) != asked {
 		t.Errorf("second Get: %v, %d new questions", err, len(dns2.asked)-asked)
 	}
-	_, _, err = (&WPAD{Domains: []string{}, Resolver: dns2}).Discover(context.Background())
+	_, _, err = (&WPAD{DHCP: noDHCP, Domains: []string{}, Resolver: dns2}).Discover(context.Background())
 	if !IsNoWPAD(err) || !strings.Contains(err.Error(), "no DNS search domain") {
 		t.Errorf("no domains: %v", err)
 	}
-	_, _, err = (&WPAD{Domains: []string{"nowhere.example.org"}, Resolver: dns2}).Discover(context.Background())
+	_, _, err = (&WPAD{DHCP: noDHCP, Domains: []string{"nowhere.example.org"}, Resolver: dns2}).Discover(context.Background())
 	if !IsNoWPAD(err) || !strings.Contains(err.Error(), "none of wpad.nowhere.example.org, wpad.example.org resolves") {
 		t.Errorf("nothing resolves: %v", err)
 	}
@@ -188,3 +188,58 @@ func TestFetchPAC(t *testing.T) {
 func asPAC(err error, pe **PACError) bool { return errors.As(err, pe) }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+// noDHCP: no PAC URL from DHCP (the tests do not ask the machine's).
+func noDHCP(context.Context) (string, error) { return "", nil }
+
+// TestWPADFromDHCP: a PAC URL announced by DHCP (option 252) is taken
+// first, without a DNS question; one that fails (404, not http) is
+// reported but DNS is tried all the same; a DHCP answer that never comes
+// is cut after WPADDHCPTimeout.
+func TestWPADFromDHCP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/klinik.pac":
+			w.Write([]byte(`function FindProxyForURL(u, h) { return "PROXY dhcp-proxy.example:3128"; }`))
+		case r.URL.Path == "/wpad.dat" && r.Host == "wpad.example.de":
+			w.Write([]byte(`function FindProxyForURL(u, h) { return "PROXY dns-proxy.example:3128"; }`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	dhcp := func(u string) func(context.Context) (string, error) {
+		return func(context.Context) (string, error) { return u, nil }
+	}
+	dns := &recDNS{table: map[string][]string{"wpad.example.de": {"127.0.0.1"}}}
+	found, data, err := (&WPAD{DHCP: dhcp(srv.URL + "/klinik.pac"), Domains: []string{"example.de"}, Resolver: dns, Port: port}).Discover(context.Background())
+	if err != nil || found != srv.URL+"/klinik.pac" || !strings.Contains(string(data), "dhcp-proxy") || len(dns.asked) != 0 {
+		t.Fatalf("from DHCP: %s %q %v, DNS asked %q", found, data, err, dns.asked)
+	}
+	for _, bad := range []string{srv.URL + "/gone.pac", "ftp://wpad.example.de/wpad.dat"} {
+		found, data, err = (&WPAD{DHCP: dhcp(bad), Domains: []string{"example.de"}, Resolver: dns, Port: port}).Discover(context.Background())
+		if err != nil || found != "http://wpad.example.de/wpad.dat" || !strings.Contains(string(data), "dns-proxy") {
+			t.Errorf("DHCP %q: %s %q %v", bad, found, data, err)
+		}
+	}
+	stuck := func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }
+	start := time.Now()
+	found, _, err = (&WPAD{DHCP: stuck, Domains: []string{"example.de"}, Resolver: dns, Port: port}).Discover(context.Background())
+	if d := time.Since(start); err != nil || found != "http://wpad.example.de/wpad.dat" || d > WPADDHCPTimeout+2*time.Second {
+		t.Errorf("stuck DHCP: %s %v after %s", found, err, d)
+	}
+}
+
+func TestParseNMCLIWPAD(t *testing.T) {
+	out := "DHCP4.OPTION[1]:broadcast_address = 192.0.2.255\n" +
+		"DHCP4.OPTION[2]:domain_name = klinik.local\n" +
+		"DHCP4.OPTION[3]:wpad = http://wpad.klinik.local/wpad.dat\n" +
+		"DHCP4.OPTION[1]:wpad = http://other/wpad.dat\n"
+	if got := ParseNMCLIWPAD(out); got != "http://wpad.klinik.local/wpad.dat" {
+		t.Errorf("got %q", got)
+	}
+	if got := ParseNMCLIWPAD("DHCP4.OPTION[1]:domain_name = x\n\n"); got != "" {
+		t.Errorf("no option: %q", got)
+	}
+}
