@@ -53,6 +53,10 @@
 #   nginx-light          the real body-limiting reverse proxy
 #                        (client_max_body_size 1m) in front of the portal:
 #                        transfer/tus chunk-size adaptation tests
+#   libglib2.0-bin gsettings-desktop-schemas
+#                        gsettings and GNOME's org.gnome.system.proxy schema:
+#                        the OS proxy settings read as on a GNOME desktop
+#                        (transfer/proxy, app; keyfile backend, no dconf)
 #   gnome-keyring dbus-daemon dbus-bin
 #                        a real Secret Service on a private session bus
 #                        (internal/testkit/secretservice: the proxy login and
@@ -79,7 +83,8 @@ dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools wixl osslsigncode openssl lint
 test=("${dist[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
 	dcmtk dicom3tools python3-pydicom python3-numpy libgdcm-tools orthanc orthanc-dicomweb
 	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time squid-openssl
-	nginx-light gnome-keyring dbus-daemon dbus-bin krb5-kdc krb5-admin-server krb5-user)
+	nginx-light libglib2.0-bin gsettings-desktop-schemas gnome-keyring dbus-daemon dbus-bin
+	krb5-kdc krb5-admin-server krb5-user)
 
 # verify runs every tool the suite calls and imports every Python module it
 # uses; it names each that is missing and fails. A test that needs one of
@@ -126,6 +131,8 @@ verify() {
 		check "squid's $h" test -x "/usr/lib/squid/$h"
 	done
 	has gnome-keyring-daemon dbus-daemon dbus-send krb5kdc kdb5_util kadmin.local kinit
+	check "gsettings with org.gnome.system.proxy (libglib2.0-bin, gsettings-desktop-schemas)" \
+		gsettings list-keys org.gnome.system.proxy
 	check nginx /usr/sbin/nginx -v
 	check desktop-file-validate desktop-file-validate --help
 	if [ ${#bad[@]} -gt 0 ]; then
