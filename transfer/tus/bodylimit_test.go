@@ -372,7 +372,9 @@ func TestChunkHalvesBehindSquidBodyLimit(t *testing.T) {
 	// when squid hangs up while the body is still coming, by a cut
 	// (either halves). The client goes down to 1 MiB (squid's limit
 	// exactly), where the rest passes, and remembers that size.
-	if status[413] == 0 || patches[0] != int64(len(data)) || patches[len(patches)-2] != 1<<20 {
+	// Which of the two the client sees depends on timing (squid may reset
+	// before its 413 is read); squid's own log shows the 413 either way.
+	if patches[0] != int64(len(data)) || patches[len(patches)-2] != 1<<20 {
 		t.Fatalf("%d 413s, PATCH bodies %v", status[413], patches)
 	}
 	if b, err := os.ReadFile(memory); err != nil || !strings.Contains(string(b), "1048576") {
