@@ -328,12 +328,13 @@ func decodeJob(data []byte) (*Job, error) {
 		return nil, err
 	}
 	sj.Job.params = sj.Params
-	sj.Job.Detail = detailOf(sj.Job)
+	if sj.Job.Detail == nil { // stored before JobDetail existed
+		sj.Job.Detail = detailOf(sj.Job)
+	}
 	return sj.Job, nil
 }
 
 func (s *jobStore) put(j *Job) error {
-	j.Detail = detailOf(j)
 	data, err := encodeJob(j)
 	if err != nil {
 		return err

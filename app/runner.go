@@ -129,7 +129,13 @@ func (r *jobRun) SaveParams(v any) error {
 	r.mu.Lock()
 	r.params = data
 	r.mu.Unlock()
-	return r.core.updateJob(r.id, func(j *Job) { j.params = data })
+	// Detail follows the params here, where they change: not on every
+	// read or write of the job (progress ticks read it ten times a
+	// second, and an import's params hold every instance's PACS result).
+	return r.core.updateJob(r.id, func(j *Job) {
+		j.params = data
+		j.Detail = detailOf(j)
+	})
 }
 
 // SetReceipt records what the job produced.
@@ -203,6 +209,7 @@ func (c *Core) addJobWithID(id string, kind JobKind, title jobTitle, params any,
 	now := time.Now().UTC()
 	j := &Job{ID: id, Kind: kind, State: StateQueued, Title: title.plain, TitleKey: title.key, TitleArgs: title.args,
 		Created: now, Updated: now, params: data}
+	j.Detail = detailOf(j)
 	if title.key != "" {
 		j.Title = j.LocalTitle(i18n.EN)
 	}
