@@ -137,10 +137,7 @@ func (cf *coreFlags) registerProxy(fs *flag.FlagSet) {
 // The portal flag is not a setting: flows take it per call.
 func (e *env) open(cf *coreFlags) (*app.Core, error) {
 	cfg := app.Config{StateDir: cf.state, LibraryDir: cf.library, Proxy: cf.proxy, ProxyPAC: cf.proxyPAC, CABundle: cf.caBundle, HTTP1Only: cf.http1}
-	user := cf.proxyUser
-	if user == "" {
-		user = os.Getenv(app.ProxyUserEnv)
-	}
+	user := cf.givenProxyUser()
 	pw, err := e.secret("", "", cf.proxyPasswordFile, app.ProxyPasswordEnv, "")
 	if err != nil {
 		return nil, i18n.NewError(i18n.KindInput, "cli.secret.bad-file", cf.proxyPasswordFile, err)
@@ -158,6 +155,15 @@ func (e *env) open(cf *coreFlags) (*app.Core, error) {
 		e.proxyPrompt(core) // a 407 asks once on a terminal: proxylogin.go
 	}
 	return core, err
+}
+
+// givenProxyUser is the proxy login's user named for this run:
+// --proxy-user, else BILDBOTE_PROXY_USER ("" none).
+func (cf *coreFlags) givenProxyUser() string {
+	if cf.proxyUser != "" {
+		return cf.proxyUser
+	}
+	return os.Getenv(app.ProxyUserEnv)
 }
 
 // openCore is every command's start: the printer for cf's output mode

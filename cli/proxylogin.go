@@ -37,10 +37,7 @@ func runProxyLogin(e *env, args []string) int {
 		return pr.Error(err)
 	}
 	defer core.Close()
-	user := cf.proxyUser
-	if user == "" {
-		user = os.Getenv(app.ProxyUserEnv)
-	}
+	user := cf.givenProxyUser()
 	if user == "" {
 		user = core.Settings().ProxyUser // the setting proxy_user (a policy may preset it)
 	}
