@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/bildbote/bildbote/app"
-	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/internal/testkit/orthanc"
 	"github.com/bildbote/bildbote/internal/testkit/tlscert"
@@ -181,23 +180,7 @@ func TestPacsTLSInside(t *testing.T) {
 	}
 
 	// receive --pacs over TLS into Orthanc and storescp.
-	if code, out, errs := run(en, "keys", "init", "--json", "--state", clinicState); code != 0 {
-		t.Fatalf("keys init: %d %s %s", code, out, errs)
-	}
-	core, err := app.Open(app.Config{StateDir: clinicState})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := core.InitClinicKey()
-	core.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd := filepath.Join(work, "cd")
-	res, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, cd, res := clinicKeyAndCD(t, clinicState, work)
 	portalURL, apiKey, issue := startTestPortal(t, filepath.Join(work, "portal"), key.Recipient, cd, res.Patients[0])
 	if code, out, errs := run(en, "send", "--state", practiceState, "--portal", portalURL, "--to", "bM1X", "--sender", "Praxis Dr. Weiß", cd); code != 0 {
 		t.Fatalf("send: %d %s %s", code, out, errs)

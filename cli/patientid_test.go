@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/bildbote/bildbote/app"
-	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/testkit/dicompeer"
 	"github.com/bildbote/bildbote/internal/testkit/orthanc"
 )
@@ -39,23 +38,7 @@ func TestPatientIDFlagInside(t *testing.T) {
 		code := Main(args, strings.NewReader(""), &out, &errb)
 		return code, out.String(), errb.String()
 	}
-	if code, out, errs := run("keys", "init", "--json", "--state", clinicState); code != 0 {
-		t.Fatalf("keys init: %d %s %s", code, out, errs)
-	}
-	core, err := app.Open(app.Config{StateDir: clinicState})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := core.InitClinicKey()
-	core.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd := filepath.Join(work, "cd")
-	res, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, cd, res := clinicKeyAndCD(t, clinicState, work)
 	if len(res.Patients) < 2 {
 		t.Fatalf("the CD has %d patients, want 2", len(res.Patients))
 	}

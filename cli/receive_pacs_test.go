@@ -43,23 +43,7 @@ func TestReceivePACSInside(t *testing.T) {
 		code := Main(args, strings.NewReader(""), &out, &errb)
 		return code, out.String(), errb.String()
 	}
-	if code, out, errs := run("keys", "init", "--json", "--state", clinicState); code != 0 {
-		t.Fatalf("keys init: %d %s %s", code, out, errs)
-	}
-	core, err := app.Open(app.Config{StateDir: clinicState})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := core.InitClinicKey()
-	core.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd := filepath.Join(work, "cd")
-	res, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, cd, res := clinicKeyAndCD(t, clinicState, work)
 	portalURL, apiKey, issue := startTestPortal(t, filepath.Join(work, "portal"), key.Recipient, cd, res.Patients[0])
 	sendCD := func() {
 		t.Helper()
@@ -203,4 +187,30 @@ func startTestPortal(t *testing.T, dir, recipient, cd string, pa *gencd.Patient)
 		return c.Code
 	}
 	return url, res.APIKey, issue
+}
+
+// clinicKeyAndCD is the set-up the PACS tests share: the clinic's key
+// made by `keys init` in clinicState (and read back as the core holds
+// it), and a generated CD of gencd.MinFiles files under work/cd.
+func clinicKeyAndCD(t *testing.T, clinicState, work string) (*app.KeyInfo, string, *gencd.Result) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := Main([]string{"keys", "init", "--json", "--state", clinicState}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("keys init: %d %s %s", code, out.String(), errb.String())
+	}
+	core, err := app.Open(app.Config{StateDir: clinicState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := core.InitClinicKey()
+	core.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := filepath.Join(work, "cd")
+	res, err := gencd.Generate(cd, gencd.Options{Files: gencd.MinFiles, PixelSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, cd, res
 }
