@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Shared by bench/*.sh (sourced, not run). One figure, one summary line, in
+# one fixed format that `make bench` collects into build/bench/summary.md
+# and that scripts/e2e/bench.sh checks in its smoke run:
+#
+#   BENCH|<name>|<ours>|<peer>|<ratio>|<target>|<verdict>
+#
+# name    short, stable, no spaces ("redeem-2000", "scan-20000")
+# ours    our figure with its unit ("7.80 s", "152.8 inst/s")
+# peer    the peer's figure with its unit and name ("11.98 s tar|zstd|age+curl"),
+#         "-" when the figure has no peer
+# ratio   ours / peer (two decimals), "-" when there is no peer
+# target  what the issue asks for ("<= 0.8x", "<= 0.010 s", "keep")
+# verdict "ok" or "MISSED" ("-" for figures with no target); STRICT=1 makes
+#         a bench script exit 1 after printing when any verdict is MISSED
+
+BENCH_MISSED=${BENCH_MISSED:-0}
+
+# bench_line NAME OURS PEER RATIO TARGET VERDICT: print one summary line.
+bench_line() {
+	local f
+	for f in "$@"; do
+		case $f in *'|'*) echo "bench_line: '|' in field '$f'" >&2; return 2 ;; esac
+	done
+	printf 'BENCH|%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "$5" "$6"
+	[ "$6" = MISSED ] && BENCH_MISSED=1
+	return 0
+}
+
+# bench_ratio NAME OURS PEER UNIT PEERNAME MAXRATIO: a figure against its
+# peer where smaller is better (times); verdict from ours/peer <= MAXRATIO.
+bench_ratio() {
+	local name=$1 ours=$2 peer=$3 unit=$4 peername=$5 max=$6 r verdict=ok
+	r=$(awk -v a="$ours" -v b="$peer" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	awk -v r="$r" -v m="$max" 'BEGIN { exit !(r > m) }' && verdict=MISSED
+	bench_line "$name" "$(printf '%.3f %s' "$ours" "$unit")" \
+		"$(printf '%.3f %s %s' "$peer" "$unit" "$peername")" "$r" "<= ${max}x" "$verdict"
+}
+
+# bench_abs NAME OURS UNIT MAX: a figure with no peer and an upper bound.
+bench_abs() {
+	local name=$1 ours=$2 unit=$3 max=$4 verdict=ok
+	awk -v a="$ours" -v m="$max" 'BEGIN { exit !(a > m) }' && verdict=MISSED
+	bench_line "$name" "$(printf '%.4f %s' "$ours" "$unit")" - - "<= $max $unit" "$verdict"
+}
+
+# bench_exit: call last; exit 1 under STRICT=1 when a target was missed.
+bench_exit() {
+	if [ "${STRICT:-0}" = 1 ] && [ "$BENCH_MISSED" = 1 ]; then
+		echo "bench: a target was missed (STRICT=1)" >&2
+		exit 1
+	fi
+	exit 0
+}
