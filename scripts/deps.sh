@@ -52,7 +52,10 @@
 #                        build without ssl_bump); openssl passwd writes htpasswd
 #   nginx-light          the real body-limiting reverse proxy
 #                        (client_max_body_size 1m) in front of the portal:
-#                        transfer/tus chunk-size adaptation tests
+#                        transfer/tus chunk-size adaptation tests; with
+#                        haproxy also the TLS-terminating proxies in front of
+#                        the portal (portal/admin proxy tests: public URLs
+#                        derived from trusted Forwarded / X-Forwarded-*)
 #   libglib2.0-bin gsettings-desktop-schemas
 #                        gsettings and GNOME's org.gnome.system.proxy schema:
 #                        the OS proxy settings read as on a GNOME desktop
@@ -83,7 +86,7 @@ dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools wixl osslsigncode openssl lint
 test=("${dist[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
 	dcmtk dicom3tools python3-pydicom python3-numpy libgdcm-tools orthanc orthanc-dicomweb
 	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time squid-openssl
-	nginx-light libglib2.0-bin gsettings-desktop-schemas gnome-keyring dbus-daemon dbus-bin
+	nginx-light haproxy libglib2.0-bin gsettings-desktop-schemas gnome-keyring dbus-daemon dbus-bin
 	krb5-kdc krb5-admin-server krb5-user)
 
 # verify runs every tool the suite calls and imports every Python module it
@@ -134,6 +137,7 @@ verify() {
 	check "gsettings with org.gnome.system.proxy (libglib2.0-bin, gsettings-desktop-schemas)" \
 		gsettings list-keys org.gnome.system.proxy
 	check nginx /usr/sbin/nginx -v
+	check haproxy /usr/sbin/haproxy -v
 	check desktop-file-validate desktop-file-validate --help
 	if [ ${#bad[@]} -gt 0 ]; then
 		echo "deps: missing or not working after install:" >&2
