@@ -73,9 +73,19 @@ export PACKAGE ?= 1
 e2e: build ## end-to-end tests of the real binaries (scripts/e2e/*.sh)
 	@for t in scripts/e2e/*.sh; do [ -e "$$t" ] || continue; echo "e2e: $$t"; BIN=$(BIN) bash "$$t"; done
 
+# Every bench/*.sh at full size (ONLY="stow dimse" for some), each one's
+# output in build/bench/NAME.log, all summary lines in build/bench/summary.md
+# (scripts/bench-summary.sh); a script that fails does not stop the others,
+# but make bench exits non-zero at the end.
+ONLY ?=
 bench:
 	@scripts/deps.sh test
-	@for b in bench/*.sh; do [ -e "$$b" ] || continue; echo "== $$b"; bash "$$b"; done
+	@mkdir -p $(BUILD)/bench && rm -f $(BUILD)/bench/*.log $(BUILD)/bench/*.rc $(BUILD)/bench/summary.md
+	@for b in $(if $(ONLY),$(patsubst %,bench/%.sh,$(ONLY)),bench/*.sh); do \
+	  [ "$$b" = bench/lib.sh ] && continue; n=$$(basename "$$b" .sh); echo "== $$b"; \
+	  rc=0; bash "$$b" 2>&1 | tee $(BUILD)/bench/$$n.log || rc=$$?; echo "$$rc" >$(BUILD)/bench/$$n.rc; \
+	done
+	@scripts/bench-summary.sh $(BUILD)/bench
 
 dist:
 	@scripts/deps.sh dist

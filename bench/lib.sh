@@ -7,12 +7,17 @@
 #
 # name    short, stable, no spaces ("redeem-2000", "scan-20000")
 # ours    our figure with its unit ("7.80 s", "152.8 inst/s")
-# peer    the peer's figure with its unit and name ("11.98 s tar|zstd|age+curl"),
-#         "-" when the figure has no peer
-# ratio   ours / peer (two decimals), "-" when there is no peer
+# peer    the peer's figure with its unit and name ("11.98 s tar+zstd+age+curl"),
+#         "-" when the figure has no peer (no field holds a "|")
+# ratio   ours / peer (two decimals), "-" when there is no peer; for rates
+#         (bench_ratio_higher) bigger is better, for times smaller
 # target  what the issue asks for ("<= 0.8x", "<= 0.010 s", "keep")
 # verdict "ok" or "MISSED" ("-" for figures with no target); STRICT=1 makes
 #         a bench script exit 1 after printing when any verdict is MISSED
+#
+# Seven fields, none empty, the verdict one of ok, MISSED, -: anything else
+# that starts with "BENCH|" fails the smoke run (scripts/bench-summary.sh
+# --check), as does a script that prints no such line at all.
 
 BENCH_MISSED=${BENCH_MISSED:-0}
 
@@ -29,12 +34,35 @@ bench_line() {
 
 # bench_ratio NAME OURS PEER UNIT PEERNAME MAXRATIO: a figure against its
 # peer where smaller is better (times); verdict from ours/peer <= MAXRATIO.
+# MAXRATIO "-" prints the ratio without a target (verdict "-").
 bench_ratio() {
-	local name=$1 ours=$2 peer=$3 unit=$4 peername=$5 max=$6 r verdict=ok
+	local name=$1 ours=$2 peer=$3 unit=$4 peername=$5 max=$6 r verdict=ok target
 	r=$(awk -v a="$ours" -v b="$peer" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-	awk -v r="$r" -v m="$max" 'BEGIN { exit !(r > m) }' && verdict=MISSED
+	if [ "$max" = - ]; then
+		target=- verdict=-
+	else
+		target="<= ${max}x"
+		awk -v r="$r" -v m="$max" 'BEGIN { exit !(r > m) }' && verdict=MISSED
+	fi
 	bench_line "$name" "$(printf '%.3f %s' "$ours" "$unit")" \
-		"$(printf '%.3f %s %s' "$peer" "$unit" "$peername")" "$r" "<= ${max}x" "$verdict"
+		"$(printf '%.3f %s %s' "$peer" "$unit" "$peername")" "$r" "$target" "$verdict"
+}
+
+# bench_ratio_higher NAME OURS PEER UNIT PEERNAME MINRATIO: a figure against
+# its peer where bigger is better (rates: "inst/s", "MB/s"); verdict from
+# ours/peer >= MINRATIO. MINRATIO "-" prints the ratio without a target
+# (verdict "-").
+bench_ratio_higher() {
+	local name=$1 ours=$2 peer=$3 unit=$4 peername=$5 min=$6 r verdict=ok target
+	r=$(awk -v a="$ours" -v b="$peer" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	if [ "$min" = - ]; then
+		target=- verdict=-
+	else
+		target=">= ${min}x"
+		awk -v r="$r" -v m="$min" 'BEGIN { exit !(r < m) }' && verdict=MISSED
+	fi
+	bench_line "$name" "$(printf '%.1f %s' "$ours" "$unit")" \
+		"$(printf '%.1f %s %s' "$peer" "$unit" "$peername")" "$r" "$target" "$verdict"
 }
 
 # bench_abs NAME OURS UNIT MAX: a figure with no peer and an upper bound.
@@ -42,6 +70,12 @@ bench_abs() {
 	local name=$1 ours=$2 unit=$3 max=$4 verdict=ok
 	awk -v a="$ours" -v m="$max" 'BEGIN { exit !(a > m) }' && verdict=MISSED
 	bench_line "$name" "$(printf '%.4f %s' "$ours" "$unit")" - - "<= $max $unit" "$verdict"
+}
+
+# bench_info NAME OURS: a figure with no peer and no target, for the
+# record (OURS with its unit, e.g. "62.3 MB/s").
+bench_info() {
+	bench_line "$1" "$2" - - - -
 }
 
 # bench_exit: call last; exit 1 under STRICT=1 when a target was missed.

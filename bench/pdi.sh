@@ -9,12 +9,44 @@
 #     level, store compressed transfer syntaxes), store all, deflate all.
 #     zip/src is the ZIP size over the source size.
 #
+# The issue sets no target for these, so the summary lines (bench/lib.sh)
+# carry the figures without one: pdi-writedir-FILES (WriteDir's seconds
+# over dcmmkdir's; WriteDir copies the whole CD as well, dcmmkdir does
+# not) and pdi-zip-METHOD-FILES (MB/s of input, ZIP size over the
+# source's), METHOD deflate-all (the default), store, store-compressed.
+#
 #   bench/pdi.sh                  # 2000 files
 #   BENCH_PDI_FILES=500 bench/pdi.sh
+#   BENCHTIME=1x bench/pdi.sh     # one run each (default 3x)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 for tool in dcmmkdir dcdirdmp dciodvfy; do
 	command -v "$tool" >/dev/null || { echo "bench/pdi.sh: $tool missing (scripts/deps.sh test)" >&2; exit 2; }
 done
 export BENCH_PDI_FILES=${BENCH_PDI_FILES:-2000}
-go test -run '^$' -bench . -benchtime "${BENCHTIME:-3x}" ./dicomscan/pdi
+LOG=$(mktemp "${TMPDIR:-/tmp}/bildbote-bench-pdi.XXXXXX")
+trap 'rm -f "$LOG"' EXIT
+go test -run '^$' -bench . -benchtime "${BENCHTIME:-3x}" ./dicomscan/pdi | tee "$LOG"
+
+# metric BENCHMARK UNIT: the value before UNIT on BENCHMARK's result line
+# (the -GOMAXPROCS suffix dropped); fails when there is none.
+metric() {
+	local v
+	v=$(awk -v b="$1" -v u="$2" '{ n = $1; sub(/-[0-9]+$/, "", n) }
+		n == b { for (i = 3; i <= NF; i++) if ($i == u) { print $(i - 1); exit } }' "$LOG")
+	[ -n "$v" ] || { echo "bench/pdi.sh: no $2 for $1 in the go test output" >&2; return 1; }
+	echo "$v"
+}
+N=$BENCH_PDI_FILES
+ours=$(metric BenchmarkWriteDir ns/op)
+peer=$(metric BenchmarkDcmmkdir ns/op)
+bench_ratio "pdi-writedir-$N" "$(awk -v n="$ours" 'BEGIN { print n / 1e9 }')" \
+	"$(awk -v n="$peer" 'BEGIN { print n / 1e9 }')" s "dcmmkdir (DICOMDIR only)" -
+for m in deflate-all store store-compressed; do
+	mbs=$(metric "BenchmarkWriteZip/$m" MB/s)
+	z=$(metric "BenchmarkWriteZip/$m" zip/src)
+	bench_info "pdi-zip-$m-$N" "$(printf '%.1f MB/s, zip %.0f %% of source' "$mbs" "$(awk -v z="$z" 'BEGIN { print z * 100 }')")"
+done
+bench_exit

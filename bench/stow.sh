@@ -4,12 +4,24 @@
 # against dcmtk's storescu over one association, same files, each into a
 # fresh real Orthanc (Debian's orthanc + orthanc-dicomweb) running in a
 # private network namespace (Orthanc 1.10 listens on all interfaces).
-# Target: Bildbote >= storescu. Needs root (ip netns).
+# Both Orthancs must hold every file afterwards.
+#
+# One summary line (bench/lib.sh): stow-orthanc-FILES, Bildbote's
+# instances/s over storescu's, target >= 5x. Issue 16 asks to "keep" the
+# last figure, 8.7x (152.8 against 17.5 inst/s). storescu's side is bound
+# by dcmtk's Nagle stall on Orthanc's C-STORE responses (a delayed ACK,
+# ~40 ms per instance), so it hardly moves with the machine's load, while
+# ours is CPU-bound and drops on a busy 2-core machine: 5x leaves room for
+# that noise (ours may fall to ~57 % of the last figure) and still fails
+# when ours loses most of its lead. Needs root (ip netns).
 #
 #   bench/stow.sh              # FILES=2000
-#   STRICT=1 bench/stow.sh
+#   FILES=20 bench/stow.sh     # toy size (scripts/e2e/bench.sh)
+#   STRICT=1 bench/stow.sh     # exit 1 when the target is missed
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 FILES=${FILES:-2000}
 OUT=${OUT:-build/bench}
 for tool in ip Orthanc storescu curl bc; do
@@ -71,7 +83,11 @@ got2=$(count)
 stop_orthanc
 B=$(echo "$got2 / ($t1 - $t0)" | bc -l)
 R=$(echo "$A / $B" | bc -l)
-printf '%d files: STOW-RS (Bildbote) %d stored, %d failed, %.1f instances/s (Orthanc has %d); storescu one association %.1f instances/s (Orthanc has %d); ratio %.2f (target >= 1)\n' \
+printf '%d files: STOW-RS (Bildbote) %d stored, %d failed, %.1f instances/s (Orthanc has %d); storescu one association %.1f instances/s (Orthanc has %d); ratio %.2f\n' \
 	"$N" "$stored" "$failed" "$A" "$got" "$B" "$got2" "$R"
-if [ "${STRICT:-0}" = 1 ] && (( $(echo "$R < 1" | bc -l) )); then exit 1; fi
-exit 0
+if [ "$stored" != "$N" ] || [ "$got" != "$N" ] || [ "$got2" != "$N" ]; then
+	echo "bench/stow.sh: not every file stored (of $N: Bildbote $stored, Orthanc has $got; storescu's Orthanc has $got2)" >&2
+	exit 1
+fi
+bench_ratio_higher "stow-orthanc-$N" "$A" "$B" inst/s "storescu" 5
+bench_exit

@@ -6,6 +6,7 @@
 // developer tool: English, untranslated.
 //
 //	dimsebench -pacs dicom://STORESCP@127.0.0.1:11112 [-associations 4] DIR
+//	dimsebench -pacs 'dicom://STORESCP@127.0.0.1:11112?tls=1' -ca ca.pem DIR
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 func main() {
 	target := flag.String("pacs", "", "PACS target, dicom://CALLED@host:port[?calling=AE]")
 	assocs := flag.Int("associations", 1, "parallel associations")
+	ca := flag.String("ca", "", "PEM file with the PACS's CA, trusted on top of the OS store (needs tls=1)")
 	flag.Parse()
 	if *target == "" || flag.NArg() != 1 {
 		flag.Usage()
@@ -33,6 +35,12 @@ func main() {
 		fail(err)
 	}
 	cfg.Associations = *assocs
+	if *ca != "" {
+		if cfg.TLS == nil {
+			fail(fmt.Errorf("-ca %s: the target has no tls=1", *ca))
+		}
+		cfg.TLS.CAFile = *ca
+	}
 	var paths []string
 	err = filepath.WalkDir(flag.Arg(0), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
