@@ -41,12 +41,19 @@ for b in bench/*.sh; do
 	fi
 	echo "bench smoke: $b ok in $(($(date +%s) - start)) s, $(grep -c '^BENCH|' "$T/$name.log") summary line(s); last: $(grep '^BENCH|' "$T/$name.log" | tail -n 1)"
 done
-[ "${#bad[@]}" = 0 ] || fail "$(printf '%s; ' "${bad[@]}")"
 
 # Every Go benchmark once (-benchtime 1x), tests not run again.
 mapfile -t pkgs < <(git grep -l '^func Benchmark' -- '*_test.go' | xargs -n1 dirname | sort -u | sed 's|^|./|')
-[ "${#pkgs[@]}" -gt 0 ] || fail "no Go benchmarks found"
-BENCH_PDI_FILES=20 go test -count=1 -run '^$' -bench . -benchtime 1x "${pkgs[@]}" >"$T/go.log" 2>&1 || { tail -40 "$T/go.log" >&2; fail "go test -bench"; }
-n=$(grep -c '^Benchmark.* ns/op' "$T/go.log" || true)
-[ "$n" -gt 0 ] || { cat "$T/go.log" >&2; fail "no benchmark result lines"; }
-echo "bench smoke: $n Go benchmark results from ${#pkgs[@]} packages; all in $(($(date +%s) - total)) s"
+if [ "${#pkgs[@]}" = 0 ]; then
+	bad+=("no Go benchmarks found")
+elif ! BENCH_PDI_FILES=20 go test -count=1 -run '^$' -bench . -benchtime 1x "${pkgs[@]}" >"$T/go.log" 2>&1; then
+	tail -40 "$T/go.log" >&2
+	bad+=("go test -bench")
+elif ! n=$(grep -c '^Benchmark.* ns/op' "$T/go.log"); then
+	cat "$T/go.log" >&2
+	bad+=("no Go benchmark result lines")
+else
+	echo "bench smoke: $n Go benchmark results from ${#pkgs[@]} packages"
+fi
+echo "bench smoke: $(($(date +%s) - total)) s in all"
+[ "${#bad[@]}" = 0 ] || fail "$(printf '%s; ' "${bad[@]}")"
