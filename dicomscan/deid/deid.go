@@ -259,11 +259,19 @@ func (s *Session) Rewrite(srcPath string, dst io.Writer) (Result, error) {
 	return s.RewriteBytes(b, dst)
 }
 
+// ErrDICOMDIR is returned for a DICOMDIR: its records point to byte
+// offsets and to the files' old UIDs, so it is rebuilt for the
+// de-identified files (with the Mapping's UIDs), not rewritten.
+var ErrDICOMDIR = errors.New("a DICOMDIR is rebuilt, not de-identified")
+
 // RewriteBytes is Rewrite for a file already in memory. b is not modified.
 func (s *Session) RewriteBytes(b []byte, dst io.Writer) (Result, error) {
 	f, err := parseFile(b)
 	if err != nil {
 		return Result{}, fmt.Errorf("de-identify: %w", err)
+	}
+	if f.isDICOMDIR() {
+		return Result{}, fmt.Errorf("de-identify: %w", ErrDICOMDIR)
 	}
 	res, err := s.apply(f)
 	if err != nil {
@@ -508,7 +516,7 @@ func (r *run) process(ds *dataset, path string, depth int, dummy bool) {
 				for _, it := range el.items {
 					r.process(it, join(path, keyword(t, row)), depth+1, dummy)
 				}
-			case r.s.opts.Dates == DatesShift && (el.vr == "DA" || el.vr == "DT"):
+			case r.s.opts.Dates == DatesShift && (vrOfEl(el) == "DA" || vrOfEl(el) == "DT"):
 				r.shift(el, path)
 			case dummy:
 				r.dummy(el, path)
@@ -552,7 +560,7 @@ func (r *run) process(ds *dataset, path string, depth int, dummy bool) {
 				for _, it := range el.items {
 					r.process(it, join(path, keyword(t, row)), depth+1, dummy)
 				}
-			case el.vr == "DA" || el.vr == "DT" || row.VR == "DA" || row.VR == "DT":
+			case vrOfEl(el) == "DA" || vrOfEl(el) == "DT" || row.VR == "DA" || row.VR == "DT":
 				if r.s.opts.Dates == DatesShift {
 					r.shift(el, path)
 				} else {
@@ -587,6 +595,17 @@ func (r *run) process(ds *dataset, path string, depth int, dummy bool) {
 		out = kept
 	}
 	ds.elems = out
+}
+
+// vrOfEl is the VR an element's value has: its own, or for UN (a
+// converter's, or an implicit VR file's unknown element) the dictionary's.
+func vrOfEl(el *element) string {
+	if el.vr == "UN" {
+		if v := vrOf(el.tag); v != "" {
+			return v
+		}
+	}
+	return el.vr
 }
 
 func join(path, kw string) string {
@@ -624,7 +643,7 @@ func (r *run) replace(el *element, path, action string, v []byte) {
 		return
 	}
 	padByte := byte(' ')
-	if el.vr == "UI" || !isText(el.vr) {
+	if vr := vrOfEl(el); vr == "UI" || !isText(vr) {
 		padByte = 0
 	}
 	v = pad(v, padByte)
@@ -666,14 +685,7 @@ func (r *run) dummy(el *element, path string) {
 	if el.isSQ || el.encapsulated {
 		return
 	}
-	vr := el.vr
-	if vr == "UN" {
-		if row := lookup(el.tag); row != nil && row.VR != "" {
-			vr = row.VR
-		} else {
-			vr = vrOf(el.tag)
-		}
-	}
+	vr := vrOfEl(el)
 	switch vr {
 	case "UI":
 		// A UID the table does not list stays (SOP Class UIDs, coding
@@ -717,10 +729,11 @@ func (r *run) shift(el *element, path string) {
 		return
 	}
 	days := r.pat.DateShiftDays
+	dt := vrOfEl(el) == "DT"
 	vals := strings.Split(strings.TrimRight(string(el.value), " \x00"), "\\")
 	for i, v := range vals {
 		ends := strings.Split(v, "-")
-		if el.vr == "DT" && len(ends) > 1 && len(ends) != 2 {
+		if dt && len(ends) > 1 && len(ends) != 2 {
 			ends = []string{v} // a DT offset like -0500 rather than a range
 		}
 		for j, e := range ends {
@@ -754,7 +767,7 @@ func (r *run) shift(el *element, path string) {
 // patient's own name or ID is removed. What is left of only spaces becomes
 // empty.
 func (r *run) clean(el *element, path string) {
-	if !isText(el.vr) || el.vr == "PN" {
+	if vr := vrOfEl(el); !isText(vr) || vr == "PN" {
 		r.dummy(el, path)
 		return
 	}
@@ -825,7 +838,7 @@ func (r *run) show(el *element) string {
 	switch {
 	case el.isSQ:
 		return fmt.Sprintf("(sequence of %d items)", len(el.items))
-	case el.encapsulated || !isText(el.vr):
+	case el.encapsulated || !isText(vrOfEl(el)):
 		return fmt.Sprintf("(%d bytes)", len(el.value))
 	}
 	return decodeText(el.value, r.cs)

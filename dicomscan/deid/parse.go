@@ -194,6 +194,14 @@ func (p *parser) parseDataset(off, end int, e enc, depth int, untilItemEnd bool)
 				return nil, 0, fmt.Errorf("(%04X,%04X): %w", t>>16, t&0xFFFF, err)
 			}
 			el.isSQ, el.items = true, items
+		case e.explicit && el.vr == "UN" && length >= 8 && (vrOf(t) == "SQ" || readTag(b, off, enc{}) == tagItem):
+			// A sequence written as UN by a converter (its items are
+			// implicit VR little endian, PS3.5 6.2.2).
+			if items, _, err := p.parseItems(off, vend, enc{}, depth+1, false); err == nil {
+				el.isSQ, el.items, el.unSQ = true, items, true
+			} else {
+				el.value = b[off:vend]
+			}
 		case !e.explicit && el.vr == "UN" && length >= 8 && readTag(b, off, e) == tagItem:
 			// An implicit VR sequence the dictionary does not know.
 			if items, _, err := p.parseItems(off, vend, e, depth+1, false); err == nil {
@@ -396,4 +404,18 @@ func sniffTS(b []byte) string {
 		return tsExplicitLE
 	}
 	return tsImplicitLE
+}
+
+func (f *file) isDICOMDIR() bool {
+	for _, el := range f.meta {
+		if el.tag == 0x00020002 && trimUID(el.value) == "1.2.840.10008.1.3.10" {
+			return true
+		}
+	}
+	for _, el := range f.ds.elems {
+		if el.tag == 0x00041220 {
+			return true
+		}
+	}
+	return false
 }
