@@ -22,14 +22,28 @@
 BENCH_MISSED=${BENCH_MISSED:-0}
 
 # bench_line NAME OURS PEER RATIO TARGET VERDICT: print one summary line.
+# An empty field or one with a "|" is a broken benchmark: return 2.
 bench_line() {
 	local f
+	[ $# = 6 ] || { echo "bench_line: $# fields, want 6: $*" >&2; return 2; }
 	for f in "$@"; do
-		case $f in *'|'*) echo "bench_line: '|' in field '$f'" >&2; return 2 ;; esac
+		case $f in
+		'') echo "bench_line: empty field in $*" >&2; return 2 ;;
+		*'|'*) echo "bench_line: '|' in field '$f'" >&2; return 2 ;;
+		esac
 	done
 	printf 'BENCH|%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "$5" "$6"
 	[ "$6" = MISSED ] && BENCH_MISSED=1
 	return 0
+}
+
+# bench_num NAME WHAT VALUE: return 2 unless VALUE is a number above 0 (a
+# time or rate of 0, or none, means the measurement broke).
+bench_num() {
+	if ! awk -v v="$3" 'BEGIN { exit !(v ~ /^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/ && v + 0 > 0) }'; then
+		echo "bench: $1: $2 is '$3', not a number above 0" >&2
+		return 2
+	fi
 }
 
 # bench_ratio NAME OURS PEER UNIT PEERNAME MAXRATIO: a figure against its
@@ -37,6 +51,7 @@ bench_line() {
 # MAXRATIO "-" prints the ratio without a target (verdict "-").
 bench_ratio() {
 	local name=$1 ours=$2 peer=$3 unit=$4 peername=$5 max=$6 r verdict=ok target
+	bench_num "$name" ours "$ours" && bench_num "$name" peer "$peer" || return 2
 	r=$(awk -v a="$ours" -v b="$peer" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	if [ "$max" = - ]; then
 		target=- verdict=-
@@ -54,6 +69,7 @@ bench_ratio() {
 # (verdict "-").
 bench_ratio_higher() {
 	local name=$1 ours=$2 peer=$3 unit=$4 peername=$5 min=$6 r verdict=ok target
+	bench_num "$name" ours "$ours" && bench_num "$name" peer "$peer" || return 2
 	r=$(awk -v a="$ours" -v b="$peer" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	if [ "$min" = - ]; then
 		target=- verdict=-
