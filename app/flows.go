@@ -76,6 +76,9 @@ type SendRequest struct {
 	// AcceptNewKey: the user checked a changed community key with the
 	// clinic and accepts it (re-pins). Without it a changed key is refused.
 	AcceptNewKey bool
+	// Deidentify, when set, sends the studies de-identified under a
+	// pseudonym (app/deid.go); a policy may require it for the inbox.
+	Deidentify *Deidentify
 }
 
 // Sender says who sends (remembered in Settings between sessions).

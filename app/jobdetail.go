@@ -22,6 +22,9 @@ type SendDetail struct {
 	Sealed bool  `json:"sealed"`
 	Files  int   `json:"files,omitempty"`
 	Size   int64 `json:"size,omitempty"`
+	// Pseudonym: the send is de-identified under it ("" for a plain
+	// send); the pseudonym is what the clinic sees, not patient data.
+	Pseudonym string `json:"pseudonym,omitempty"`
 }
 
 // ImportDetail: which inbox an import fetches and where it puts them.
@@ -60,8 +63,12 @@ func detailOf(j *Job) *JobDetail {
 		if jsonUnmarshal(j.params, &p) != nil {
 			return nil
 		}
-		return &JobDetail{Send: &SendDetail{Portal: p.Portal, Inbox: p.Inbox, CommunityName: p.CommunityName,
-			Studies: len(p.Studies), Sealed: p.Sealed, Files: p.Files, Size: p.Size}}
+		d := &SendDetail{Portal: p.Portal, Inbox: p.Inbox, CommunityName: p.CommunityName,
+			Studies: len(p.Studies), Sealed: p.Sealed, Files: p.Files, Size: p.Size}
+		if p.Deid != nil {
+			d.Pseudonym = p.Deid.Pseudonym
+		}
+		return &JobDetail{Send: d}
 	case KindImport:
 		var p importParams
 		if jsonUnmarshal(j.params, &p) != nil {

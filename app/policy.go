@@ -166,6 +166,11 @@ func (l *settingsLayer) validate() error {
 	if l.DefaultInbox != nil && !validInboxCode(*l.DefaultInbox) {
 		return fmt.Errorf("default_inbox %q is not an inbox code", *l.DefaultInbox)
 	}
+	for _, c := range l.DeidentifyInboxes {
+		if c != "*" && !validInboxCode(c) {
+			return fmt.Errorf("%s: %q is not an inbox code (or \"*\" for every inbox)", SettingDeidentifyInboxes, c)
+		}
+	}
 	for _, f := range l.RequiredSenderFields {
 		if f != SenderFieldName && f != SenderFieldContact && f != SenderFieldReferrer {
 			return fmt.Errorf("required_sender_fields: %q is none of %s, %s, %s", f, SenderFieldName, SenderFieldContact, SenderFieldReferrer)

@@ -51,6 +51,8 @@ type sendParams struct {
 	NStudy  int    `json:"nStudies,omitempty"`
 	TusURL  string `json:"tusURL,omitempty"`
 	Pending bool   `json:"passwordRequired,omitempty"`
+	// Deid: sealed de-identified (app/deid.go); nil for a plain send.
+	Deid *Deidentify `json:"deid,omitempty"`
 }
 
 func (c *Core) pinStore() *crypto.PinStore {
@@ -161,6 +163,10 @@ func (c *Core) StartSend(ctx context.Context, req SendRequest) (*Job, error) {
 	if studies == 0 {
 		return nil, i18n.NewError(i18n.KindInput, "app.send-nothing")
 	}
+	dei, err := c.startDeid(ctx, wc.Code, &req)
+	if err != nil {
+		return nil, err
+	}
 	if wc.MaxUploadBytes > 0 && bytes > wc.MaxUploadBytes {
 		return nil, i18n.NewError(i18n.KindRefused, "app.send-too-large", i18n.Bytes(bytes), wc.Name, i18n.Bytes(wc.MaxUploadBytes)).
 			WithHint("transfer.tus.too_large.hint")
@@ -175,7 +181,7 @@ func (c *Core) StartSend(ctx context.Context, req SendRequest) (*Job, error) {
 		Sender:   envelope.Sender{Name: req.Sender.Name, Practice: req.Sender.Name, Phone: req.Sender.Contact},
 		Referrer: envelope.Referrer{Name: req.Referrer},
 		Message:  strings.TrimSpace(req.Message + "\n" + req.Patient),
-		Files:    files, NStudy: studies, Pending: wc.PasswordRequired,
+		Files:    files, NStudy: studies, Pending: wc.PasswordRequired, Deid: dei,
 	}
 	title := titled("app.job.title.send", wc.Code, wc.Name, strconv.Itoa(studies))
 	id := newJobID()
@@ -293,10 +299,9 @@ func runSend(ctx context.Context, r *jobRun) error {
 
 // seal writes the envelope to the spool. The index comes from memory, or
 // from a new scan of the sources when the process was restarted.
-func (c *Core) seal(ctx context.Context, r *jobRun, p *sendParams) error {
+func (c *Core) seal(ctx context.Context, r *jobRun, p *sendParams) (err error) {
 	ix := c.jobIndex(r.id)
 	if ix == nil {
-		var err error
 		ix, err = c.scan(ctx, p.Sources, nil)
 		if err != nil {
 			return err
@@ -308,6 +313,13 @@ func (c *Core) seal(ctx context.Context, r *jobRun, p *sendParams) error {
 		Referrer: p.Referrer, Message: p.Message, Recipients: p.Recipients}
 	for _, d := range ix.Documents {
 		in.Documents = append(in.Documents, d.Path)
+	}
+	if p.Deid != nil { // the per-send transform step: de-identified copies are sealed
+		var done func()
+		if in, done, err = c.deidentify(ctx, r, p, in); err != nil {
+			return err
+		}
+		defer done()
 	}
 	res, err := envelope.Seal(ctx, in, p.Spool, transfer.ProgressFunc(func(s transfer.Status) {
 		if s.State != transfer.StateDone {
@@ -355,6 +367,7 @@ func cleanupSend(j *Job) {
 	if jsonUnmarshal(j.params, &p) == nil && p.Spool != "" {
 		os.Remove(p.Spool)
 		removeUploadSecret(p.Spool)
+		os.RemoveAll(deidWork(p.Spool))
 	}
 }
 

@@ -30,6 +30,9 @@ type Settings struct {
 	// in (SenderField*); nil: DefaultRequiredSender. Set by the policy
 	// only (an empty list requires none).
 	RequiredSenderFields []string `json:"required_sender_fields,omitempty"`
+	// DeidentifyInboxes are the inbox codes every send to must be
+	// de-identified ("*": every inbox). Set by the policy only.
+	DeidentifyInboxes []string `json:"deidentify_inboxes,omitempty"`
 	// MaxNetworkWaitMinutes: how long a transfer keeps trying while the
 	// network or the server is away, without progress, before the job
 	// fails (resumable); 0: DefaultNetworkWait (4 h). MaxBusyWaitMinutes:
@@ -89,6 +92,7 @@ const (
 	SettingClinicMode         = "clinic_mode"
 	SettingPinnedKeys         = "pinned_keys"
 	SettingRequiredSender     = "required_sender_fields"
+	SettingDeidentifyInboxes  = "deidentify_inboxes"
 	SettingMaxNetworkWait     = "max_network_wait_minutes"
 	SettingMaxBusyWait        = "max_busy_wait_minutes"
 	SettingProxy              = "proxy"
@@ -136,6 +140,7 @@ type settingsLayer struct {
 	PinnedKeys         map[string]string `toml:"pinned_keys" json:"pinned_keys,omitempty"`
 	// Policy only: layerFrom never records it for the user.
 	RequiredSenderFields []string `toml:"required_sender_fields" json:"required_sender_fields,omitempty"`
+	DeidentifyInboxes    []string `toml:"deidentify_inboxes" json:"-"`
 	MaxNetworkWait       *int     `toml:"max_network_wait_minutes" json:"max_network_wait_minutes,omitempty"`
 	MaxBusyWait          *int     `toml:"max_busy_wait_minutes" json:"max_busy_wait_minutes,omitempty"`
 	Proxy                *string  `toml:"proxy" json:"proxy,omitempty"`
@@ -175,6 +180,7 @@ func (l *settingsLayer) keys() []string {
 	add(l.ClinicMode != nil, SettingClinicMode)
 	add(l.PinnedKeys != nil, SettingPinnedKeys)
 	add(l.RequiredSenderFields != nil, SettingRequiredSender)
+	add(l.DeidentifyInboxes != nil, SettingDeidentifyInboxes)
 	add(l.MaxNetworkWait != nil, SettingMaxNetworkWait)
 	add(l.MaxBusyWait != nil, SettingMaxBusyWait)
 	add(l.Proxy != nil, SettingProxy)
@@ -210,6 +216,8 @@ func (l *settingsLayer) clear(name string) {
 		l.PinnedKeys = nil
 	case SettingRequiredSender:
 		l.RequiredSenderFields = nil
+	case SettingDeidentifyInboxes:
+		l.DeidentifyInboxes = nil
 	case SettingMaxNetworkWait:
 		l.MaxNetworkWait = nil
 	case SettingMaxBusyWait:
@@ -261,6 +269,9 @@ func (l *settingsLayer) apply(s *Settings) {
 	}
 	if l.RequiredSenderFields != nil {
 		s.RequiredSenderFields = append([]string{}, l.RequiredSenderFields...)
+	}
+	if l.DeidentifyInboxes != nil {
+		s.DeidentifyInboxes = append([]string{}, l.DeidentifyInboxes...)
 	}
 	if l.MaxNetworkWait != nil {
 		s.MaxNetworkWaitMinutes = *l.MaxNetworkWait
@@ -384,6 +395,8 @@ func fieldOf(s Settings, name string) any {
 		return s.PinnedKeys
 	case SettingRequiredSender:
 		return s.RequiredSenderFields
+	case SettingDeidentifyInboxes:
+		return s.DeidentifyInboxes
 	case SettingMaxNetworkWait:
 		return s.MaxNetworkWaitMinutes
 	case SettingMaxBusyWait:
