@@ -73,3 +73,28 @@ func BenchmarkScan(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadHeaderCD parses the header of a generated CD image (the
+// kind bench/scan.sh scans, Latin-1 names) from memory the way a full
+// scan's worker does: its buffer reused, repeating values shared.
+func BenchmarkReadHeaderCD(b *testing.B) {
+	res, err := gencd.Generate(b.TempDir(), gencd.Options{Files: gencd.MinFiles, PixelSize: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var data []byte
+	fs.WalkDir(os.DirFS(res.Dir), "DICOM", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && data == nil {
+			data, err = os.ReadFile(res.Dir + "/" + p)
+		}
+		return err
+	})
+	buf := make([]byte, headerChunk)
+	strs := newInterner()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := readHeaderInterned(bytes.NewReader(data), int64(len(data)), buf, strs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

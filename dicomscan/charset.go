@@ -1,6 +1,7 @@
 package dicomscan
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 
@@ -70,6 +71,15 @@ func newCharset(value string) charset {
 }
 
 // text decodes a text value to UTF-8 and trims its padding.
+// textIn is text, with ASCII values (almost all) taken from strs.
+func (c charset) textIn(v []byte, strs *interner) string {
+	t := trimValue(v)
+	if isASCII(t) && (!c.iso2022 || !containsESC(t)) {
+		return strs.of(bytes.TrimSpace(t))
+	}
+	return c.text(v)
+}
+
 func (c charset) text(v []byte) string {
 	v = trimValue(v)
 	if len(v) == 0 {

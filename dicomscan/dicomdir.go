@@ -62,7 +62,7 @@ func ReadDICOMDIR(r io.Reader, size int64) (*DICOMDIR, error) {
 	}
 	br := newByteReader(r, size, nil)
 	h := &Header{}
-	d, err := openDataset(br, h)
+	d, err := openDataset(br, h, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (rec *Record) set(d *decoder, tag uint32, v []byte, cs *charset) {
 	case tagRefTransferSyntax:
 		rec.TransferSyntaxUID = uidValue(v)
 	default:
-		rec.Header.set(tag, v, cs)
+		rec.Header.set(tag, v, cs, nil)
 	}
 }
 

@@ -276,15 +276,21 @@ func ReadHeader(r io.Reader, size int64) (*Header, error) {
 }
 
 func readHeader(r io.Reader, size int64, buf []byte) (*Header, error) {
+	return readHeaderInterned(r, size, buf, nil)
+}
+
+// readHeaderInterned is readHeader with the repeating values taken from
+// strs (nil: none).
+func readHeaderInterned(r io.Reader, size int64, buf []byte, strs *interner) (*Header, error) {
 	br := newByteReader(r, size, buf)
 	h := &Header{}
-	d, err := openDataset(br, h)
+	d, err := openDataset(br, h, strs)
 	if err != nil {
 		return nil, err
 	}
-	cs := newCharset("")
+	cs := charset{}
 	stop, stopped, err := d.walk(lastHeaderTag, wantHeaderTag, func(tag uint32, v []byte) {
-		h.set(tag, v, &cs)
+		h.set(tag, v, &cs, strs)
 	})
 	if err == nil && stopped {
 		err = d.checkRest(stop)
@@ -309,46 +315,48 @@ func wantHeaderTag(tag uint32) bool {
 	return false
 }
 
-// set stores one header attribute.
-func (h *Header) set(tag uint32, v []byte, cs *charset) {
+// set stores one header attribute. Values that repeat from file to file
+// (everything but the SOP Instance UID and the numbers) come from strs,
+// which may be nil.
+func (h *Header) set(tag uint32, v []byte, cs *charset, strs *interner) {
 	switch tag {
 	case tagSpecificCharacterSet:
-		h.CharacterSet = asciiValue(v)
+		h.CharacterSet = strs.of(asciiBytes(v))
 		*cs = newCharset(h.CharacterSet)
 	case tagSOPClassUID:
-		h.SOPClassUID = uidValue(v)
+		h.SOPClassUID = strs.of(uidBytes(v))
 	case tagSOPInstanceUID:
 		h.SOPInstanceUID = uidValue(v)
 	case tagStudyDate:
-		h.StudyDate = asciiValue(v)
+		h.StudyDate = strs.of(asciiBytes(v))
 	case tagStudyTime:
-		h.StudyTime = asciiValue(v)
+		h.StudyTime = strs.of(asciiBytes(v))
 	case tagAccessionNumber:
-		h.AccessionNumber = cs.text(v)
+		h.AccessionNumber = cs.textIn(v, strs)
 	case tagModality:
-		h.Modality = asciiValue(v)
+		h.Modality = strs.of(asciiBytes(v))
 	case tagReferringPhysician:
-		h.ReferringPhysician = cs.text(v)
+		h.ReferringPhysician = cs.textIn(v, strs)
 	case tagStudyDescription:
-		h.StudyDescription = cs.text(v)
+		h.StudyDescription = cs.textIn(v, strs)
 	case tagSeriesDescription:
-		h.SeriesDescription = cs.text(v)
+		h.SeriesDescription = cs.textIn(v, strs)
 	case tagPatientName:
-		h.PatientName = cs.text(v)
+		h.PatientName = cs.textIn(v, strs)
 	case tagPatientID:
-		h.PatientID = cs.text(v)
+		h.PatientID = cs.textIn(v, strs)
 	case tagPatientBirthDate:
-		h.PatientBirthDate = asciiValue(v)
+		h.PatientBirthDate = strs.of(asciiBytes(v))
 	case tagPatientSex:
-		h.PatientSex = asciiValue(v)
+		h.PatientSex = strs.of(asciiBytes(v))
 	case tagBodyPart:
-		h.BodyPart = asciiValue(v)
+		h.BodyPart = strs.of(asciiBytes(v))
 	case tagStudyInstanceUID:
-		h.StudyInstanceUID = uidValue(v)
+		h.StudyInstanceUID = strs.of(uidBytes(v))
 	case tagSeriesInstanceUID:
-		h.SeriesInstanceUID = uidValue(v)
+		h.SeriesInstanceUID = strs.of(uidBytes(v))
 	case tagStudyID:
-		h.StudyID = cs.text(v)
+		h.StudyID = cs.textIn(v, strs)
 	case tagSeriesNumber:
 		h.SeriesNumber = intValue(v)
 	case tagInstanceNumber:
@@ -358,14 +366,14 @@ func (h *Header) set(tag uint32, v []byte, cs *charset) {
 
 // openDataset reads the preamble and file meta information, if any, and
 // returns a decoder positioned at the first element of the dataset.
-func openDataset(br *byteReader, h *Header) (*decoder, error) {
+func openDataset(br *byteReader, h *Header, strs *interner) (*decoder, error) {
 	head, err := br.peek(132)
 	if err == nil && string(head[128:132]) == "DICM" {
 		h.Part10 = true
 		if err := br.skip(132); err != nil {
 			return nil, err
 		}
-		if err := readMeta(br, h); err != nil {
+		if err := readMeta(br, h, strs); err != nil {
 			return nil, err
 		}
 		return datasetDecoder(br, h.TransferSyntaxUID)
@@ -379,7 +387,7 @@ func openDataset(br *byteReader, h *Header) (*decoder, error) {
 		return nil, fmt.Errorf("%w: %d bytes", ErrNotDICOM, br.remaining())
 	}
 	if binary.LittleEndian.Uint16(start) == 0x0002 && isVR(start[4:6]) {
-		if err := readMeta(br, h); err != nil {
+		if err := readMeta(br, h, strs); err != nil {
 			return nil, err
 		}
 		return datasetDecoder(br, h.TransferSyntaxUID)
@@ -415,7 +423,7 @@ func guessEncoding(br *byteReader, p []byte) (*decoder, bool) {
 
 // readMeta reads group 0002, always explicit VR little endian, without
 // trusting its group length.
-func readMeta(br *byteReader, h *Header) error {
+func readMeta(br *byteReader, h *Header, strs *interner) error {
 	meta := &decoder{r: br, explicit: true}
 	for {
 		p, err := br.peek(6)
@@ -442,11 +450,11 @@ func readMeta(br *byteReader, h *Header) error {
 		}
 		switch e.tag {
 		case tagMediaSOPClass:
-			h.MediaStorageSOPClassUID = uidValue(v)
+			h.MediaStorageSOPClassUID = strs.of(uidBytes(v))
 		case tagMediaSOPInstance:
 			h.MediaStorageSOPInstanceUID = uidValue(v)
 		case tagTransferSyntax:
-			h.TransferSyntaxUID = uidValue(v)
+			h.TransferSyntaxUID = strs.of(uidBytes(v))
 		}
 	}
 }
@@ -546,12 +554,51 @@ func trimValue(v []byte) []byte {
 }
 
 func asciiValue(v []byte) string {
-	return strings.TrimSpace(string(trimValue(v)))
+	return string(asciiBytes(v))
+}
+
+// asciiBytes is v without padding and surrounding white space.
+func asciiBytes(v []byte) []byte {
+	return bytes.TrimSpace(trimValue(v))
 }
 
 // uidValue trims a UID (padded with NUL or, wrongly but often, spaces).
 func uidValue(v []byte) string {
-	return strings.Trim(string(v), " \x00")
+	return string(uidBytes(v))
+}
+
+func uidBytes(v []byte) []byte {
+	return bytes.Trim(v, " \x00")
+}
+
+// interner hands out one string for equal values, so that the headers of
+// a medium share their patient, study and series attributes instead of
+// holding a copy per file, and reading them allocates only for a value not
+// seen before. A nil *interner makes a new string every time. Not safe for
+// concurrent use: the full scan keeps one per worker.
+type interner struct{ m map[string]string }
+
+// maxInterned bounds an interner: values beyond it are copied, not kept
+// (a hostile medium could make every value unique).
+const maxInterned = 4096
+
+func newInterner() *interner { return &interner{m: map[string]string{}} }
+
+func (in *interner) of(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if in == nil {
+		return string(b)
+	}
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in.m) < maxInterned {
+		in.m[s] = s
+	}
+	return s
 }
 
 func intValue(v []byte) int {

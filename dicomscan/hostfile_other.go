@@ -2,9 +2,24 @@
 
 package dicomscan
 
-// readHostFile is the fast path of unix systems; elsewhere the scan opens
-// files through the medium's fs.FS.
-func readHostFile(name string, buf []byte) (size int64, h *Header, notRegular bool, err error) {
+import "io/fs"
+
+// The fast paths of unix systems; elsewhere the scan lists folders and
+// opens files through the medium's fs.FS.
+
+type hostFolder struct{ fd int }
+
+func openHostFolder(name string) (*hostFolder, []fs.DirEntry, error) {
+	panic("unreachable: hostFastPath is false")
+}
+
+func (d *hostFolder) close() {}
+
+func readHostFile(name string, buf []byte, strs *interner) (size int64, h *Header, notRegular bool, err error) {
+	panic("unreachable: hostFastPath is false")
+}
+
+func readHostFileAt(dirfd int, name string, buf []byte, strs *interner) (size int64, h *Header, notRegular bool, err error) {
 	panic("unreachable: hostFastPath is false")
 }
 

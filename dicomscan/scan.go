@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"path"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,8 +31,9 @@ type Counts struct {
 // Options tune a scan. The zero value is fine.
 type Options struct {
 	Progress Progress // may be nil
-	// Workers bounds how many files are read at once (default: 4 per CPU,
-	// at least 4, at most 32). Memory grows with it by about 100 KiB each.
+	// Workers bounds how many files are read and folders listed at once
+	// (default: 4 per CPU, at least 4, at most 32). Memory grows with it
+	// by about 100 KiB each.
 	Workers int
 	// IgnoreDICOMDIR forces a full scan even when a valid DICOMDIR exists.
 	IgnoreDICOMDIR bool
@@ -126,111 +127,249 @@ type scanResult struct {
 	skipped *Skipped
 }
 
+// walkBatch is how many files of one folder a worker reads before it
+// reports them: one hand-over per batch instead of one per file.
+const walkBatch = 32
+
+// walkTask is one piece of the full scan: a folder to list (files == nil)
+// or a batch of the files of a listed folder.
+type walkTask struct {
+	dir    string
+	files  []fs.DirEntry
+	folder *sharedFolder // the open folder on a local disk, or nil
+}
+
+// sharedFolder is an open host folder shared by the batches of its files;
+// the last batch done closes it.
+type sharedFolder struct {
+	*hostFolder
+	refs atomic.Int32
+}
+
+func (f *sharedFolder) release() {
+	if f != nil && f.refs.Add(-1) == 0 {
+		f.close()
+	}
+}
+
+// walkQueue holds the tasks of a full scan. It is a stack: the batches of
+// a folder just listed are read before the next folder is listed, which
+// bounds the folders held open to about one per worker.
+type walkQueue struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	tasks   []walkTask
+	pending int // tasks pushed and not yet done
+	stopped bool
+}
+
+func (q *walkQueue) push(t walkTask) {
+	q.mu.Lock()
+	q.tasks = append(q.tasks, t)
+	q.pending++
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// pop returns the next task, or false when every task is done or the
+// queue was stopped.
+func (q *walkQueue) pop() (walkTask, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.tasks) == 0 && q.pending > 0 && !q.stopped {
+		q.cond.Wait()
+	}
+	if q.stopped || len(q.tasks) == 0 {
+		return walkTask{}, false
+	}
+	t := q.tasks[len(q.tasks)-1]
+	q.tasks[len(q.tasks)-1] = walkTask{}
+	q.tasks = q.tasks[:len(q.tasks)-1]
+	return t, true
+}
+
+func (q *walkQueue) done() {
+	q.mu.Lock()
+	q.pending--
+	last := q.pending == 0
+	q.mu.Unlock()
+	if last {
+		q.cond.Broadcast()
+	}
+}
+
+func (q *walkQueue) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
 // fullScan walks the whole medium and reads the header of every file that
-// may be DICOM, with a bounded pool of workers.
+// may be DICOM. A bounded pool of workers lists folders and reads files
+// alike, so that the walk itself runs in parallel too; what they find
+// comes back in batches, in no particular order (buildIndex sorts).
 func fullScan(ctx context.Context, fsys fs.FS, ix *Index, opts Options) ([]found, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan string, 64)
-	results := make(chan scanResult, 64)
+	hd, host := fsys.(*hostDir)
+	host = host && hostFastPath
+	q := &walkQueue{}
+	q.cond.L = &q.mu
+	results := make(chan []scanResult, 2*opts.workers())
+	stop := context.AfterFunc(ctx, q.stop)
+	defer stop()
 
-	// results closes when the walker and every worker are done: the
-	// walker reports unreadable folders and links itself.
+	w := walker{fsys: fsys, hd: hd, host: host, q: q}
+	q.push(walkTask{dir: "."})
 	var wg sync.WaitGroup
-	var walkErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(jobs)
-		walkErr = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err != nil {
-				select {
-				case results <- scanResult{path: p, skipped: &Skipped{Path: p, Code: SkipUnreadable, Reason: errText(err)}}:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() {
-				return nil
-			}
-			if !d.Type().IsRegular() {
-				// Symbolic links are not followed: they could lead out of
-				// the medium, to files the user never meant to send.
-				select {
-				case results <- scanResult{path: p, skipped: &Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"}}:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				return nil
-			}
-			select {
-			case jobs <- p:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
-		})
-	}()
-
 	for range opts.workers() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, headerChunk)
-			for p := range jobs {
-				r := examine(fsys, p, buf)
-				select {
-				case results <- r:
-				case <-ctx.Done():
+			strs := newInterner()
+			for {
+				t, ok := q.pop()
+				if !ok {
 					return
+				}
+				var out []scanResult
+				if t.files == nil {
+					out = w.list(t)
+				} else {
+					out = w.read(ctx, t, buf, strs)
+				}
+				q.done()
+				if len(out) == 0 {
+					continue
+				}
+				select {
+				case results <- out:
+				case <-ctx.Done():
 				}
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(results) }()
+	go func() {
+		wg.Wait()
+		// Folders whose batches were dropped by a cancel are still open.
+		for _, t := range q.tasks {
+			t.folder.release()
+		}
+		close(results)
+	}()
 
 	var out []found
 	var counts Counts
-	strs := interner{}
-	for r := range results {
-		counts.Files++
-		counts.Bytes += r.size
-		counts.Folder = path.Dir(r.path)
-		switch {
-		case r.h != nil:
-			strs.header(r.h)
-			out = append(out, found{path: r.path, size: r.size, h: r.h})
-		case r.doc != nil:
-			ix.Documents = append(ix.Documents, *r.doc)
-		case r.skipped != nil:
-			ix.Skipped = append(ix.Skipped, *r.skipped)
-		}
-		if opts.Progress != nil {
-			opts.Progress.Update(counts)
+	for batch := range results {
+		for _, r := range batch {
+			counts.Files++
+			counts.Bytes += r.size
+			counts.Folder = path.Dir(r.path)
+			switch {
+			case r.h != nil:
+				shareInstanceUID(r.h)
+				out = append(out, found{path: r.path, size: r.size, h: r.h})
+			case r.doc != nil:
+				ix.Documents = append(ix.Documents, *r.doc)
+			case r.skipped != nil:
+				ix.Skipped = append(ix.Skipped, *r.skipped)
+			}
+			if opts.Progress != nil && ctx.Err() == nil {
+				opts.Progress.Update(counts)
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if walkErr != nil {
-		return nil, fmt.Errorf("scan %s: %w", ix.Source, walkErr)
-	}
 	return out, nil
+}
+
+// walker is what the workers of a full scan share.
+type walker struct {
+	fsys fs.FS
+	hd   *hostDir
+	host bool // hd is set and the unix fast path applies
+	q    *walkQueue
+}
+
+// list lists one folder and queues its sub-folders and its files in
+// batches; unreadable folders, links and special files are reported.
+func (w *walker) list(t walkTask) []scanResult {
+	var entries []fs.DirEntry
+	var folder *sharedFolder
+	var err error
+	if w.host && fs.ValidPath(t.dir) {
+		var hf *hostFolder
+		hf, entries, err = openHostFolder(w.hd.hostPath(t.dir))
+		if err == nil {
+			folder = &sharedFolder{hostFolder: hf}
+		}
+	} else {
+		entries, err = fs.ReadDir(w.fsys, t.dir)
+	}
+	if err != nil {
+		return []scanResult{{path: t.dir, skipped: &Skipped{Path: t.dir, Code: SkipUnreadable, Reason: errText(err)}}}
+	}
+	var out []scanResult
+	files := make([]fs.DirEntry, 0, len(entries))
+	for _, e := range entries {
+		p := path.Join(t.dir, e.Name())
+		switch {
+		case e.IsDir():
+			w.q.push(walkTask{dir: p})
+		case !e.Type().IsRegular():
+			// Symbolic links are not followed: they could lead out of
+			// the medium, to files the user never meant to send.
+			out = append(out, scanResult{path: p, skipped: &Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"}})
+		default:
+			files = append(files, e)
+		}
+	}
+	if folder != nil {
+		folder.refs.Store(int32((len(files)+walkBatch-1)/walkBatch) + 1)
+	}
+	for len(files) > 0 {
+		n := min(len(files), walkBatch)
+		w.q.push(walkTask{dir: t.dir, files: files[:n:n], folder: folder})
+		files = files[n:]
+	}
+	folder.release() // the listing's own reference
+	return out
+}
+
+// read reads the headers of one batch of files.
+func (w *walker) read(ctx context.Context, t walkTask, buf []byte, strs *interner) []scanResult {
+	defer t.folder.release()
+	out := make([]scanResult, 0, len(t.files))
+	for _, e := range t.files {
+		if ctx.Err() != nil {
+			break
+		}
+		p := path.Join(t.dir, e.Name())
+		dirfd := -1
+		if t.folder != nil {
+			dirfd = t.folder.fd
+		}
+		out = append(out, examineAt(w.fsys, p, dirfd, e.Name(), buf, strs))
+	}
+	return out
 }
 
 // examine classifies one file: clutter and documents by name, everything
 // else by reading its header.
 func examine(fsys fs.FS, p string, buf []byte) scanResult {
+	return examineAt(fsys, p, -1, "", buf, nil)
+}
+
+// examineAt is examine for a file that is, when dirfd >= 0, name in the
+// open host folder dirfd; strs (may be nil) shares repeating values.
+func examineAt(fsys fs.FS, p string, dirfd int, name string, buf []byte, strs *interner) scanResult {
 	r := scanResult{path: p}
-	name := path.Base(p)
-	if isDICOMDIRName(name) {
+	base := path.Base(p)
+	if isDICOMDIRName(base) {
 		r.skipped = &Skipped{Path: p, Code: SkipDICOMDIR, Reason: "DICOMDIR (a directory of the medium, not an image)"}
 		return r
 	}
@@ -238,7 +377,7 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 		r.skipped = &Skipped{Path: p, Code: SkipClutter, Reason: "not DICOM (viewer, autorun or read-me file)"}
 		return r
 	}
-	h, done, err := readFile(fsys, p, name, buf, &r)
+	h, done, err := readFile(fsys, p, base, dirfd, name, buf, strs, &r)
 	if done {
 		return r
 	}
@@ -248,7 +387,7 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 		if r.size >= 8 {
 			head = buf[:8] // the first bytes of this file: the reader filled buf from offset 0
 		}
-		if mime := documentType(name, head); head != nil && mime != "" {
+		if mime := documentType(base, head); head != nil && mime != "" {
 			r.doc = &Document{Path: p, Size: r.size, MIMEType: mime}
 			return r
 		}
@@ -271,12 +410,17 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 	return r
 }
 
-// readFile reads the header of p. done is true when r already holds the
-// outcome (unreadable, not a regular file, a document).
-func readFile(fsys fs.FS, p, name string, buf []byte, r *scanResult) (h *Header, done bool, err error) {
-	if hd, ok := fsys.(*hostDir); ok && hostFastPath && documentType(name, nil) == "" && fs.ValidPath(p) {
+// readFile reads the header of p (name in the host folder dirfd when
+// dirfd >= 0). done is true when r already holds the outcome (unreadable,
+// not a regular file, a document).
+func readFile(fsys fs.FS, p, base string, dirfd int, name string, buf []byte, strs *interner, r *scanResult) (h *Header, done bool, err error) {
+	if hd, ok := fsys.(*hostDir); ok && hostFastPath && documentType(base, nil) == "" && fs.ValidPath(p) {
 		var notRegular bool
-		r.size, h, notRegular, err = readHostFile(hd.hostPath(p), buf)
+		if dirfd >= 0 {
+			r.size, h, notRegular, err = readHostFileAt(dirfd, name, buf, strs)
+		} else {
+			r.size, h, notRegular, err = readHostFile(hd.hostPath(p), buf, strs)
+		}
 		if notRegular {
 			r.skipped = &Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"}
 			return nil, true, nil
@@ -299,11 +443,11 @@ func readFile(fsys fs.FS, p, name string, buf []byte, r *scanResult) (h *Header,
 		return nil, true, nil
 	}
 	r.size = info.Size()
-	if mime := documentType(name, nil); mime != "" {
+	if mime := documentType(base, nil); mime != "" {
 		r.doc = &Document{Path: p, Size: r.size, MIMEType: mime}
 		return nil, true, nil
 	}
-	h, err = readHeader(f, r.size, buf)
+	h, err = readHeaderInterned(f, r.size, buf, strs)
 	return h, false, err
 }
 
@@ -404,33 +548,9 @@ func sortSkipped(s []Skipped) {
 	sort.SliceStable(s, func(i, j int) bool { return s[i].Path < s[j].Path })
 }
 
-// interner shares the strings that repeat from file to file (names, study
-// and series attributes), so that a medium of 20,000 files keeps one copy
-// of each instead of 20,000: memory then grows with the per-file UIDs and
-// paths only.
-type interner map[string]string
-
-func (in interner) str(p *string) {
-	if *p == "" {
-		return
-	}
-	if s, ok := in[*p]; ok {
-		*p = s
-		return
-	}
-	in[*p] = *p
-}
-
-func (in interner) header(h *Header) {
-	for _, p := range []*string{&h.MediaStorageSOPClassUID, &h.TransferSyntaxUID, &h.CharacterSet,
-		&h.SOPClassUID, &h.StudyDate, &h.StudyTime, &h.AccessionNumber, &h.Modality,
-		&h.ReferringPhysician, &h.StudyDescription, &h.SeriesDescription, &h.PatientName,
-		&h.PatientID, &h.PatientBirthDate, &h.PatientSex, &h.BodyPart, &h.StudyInstanceUID,
-		&h.SeriesInstanceUID, &h.StudyID} {
-		in.str(p)
-	}
-	// Per-file values: the meta copy of the SOP Instance UID is the same
-	// string as the dataset's in almost every file.
+// shareInstanceUID lets the meta copy of the SOP Instance UID, the same
+// string as the dataset's in almost every file, share its memory.
+func shareInstanceUID(h *Header) {
 	if h.MediaStorageSOPInstanceUID == h.SOPInstanceUID {
 		h.MediaStorageSOPInstanceUID = h.SOPInstanceUID
 	}

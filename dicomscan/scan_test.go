@@ -1,7 +1,14 @@
 package dicomscan
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
 )
@@ -51,5 +58,96 @@ func TestScanCharsetFolder(t *testing.T) {
 	}
 	if len(ix.Patients) < 2 || ix.Warnings == nil {
 		t.Errorf("several patients expected with a warning, got %d patients, warnings %v", len(ix.Patients), ix.Warnings)
+	}
+}
+
+// plainFS hides the host folder behind a bare fs.FS, so that a scan takes
+// the portable path (fs.ReadDir, fsys.Open) instead of the unix one.
+type plainFS struct{ fs.FS }
+
+// The full scan lists folders and reads files on several workers at once:
+// its index must not depend on how many, on which path (host folder or
+// bare fs.FS) or on the order they finished in. The medium has more files
+// in one folder than one batch holds, copies of one image (sorting before
+// the original: the first by path is indexed, the rest are duplicates),
+// links, empty folders and clutter.
+func TestParallelWalkDeterministic(t *testing.T) {
+	res := smallCD(t)
+	dir := res.Dir
+	var src string
+	fs.WalkDir(os.DirFS(dir), "DICOM", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && src == "" {
+			src = filepath.Join(dir, p)
+		}
+		return err
+	})
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := filepath.Join(dir, "COPIES", "A", "B")
+	for _, d := range []string{many, filepath.Join(dir, "EMPTY", "X")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3*walkBatch + 5 {
+		if err := os.WriteFile(filepath.Join(many, fmt.Sprintf("IM%04d", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(src, filepath.Join(many, "LINK")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "DICOM"), filepath.Join(dir, "COPIES", "DIRLINK")); err != nil {
+		t.Fatal(err)
+	}
+
+	canonical := func(ix *Index) string {
+		c := *ix
+		c.ScannedAt, c.Took = time.Time{}, 0
+		b, err := json.Marshal(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	want := ""
+	for _, c := range []struct {
+		name    string
+		plain   bool
+		workers int
+	}{{"host-1", false, 1}, {"host-2", false, 2}, {"host-32", false, 32}, {"plain-1", true, 1}, {"plain-8", true, 8}} {
+		for run := range 3 {
+			m, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.plain {
+				m.FS = plainFS{os.DirFS(dir)}
+			}
+			ix, err := Scan(context.Background(), m, Options{IgnoreDICOMDIR: true, Workers: c.workers})
+			m.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := canonical(ix)
+			if want == "" {
+				want = got
+				if ix.Files != res.Files || ix.Duplicates != 3*walkBatch+5 {
+					t.Fatalf("%d files, %d duplicates, want %d and %d", ix.Files, ix.Duplicates, res.Files, 3*walkBatch+5)
+				}
+				if code := skippedCode(ix, "COPIES/A/B/LINK"); code != SkipNotRegular {
+					t.Errorf("link skipped as %q", code)
+				}
+				if code := skippedCode(ix, "COPIES/DIRLINK"); code != SkipNotRegular {
+					t.Errorf("link to a folder skipped as %q", code)
+				}
+				continue
+			}
+			if got != want {
+				t.Fatalf("%s run %d: index differs from the first scan's\n got %s\nwant %s", c.name, run, got, want)
+			}
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -26,12 +27,26 @@ func main() {
 	floor := flag.Bool("floor", false, "only read the first 16 KiB of every file")
 	workers := flag.Int("workers", 0, "parallel readers (0: dicomscan's default)")
 	runs := flag.Int("runs", 3, "runs; the best is reported")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of all runs to this file")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
 	dir := flag.Arg(0)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	best := time.Duration(1 << 62)
 	var line string
 	for range *runs {
