@@ -518,13 +518,16 @@ func (r *run) process(ds *dataset, path string, depth int, dummy bool) {
 				}
 			case r.s.opts.Dates == DatesShift && (vrOfEl(el) == "DA" || vrOfEl(el) == "DT"):
 				r.shift(el, path)
-			case dummy:
+			case dummy && dummyText[vrOfEl(el)]:
 				r.dummy(el, path)
 			}
 			out = append(out, el)
 			continue
 		}
 		a := resolve(r.effective(row), el)
+		if a == "X" && keepPresent[t] {
+			a = "Z"
+		}
 		switch a {
 		case "X":
 			r.change(el, path, "X", "")
@@ -569,7 +572,7 @@ func (r *run) process(ds *dataset, path string, depth int, dummy bool) {
 			case row.VR == "TM" || row.VR == "SH" && t == 0x00080201:
 				// Times and the time zone stay with shifted dates.
 			default:
-				r.clean(el, path)
+				r.clean(el, path, resolve(row.Basic, el) == "D")
 			}
 		default: // K
 			if el.isSQ {
@@ -766,7 +769,7 @@ func (r *run) shift(el *element, path string) {
 // digit (dates, IDs, phone numbers), an @ (addresses) or a part of the
 // patient's own name or ID is removed. What is left of only spaces becomes
 // empty.
-func (r *run) clean(el *element, path string) {
+func (r *run) clean(el *element, path string, needValue bool) {
 	if vr := vrOfEl(el); !isText(vr) || vr == "PN" {
 		r.dummy(el, path)
 		return
@@ -796,7 +799,29 @@ func (r *run) clean(el *element, path string) {
 			kept = append(kept, w)
 		}
 	}
+	if len(kept) == 0 && needValue {
+		// The basic profile would have put a dummy here (the attribute is
+		// Type 1 where it appears): keep the file valid.
+		r.replace(el, path, "C", dummyFor(vrOfEl(el), el.value))
+		return
+	}
 	r.replace(el, path, "C", []byte(strings.Join(kept, " ")))
+}
+
+// dummyText are the VRs whose values D on a sequence replaces in the
+// sequence's items (when the table does not name the attribute): text that
+// may identify. Numbers, codes, UIDs and binary values carry structure
+// (content item identifiers, numeric measurements) and stay.
+var dummyText = map[string]bool{
+	"PN": true, "LO": true, "SH": true, "ST": true, "LT": true, "UT": true, "UC": true,
+	"DA": true, "DT": true, "TM": true, "AS": true, "AE": true,
+}
+
+// keepPresent are attributes whose X in Table E.1-1 would leave a file
+// invalid because the attribute is Type 2 where it appears; they are
+// emptied (Z) instead, which removes the value all the same.
+var keepPresent = map[uint32]bool{
+	0x300A00B2: true, // Treatment Machine Name: Type 2 in the RT Beams module
 }
 
 func isASCII(b []byte) bool {

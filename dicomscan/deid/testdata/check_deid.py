@@ -219,6 +219,8 @@ class Checker:
                 continue
             self.rows_seen.add(row["Tag"])
             a = resolve(action(row, self.cols), el)
+            if a == "X" and tag in KEEP_PRESENT:
+                a = "Z"
             self.count(a)
             if a == "X":
                 if out is not None:
@@ -261,6 +263,8 @@ class Checker:
                         self.fail(w, "C time changed %r -> %r" % (raw(el), raw(out)))
                 elif isinstance(out.value, (str, bytes)) or vr in ("LO", "LT", "ST", "SH", "UT", "UC"):
                     words_in = str(raw(el)).split()
+                    if raw(out) == "ANONYMIZED" and resolve(row["BasicProfile"], el) == "D":
+                        continue  # nothing left after cleaning: the basic profile's dummy
                     for word in str(raw(out)).split():
                         if word not in words_in or re.search(r"[0-9@]", word):
                             self.fail(w, "C text %r -> %r keeps %r" % (raw(el), raw(out), word))
@@ -326,6 +330,9 @@ class Checker:
             else:
                 self.uid(w + "(0002,0003)", mi, mo)
 
+
+# X rows emptied instead of removed (Type 2 where they appear), as documented in deid.go.
+KEEP_PRESENT = {0x300A00B2}
 
 VALUES = {
     "AE": "STATION1", "AS": "045Y", "CS": "VALUE1", "DA": "20200315", "DS": "1.5",
