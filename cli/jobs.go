@@ -83,7 +83,7 @@ func listJobs(e *env, core *app.Core, pr printer) int {
 				state += " " + tr(e, "cli.jobs.interrupted")
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, tr(e, "cli.job.kind."+string(j.Kind)), state,
-				progressCell(e, j), i18n.FormatDateTime(e.lang, j.Created), j.LocalTitle(e.lang))
+				progressCell(e, j), i18n.FormatDateTime(e.lang, j.Created), j.LocalTitle(e.lang)+deidNote(e, j))
 			if j.Error != nil && (j.State == app.StateFailed || j.State == app.StateWaiting) {
 				fmt.Fprintf(tw, "\t\t%s\n", j.Error.Message(e.lang))
 			}
@@ -199,6 +199,9 @@ func printJobResult(e *env, pr printer, j *app.Job) {
 			fmt.Fprintln(w, tr(e, "cli.send.receipt", u.CommunityName, u.Community, humanBytes(e, u.Size),
 				u.ReceivedAt.Local().Format("2006-01-02 15:04:05"), u.ID))
 			fmt.Fprintln(w, tr(e, "cli.send.sha256", u.SHA256))
+			if note := deidNote(e, j); note != "" {
+				fmt.Fprintln(w, tr(e, "cli.deid.sent", j.Detail.Send.Pseudonym, j.Detail.Send.Pseudonym))
+			}
 		}
 		for _, s := range rc.Saved {
 			if s.Dir != "" {

@@ -22,6 +22,8 @@ func runSend(e *env, args []string) int {
 	password := fs.String("password", "", "")
 	passwordFile := fs.String("password-file", "", "")
 	accept := fs.Bool("accept-new-key", false, "")
+	var df deidFlags
+	df.register(fs, true)
 	paths, code, ok := e.parse(fs, args)
 	if !ok {
 		return code
@@ -84,11 +86,15 @@ func runSend(e *env, args []string) int {
 	if ix.Files == 0 {
 		return pr.Error(i18n.NewError(i18n.KindInput, "cli.send.no-studies").WithHint("cli.send.no-studies.hint"))
 	}
+	dreq, code, ok := df.sendDeid(e, pr, len(ix.Documents))
+	if !ok {
+		return code
+	}
 	sub := core.Subscribe()
 	job, err := core.StartSend(e.ctx, app.SendRequest{
 		Portal: cf.portal, Inbox: inbox, Index: ix, Studies: studies,
 		Sender: app.Sender{Name: *sender, Contact: *contact}, Referrer: *referrer,
-		Message: *message, Patient: *patientNote, Password: *password, AcceptNewKey: *accept,
+		Message: *message, Patient: *patientNote, Password: *password, AcceptNewKey: *accept, Deidentify: dreq,
 	})
 	if err != nil {
 		sub.Close()
