@@ -15,12 +15,14 @@ import (
 	"github.com/bildbote/bildbote/internal/wire"
 )
 
-func publicCommunity(c *community) wire.Community {
+// publicCommunity is what clients see of an inbox; its UploadURL is
+// absolute on publicBase, so it keeps a path prefix of a reverse proxy.
+func publicCommunity(c *community, base string) wire.Community {
 	info := communityInfo(c)
 	return wire.Community{
 		Code: info.Code, Name: info.Name, Recipients: info.Recipients,
 		MaxUploadBytes: info.MaxUploadBytes, PasswordRequired: info.PasswordRequired,
-		UploadURL: wire.UploadsPath,
+		UploadURL: base + wire.UploadsPath,
 	}
 }
 
@@ -30,7 +32,7 @@ func (s *Server) handleCommunity(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown-community", "no community with this code")
 		return
 	}
-	writeJSON(w, http.StatusOK, publicCommunity(c))
+	writeJSON(w, http.StatusOK, publicCommunity(c, s.publicBase(r)))
 }
 
 // handleCommunitySearch finds communities whose name or code contains q
@@ -48,7 +50,7 @@ func (s *Server) handleCommunitySearch(w http.ResponseWriter, r *http.Request) {
 	for i := range all {
 		c := &all[i]
 		if q == "" || strings.Contains(strings.ToLower(c.Name), q) || strings.Contains(strings.ToLower(c.Code), q) {
-			out.Communities = append(out.Communities, publicCommunity(c))
+			out.Communities = append(out.Communities, publicCommunity(c, s.publicBase(r)))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -92,15 +92,7 @@ const DLXBasePath = "/dlx/v1"
 const DLXHeader = "X-DICOM-LINK-EXCHANGE"
 
 func (s *Server) apiInfo(r *http.Request) apiInfo {
-	base := s.cfg.PublicURL
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	return apiInfo{DLXVersion: "v1", VendorInformation: "Bildbote portal " + version.Version, APIBasePath: base + DLXBasePath}
+	return apiInfo{DLXVersion: "v1", VendorInformation: "Bildbote portal " + version.Version, APIBasePath: s.publicBase(r) + DLXBasePath}
 }
 
 func (s *Server) handleAPIInfo(w http.ResponseWriter, r *http.Request) {
@@ -158,7 +150,7 @@ func dlxQuestion(q question) tfaQuestion {
 // the hashing spends the same work.
 func (s *Server) handleTokenTFA(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
-	addr := throttleKey(clientAddr(r))
+	addr := throttleKey(requestClient(r))
 	var body tfaAnswers
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil {
 		writeError(w, http.StatusUnauthorized, "bad-request", "answers must be JSON tfaAnswers")

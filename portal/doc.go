@@ -147,11 +147,36 @@
 //     BodyTimeout: keep BodyTimeout above a chunk's time on the slowest
 //     line you serve (Bildbote sends 8 MiB chunks: 15 min ≈ 75 kbit/s).
 //
-// The per-address limits see the TCP peer (proxies are not trusted): behind
-// a reverse proxy every practice has the proxy's address, so there raise
+// The per-address limits see the TCP peer, unless it is one of serve
+// --trusted-proxies: then they see the client the proxy names (Forwarded
+// for=, X-Forwarded-For; see below). Behind a reverse proxy that is not
+// trusted every practice has the proxy's address, so there raise
 // --client-quota, --client-uploads and --password-failures to what all
 // practices together may use, or let the proxy apply its own per-client
 // limits.
+//
+// # Behind a load balancer or reverse proxy
+//
+// Every absolute URL the portal hands out (the tus Location of a new
+// upload, an inbox's uploadURL, the DLX apiBasePath of api_info and of the
+// code page, the code sheet's link and QR code) starts with one address,
+// decided per request in publicurl.go: serve --public-url when given
+// (always wins); else, when the TCP peer is in --trusted-proxies (CIDRs,
+// e.g. 127.0.0.1/32,::1/128), what its Forwarded (RFC 7239: proto, host)
+// or X-Forwarded-Proto/-Host/-Port/-Prefix headers say; else the listen
+// address. Headers of any other peer are ignored; a trusted proxy's
+// values are checked (proto http or https, a DNS name or IP literal, port
+// 1-65535, a prefix of plain path segments) and a bad one is refused with
+// 400 bad-forwarded, never put into a URL. With several proxies in a row
+// the entry of the outermost trusted one counts. tusd's own
+// RespectForwardedHeaders is off (it believes any peer). Off loopback,
+// serve refuses to start without --public-url or --trusted-proxies: the
+// listen address (0.0.0.0:443) is no address a client can use. Code
+// sheets are printed by `code issue`, outside any request: it takes
+// --public-url, else the one serve was started with, and asks for it
+// when serve derives its address from proxies. A proxy must set (not
+// pass on) the headers it is trusted for; nginx and HAProxy examples are
+// the configurations of portal/admin's TestBehindTLSProxies.
 //
 // # Storage (the data dir)
 //
@@ -191,7 +216,9 @@
 //	                         address, the digest of the creator's secret;
 //	                         never the upload password)
 //	inbox/<community>/<id>   filed envelopes (links to the uploads), encrypted
-//	public-url.txt           the last serve --public-url (for code sheets)
+//	public-url.txt           the last serve --public-url, else its listen
+//	                         address (for code sheets); empty behind
+//	                         --trusted-proxies without --public-url
 //	demo.json                only in a `demo` data dir: the demo code and its
 //	                         birth date in clear (synthetic, never patients)
 //	admin.sock               the running server's admin socket (when the

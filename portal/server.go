@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +24,16 @@ type Config struct {
 	DataDir string
 	// PublicURL is the portal's address as patients and clients reach it,
 	// e.g. "https://portal.example"; it goes into api_info and code sheets.
+	// When set it wins over everything else (see publicurl.go).
 	PublicURL string
+	// TrustedProxies are the peers whose Forwarded and X-Forwarded-*
+	// headers say the public address (when PublicURL is empty) and the
+	// client's address (for lock-outs); any other peer's are ignored.
+	TrustedProxies []netip.Prefix
+	// LocalURL is the address when neither PublicURL nor a trusted proxy
+	// says one, e.g. "http://127.0.0.1:8080" (serve: the listen address);
+	// empty: the request's own scheme and Host.
+	LocalURL string
 	// JWTLifetime is how long a DLX session token is valid (10 minutes).
 	JWTLifetime time.Duration
 	// Retention is how long an expired or revoked code and its files are
@@ -74,6 +84,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	c.LocalURL = strings.TrimSuffix(c.LocalURL, "/")
 	c.Limits.setDefaults()
 	c.Answers.setDefaults()
 	if c.Now == nil {
@@ -124,7 +135,7 @@ func New(cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	s.handler = s.logRequests(s.routes())
+	s.handler = s.withOrigin(s.logRequests(s.routes()))
 	return s, nil
 }
 
@@ -147,7 +158,7 @@ func (s *Server) routes() http.Handler {
 	// Community inboxes (upload side).
 	mux.HandleFunc("GET "+wire.CommunitiesPath+"/{code}", s.handleCommunity)
 	mux.HandleFunc("GET "+wire.CommunitiesPath, s.handleCommunitySearch)
-	mux.Handle(wire.UploadsPath, http.StripPrefix(wire.UploadsPath, s.guardUploads(s.tus)))
+	mux.Handle(wire.UploadsPath, http.StripPrefix(wire.UploadsPath, s.guardUploads(s.publicTus(s.tus))))
 	mux.HandleFunc("GET "+wire.ReceiptsPath+"{id}", s.handleReceipt)
 	mux.HandleFunc("GET "+wire.InboxPath+"{code}", s.handleInboxList)
 	mux.HandleFunc("GET "+wire.InboxPath+"{code}/{id}", s.handleInboxGet)

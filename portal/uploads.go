@@ -39,15 +39,13 @@ func (s *Server) setupUploads() error {
 	composer := tusd.NewStoreComposer()
 	gatedStore{FileStore: s.uploads, locker: s.locker}.UseIn(composer)
 	s.locker.UseIn(composer)
-	// With a public URL the Location of a new upload is absolute, so it
-	// is right behind a TLS reverse proxy too.
-	base := wire.UploadsPath
-	if s.cfg.PublicURL != "" {
-		base = s.cfg.PublicURL + wire.UploadsPath
-	}
+	// tusd builds Location from the request's Host; publicTus
+	// (publicurl.go) puts publicBase in front of the upload's ID, so it
+	// is right behind a TLS reverse proxy too. tusd's own
+	// RespectForwardedHeaders stays off: it would believe any peer.
 	h, err := tusd.NewHandler(tusd.Config{
 		StoreComposer:             composer,
-		BasePath:                  base,
+		BasePath:                  wire.UploadsPath,
 		DisableDownload:           true,
 		DisableConcatenation:      true,
 		PreUploadCreateCallback:   s.checkNewUpload,
@@ -95,7 +93,7 @@ func tusRetryError(status int, code, message string, wait time.Duration) tusd.Er
 // lock-outs per client address and per inbox.
 func (s *Server) checkPassword(hook tusd.HookEvent, c *community, password string) error {
 	now := s.cfg.Now() // the lock-outs' clock, as for DLX answers (tests move it)
-	addr := throttleKey(clientAddrOf(hook.HTTPRequest.RemoteAddr))
+	addr := throttleKey(clientOf(hook.Context, hook.HTTPRequest.RemoteAddr))
 	inbox := strings.ToLower(c.Code)
 	locked := func(wait time.Duration) error {
 		return tusRetryError(http.StatusTooManyRequests, "locked",
@@ -180,7 +178,7 @@ func (s *Server) checkNewUpload(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.Fi
 		}
 	}
 	id := newUploadID()
-	addr := throttleKey(clientAddrOf(hook.HTTPRequest.RemoteAddr))
+	addr := throttleKey(clientOf(hook.Context, hook.HTTPRequest.RemoteAddr))
 	if qe := s.reserveUpload(id, strings.ToLower(c.Code), addr, hook.Upload.Size); qe != nil {
 		return none, keep, qe.tus()
 	}

@@ -295,7 +295,7 @@ func TestCommunityLookup(t *testing.T) {
 	if resp.StatusCode != 200 || json.Unmarshal(body, &c) != nil {
 		t.Fatalf("lookup: %d %s", resp.StatusCode, body)
 	}
-	if c.Code != "bM1X" || c.UploadURL != wire.UploadsPath || c.MaxUploadBytes != DefaultMaxUploadBytes || c.PasswordRequired ||
+	if c.Code != "bM1X" || c.UploadURL != p.ts.URL+wire.UploadsPath || c.MaxUploadBytes != DefaultMaxUploadBytes || c.PasswordRequired ||
 		len(c.Recipients) != 1 || !strings.HasPrefix(c.Recipients[0].Recipient, "age1") || len(c.Recipients[0].Fingerprint) != 26+6 {
 		t.Fatalf("community: %+v", c)
 	}

@@ -40,7 +40,7 @@ func TestWireContract(t *testing.T) {
 	strictDecode(t, "community", body, &c)
 	if resp.StatusCode != 200 || c.Code != "bM1X" || len(c.RecipientStrings()) != 1 ||
 		!strings.HasPrefix(c.RecipientStrings()[0], "age1") || c.Recipients[0].Fingerprint == "" ||
-		c.UploadURL != wire.UploadsPath || c.MaxUploadBytes != 1<<20 || c.PasswordRequired {
+		c.UploadURL != p.ts.URL+wire.UploadsPath || c.MaxUploadBytes != 1<<20 || c.PasswordRequired {
 		t.Fatalf("community %d %+v", resp.StatusCode, c)
 	}
 	_, body = p.do("GET", wire.CommunitiesPath+"?q=saarbr", nil, nil)

@@ -77,7 +77,9 @@ type Community struct {
 	MaxUploadBytes   int64       `json:"maxUploadBytes"`
 	PasswordRequired bool        `json:"passwordRequired"`
 	// UploadURL is the tus creation URL, relative to the portal's root
-	// or absolute (a client keeps it on the portal's own origin).
+	// or absolute (a client keeps it on the portal's own origin). The
+	// portal sends it absolute on its public address, so it keeps a
+	// reverse proxy's path prefix.
 	UploadURL string `json:"uploadURL"`
 }
 

@@ -51,6 +51,14 @@ func (e *env) codeIssue(args []string) error {
 	if insideDir(o.data, o.sheet) {
 		return i18n.NewError(i18n.KindInput, "portal.err.sheet_in_data", o.sheet)
 	}
+	if o.sheet != "" {
+		// The sheet's address is settled before the code exists.
+		u, err := publicURL(o.data, o.publicURL)
+		if err != nil {
+			return err
+		}
+		o.publicURL = u
+	}
 	return e.issue(context.Background(), o)
 }
 
@@ -189,8 +197,12 @@ func writeSheet(w io.Writer, o issueOptions, res portal.IssueResult, qs []portal
 			reports++
 		}
 	}
-	err := codesheet.Write(w, codesheet.Sheet{
-		Code: res.Code, PublicURL: publicURL(o.data, o.publicURL), ExpiresAt: res.ExpiresAt,
+	pub, err := publicURL(o.data, o.publicURL)
+	if err != nil {
+		return err
+	}
+	err = codesheet.Write(w, codesheet.Sheet{
+		Code: res.Code, PublicURL: pub, ExpiresAt: res.ExpiresAt,
 		Questions: types, Issuer: o.issuer, Contents: i18n.T(lang, "portal.issue.contents", studies, reports),
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,6 +30,7 @@ func (e *env) serve(args []string) error {
 	certFile := f.String("tls-cert", "", "TLS certificate (PEM)")
 	keyFile := f.String("tls-key", "", "TLS private key (PEM)")
 	publicURL := f.String("public-url", "", "the portal's address as patients reach it")
+	trustedProxies := f.String("trusted-proxies", "", "CIDRs of reverse proxies whose Forwarded / X-Forwarded-* headers give the public address (e.g. 127.0.0.1/32,::1/128)")
 	cfg := portal.Config{PrepareEagerly: true}
 	f.Var(durationFlag{&cfg.JWTLifetime}, "jwt-lifetime", "lifetime of DLX session tokens (default 10m)")
 	f.Var(durationFlag{&cfg.Retention}, "retention", "keep expired codes this long before deleting (default 7d)")
@@ -48,16 +50,48 @@ func (e *env) serve(args []string) error {
 	if !useTLS && !isLoopback(*listen) {
 		return i18n.NewError(i18n.KindRefused, "portal.err.plain_http", *listen).WithHint("portal.hint.plain_http")
 	}
+	pub, proxies, err := checkAddressFlags(*listen, *publicURL, *trustedProxies)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return e.serveUntil(ctx, serveOptions{
-		cfg: cfg, data: *data, listen: *listen, certFile: *certFile, keyFile: *keyFile, publicURL: *publicURL,
+		cfg: cfg, data: *data, listen: *listen, certFile: *certFile, keyFile: *keyFile, publicURL: pub, proxies: proxies,
 	}, nil)
 }
 
 type serveOptions struct {
 	cfg                                        portal.Config
 	data, listen, certFile, keyFile, publicURL string
+	proxies                                    []netip.Prefix
+}
+
+// checkAddressFlags checks --public-url and --trusted-proxies. Off
+// loopback one of them is required: the listen address (0.0.0.0:443) is
+// no address a patient or a client can use, and behind a load balancer
+// only the proxy knows the public one.
+func checkAddressFlags(listen, publicURL, trustedProxies string) (string, []netip.Prefix, error) {
+	var pub string
+	if publicURL != "" {
+		u, err := portal.CheckPublicURL(publicURL)
+		if err != nil {
+			return "", nil, i18n.NewError(i18n.KindInput, "portalproxy.err.public_url", publicURL).WithHint("portalproxy.hint.public_url").Wrap(err)
+		}
+		pub = u
+	}
+	var proxies []netip.Prefix
+	if trustedProxies != "" {
+		p, err := portal.ParseTrustedProxies(trustedProxies)
+		if err != nil {
+			return "", nil, i18n.NewError(i18n.KindInput, "portalproxy.err.trusted_proxies", err.Error()).WithHint("portalproxy.hint.trusted_proxies").Wrap(err)
+		}
+		proxies = p
+	}
+	if pub == "" && proxies == nil && !isLoopback(listen) {
+		return "", nil, i18n.NewError(i18n.KindRefused, "portalproxy.err.no_public_url", listen).WithHint("portalproxy.hint.no_public_url")
+	}
+	return pub, proxies, nil
 }
 
 // serveUntil runs the portal until ctx ends, then shuts down gracefully:
@@ -82,8 +116,18 @@ func (e *env) serveUntil(ctx context.Context, o serveOptions, ready func(url str
 	cfg := o.cfg
 	cfg.DataDir = o.data
 	cfg.PublicURL = o.publicURL
-	if cfg.PublicURL == "" {
-		cfg.PublicURL = scheme + "://" + ln.Addr().String()
+	cfg.TrustedProxies = o.proxies
+	cfg.LocalURL = portal.ListenURL(scheme, ln.Addr())
+	// What code sheets print (publicURL): the public URL, else the listen
+	// address; behind trusted proxies without one nothing (code issue
+	// then asks for --public-url).
+	sheetURL := cfg.PublicURL
+	if sheetURL == "" && cfg.TrustedProxies == nil {
+		sheetURL = cfg.LocalURL
+	}
+	readyURL := cfg.PublicURL
+	if readyURL == "" {
+		readyURL = cfg.LocalURL
 	}
 	cfg.Logger = log
 	cfg.StoreTimeout = 10 * time.Second
@@ -92,7 +136,7 @@ func (e *env) serveUntil(ctx context.Context, o serveOptions, ready func(url str
 		return err
 	}
 	defer srv.Close()
-	os.WriteFile(filepath.Join(o.data, publicURLFile), []byte(cfg.PublicURL+"\n"), 0o600)
+	os.WriteFile(filepath.Join(o.data, publicURLFile), []byte(sheetURL+"\n"), 0o600)
 	if err := srv.ListenAdmin(); err != nil {
 		return err
 	}
@@ -108,9 +152,9 @@ func (e *env) serveUntil(ctx context.Context, o serveOptions, ready func(url str
 			errc <- hs.Serve(ln)
 		}
 	}()
-	log.Info("listening", "addr", ln.Addr().String(), "url", cfg.PublicURL, "tls", useTLS)
+	log.Info("listening", "addr", ln.Addr().String(), "url", readyURL, "tls", useTLS, "trustedProxies", len(cfg.TrustedProxies))
 	if ready != nil {
-		ready(cfg.PublicURL)
+		ready(readyURL)
 	}
 	select {
 	case err := <-errc:
@@ -140,16 +184,24 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// publicURL returns the address for code sheets: the flag, else what the
-// last serve used, else the default listen address.
-func publicURL(dataDir, flagValue string) string {
+// publicURL returns the address for code sheets: the flag (checked as
+// serve checks it), else what the last serve used, else the default
+// listen address. A serve behind trusted proxies without --public-url
+// left an empty file: the sheet then needs the flag.
+func publicURL(dataDir, flagValue string) (string, error) {
 	if flagValue != "" {
-		return strings.TrimSuffix(flagValue, "/")
+		u, err := portal.CheckPublicURL(flagValue)
+		if err != nil {
+			return "", i18n.NewError(i18n.KindInput, "portalproxy.err.public_url", flagValue).WithHint("portalproxy.hint.public_url").Wrap(err)
+		}
+		return u, nil
 	}
 	if b, err := os.ReadFile(filepath.Join(dataDir, publicURLFile)); err == nil {
-		if s := strings.TrimSpace(string(b)); s != "" {
-			return s
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", i18n.NewError(i18n.KindInput, "portalproxy.err.sheet_url").WithHint("portalproxy.hint.sheet_url")
 		}
+		return s, nil
 	}
-	return "http://127.0.0.1:8080"
+	return "http://127.0.0.1:8080", nil
 }
