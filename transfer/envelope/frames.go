@@ -124,6 +124,39 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// readFrom reads up to n bytes from r straight into the frames (no copy
+// through a caller's buffer), handing every slice read to seen before it
+// can be compressed. It returns how many bytes it read: fewer than n when
+// r ended first.
+func (f *frameWriter) readFrom(r io.Reader, n int64, seen func([]byte)) (int64, error) {
+	var total int64
+	for total < n {
+		if err := f.failed(); err != nil {
+			return total, err
+		}
+		if f.buf == nil {
+			f.buf = get(f.ins, frameSize)
+		}
+		at := len(f.buf)
+		k, err := r.Read(f.buf[at : at+int(min(int64(frameSize-at), n-total))])
+		if k > 0 {
+			seen(f.buf[at : at+k])
+			f.buf = f.buf[:at+k]
+			total += int64(k)
+			if len(f.buf) == frameSize {
+				f.flush()
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 func (f *frameWriter) flush() {
 	if len(f.buf) == 0 {
 		return

@@ -1,11 +1,14 @@
 package envelope
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -271,4 +274,105 @@ func TestSealSourceChangedMidway(t *testing.T) {
 	}
 	assertNoLeftovers(t, spoolDir, 0)
 	waitGoroutines(t, before)
+}
+
+// writeTar puts the files' bytes straight into the frames; the stream
+// must still be the one archive/tar writes for the same entries (odd
+// sizes, so every entry needs padding, and files across frame borders).
+func TestSealTarIsArchiveTars(t *testing.T) {
+	ix, src := bigMedium(t, 5, 1<<20+3)
+	id := newIdentity(t)
+	spool, _ := seal(t, SealInput{Index: ix, Recipients: []string{id.Recipient().String()}})
+	raw, _ := os.ReadFile(spool)
+	ar, err := age.Decrypt(bytes.NewReader(raw), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, _ := zstd.NewReader(ar)
+	defer dec.Close()
+	plain, err := io.ReadAll(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(plain))
+	hdr, err := tr.Next()
+	if err != nil || hdr.Name != ManifestName {
+		t.Fatalf("first entry %v: %v", hdr, err)
+	}
+	manifest, _ := io.ReadAll(tr)
+	var m Manifest
+	if err := json.Unmarshal(manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	tw := tar.NewWriter(&want)
+	add := func(name string, data []byte) {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: int64(len(data)), Mode: 0o644, ModTime: m.Created, Format: tar.FormatPAX}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(ManifestName, manifest)
+	for _, f := range m.Files {
+		data, _ := os.ReadFile(filepath.Join(src, filepath.FromSlash(f.Path)))
+		add(FilesPrefix+f.Path, data)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(plain, want.Bytes()) {
+		t.Fatalf("tar stream differs from archive/tar's: %d bytes, want %d", len(plain), want.Len())
+	}
+}
+
+// A file that grew between the hashing and the packing pass (its first
+// Size bytes unchanged) fails Seal too.
+func TestSealSourceGrew(t *testing.T) {
+	ix, dir := bigMedium(t, 3, 1<<20)
+	grown := "DICOM/ST000001/SE000001/IM000001"
+	ix.SetFS(&growingFS{FS: os.DirFS(dir), path: grown})
+	spoolDir := t.TempDir()
+	_, err := Seal(context.Background(), SealInput{Index: ix, Recipients: []string{newIdentity(t).Recipient().String()}}, filepath.Join(spoolDir, "send.age"), nil)
+	var sc *SourceChangedError
+	if !errors.As(err, &sc) || sc.Path != grown {
+		t.Fatalf("grown source: %v", err)
+	}
+	assertNoLeftovers(t, spoolDir, 0)
+}
+
+// growingFS appends a byte to path from its second opening on (the first
+// is the hashing pass's).
+type growingFS struct {
+	fs.FS
+	path  string
+	opens int
+}
+
+func (g *growingFS) Open(name string) (fs.File, error) {
+	f, err := g.FS.Open(name)
+	if err != nil || name != g.path {
+		return f, err
+	}
+	g.opens++
+	if g.opens == 1 {
+		return f, nil
+	}
+	return &grownFile{File: f, extra: []byte{'x'}}, nil
+}
+
+type grownFile struct {
+	fs.File
+	extra []byte
+}
+
+func (g *grownFile) Read(p []byte) (int, error) {
+	n, err := g.File.Read(p)
+	if err == io.EOF && len(g.extra) > 0 {
+		n = copy(p, g.extra)
+		g.extra = g.extra[n:]
+		return n, nil
+	}
+	return n, err
 }
