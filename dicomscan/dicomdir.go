@@ -1,6 +1,7 @@
 package dicomscan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -71,6 +72,7 @@ func ReadDICOMDIR(r io.Reader, size int64) (*DICOMDIR, error) {
 	}
 	dd := &DICOMDIR{TransferSyntaxUID: h.TransferSyntaxUID}
 	cs := newCharset("")
+	strs := newInterner()
 	charsetValue := ""
 	sawSequence := false
 	for !d.r.atEOF() {
@@ -81,7 +83,7 @@ func ReadDICOMDIR(r io.Reader, size int64) (*DICOMDIR, error) {
 		switch e.tag {
 		case tagRecordSequence:
 			sawSequence = true
-			if err := d.readRecords(e, dd, cs, charsetValue); err != nil {
+			if err := d.readRecords(e, dd, cs, charsetValue, strs); err != nil {
 				return nil, fmt.Errorf("directory record sequence: %w", err)
 			}
 			continue
@@ -109,7 +111,7 @@ func ReadDICOMDIR(r io.Reader, size int64) (*DICOMDIR, error) {
 }
 
 // readRecords reads the items of the directory record sequence.
-func (d *decoder) readRecords(seq element, dd *DICOMDIR, cs charset, csValue string) error {
+func (d *decoder) readRecords(seq element, dd *DICOMDIR, cs charset, csValue string, strs *interner) error {
 	end := int64(-1)
 	if seq.length != undefinedLength {
 		end = d.r.pos + int64(seq.length)
@@ -134,7 +136,7 @@ func (d *decoder) readRecords(seq element, dd *DICOMDIR, cs charset, csValue str
 		if len(dd.Records) >= maxDICOMDIRRecords {
 			return fmt.Errorf("more than %d records", maxDICOMDIRRecords)
 		}
-		rec, err := d.readRecord(item, cs, csValue)
+		rec, err := d.readRecord(item, cs, csValue, strs)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", len(dd.Records)+1, err)
 		}
@@ -148,7 +150,7 @@ func (d *decoder) readRecords(seq element, dd *DICOMDIR, cs charset, csValue str
 
 // readRecord reads one record item. The record's own Specific Character
 // Set replaces the inherited one for its values.
-func (d *decoder) readRecord(item element, cs charset, csValue string) (*Record, error) {
+func (d *decoder) readRecord(item element, cs charset, csValue string, strs *interner) (*Record, error) {
 	rec := &Record{Offset: item.offset}
 	rec.CharacterSet = csValue
 	end := int64(-1)
@@ -185,7 +187,7 @@ func (d *decoder) readRecord(item element, cs charset, csValue string) (*Record,
 		if err != nil {
 			return nil, err
 		}
-		rec.set(d, e.tag, v, &cs)
+		rec.set(d, e.tag, v, &cs, strs)
 	}
 	if d.r.pos != end {
 		return nil, errors.New("elements overrun the record length")
@@ -202,7 +204,7 @@ func wantRecordTag(tag uint32) bool {
 	return wantHeaderTag(tag)
 }
 
-func (rec *Record) set(d *decoder, tag uint32, v []byte, cs *charset) {
+func (rec *Record) set(d *decoder, tag uint32, v []byte, cs *charset, strs *interner) {
 	switch tag {
 	case tagNextRecordOffset:
 		if len(v) == 4 {
@@ -215,19 +217,28 @@ func (rec *Record) set(d *decoder, tag uint32, v []byte, cs *charset) {
 	case tagRecordInUse:
 		rec.Inactive = len(v) == 2 && d.u16(v) == dicomdirInactiveValue
 	case tagRecordType:
-		rec.Type = strings.ToUpper(asciiValue(v))
+		rec.Type = strings.ToUpper(strs.of(asciiBytes(v)))
 	case tagReferencedFileID:
-		for _, part := range strings.Split(asciiValue(v), `\`) {
-			rec.FileID = append(rec.FileID, strings.TrimSpace(part))
+		// The folders repeat from record to record; the file name is new.
+		v = asciiBytes(v)
+		rec.FileID = make([]string, 0, bytes.Count(v, []byte{'\\'})+1)
+		for {
+			part, rest, more := bytes.Cut(v, []byte{'\\'})
+			if !more {
+				rec.FileID = append(rec.FileID, string(bytes.TrimSpace(part)))
+				break
+			}
+			rec.FileID = append(rec.FileID, strs.of(bytes.TrimSpace(part)))
+			v = rest
 		}
 	case tagRefSOPClassInFile:
-		rec.SOPClassUID = uidValue(v)
+		rec.SOPClassUID = strs.of(uidBytes(v))
 	case tagRefSOPInstInFile:
 		rec.SOPInstanceUID = uidValue(v)
 	case tagRefTransferSyntax:
-		rec.TransferSyntaxUID = uidValue(v)
+		rec.TransferSyntaxUID = strs.of(uidBytes(v))
 	default:
-		rec.Header.set(tag, v, cs, nil)
+		rec.Header.set(tag, v, cs, strs)
 	}
 }
 

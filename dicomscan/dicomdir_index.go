@@ -8,8 +8,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 )
 
 // scanDICOMDIRs builds the index from the medium's DICOMDIR (at the root,
@@ -22,30 +20,49 @@ func scanDICOMDIRs(ctx context.Context, fsys fs.FS, ix *Index, opts Options) (us
 	if err != nil || len(dicomdirs) == 0 {
 		return false, "", nil
 	}
-	var files []found
-	referenced := map[string]bool{}
-	for _, p := range dicomdirs {
-		f, err := indexFromDICOMDIR(ctx, fsys, dirs, p, opts.workers())
-		if err != nil {
-			if ctx.Err() != nil {
-				return false, "", ctx.Err()
-			}
-			var u errDICOMDIRUnusable
-			if errors.As(err, &u) {
-				return false, fmt.Sprintf("%s: %s", p, u.reason), nil
-			}
-			return false, fmt.Sprintf("%s cannot be read: %s", p, errText(err)), nil
+	// The medium is listed and its files stat'ed while the DICOMDIRs are
+	// read: both take about as long, and neither needs the other.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	listing := newDirCache(fsys)
+	listed := make(chan struct{})
+	go func() { listing.listAll(lctx, opts.workers()); close(listed) }()
+	records := make([][]recordFile, len(dicomdirs))
+	errs := make([]error, len(dicomdirs))
+	for i, p := range dicomdirs {
+		if records[i], errs[i] = readDICOMDIRFiles(fsys, p); errs[i] != nil {
+			break
 		}
-		for _, x := range f {
-			referenced[x.path] = true
-		}
-		referenced[p] = true
-		files = append(files, f...)
 	}
+	for i, err := range errs {
+		if err != nil {
+			cancel()
+			<-listed
+			if err := ctx.Err(); err != nil {
+				return false, "", err
+			}
+			return false, unusableReason(dicomdirs[i], err), nil
+		}
+	}
+	<-listed
 	if err := ctx.Err(); err != nil {
 		return false, "", err
 	}
-	extra, err := checkUnreferenced(ctx, dirs, referenced, ix)
+	dirs = listing
+	var files []found
+	referenced := 0 // files the DICOMDIRs reference, and the DICOMDIRs
+	for i, p := range dicomdirs {
+		f, n, err := resolveRecords(dirs, records[i])
+		if err != nil {
+			return false, unusableReason(p, err), nil
+		}
+		referenced += n
+		if r, ok := dirs.resolve(p, true); ok && r.l.use(r.i) {
+			referenced++
+		}
+		files = append(files, f...)
+	}
+	extra, err := checkUnreferenced(ctx, dirs, ix)
 	if err != nil {
 		return false, "", err
 	}
@@ -59,9 +76,18 @@ func scanDICOMDIRs(ctx context.Context, fsys fs.FS, ix *Index, opts Options) (us
 	}
 	buildIndex(ix, files)
 	if opts.Progress != nil {
-		opts.Progress.Update(Counts{Files: len(referenced) + len(ix.Documents) + len(ix.Skipped), Bytes: ix.Bytes, Folder: "."})
+		opts.Progress.Update(Counts{Files: referenced + len(ix.Documents) + len(ix.Skipped), Bytes: ix.Bytes, Folder: "."})
 	}
 	return true, "", nil
+}
+
+// unusableReason is the fallback reason for the DICOMDIR at p.
+func unusableReason(p string, err error) string {
+	var u errDICOMDIRUnusable
+	if errors.As(err, &u) {
+		return fmt.Sprintf("%s: %s", p, u.reason)
+	}
+	return fmt.Sprintf("%s cannot be read: %s", p, errText(err))
 }
 
 // findDICOMDIRs returns the DICOMDIR at the root, or those in the
@@ -95,9 +121,17 @@ func findDICOMDIRs(dirs *dirCache) ([]string, error) {
 	return out, nil
 }
 
-// indexFromDICOMDIR reads the DICOMDIR at p and resolves the file of every
-// instance record (stat only).
-func indexFromDICOMDIR(ctx context.Context, fsys fs.FS, dirs *dirCache, p string, workers int) ([]found, error) {
+// recordFile is one instance record of a DICOMDIR: the file it names (as
+// written, relative to the medium, not yet matched against the folders)
+// and its attributes.
+type recordFile struct {
+	path string
+	h    *Header
+}
+
+// readDICOMDIRFiles reads the DICOMDIR at p and returns its instance
+// records in file order.
+func readDICOMDIRFiles(fsys fs.FS, p string) ([]recordFile, error) {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return nil, err
@@ -116,9 +150,7 @@ func indexFromDICOMDIR(ctx context.Context, fsys fs.FS, dirs *dirCache, p string
 		return nil, unusable("inconsistent records (%s)", err)
 	}
 	base := path.Dir(p)
-	var out []found
-	var entries []fs.DirEntry
-	var missing []string
+	var out []recordFile
 	for _, pat := range roots {
 		if pat.Inactive {
 			continue
@@ -143,56 +175,45 @@ func indexFromDICOMDIR(ctx context.Context, fsys fs.FS, dirs *dirCache, p string
 					if err != nil {
 						return nil, err
 					}
-					actual, entry, ok := dirs.resolve(path.Join(base, rel))
-					if !ok {
-						missing = append(missing, path.Join(base, rel))
-						continue
-					}
-					out = append(out, found{path: actual, h: h})
-					entries = append(entries, entry)
+					out = append(out, recordFile{path: path.Join(base, rel), h: h})
 				}
 			}
 		}
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return nil, unusable("%d referenced files are missing (first: %s)", len(missing), missing[0])
-	}
-	if err := statSizes(ctx, out, entries, workers); err != nil {
-		return nil, err
-	}
 	return out, nil
 }
 
-// statSizes fills in the size of every file, stat'ing in parallel: on a
-// DICOMDIR medium the stats are most of the work.
-func statSizes(ctx context.Context, files []found, entries []fs.DirEntry, workers int) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) || ctx.Err() != nil {
-					return
-				}
-				info, err := entries[i].Info()
-				if err != nil {
-					errs[w] = unusable("%s, listed in the DICOMDIR, cannot be read (%s)", files[i].path, errText(err))
-					return
-				}
-				files[i].size = info.Size()
-			}
-		}()
+// resolveRecords finds the file of every record in the listing of the
+// medium, loosely as CDs need (case, version suffixes), with the size the
+// listing stat'ed, and marks it referenced in the listing; n counts the
+// files not marked before. A missing or unreadable file makes the DICOMDIR
+// unusable.
+func resolveRecords(dirs *dirCache, recs []recordFile) (out []found, n int, err error) {
+	out = make([]found, 0, len(recs))
+	var missing []string
+	for _, r := range recs {
+		f, ok := dirs.resolve(r.path, false)
+		var st *fileStat
+		if ok {
+			st = f.stat()
+		}
+		if st == nil {
+			missing = append(missing, r.path)
+			continue
+		}
+		if st.err != nil {
+			return nil, 0, unusable("%s, listed in the DICOMDIR, cannot be read (%s)", f.path, errText(st.err))
+		}
+		if f.l.use(f.i) {
+			n++
+		}
+		out = append(out, found{path: f.path, size: st.size, h: r.h})
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, 0, unusable("%d referenced files are missing (first: %s)", len(missing), missing[0])
 	}
-	return errors.Join(errs...)
+	return out, n, nil
 }
 
 // recordHeader combines the attributes of an instance record and its
@@ -239,7 +260,7 @@ func fileIDPath(parts []string) (string, error) {
 // the files no DICOMDIR references: clutter and documents are listed; a
 // file that turns out to be DICOM means the DICOMDIR disagrees with the
 // medium, and the returned reason says so.
-func checkUnreferenced(ctx context.Context, dirs *dirCache, referenced map[string]bool, ix *Index) (string, error) {
+func checkUnreferenced(ctx context.Context, dirs *dirCache, ix *Index) (string, error) {
 	var extraDICOM []string
 	buf := make([]byte, headerChunk)
 	var walk func(dir string) error
@@ -249,18 +270,19 @@ func checkUnreferenced(ctx context.Context, dirs *dirCache, referenced map[strin
 			ix.Skipped = append(ix.Skipped, Skipped{Path: dir, Code: SkipUnreadable, Reason: errText(err)})
 			return nil
 		}
-		for _, e := range l.entries {
+		for i, e := range l.entries {
+			if l.isUsed(i) {
+				continue
+			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			p := path.Join(dir, e.Name())
+			p := joinPath(dir, e.Name())
 			switch {
 			case e.IsDir():
 				if err := walk(p); err != nil {
 					return err
 				}
-				continue
-			case referenced[p]:
 				continue
 			case !e.Type().IsRegular():
 				ix.Skipped = append(ix.Skipped, Skipped{Path: p, Code: SkipNotRegular, Reason: "symbolic link or special file (not followed)"})

@@ -9,7 +9,7 @@ import "io/fs"
 
 type hostFolder struct{ fd int }
 
-func openHostFolder(name string) (*hostFolder, []fs.DirEntry, error) {
+func openHostFolder(name string, follow bool) (*hostFolder, []fs.DirEntry, error) {
 	panic("unreachable: hostFastPath is false")
 }
 
@@ -24,3 +24,7 @@ func readHostFileAt(dirfd int, name string, buf []byte, strs *interner) (size in
 }
 
 const hostFastPath = false
+
+func (d *hostFolder) stat(name string) (size int64, regular bool, err error) {
+	panic("unreachable: hostFastPath is false")
+}

@@ -19,13 +19,18 @@ type hostFolder struct {
 	fd int
 }
 
-// openHostFolder opens and lists a folder. O_NOFOLLOW: the walk never
+// openHostFolder opens and lists a folder. Unless follow (the medium's
+// root, which the user may give as a link), O_NOFOLLOW: the walk never
 // enters a symbolic link, even one planted after the parent was listed.
-func openHostFolder(name string) (*hostFolder, []fs.DirEntry, error) {
+func openHostFolder(name string, follow bool) (*hostFolder, []fs.DirEntry, error) {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if !follow {
+		flags |= unix.O_NOFOLLOW
+	}
 	var fd int
 	var err error
 	for {
-		fd, err = unix.Open(name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err = unix.Open(name, flags, 0)
 		if err != unix.EINTR {
 			break
 		}
@@ -103,4 +108,20 @@ func (f fdReader) Read(p []byte) (int, error) {
 
 func (f fdReader) Seek(off int64, whence int) (int64, error) {
 	return unix.Seek(int(f), off, whence)
+}
+
+// stat returns the size of the regular file name in the folder, and
+// regular=false for anything else; the link itself, never its target.
+func (d *hostFolder) stat(name string) (size int64, regular bool, err error) {
+	var st unix.Stat_t
+	for {
+		err = unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, false, &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
+	return st.Size, st.Mode&unix.S_IFMT == unix.S_IFREG, nil
 }

@@ -303,7 +303,7 @@ func (w *walker) list(t walkTask) []scanResult {
 	var err error
 	if w.host && fs.ValidPath(t.dir) {
 		var hf *hostFolder
-		hf, entries, err = openHostFolder(w.hd.hostPath(t.dir))
+		hf, entries, err = openHostFolder(w.hd.hostPath(t.dir), t.dir == ".")
 		if err == nil {
 			folder = &sharedFolder{hostFolder: hf}
 		}

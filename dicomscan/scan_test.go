@@ -103,23 +103,23 @@ func TestParallelWalkDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	canonical := func(ix *Index) string {
-		c := *ix
-		c.ScannedAt, c.Took = time.Time{}, 0
-		b, err := json.Marshal(&c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
+	// The medium given as a link to the folder (under the same name).
+	link := filepath.Join(t.TempDir(), filepath.Base(dir))
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
 	}
+
+	canonical := func(ix *Index) string { return canonicalIndex(t, ix) }
 	want := ""
 	for _, c := range []struct {
 		name    string
 		plain   bool
 		workers int
-	}{{"host-1", false, 1}, {"host-2", false, 2}, {"host-32", false, 32}, {"plain-1", true, 1}, {"plain-8", true, 8}} {
+		at      string
+	}{{"host-1", false, 1, dir}, {"host-2", false, 2, dir}, {"host-32", false, 32, dir},
+		{"plain-1", true, 1, dir}, {"plain-8", true, 8, dir}, {"link-8", false, 8, link}} {
 		for run := range 3 {
-			m, err := Open(dir)
+			m, err := Open(c.at)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,6 +148,53 @@ func TestParallelWalkDeterministic(t *testing.T) {
 			if got != want {
 				t.Fatalf("%s run %d: index differs from the first scan's\n got %s\nwant %s", c.name, run, got, want)
 			}
+		}
+	}
+}
+
+// canonicalIndex is the JSON of an index without its times.
+func canonicalIndex(t *testing.T, ix *Index) string {
+	t.Helper()
+	c := *ix
+	c.ScannedAt, c.Took = time.Time{}, 0
+	b, err := json.Marshal(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The DICOMDIR path lists and stats the medium on several workers while it
+// reads the DICOMDIR: the index (sizes included) must be the same on every
+// path and worker count, and agree with the generator.
+func TestDICOMDIRPathDeterministic(t *testing.T) {
+	res := smallCD(t)
+	want := ""
+	for _, c := range []struct {
+		plain   bool
+		workers int
+	}{{false, 1}, {false, 8}, {true, 1}, {true, 8}} {
+		m, err := Open(res.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.plain {
+			m.FS = plainFS{os.DirFS(res.Dir)}
+		}
+		ix, err := Scan(context.Background(), m, Options{Workers: c.workers})
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ix.Method != MethodDICOMDIR {
+			t.Fatalf("plain=%v workers=%d: method %q (%s)", c.plain, c.workers, ix.Method, ix.FallbackReason)
+		}
+		checkAgainstGenerator(t, ix, res, "")
+		got := canonicalIndex(t, ix)
+		if want == "" {
+			want = got
+		} else if got != want {
+			t.Fatalf("plain=%v workers=%d: index differs\n got %s\nwant %s", c.plain, c.workers, got, want)
 		}
 	}
 }
