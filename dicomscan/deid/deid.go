@@ -12,6 +12,7 @@ import (
 	"math/big"
 	mrand "math/rand/v2"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -252,11 +253,45 @@ func (s *Session) Rewrite(srcPath string, dst io.Writer) (Result, error) {
 	if fi.Size() > maxFileSize {
 		return Result{}, fmt.Errorf("de-identify: %w: file larger than %d bytes", ErrMalformed, int64(maxFileSize))
 	}
-	b, err := os.ReadFile(srcPath)
+	bp := readPool.Get().(*[]byte)
+	defer readPool.Put(bp)
+	b, err := readInto(srcPath, (*bp)[:0], fi.Size())
+	*bp = b
 	if err != nil {
 		return Result{}, fmt.Errorf("de-identify: %w", err)
 	}
 	return s.RewriteBytes(b, dst)
+}
+
+// readPool holds file buffers: RewriteBytes keeps no reference to its
+// input after it returns.
+var readPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+func readInto(path string, buf []byte, size int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	if int64(cap(buf)) < size+1 {
+		buf = make([]byte, 0, size+512)
+	}
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > maxFileSize {
+				return buf, fmt.Errorf("%w: file larger than %d bytes", ErrMalformed, int64(maxFileSize))
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // ErrDICOMDIR is returned for a DICOMDIR: its records point to byte
@@ -735,21 +770,22 @@ func (r *run) shift(el *element, path string) {
 	dt := vrOfEl(el) == "DT"
 	vals := strings.Split(strings.TrimRight(string(el.value), " \x00"), "\\")
 	for i, v := range vals {
-		ends := strings.Split(v, "-")
-		if dt && len(ends) > 1 && len(ends) != 2 {
-			ends = []string{v} // a DT offset like -0500 rather than a range
+		v = strings.TrimSpace(v)
+		var ends []string
+		switch {
+		case dt && dtValue.MatchString(v):
+			ends = []string{v} // one DT, perhaps with a UTC offset like -0500
+		case dt:
+			ends = splitDTRange(v)
+		default:
+			ends = strings.Split(v, "-")
 		}
 		for j, e := range ends {
-			e = strings.TrimSpace(e)
 			if e == "" {
 				continue
 			}
-			if len(e) < 8 {
-				ends[j] = ""
-				continue
-			}
-			d, err := time.Parse("20060102", e[:8])
-			if err != nil {
+			d, err := time.Parse("20060102", e[:min(8, len(e))])
+			if err != nil || len(e) < 8 {
 				ends[j] = ""
 				continue
 			}
@@ -762,6 +798,24 @@ func (r *run) shift(el *element, path string) {
 		nv = ""
 	}
 	r.replace(el, path, "C", []byte(nv))
+}
+
+// dtValue is one DT value: YYYY[MM[DD[HH[MM[SS[.F]]]]]][&ZZXX].
+var dtValue = regexp.MustCompile(`^[0-9]{4,14}(\.[0-9]{1,6})?([+-][0-9]{4})?$`)
+
+// splitDTRange splits a DT range "A-B" (either end may be empty) at the
+// hyphen that leaves a DT on both sides.
+func splitDTRange(v string) []string {
+	for i := 0; i < len(v); i++ {
+		if v[i] != '-' {
+			continue
+		}
+		a, b := v[:i], v[i+1:]
+		if (a == "" || dtValue.MatchString(a)) && (b == "" || dtValue.MatchString(b)) {
+			return []string{a, b}
+		}
+	}
+	return []string{""} // not a DT: removed
 }
 
 // clean is C for descriptions and comments (Clean Descriptors, Retain

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/flate"
 
@@ -16,6 +17,13 @@ import (
 const (
 	implementationClassUID = "2.25.163312069855286155530404436390486553101"
 	implementationVersion  = "BILDBOTE_DEID_1"
+)
+
+// Buffers and deflate writers are reused across files: a send rewrites
+// thousands of them.
+var (
+	bufPool   = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
+	flatePool = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.DefaultCompression); return w }}
 )
 
 // writer encodes elements to a buffered stream and keeps the first error.
@@ -93,7 +101,9 @@ func (w *writer) dataset(ds *dataset) {
 // its group length recomputed, and the data set in the transfer syntax it
 // was read in (deflated again when it was deflated).
 func writeFile(dst io.Writer, f *file) error {
-	bw := bufio.NewWriterSize(dst, 256<<10)
+	bw := bufPool.Get().(*bufio.Writer)
+	bw.Reset(dst)
+	defer func() { bw.Reset(nil); bufPool.Put(bw) }()
 	w := &writer{w: bw}
 	var pre [132]byte
 	copy(pre[128:], "DICM")
@@ -129,11 +139,11 @@ func writeFile(dst io.Writer, f *file) error {
 		if err := bw.Flush(); err != nil {
 			return err
 		}
-		fw, err := flate.NewWriter(dst, flate.DefaultCompression)
-		if err != nil {
-			return err
-		}
-		dw := &writer{w: bufio.NewWriterSize(fw, 256<<10)}
+		fw := flatePool.Get().(*flate.Writer)
+		fw.Reset(dst)
+		defer flatePool.Put(fw)
+		bw.Reset(fw)
+		dw := &writer{w: bw}
 		dw.dataset(f.ds)
 		if dw.err == nil {
 			dw.err = dw.w.Flush()

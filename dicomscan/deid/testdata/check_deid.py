@@ -135,13 +135,30 @@ def raw(el):
     return str(v).rstrip(" \x00")
 
 
-def shifted(v, days):
+DT_VALUE = re.compile(r"^[0-9]{4,14}(\.[0-9]{1,6})?([+-][0-9]{4})?$")
+
+
+def shifted(v, days, dt=False):
     out = []
     for val in str(v).split("\\"):
-        ends = val.split("-") if "-" in val else [val]
+        val = val.strip()
+        if dt and DT_VALUE.match(val):
+            ends = [val]
+        elif dt:
+            ends = [""]
+            for i, ch in enumerate(val):
+                a, b = val[:i], val[i + 1:]
+                if ch == "-" and (not a or DT_VALUE.match(a)) and (not b or DT_VALUE.match(b)):
+                    ends = [a, b]
+                    break
+        else:
+            ends = val.split("-")
         res = []
         for e in ends:
             e = e.strip()
+            if not e:
+                res.append("")
+                continue
             try:
                 d = datetime.datetime.strptime(e[:8], "%Y%m%d") + datetime.timedelta(days=days)
             except ValueError:  # not a full date: cannot be shifted, so removed
@@ -161,6 +178,8 @@ class Checker:
         self.failures = []
         self.counts = {}
         self.rows_seen = set()
+        self.sops = {}  # original SOP Instance UID -> new, per file of the set
+        self.refs = []  # (where, original, new) of every Referenced SOP Instance UID
 
     def fail(self, where, msg):
         if len(self.failures) < 200:
@@ -212,7 +231,7 @@ class Checker:
                     self.items(el, out, w, days, pseudonym, dummy, depth)
                 elif self.opts.get("Dates", 0) == 2 and el.VR in ("DA", "DT") and not empty(el):
                     self.count("shift-other")
-                    if raw(out) != shifted(raw(el), days):
+                    if raw(out) != shifted(raw(el), days, el.VR == "DT"):
                         self.fail(w, "date %r -> %r, want shift by %d days" % (raw(el), raw(out), days))
                 elif not dummy and raw(out) != raw(el):
                     self.fail(w, "attribute not in the table changed: %r -> %r" % (raw(el), raw(out)))
@@ -242,6 +261,8 @@ class Checker:
                     self.items(el, out, w, days, pseudonym, dummy, depth)
                 elif not empty(el):
                     self.uid(w, raw(el), raw(out))
+                    if tag == 0x00081155:
+                        self.refs.append((w, str(raw(el)), str(raw(out))))
             elif a == "K":
                 if el.VR == "SQ":
                     self.items(el, out, w, days, pseudonym, dummy, depth)
@@ -255,7 +276,7 @@ class Checker:
                 elif el.VR == "SQ":
                     self.items(el, out, w, days, pseudonym, dummy, depth)
                 elif vr in ("DA", "DT"):
-                    want = shifted(raw(el), days) if self.opts.get("Dates", 0) == 2 else ""
+                    want = shifted(raw(el), days, vr == "DT") if self.opts.get("Dates", 0) == 2 else ""
                     if not empty(el) and raw(out) != want:
                         self.fail(w, "C date %r -> %r, want %r" % (raw(el), raw(out), want))
                 elif vr == "TM" or tag == 0x00080201:
@@ -302,6 +323,8 @@ class Checker:
             else:
                 self.count("pixel-identical")
         self.walk(din, dout, w, days, pseudonym)
+        if "SOPInstanceUID" in din and "SOPInstanceUID" in dout:
+            self.sops[str(din.SOPInstanceUID)] = str(dout.SOPInstanceUID)
         if dout.get("PatientIdentityRemoved") != "YES":
             self.fail(w, "PatientIdentityRemoved %r" % dout.get("PatientIdentityRemoved"))
         want = {"113100"}
@@ -367,8 +390,8 @@ def augment(pin, pout, ts):
             continue
         tag = int(hexs.replace("X", "0"), 16)
         g = tag >> 16
-        if g in (0x0000, 0x0002):
-            continue  # command and meta groups do not belong in a data set; (0002,0003) is in the meta
+        if g in (0x0000, 0x0002) or tag in (0x00100010, 0x00100020):
+            continue  # the patient stays who the file is about; command and meta groups do not belong in a data set; (0002,0003) is in the meta
         vr = r["VR"] or "OB"
         if vr == "SQ":
             item = Dataset()
@@ -413,6 +436,12 @@ def main():
             c.file(p["in"], p["out"], p["shift"], p["pseudonym"])
         except Exception as e:  # a file pydicom cannot read back is a failure
             c.fail(p["out"], "pydicom: %r" % (e,))
+    # References between the files of the set must still resolve.
+    for w, o, n in c.refs:
+        if o in c.sops:
+            c.count("reference-resolved")
+            if c.sops[o] != n and not req["options"].get("KeepUIDs"):
+                c.fail(w, "reference to %s now %s, but that file's SOP Instance UID is %s" % (o, n, c.sops[o]))
     json.dump({"failures": c.failures, "counts": c.counts, "rows": sorted(c.rows_seen)}, sys.stdout)
 
 
