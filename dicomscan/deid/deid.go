@@ -514,6 +514,11 @@ func (r *run) process(ds *dataset, path string, depth int, dummy bool) {
 			out = append(out, el)
 			continue
 		}
+		if t&0xFFFF == 0 {
+			// Group lengths (retired outside group 0002) would be wrong
+			// after the rewrite: PS3.5 7.2 lets them be dropped.
+			continue
+		}
 		if r.removeGroups[g] && depth == 0 {
 			r.change(el, path, "X", "")
 			continue

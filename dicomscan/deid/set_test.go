@@ -224,3 +224,44 @@ func TestPreviewAndRefusals(t *testing.T) {
 		t.Errorf("mapping header %+v", m)
 	}
 }
+
+// TestConcurrentRewrite: one session used from several goroutines maps
+// every UID once.
+func TestConcurrentRewrite(t *testing.T) {
+	files := thirdPartyFiles(t)
+	s, _ := NewSession(Options{Dates: DatesShift})
+	type out struct{ study, sop string }
+	results := make([][]out, 4)
+	done := make(chan int)
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			for _, f := range files {
+				if brokenFiles[filepath.Base(f)] {
+					continue
+				}
+				res, err := s.Rewrite(f, &bytes.Buffer{})
+				if err != nil {
+					continue
+				}
+				results[w] = append(results[w], out{res.StudyUID, res.SOPInstanceUID})
+			}
+			done <- w
+		}(w)
+	}
+	for range 4 {
+		<-done
+	}
+	for w := 1; w < 4; w++ {
+		if len(results[w]) != len(results[0]) {
+			t.Fatalf("worker %d: %d results, worker 0: %d", w, len(results[w]), len(results[0]))
+		}
+		for i := range results[w] {
+			if results[w][i] != results[0][i] {
+				t.Errorf("file %d: %v vs %v", i, results[w][i], results[0][i])
+			}
+		}
+	}
+	if len(s.Mapping().Patients) == 0 {
+		t.Error("no patients recorded")
+	}
+}
