@@ -29,9 +29,9 @@
 #   xvfb xauth           Xvfb (gui.sh), xvfb-run
 #   xdotool              clicks, keys and window search (gui.sh)
 #   imagemagick          import/convert/compare (gui.sh), convert (dlx QR tests)
-#   dicom3tools          dciodvfy, dcdirdmp, dcentvfy (validate, e2e), examples
+#   dicom3tools          dciodvfy, dcdirdmp, dcentvfy (validate, e2e, deid), examples
 #   python3-pydicom      /usr/bin/python3: pydicom (validate, pdi, gencd, stow,
-#                        dicomscan tests, bench/scan.sh), its test files
+#                        dicomscan and deid tests, bench/scan.sh), its test files
 #   python3-numpy        pydicom's pixel read-back (gencd tests)
 #   libgdcm-tools        gdcmscanner (bench/scan.sh); libgdcm3.0's example
 #   orthanc orthanc-dicomweb
