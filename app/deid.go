@@ -292,8 +292,12 @@ type DeidPreview struct {
 func previewOf(p string, res deid.Result) *DeidPreview {
 	out := &DeidPreview{Path: p, Changes: []DeidChange{}}
 	for _, ch := range res.Changes {
-		out.Changes = append(out.Changes, DeidChange{Tag: fmt.Sprintf("(%04X,%04X)", ch.Tag>>16, ch.Tag&0xffff),
-			Keyword: ch.Keyword, Action: ch.Action, Old: ch.Old, New: ch.New})
+		tag := fmt.Sprintf("(%04X,%04X)", ch.Tag>>16, ch.Tag&0xffff)
+		kw := ch.Keyword
+		if strings.HasSuffix(kw, tag) && !strings.Contains(kw, ">") {
+			kw = "" // the engine names an attribute it has no keyword for by its tag
+		}
+		out.Changes = append(out.Changes, DeidChange{Tag: tag, Keyword: kw, Action: ch.Action, Old: ch.Old, New: ch.New})
 	}
 	for _, w := range res.Warnings {
 		out.BurnedIn = append(out.BurnedIn, w.Code)

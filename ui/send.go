@@ -56,6 +56,7 @@ type sendScreen struct {
 	patientBorn *keyEntry
 	message     *keyEntry
 	password    *keyEntry
+	deid        *deidForm // "Send de-identified" (send_deid.go)
 	sendButton  *widget.Button
 	status      *widget.Label
 
@@ -195,10 +196,12 @@ func (s *sendScreen) form() fyne.CanvasObject {
 		widget.NewFormItem(u.t("ui.send.patientBorn"), s.patientBorn),
 		widget.NewFormItem(u.t("ui.send.message"), s.message),
 	)
+	s.deid = newDeidForm(s)
 	s.formBody = container.NewVBox(
 		heading(u.t("ui.send.to")), to, s.recipient, s.fingerprint, s.pinNote, s.passwordItem,
 		widget.NewSeparator(),
 		heading(u.t("ui.send.from")), from, s.required,
+		widget.NewSeparator(), s.deid.content(),
 	)
 	// Send stays in sight below the scrolling form, also on small screens.
 	actions := container.NewPadded(container.NewVBox(s.sendButton, s.status))
@@ -347,6 +350,7 @@ func (s *sendScreen) fillPatient() {
 }
 
 func (s *sendScreen) updateSendable() {
+	s.deid.follow(s.community)
 	if s.index != nil && len(s.tree.SelectedStudies()) > 0 && s.community != nil {
 		s.sendButton.Enable()
 	} else {

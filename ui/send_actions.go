@@ -196,10 +196,12 @@ func (s *sendScreen) sendNow() {
 	s.status.SetText("")
 	if s.community.Pin == app.PinChanged {
 		s.u.confirm(s.u.t("ui.send.keyChangedTitle"), s.u.t("ui.send.keyChangedQuestion", s.community.Name),
-			s.u.t("ui.send.acceptKey"), s.u.t("ui.send.back"), func() { s.confirmSend(true) })
+			s.u.t("ui.send.acceptKey"), s.u.t("ui.send.back"), func() {
+				s.deid.beforeConfirm(func(burnedIn bool) { s.confirmSend(true, burnedIn) })
+			})
 		return
 	}
-	s.confirmSend(false)
+	s.deid.beforeConfirm(func(burnedIn bool) { s.confirmSend(false, burnedIn) })
 }
 
 // missingSender lists the required sender fields still empty (which are
@@ -241,7 +243,7 @@ func (s *sendScreen) fieldName(e *keyEntry) string {
 // confirmSend shows what is about to leave the PC — the clinic and its
 // key, each patient with birth date, the studies, images and size — with
 // Send and Back. Nothing goes out before Send.
-func (s *sendScreen) confirmSend(acceptNewKey bool) {
+func (s *sendScreen) confirmSend(acceptNewKey, acceptBurnedIn bool) {
 	u := s.u
 	selected := map[string]bool{}
 	for _, uid := range s.tree.SelectedStudies() {
@@ -281,8 +283,13 @@ func (s *sendScreen) confirmSend(acceptNewKey bool) {
 	from := widget.NewLabel(u.t("ui.send.confirmFrom", s.senderText()))
 	from.Wrapping = fyne.TextWrapWord
 	body := container.NewVBox(to, key, widget.NewSeparator(), who, total, from)
+	if d := s.deid.request(acceptBurnedIn); d != nil {
+		as := widget.NewLabelWithStyle(u.t("ui.deid.confirmAs", d.Pseudonym), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		as.Wrapping = fyne.TextWrapWord
+		body.Add(as)
+	}
 	s.confirmation = u.showModal(u.t("ui.send.confirmTitle"), body, u.t("ui.send.send"), u.t("ui.send.back"),
-		func() { s.confirmation = nil; s.startSend(acceptNewKey) },
+		func() { s.confirmation = nil; s.startSend(acceptNewKey, acceptBurnedIn) },
 		func() { s.confirmation = nil })
 }
 
@@ -303,7 +310,7 @@ func (s *sendScreen) senderText() string {
 	return strings.Join(parts, ", ")
 }
 
-func (s *sendScreen) startSend(acceptNewKey bool) {
+func (s *sendScreen) startSend(acceptNewKey, acceptBurnedIn bool) {
 	req := app.SendRequest{
 		Inbox:        s.community.Code,
 		Index:        s.index,
@@ -314,6 +321,7 @@ func (s *sendScreen) startSend(acceptNewKey bool) {
 		Message:      strings.TrimSpace(s.message.Text),
 		Password:     s.password.Text,
 		AcceptNewKey: acceptNewKey,
+		Deidentify:   s.deid.request(acceptBurnedIn),
 	}
 	s.sendButton.Disable()
 	s.status.SetText(s.u.t("ui.send.starting"))
@@ -326,7 +334,7 @@ func (s *sendScreen) startSend(acceptNewKey bool) {
 			s.updateSendable()
 			if err != nil {
 				s.status.SetText("")
-				if !s.u.proxyLoginFor(err, func() { s.startSend(acceptNewKey) }) { // a 407: login, send again
+				if !s.u.proxyLoginFor(err, func() { s.startSend(acceptNewKey, acceptBurnedIn) }) { // a 407: login, send again
 					s.u.showError(err)
 				}
 				return
