@@ -1,8 +1,11 @@
 package dicomscan
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // buildIndex groups the found files into patients, studies, series and
@@ -10,12 +13,16 @@ import (
 // in: files are taken in path order, the first file of a study or series
 // supplies its attributes, and everything is sorted at the end.
 func buildIndex(ix *Index, files []found) {
-	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	slices.SortFunc(files, func(a, b found) int { return strings.Compare(a.path, b.path) })
 
 	patients := map[string]*Patient{}
 	studies := map[string]*Study{}
 	series := map[string]*Series{}
-	seen := map[string]string{} // SOP Instance UID → path
+	seen := make(map[string]string, len(files)) // SOP Instance UID → path
+	// Files in path order mostly come series by series: the last study and
+	// series found are tried before the maps.
+	var lastStudy *Study
+	var lastSeries *Series
 	for _, f := range files {
 		h := f.h
 		if first, dup := seen[h.SOPInstanceUID]; dup {
@@ -26,7 +33,10 @@ func buildIndex(ix *Index, files []found) {
 		}
 		seen[h.SOPInstanceUID] = f.path
 
-		st := studies[h.StudyInstanceUID]
+		st := lastStudy
+		if st == nil || st.InstanceUID != h.StudyInstanceUID {
+			st = studies[h.StudyInstanceUID]
+		}
 		if st == nil {
 			st = &Study{InstanceUID: h.StudyInstanceUID}
 			studies[h.StudyInstanceUID] = st
@@ -40,14 +50,19 @@ func buildIndex(ix *Index, files []found) {
 			fillPatient(p, h)
 		}
 		fillStudy(st, h)
+		lastStudy = st
 
-		se := series[h.SeriesInstanceUID]
+		se := lastSeries
+		if se == nil || se.InstanceUID != h.SeriesInstanceUID {
+			se = series[h.SeriesInstanceUID]
+		}
 		if se == nil {
 			se = &Series{InstanceUID: h.SeriesInstanceUID, Number: h.SeriesNumber}
 			series[h.SeriesInstanceUID] = se
 			st.Series = append(st.Series, se)
 		}
 		fillSeries(se, h)
+		lastSeries = se
 
 		se.Instances = append(se.Instances, &Instance{
 			SOPInstanceUID:    h.SOPInstanceUID,
@@ -149,12 +164,11 @@ func sortIndex(ix *Index) {
 				return a.InstanceUID < b.InstanceUID
 			})
 			for _, se := range st.Series {
-				sort.Slice(se.Instances, func(i, j int) bool {
-					a, b := se.Instances[i], se.Instances[j]
+				slices.SortFunc(se.Instances, func(a, b *Instance) int {
 					if a.Number != b.Number {
-						return a.Number < b.Number
+						return cmp.Compare(a.Number, b.Number)
 					}
-					return a.Path < b.Path
+					return strings.Compare(a.Path, b.Path)
 				})
 			}
 		}

@@ -26,6 +26,9 @@ type charset struct {
 	// katakana: the first set is ISO_IR 13 (JIS X 0201), whose upper half
 	// is half-width katakana.
 	katakana bool
+	// value is the Specific Character Set as written (what the decoding
+	// depends on: the key of interner.text).
+	value string
 }
 
 // singleByte maps the defined terms (without the "ISO_IR "/"ISO 2022 IR "
@@ -47,7 +50,7 @@ var singleByte = map[string]encoding.Encoding{
 func newCharset(value string) charset {
 	terms := strings.Split(value, `\`)
 	first := strings.TrimSpace(terms[0])
-	c := charset{declared: strings.TrimSpace(value) != ""}
+	c := charset{declared: strings.TrimSpace(value) != "", value: value}
 	switch {
 	case first == "ISO_IR 192":
 		c.utf8 = true
@@ -71,13 +74,35 @@ func newCharset(value string) charset {
 }
 
 // text decodes a text value to UTF-8 and trims its padding.
-// textIn is text, with ASCII values (almost all) taken from strs.
+// textIn is text, with the values seen before (with the same character
+// set) taken from strs.
 func (c charset) textIn(v []byte, strs *interner) string {
 	t := trimValue(v)
 	if isASCII(t) && (!c.iso2022 || !containsESC(t)) {
 		return strs.of(bytes.TrimSpace(t))
 	}
-	return c.text(v)
+	if strs == nil {
+		return c.text(v)
+	}
+	m := strs.text[c.value]
+	if s, ok := m[string(t)]; ok {
+		return s
+	}
+	s := c.text(v)
+	if m == nil {
+		if strs.text == nil {
+			strs.text = map[string]map[string]string{}
+		}
+		if len(strs.text) >= maxInterned {
+			return s
+		}
+		m = map[string]string{}
+		strs.text[c.value] = m
+	}
+	if len(m) < maxInterned {
+		m[string(t)] = s
+	}
+	return s
 }
 
 func (c charset) text(v []byte) string {

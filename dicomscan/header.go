@@ -144,6 +144,27 @@ func (d *decoder) readTag() (uint32, error) {
 
 // readElement reads the next element header.
 func (d *decoder) readElement() (element, error) {
+	if b := d.r; d.explicit && !d.big && b.end-b.start >= 12 {
+		// The common case, explicit VR little endian with the header in
+		// the buffer, without the calls.
+		p := b.buf[b.start : b.start+12]
+		tag := uint32(binary.LittleEndian.Uint16(p[0:2]))<<16 | uint32(binary.LittleEndian.Uint16(p[2:4]))
+		if tag>>16 != 0xFFFE && isVR(p[4:6]) {
+			e := element{tag: tag, offset: b.pos}
+			i := vrIndex(p[4], p[5])
+			e.vr = vrTable[i]
+			n := 8
+			if vrLong[i] {
+				e.length = binary.LittleEndian.Uint32(p[8:12])
+				n = 12
+			} else {
+				e.length = uint32(binary.LittleEndian.Uint16(p[6:8]))
+			}
+			b.start += n
+			b.pos += int64(n)
+			return e, nil
+		}
+	}
 	e := element{offset: d.r.pos}
 	tag, err := d.readTag()
 	if err != nil {
@@ -189,9 +210,19 @@ var vrTable = func() (t [26 * 26]string) {
 	return t
 }()
 
+// vrLong tells, by vrIndex, the VRs with a 4-byte length (dicomvr.LongLength).
+var vrLong = func() (t [26 * 26]bool) {
+	for i, vr := range vrTable {
+		t[i] = dicomvr.LongLength(vr)
+	}
+	return t
+}()
+
+func vrIndex(a, b byte) int { return int(a-'A')*26 + int(b-'A') }
+
 // vrString returns the VR for two upper-case letters (checked by isVR).
 func vrString(a, b byte) string {
-	return vrTable[int(a-'A')*26+int(b-'A')]
+	return vrTable[vrIndex(a, b)]
 }
 
 // skipValue skips the value of e, walking undefined-length sequences and
@@ -576,7 +607,11 @@ func uidBytes(v []byte) []byte {
 // holding a copy per file, and reading them allocates only for a value not
 // seen before. A nil *interner makes a new string every time. Not safe for
 // concurrent use: the full scan keeps one per worker.
-type interner struct{ m map[string]string }
+type interner struct {
+	m map[string]string
+	// text holds decoded non-ASCII text by character set and raw bytes.
+	text map[string]map[string]string
+}
 
 // maxInterned bounds an interner: values beyond it are copied, not kept
 // (a hostile medium could make every value unique).
