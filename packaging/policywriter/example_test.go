@@ -50,7 +50,7 @@ func TestExampleMatchesTheLoader(t *testing.T) {
 		app.SettingPinnedKeys, app.SettingPortalURL, app.SettingRequiredSender,
 		app.SettingMaxNetworkWait, app.SettingMaxBusyWait, app.SettingCABundle, app.SettingHTTP1Only,
 		app.SettingPACSTLSCA, app.SettingPACSTLSCert, app.SettingPACSTLSKey,
-		app.SettingProxy, app.SettingProxyPAC, app.SettingProxyUser}
+		app.SettingProxy, app.SettingProxyPAC, app.SettingProxyUser, app.SettingDeidentifyInboxes}
 	sort.Strings(want)
 	if got := p.Keys(); !slices.Equal(got, want) {
 		t.Fatalf("example with every key locks %v, want %v", got, want)

@@ -36,6 +36,7 @@ type policyFile struct {
 	// A pointer: "none" writes [] (no sender field required), which a
 	// plain slice with omitempty would leave out.
 	RequiredSenderFields *[]string         `toml:"required_sender_fields,omitempty"`
+	DeidentifyInboxes    []string          `toml:"deidentify_inboxes,omitempty"`
 	Proxy                string            `toml:"proxy,omitempty"`
 	ProxyDefault         string            `toml:"proxy_default,omitempty"`
 	ProxyPAC             string            `toml:"proxy_pac,omitempty"`
@@ -49,7 +50,7 @@ func (p *policyFile) empty() bool {
 	return p.PortalURL == "" && p.AllowedPortals == nil && p.DefaultInbox == "" &&
 		p.PACSStowURL == "" && p.PACSTLSCA == "" && p.PACSTLSCert == "" && p.PACSTLSKey == "" &&
 		p.LibraryDir == "" && p.BandwidthLimitKbps == nil && p.MaxNetworkWait == nil &&
-		p.MaxBusyWait == nil && p.ClinicMode == nil && p.RequiredSenderFields == nil &&
+		p.MaxBusyWait == nil && p.ClinicMode == nil && p.RequiredSenderFields == nil && p.DeidentifyInboxes == nil &&
 		p.Proxy == "" && p.ProxyDefault == "" && p.ProxyPAC == "" && p.ProxyUser == "" &&
 		p.CABundle == "" && p.HTTP1Only == nil && p.PinnedKeys == nil
 }
@@ -67,7 +68,7 @@ func parseArgs(args []string, stderr io.Writer) (*request, error) {
 	fs := flag.NewFlagSet("bildbote-policywriter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	req := &request{}
-	var allowed, pinned, bandwidth, clinic, netWait, busyWait, senders, http1 string
+	var allowed, pinned, bandwidth, clinic, netWait, busyWait, senders, http1, deid string
 	fs.StringVar(&req.out, "out", app.DefaultPolicyPath(), "policy file to write")
 	fs.StringVar(&req.check, "check", "", "only check FILE with the app's loader and list the keys it locks")
 	fs.StringVar(&req.policy.PortalURL, "portal-url", "", "portal_url")
@@ -84,6 +85,7 @@ func parseArgs(args []string, stderr io.Writer) (*request, error) {
 	fs.StringVar(&busyWait, "max-busy-wait-minutes", "", "max_busy_wait_minutes: 1 to 10080")
 	fs.StringVar(&clinic, "clinic-mode", "", "clinic_mode: 1/0, true/false")
 	fs.StringVar(&senders, "required-sender-fields", "", "required_sender_fields: sender_name, sender_contact, referrer separated by ',' or ';'; none: no field required")
+	fs.StringVar(&deid, "deidentify-inboxes", "", "deidentify_inboxes: inbox codes whose sends must be de-identified, separated by ',' or ';'; * for every inbox")
 	fs.StringVar(&req.policy.Proxy, "proxy", "", "proxy: http://host:port, locked")
 	fs.StringVar(&req.policy.ProxyDefault, "proxy-default", "", "proxy_default: http://host:port, proposed (users may change it)")
 	fs.StringVar(&req.policy.ProxyPAC, "proxy-pac", "", "proxy_pac: the PAC file's http(s):// or file:/// address, locked")
@@ -107,6 +109,7 @@ func parseArgs(args []string, stderr io.Writer) (*request, error) {
 	p.ProxyPAC = strings.TrimSpace(p.ProxyPAC)
 	p.ProxyUser = strings.TrimSpace(p.ProxyUser)
 	p.AllowedPortals = splitList(allowed)
+	p.DeidentifyInboxes = splitList(deid)
 	for _, f := range []struct {
 		key string
 		v   *string
