@@ -150,7 +150,7 @@ func readDICOMDIRFiles(fsys fs.FS, p string) ([]recordFile, error) {
 		return nil, unusable("inconsistent records (%s)", err)
 	}
 	base := path.Dir(p)
-	var out []recordFile
+	out := make([]recordFile, 0, len(dd.Records))
 	for _, pat := range roots {
 		if pat.Inactive {
 			continue
@@ -175,7 +175,7 @@ func readDICOMDIRFiles(fsys fs.FS, p string) ([]recordFile, error) {
 					if err != nil {
 						return nil, err
 					}
-					out = append(out, recordFile{path: path.Join(base, rel), h: h})
+					out = append(out, recordFile{path: joinPath(base, rel), h: h})
 				}
 			}
 		}
