@@ -541,11 +541,7 @@ func (r *run) process(ds *dataset, path string, depth int, dummy bool) {
 			continue
 		}
 		if t == tPatientName || t == tPatientID {
-			if t == tPatientName {
-				r.replace(el, path, "D", r.nameEnc)
-			} else {
-				r.replace(el, path, "D", r.nameEnc)
-			}
+			r.replace(el, path, "D", r.nameEnc)
 			out = append(out, el)
 			continue
 		}
@@ -558,7 +554,7 @@ func (r *run) process(ds *dataset, path string, depth int, dummy bool) {
 				}
 			case r.s.opts.Dates == DatesShift && (vrOfEl(el) == "DA" || vrOfEl(el) == "DT"):
 				r.shift(el, path)
-			case dummy && dummyText[vrOfEl(el)]:
+			case dummy && dummyText[vrOfEl(el)] && !codeAttribute[t]:
 				r.dummy(el, path)
 			}
 			out = append(out, el)
@@ -874,6 +870,16 @@ func (r *run) clean(el *element, path string, needValue bool) {
 var dummyText = map[string]bool{
 	"PN": true, "LO": true, "SH": true, "ST": true, "LT": true, "UT": true, "UC": true,
 	"DA": true, "DT": true, "TM": true, "AS": true, "AE": true,
+}
+
+// codeAttribute are the attributes of a code (PS3.3 Table 8.8-1): a coded
+// concept names a finding or a unit, not a person, and stays in a dummied
+// sequence so that structured content keeps its meaning.
+var codeAttribute = map[uint32]bool{
+	0x00080100: true, 0x00080102: true, 0x00080103: true, 0x00080104: true, // Code Value, Coding Scheme Designator and Version, Code Meaning
+	0x00080105: true, 0x00080106: true, 0x00080107: true, 0x0008010B: true, // Mapping Resource, Context Group Version, Local Version, Extension Flag
+	0x0008010F: true, 0x00080117: true, 0x00080118: true, 0x00080119: true, 0x00080120: true, // Context Identifier, Context UID, Mapping Resource UID, Long Code Value, URN Code Value
+	0x00080121: true, 0x00080122: true, 0x00080123: true, 0x00080124: true, // Equivalent Code Sequence, Mapping Resource Name, Context Group Identification Sequence, Mapping Resource Identification Sequence
 }
 
 // keepPresent are attributes whose X in Table E.1-1 would leave a file

@@ -3,9 +3,11 @@ package deid
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // FuzzRewrite feeds hostile bytes to the engine: it must return an error
@@ -27,6 +29,10 @@ func FuzzRewrite(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// A slow input is a bug too (a send rewrites thousands of files):
+		// crash the worker so that the fuzzer keeps the input.
+		slow := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("Rewrite of %d bytes takes over 10 s", len(b))) })
+		defer slow.Stop()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		var out bytes.Buffer
