@@ -1028,8 +1028,10 @@ func (r *run) warnings(ds *dataset) {
 	cls := r.text(ds, tSOPClassUID)
 	if burnedInModalities[mod] {
 		r.res.Warnings = append(r.res.Warnings, Warning{Code: "burned-in-modality", Detail: "modality " + mod + " often has text burned into the image"})
-	} else if strings.HasPrefix(cls, "1.2.840.10008.5.1.4.1.1.7") {
+	} else if cls == "1.2.840.10008.5.1.4.1.1.7" || strings.HasPrefix(cls, "1.2.840.10008.5.1.4.1.1.7.") {
 		r.res.Warnings = append(r.res.Warnings, Warning{Code: "burned-in-modality", Detail: "Secondary Capture images are often screenshots with text"})
+	} else if strings.HasPrefix(cls, "1.2.840.10008.5.1.4.1.1.77.") || strings.HasPrefix(cls, "1.2.840.10008.5.1.4.1.1.78.") {
+		r.res.Warnings = append(r.res.Warnings, Warning{Code: "burned-in-modality", Detail: "visible light and ophthalmic photographs may show labels, faces or text"})
 	}
 	if strings.HasPrefix(cls, "1.2.840.10008.5.1.4.1.1.104.") {
 		r.res.Warnings = append(r.res.Warnings, Warning{Code: "encapsulated-document", Detail: "an encapsulated document (PDF, CDA, STL ...) is not de-identified inside"})
@@ -1040,7 +1042,12 @@ func (r *run) warnings(ds *dataset) {
 // patient text: ultrasound (US, IVUS), secondary capture and other (SC,
 // OT), angiography and fluoroscopy (XA, RF), endoscopy, external camera
 // and microscopy photographs (ES, XC, GM, SM), ophthalmic photography (OP)
-// and scanned documents (DOC).
+// and scanned documents (DOC). Besides these modalities, the Secondary
+// Capture SOP classes (1.2.840.10008.5.1.4.1.1.7 and .7.x) and the visible
+// light and ophthalmic photography classes (.77.x, .78.x) are flagged
+// "burned-in-modality", the encapsulated document classes (.104.x)
+// "encapsulated-document", and Burned In Annotation (0028,0301) YES and
+// Recognizable Visual Features (0028,0302) YES by their own codes.
 var burnedInModalities = map[string]bool{
 	"US": true, "IVUS": true, "SC": true, "OT": true, "XA": true, "RF": true,
 	"ES": true, "XC": true, "GM": true, "SM": true, "OP": true, "DOC": true,

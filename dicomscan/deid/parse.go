@@ -194,7 +194,7 @@ func (p *parser) parseDataset(off, end int, e enc, depth int, untilItemEnd bool)
 				return nil, 0, fmt.Errorf("(%04X,%04X): %w", t>>16, t&0xFFFF, err)
 			}
 			el.isSQ, el.items = true, items
-		case e.explicit && el.vr == "UN" && length >= 8 && (vrOf(t) == "SQ" || readTag(b, off, enc{}) == tagItem):
+		case e.explicit && el.vr == "UN" && length >= 8 && (vrOf(t) == "SQ" || vrOf(t) == "" && readTag(b, off, enc{}) == tagItem):
 			// A sequence written as UN by a converter (its items are
 			// implicit VR little endian, PS3.5 6.2.2).
 			if items, _, err := p.parseItems(off, vend, enc{}, depth+1, false); err == nil {

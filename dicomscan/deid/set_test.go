@@ -104,6 +104,10 @@ func TestWarnings(t *testing.T) {
 	if !hasWarning(res, "burned-in-modality") {
 		t.Errorf("US: warnings %+v", res.Warnings)
 	}
+	res, err = s.Rewrite(pydicomFiles+"/test_files/SC_rgb_rle.dcm", &bytes.Buffer{})
+	if err != nil || !hasWarning(res, "burned-in-modality") {
+		t.Errorf("secondary capture: %+v %v", res.Warnings, err)
+	}
 	res, _ = s.Rewrite(pydicomFiles+"/test_files/CT_small.dcm", &bytes.Buffer{})
 	if len(res.Warnings) != 0 {
 		t.Errorf("CT: warnings %+v", res.Warnings)
