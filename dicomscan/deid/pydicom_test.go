@@ -204,3 +204,64 @@ func TestEveryTableRow(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryTableRowEveryFile adds every row of the table to each
+// third-party file (with pydicom, in the file's own transfer syntax and
+// character set) and checks the rewrite of all of them.
+func TestEveryTableRowEveryFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	files := thirdPartyFiles(t)
+	var in []string
+	for _, f := range files {
+		if !brokenFiles[filepath.Base(f)] {
+			in = append(in, f)
+		}
+	}
+	dir := t.TempDir()
+	table, _ := filepath.Abs("table_e1_1.tsv")
+	args := append([]string{"testdata/check_deid.py", "augment-all", dir, table}, in...)
+	cmd := exec.Command(python, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("augment-all: %v\n%s", err, stderr.String())
+	}
+	var done [][2]string
+	if err := json.Unmarshal(out, &done); err != nil {
+		t.Fatal(err)
+	}
+	if len(done) < 60 {
+		t.Fatalf("only %d of %d files augmented:\n%s", len(done), len(in), stderr.String())
+	}
+	var aug []string
+	tss := map[string]bool{}
+	for _, d := range done {
+		aug = append(aug, d[1])
+		if b, err := os.ReadFile(d[1]); err == nil {
+			if f, err := parseFile(b); err == nil {
+				tss[f.ts] = true
+			}
+		}
+	}
+	if len(tss) < 8 {
+		t.Errorf("only %d transfer syntaxes: %v", len(tss), tss)
+	}
+	o := optionSets[2] // shifted dates and clean descriptors exercise C; basic is TestProfileOnThirdPartyFiles
+	for _, o := range []struct {
+		name string
+		opts Options
+	}{optionSets[0], o} {
+		t.Run(o.name, func(t *testing.T) {
+			s, _ := NewSession(o.opts)
+			pairs := rewriteAll(t, s, aug)
+			rep := runChecker(t, o.opts, pairs)
+			for _, f := range rep.Failures {
+				t.Error(f)
+			}
+			t.Logf("%d files in %d transfer syntaxes, actions checked: %v", len(pairs), len(tss), rep.Counts)
+		})
+	}
+}

@@ -369,11 +369,20 @@ VALUES = {
 
 
 def augment(pin, pout, ts):
+    augment_one(pin, pout, sys.argv[5] if len(sys.argv) > 5 else "table_e1_1.tsv", ts)
+
+
+def augment_one(pin, pout, table, ts="same"):
     """Write pin with one attribute for every row of the table (masks and
     private attributes instantiated), nested sequences referencing the
     file's own UIDs, in transfer syntax ts."""
-    tbl = load_table(sys.argv[5] if len(sys.argv) > 5 else "table_e1_1.tsv")
+    tbl = load_table(table)
     ds = pydicom.dcmread(pin, force=True)
+    # Files that lack them get the UIDs the references below point to.
+    for kw, v in (("SOPInstanceUID", "1.2.826.0.1.3680043.99.1.1"), ("SOPClassUID", "1.2.840.10008.5.1.4.1.1.7"),
+                  ("SeriesInstanceUID", "1.2.826.0.1.3680043.99.1.2"), ("StudyInstanceUID", "1.2.826.0.1.3680043.99.1.3")):
+        if kw not in ds:
+            setattr(ds, kw, v)
     n = 0
     for r in tbl[0]:
         t = r["Tag"].strip("()")
@@ -421,6 +430,10 @@ def augment(pin, pout, ts):
     ser.ReferencedImageSequence = Sequence([img])
     ds.ReferencedSeriesSequence = Sequence([ser])
     ds.add_new((0xFFFC, 0xFFFC), "OB", b"\x00\x00\x00\x00")
+    if ts == "same":  # keep the file's own transfer syntax (compressed ones too)
+        ts = str(getattr(ds.file_meta, "TransferSyntaxUID", "")) or (
+            "1.2.840.10008.1.2" if ds.is_implicit_VR else
+            "1.2.840.10008.1.2.1" if ds.is_little_endian else "1.2.840.10008.1.2.2")
     ds.file_meta.TransferSyntaxUID = ts
     ds.is_implicit_VR = ts == "1.2.840.10008.1.2"
     ds.is_little_endian = ts != "1.2.840.10008.1.2.2"
@@ -430,6 +443,17 @@ def augment(pin, pout, ts):
 def main():
     if sys.argv[1] == "augment":
         augment(sys.argv[2], sys.argv[3], sys.argv[4])
+        return
+    if sys.argv[1] == "augment-all":  # OUTDIR TABLE IN...: each in its own transfer syntax
+        done = []
+        for i, pin in enumerate(sys.argv[4:]):
+            pout = "%s/%03d_%s" % (sys.argv[2], i, pin.split("/")[-1])
+            try:
+                augment_one(pin, pout, sys.argv[3])
+                done.append([pin, pout])
+            except Exception as e:  # pydicom cannot write every broken file back
+                print("skip %s: %r" % (pin, e), file=sys.stderr)
+        json.dump(done, sys.stdout)
         return
     req = json.load(open(sys.argv[2]))
     c = Checker(req["table"], req["options"])
