@@ -51,7 +51,7 @@ type Options struct {
 	KeepDeviceIdentity         bool   // Retain Device Identity Option
 	CleanDescriptors           bool   // Clean Descriptors Option
 	KeepUIDs                   bool   // Retain UIDs Option (off by default)
-	Pseudonym                  string // becomes Patient Name and Patient ID; "" = a generated one
+	Pseudonym                  string // becomes Patient Name and Patient ID; "" = a generated one; a session's second, third ... patient gets it with -2, -3 ...
 
 	// KeepInstitutionIdentity is the Retain Institution Identity Option.
 	KeepInstitutionIdentity bool
@@ -254,9 +254,13 @@ func (s *Session) Rewrite(srcPath string, dst io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf("de-identify: %w: file larger than %d bytes", ErrMalformed, int64(maxFileSize))
 	}
 	bp := readPool.Get().(*[]byte)
-	defer readPool.Put(bp)
 	b, err := readInto(srcPath, (*bp)[:0], fi.Size())
-	*bp = b
+	defer func() {
+		if cap(b) <= maxPooledRead { // a rare huge file's buffer is not kept
+			*bp = b[:0]
+			readPool.Put(bp)
+		}
+	}()
 	if err != nil {
 		return Result{}, fmt.Errorf("de-identify: %w", err)
 	}
@@ -266,6 +270,8 @@ func (s *Session) Rewrite(srcPath string, dst io.Writer) (Result, error) {
 // readPool holds file buffers: RewriteBytes keeps no reference to its
 // input after it returns.
 var readPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+const maxPooledRead = 64 << 20
 
 func readInto(path string, buf []byte, size int64) ([]byte, error) {
 	f, err := os.Open(path)
