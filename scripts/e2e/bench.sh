@@ -58,4 +58,4 @@ else
 	echo "bench smoke: $n Go benchmark results from ${#pkgs[@]} packages"
 fi
 echo "bench smoke: $(($(date +%s) - total)) s in all"
-[ "${#bad[@]}" = 0 ] || fail "$(printf '%s; ' "${bad[@]}")"
+[ "${#bad[@]}" = 0 ] || fail "$(printf "%s; " "${bad[@]}" | sed "s/; $//")"
