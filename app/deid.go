@@ -687,7 +687,7 @@ func (c *Core) DeidLookup(pseudonym string) ([]DeidRecord, error) {
 		if err != nil {
 			return nil, fmt.Errorf("deidentify: %s: %w", full, err)
 		}
-		rec := DeidRecord{Job: job, Pseudonym: strings.ReplaceAll(rest, "_", " "), Path: full, Mapping: m}
+		rec := DeidRecord{Job: job, Pseudonym: m.Pseudonym, Path: full, Mapping: m}
 		if info, err := e.Info(); err == nil {
 			rec.Written = info.ModTime()
 		}

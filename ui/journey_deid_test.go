@@ -80,6 +80,13 @@ func TestScreenshotsDeid(t *testing.T) {
 			if recs, err := h.core.DeidLookup("Zweitmeinung-0427"); err != nil || len(recs) != 1 {
 				t.Errorf("%s: mapping %+v %v", lang, recs, err)
 			}
+			h.u.transfers.show(jobs[0])
+			for i, it := range h.u.tabs.Items {
+				if it.Text == i18n.T(lang, "ui.tab.transfers") {
+					h.u.selectTab(i)
+				}
+			}
+			h.mustShow(i18n.T(lang, "ui.kind.send") + " · " + jobs[0].LocalTitle(lang) + i18n.T(lang, "ui.deid.as", "Zweitmeinung-0427"))
 		}
 	}
 }

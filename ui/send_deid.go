@@ -249,3 +249,11 @@ func (f *deidForm) beforeConfirm(next func(acceptBurnedIn bool)) {
 		})
 	}()
 }
+
+// deidNote is a transfer's note on a de-identified send ("" for others).
+func (u *UI) deidNote(j *app.Job) string {
+	if j.Detail == nil || j.Detail.Send == nil || j.Detail.Send.Pseudonym == "" {
+		return ""
+	}
+	return u.t("ui.deid.as", j.Detail.Send.Pseudonym)
+}

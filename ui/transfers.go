@@ -164,7 +164,7 @@ func (r *jobRow) act(cmd func(string) error) {
 func (r *jobRow) update(j *app.Job) {
 	u := r.u
 	r.last = j
-	r.name = j.LocalTitle(u.lang)
+	r.name = j.LocalTitle(u.lang) + u.deidNote(j)
 	r.title.SetText(u.t("ui.kind."+string(j.Kind)) + " · " + r.name)
 	state := u.t("ui.state." + string(j.State))
 	if j.Interrupted && j.State == app.StatePaused {
