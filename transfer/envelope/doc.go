@@ -9,7 +9,10 @@
 // (RFC 8878) of one POSIX tar archive (PAX where needed). The stream may
 // consist of several frames (Seal writes one per 4 MiB of tar, compressed
 // in parallel); readers decode the frames one after another as one
-// stream. The tar holds, in this order:
+// stream. Frames written since issue 16 carry no content checksum (age
+// authenticates every byte, the manifest lists every file's SHA-256);
+// readers must accept frames with and without one. The tar holds, in this
+// order:
 //
 //  1. manifest.json — the Manifest as JSON (UTF-8), at most 32 MiB;
 //     "format" is "bildbote-envelope" and "version" is 1;
