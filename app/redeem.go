@@ -16,7 +16,6 @@ import (
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/diskspace"
 	"github.com/bildbote/bildbote/transfer/dlx"
-	"github.com/bildbote/bildbote/transfer/safezip"
 )
 
 func init() {
@@ -373,36 +372,99 @@ func runSave(ctx context.Context, r *jobRun) error {
 	}
 	defer root.Close()
 	var doneBytes int64
+	finished := 0
 	for _, it := range p.Items {
 		doneBytes += it.Bytes
-	}
-	for i := range p.Items {
-		it := &p.Items[i]
-		r.SetItems(i, len(p.Items))
 		if it.Done {
+			finished++
+		}
+	}
+	// Several items at once; one at a time into a PACS (its results are
+	// recorded per item as they come).
+	workers := saveConcurrency
+	if len(p.PACS) > 0 {
+		workers = 1
+	}
+	prog := newSaveProgress(r, doneBytes, len(p.Items))
+	prog.finished = finished
+	r.SetItems(finished, len(p.Items))
+	var (
+		mu       sync.Mutex // p, the renames into the library
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				mu.Lock()
+				it := p.Items[i]
+				mu.Unlock()
+				err := c.saveItem(wctx, r, s, &p, root, &it, prog.item(i), &mu)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil || errors.Is(firstErr, context.Canceled) && ctx.Err() == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+					continue
+				}
+				p.Items[i] = it
+				err = r.SaveParams(p)
+				mu.Unlock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					cancel()
+					continue
+				}
+				prog.finish(i, it.Bytes)
+				if saved := it.Saved; saved != "" {
+					c.updateCode(p.CodeID, func(rc *RedeemedCode) { rc.Saved = append(rc.Saved, saved) })
+				}
+			}
+		}()
+	}
+feed:
+	for i := range p.Items {
+		if p.Items[i].Done {
 			continue
 		}
-		if err := c.saveItem(ctx, r, s, &p, root, it, doneBytes); err != nil {
-			if len(p.PACS) > 0 && !IsTransient(err) && ctx.Err() == nil {
-				// What the PACS refused, per instance.
-				rc := &Receipt{}
+		select {
+		case next <- i:
+		case <-wctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		err := firstErr
+		if len(p.PACS) > 0 && !IsTransient(err) && ctx.Err() == nil {
+			// What the PACS refused, per instance.
+			rc := &Receipt{}
+			for _, it := range p.Items {
+				if it.Done {
+					continue
+				}
 				for _, pi := range p.savedPACS(it.ID) {
 					if !pi.Confirmed() {
 						rc.PACSRefused = append(rc.PACSRefused, pi)
 					}
 				}
-				r.SetReceipt(rc)
 			}
-			return err
+			r.SetReceipt(rc)
 		}
-		doneBytes += it.Bytes
-		r.SetDone(doneBytes)
-		if err := r.SaveParams(p); err != nil {
-			return err
-		}
-		if saved := it.Saved; saved != "" {
-			c.updateCode(p.CodeID, func(rc *RedeemedCode) { rc.Saved = append(rc.Saved, saved) })
-		}
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	r.SetItems(len(p.Items), len(p.Items))
 	rc := &Receipt{}
@@ -421,7 +483,7 @@ func runSave(ctx context.Context, r *jobRun) error {
 // hash) and every move goes through root, the folder saved under: the
 // target, made of SanitizeName'd components by libraryPath, must lie
 // inside it.
-func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *saveParams, root *os.Root, it *saveItem, base int64) error {
+func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *saveParams, root *os.Root, it *saveItem, progress transfer.Progress, mu *sync.Mutex) error {
 	target, err := filepath.Rel(p.Dir, it.Target)
 	if err != nil || !filepath.IsLocal(target) {
 		return fmt.Errorf("save target %q is outside %q", it.Target, p.Dir)
@@ -430,38 +492,32 @@ func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *sav
 	if err != nil || !filepath.IsLocal(work) {
 		return fmt.Errorf("work dir %q is outside %q", p.WorkDir, p.Dir)
 	}
-	s.client.Progress = transfer.ProgressFunc(func(st transfer.Status) {
-		if st.State != transfer.StateDone {
-			r.SetPhase(string(st.State))
-		}
-		r.SetWait(st.Wait) // set while waiting for the network: "next try in …"
-		if st.Total > 0 {
-			r.SetTotal(max(r.bytesTotal.Load(), base+st.Total))
-		}
-		r.SetDone(base + st.Done)
-	})
 	local := localName(it.ID)
-	dl := filepath.Join(p.WorkDir, local+".download")
-	res, err := s.sess.Download(ctx, it.ID, dl)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(dl)
-	if err := root.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return diskspace.Map(filepath.Dir(it.Target), err)
-	}
 	if it.MIMEType != "application/zip" {
+		dl := filepath.Join(p.WorkDir, local+".download")
+		res, err := s.sess.DownloadFile(ctx, it.ID, dl, progress)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(dl)
+		if err := root.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return diskspace.Map(filepath.Dir(it.Target), err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
 		dst := uniqueRootFile(root, target)
 		if err := root.Rename(filepath.Join(work, local+".download"), dst); err != nil {
 			return diskspace.Map(it.Target, err)
 		}
+		syncDir(root, filepath.Dir(dst))
 		it.Done, it.Saved, it.Count, it.Bytes = true, filepath.Join(p.Dir, dst), 1, res.Size
 		return nil
 	}
+	// A study: extracted while it downloads into a staging folder, which
+	// appears in the library only when complete, verified and on disk.
 	tmp := filepath.Join(p.WorkDir, local)
 	os.RemoveAll(tmp)
-	r.SetPhase("unpacking")
-	zr, err := safezip.ExtractFile(ctx, dl, tmp, safezip.Limits{}, nil)
+	zr, res, err := streamStudy(ctx, s.sess, it.ID, tmp, p.WorkDir, progress, !p.NoCopy)
 	if err != nil {
 		return err
 	}
@@ -476,13 +532,28 @@ func (c *Core) saveItem(ctx context.Context, r *jobRun, s *RedeemSession, p *sav
 		it.Done, it.Count, it.Bytes = true, zr.Files, res.Size
 		return nil
 	}
+	if err := root.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return diskspace.Map(filepath.Dir(it.Target), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	dst := uniqueRootDir(root, filepath.ToSlash(target))
 	if err := root.Rename(filepath.Join(work, local), dst); err != nil {
 		os.RemoveAll(tmp)
 		return diskspace.Map(it.Target, err)
 	}
+	syncDir(root, filepath.Dir(filepath.FromSlash(dst)))
 	it.Done, it.Saved, it.Count, it.Bytes = true, filepath.Join(p.Dir, filepath.FromSlash(dst)), zr.Files, res.Size
 	return nil
+}
+
+// syncDir makes a rename into dir durable (where folders can be synced).
+func syncDir(root *os.Root, dir string) {
+	if f, err := root.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
 }
 
 // uniqueRootFile is uniqueFile inside a root.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/httpclient"
 	"github.com/bildbote/bildbote/transfer/internal/fetch"
 	"github.com/bildbote/bildbote/transfer/internal/retry"
@@ -34,13 +35,53 @@ func (s *Session) Download(ctx context.Context, id, dst string) (*DownloadResult
 	return s.fetch(ctx, s.c.url("download", id), id, dst)
 }
 
+// DownloadFile is Download reporting to progress (nil: Client.Progress),
+// for downloads running side by side.
+func (s *Session) DownloadFile(ctx context.Context, id, dst string, progress transfer.Progress) (*DownloadResult, error) {
+	if !ValidID(id) {
+		return nil, &UnknownItemError{ID: QuoteID(id)}
+	}
+	o := s.options(s.c.url("download", id), id)
+	if progress != nil {
+		o.Progress = progress
+	}
+	return fetch.ToFile(ctx, dst, o)
+}
+
+// Stream receives a download as it arrives (DownloadStream): each byte
+// once, in order, and Restart when the server cannot resume and the
+// download starts over.
+type Stream = fetch.Stream
+
+// DownloadStream fetches data item id into st as it arrives (an archive
+// extracted while it downloads), with Download's retries, resumption,
+// JWT renewal and limits. An error of st's Write or Restart ends the
+// download and is returned as it is. dir is where st writes (for the
+// free-space check; may be ""); progress, when not nil, receives this
+// download's reports instead of Client.Progress (several downloads can
+// run at once).
+func (s *Session) DownloadStream(ctx context.Context, id string, st Stream, dir string, progress transfer.Progress) (*DownloadResult, error) {
+	if !ValidID(id) {
+		return nil, &UnknownItemError{ID: QuoteID(id)}
+	}
+	o := s.options(s.c.url("download", id), id)
+	if progress != nil {
+		o.Progress = progress
+	}
+	return fetch.ToStream(ctx, st, dir, o)
+}
+
 // DownloadAll fetches every item as one IHE PDI ZIP into dst.
 func (s *Session) DownloadAll(ctx context.Context, dst string) (*DownloadResult, error) {
 	return s.fetch(ctx, s.c.url("downloadall"), "all", dst)
 }
 
 func (s *Session) fetch(ctx context.Context, u, item, dst string) (*DownloadResult, error) {
-	return fetch.ToFile(ctx, dst, fetch.Options{
+	return fetch.ToFile(ctx, dst, s.options(u, item))
+}
+
+func (s *Session) options(u, item string) fetch.Options {
+	return fetch.Options{
 		Item: item, Progress: s.c.Progress, Bandwidth: s.c.Bandwidth, Retry: s.c.Retry, Limits: s.c.Limits,
 		Send: func(rctx context.Context, w *retry.Waiter, prepare func(*http.Request)) (*http.Response, error) {
 			return s.authorized(rctx, w, func() (*http.Request, error) {
@@ -62,7 +103,7 @@ func (s *Session) fetch(ctx context.Context, u, item, dst string) (*DownloadResu
 			}
 			return &StatusError{Op: "download", Status: resp.StatusCode}
 		},
-	})
+	}
 }
 
 // busyWait reads a 503's {"timeOutInSeconds": N} (or Retry-After),

@@ -357,9 +357,19 @@ func checkDICOM(root *os.Root, name string, size int64) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	if _, err := dicomscan.ReadHeader(f, size); err == nil {
+	if dicomHeaderOK(f, size) {
 		return nil
 	}
+	return notDICOM(name)
+}
+
+// dicomHeaderOK: r holds a dataset dicomscan's header reader parses.
+func dicomHeaderOK(r io.Reader, size int64) bool {
+	_, err := dicomscan.ReadHeader(r, size)
+	return err == nil
+}
+
+func notDICOM(name string) error {
 	return &transfer.ProtocolError{Op: "extract", What: "not-dicom", Detail: fmt.Sprintf("%s is not DICOM", name), Args: []any{i18n.Quote(name)}}
 }
 

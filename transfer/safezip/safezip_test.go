@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
@@ -59,7 +61,57 @@ func extract(t *testing.T, data []byte, lim Limits) (string, *Result, error) {
 			t.Errorf("failed extraction left %d entries in %s", len(entries), parent)
 		}
 	}
+	sameAsStream(t, data, lim, dst, res, err)
 	return dst, res, err
+}
+
+// sameAsStream extracts data again with ExtractStream, from a reader
+// that hands out odd-sized pieces, and wants the same outcome: the same
+// files, or a refusal of the same type with nothing left behind.
+func sameAsStream(t *testing.T, data []byte, lim Limits, want string, wantRes *Result, wantErr error) {
+	t.Helper()
+	parent := t.TempDir()
+	dst := filepath.Join(parent, "out")
+	res, err := ExtractStream(context.Background(), iotest.HalfReader(bytes.NewReader(data)), dst, lim, StreamOptions{Sync: true})
+	if (err == nil) != (wantErr == nil) || err != nil && fmt.Sprintf("%T", errors.Unwrap(err)) != fmt.Sprintf("%T", errors.Unwrap(wantErr)) &&
+		fmt.Sprintf("%T", err) != fmt.Sprintf("%T", wantErr) {
+		t.Fatalf("ExtractStream: %v (%T), Extract: %v (%T)", err, err, wantErr, wantErr)
+	}
+	if err != nil {
+		if entries, _ := os.ReadDir(parent); len(entries) != 0 {
+			t.Errorf("failed stream extraction left %d entries in %s", len(entries), parent)
+		}
+		return
+	}
+	if *res != *wantRes {
+		t.Fatalf("ExtractStream %+v, Extract %+v", res, wantRes)
+	}
+	if a, b := treeOf(t, dst), treeOf(t, want); a != b {
+		t.Fatalf("ExtractStream wrote\n%s\nExtract\n%s", a, b)
+	}
+}
+
+// treeOf lists every file under dir with its content's CRC.
+func treeOf(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			fmt.Fprintf(&b, "%s/\n", rel)
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		fmt.Fprintf(&b, "%s %d %08x\n", rel, len(data), crc32.ChecksumIEEE(data))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 func TestExtractGood(t *testing.T) {

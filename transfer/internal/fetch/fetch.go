@@ -126,6 +126,9 @@ func (e *SizeError) Error() string {
 // partial is the state of a download in progress.
 type partial struct {
 	file      *os.File
+	stream    Stream // instead of file (ToStream)
+	sent      int64  // bytes written to stream since its last Restart
+	dir       string // where the bytes go, for disk-space checks
 	offset    int64
 	total     int64 // -1 when unknown
 	etag      string
@@ -177,17 +180,10 @@ func ToFile(ctx context.Context, dst string, o Options) (*Result, error) {
 		}
 	}()
 	now := time.Now()
-	p := &partial{file: f, total: -1, lim: o.Limits.withDefaults(), start: now, markTime: now}
+	p := &partial{file: f, dir: filepath.Dir(dst), total: -1, lim: o.Limits.withDefaults(), start: now, markTime: now}
 	res := &Result{Path: dst}
-	w := retry.New(o.Retry, o.Progress, func() transfer.Status { return p.status(o.Item) })
-	for {
-		done, err := attempt(ctx, o, w, p, res)
-		if err != nil {
-			return nil, err
-		}
-		if done {
-			break
-		}
+	if err := run(ctx, o, p, res); err != nil {
+		return nil, err
 	}
 	if err := f.Sync(); err != nil {
 		return nil, diskspace.Map(filepath.Dir(dst), err)
@@ -199,6 +195,56 @@ func ToFile(ctx context.Context, dst string, o Options) (*Result, error) {
 		return nil, fmt.Errorf("download: %w", err)
 	}
 	ok = true
+	res.Size, res.MIMEType, res.ETag = p.offset, p.mime, p.etag
+	transfer.Report(o.Progress, transfer.Status{State: transfer.StateDone, Item: o.Item, Done: p.offset, Total: p.offset})
+	return res, nil
+}
+
+func run(ctx context.Context, o Options, p *partial, res *Result) error {
+	w := retry.New(o.Retry, o.Progress, func() transfer.Status { return p.status(o.Item) })
+	for {
+		done, err := attempt(ctx, o, w, p, res)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// Stream receives a download as it arrives (ToStream).
+type Stream interface {
+	// Write takes the next bytes; an error ends the download with it
+	// (no retry).
+	Write(p []byte) (int, error)
+	// Restart: the download starts over at byte 0 (the server cannot
+	// resume where it broke off); drop everything written so far. An
+	// error ends the download with it.
+	Restart() error
+}
+
+// StreamError is an error of a Stream's Write or Restart.
+type StreamError struct{ Err error }
+
+func (e *StreamError) Error() string { return e.Err.Error() }
+func (e *StreamError) Unwrap() error { return e.Err }
+
+// ToStream downloads into s, resuming after a broken connection where the
+// server allows (s sees each byte once, in order) and calling s.Restart
+// where it must start over. Nothing is written to disk here; dir is where
+// s writes, for the free-space check of an announced length (may be "").
+func ToStream(ctx context.Context, s Stream, dir string, o Options) (*Result, error) {
+	now := time.Now()
+	p := &partial{stream: s, dir: dir, total: -1, lim: o.Limits.withDefaults(), start: now, markTime: now}
+	res := &Result{}
+	if err := run(ctx, o, p, res); err != nil {
+		var se *StreamError
+		if errors.As(err, &se) {
+			return nil, se.Err
+		}
+		return nil, err
+	}
 	res.Size, res.MIMEType, res.ETag = p.offset, p.mime, p.etag
 	transfer.Report(o.Progress, transfer.Status{State: transfer.StateDone, Item: o.Item, Done: p.offset, Total: p.offset})
 	return res, nil
@@ -254,8 +300,8 @@ func attempt(ctx context.Context, o Options, w *retry.Waiter, p *partial, res *R
 	if p.total > p.lim.MaxBytes {
 		return false, tooLarge(o.Item, p.lim.MaxBytes, fmt.Sprintf("announces %d bytes", p.total))
 	}
-	if p.total > 0 {
-		if err := diskspace.Check(filepath.Dir(p.file.Name()), p.total-p.offset); err != nil {
+	if p.total > 0 && p.dir != "" {
+		if err := diskspace.Check(p.dir, p.total-p.offset); err != nil {
 			return false, err
 		}
 	}
@@ -269,11 +315,12 @@ func attempt(ctx context.Context, o Options, w *retry.Waiter, p *partial, res *R
 		}
 	}
 	var pe *transfer.ProtocolError
-	if errors.As(copyErr, &pe) {
+	var se *StreamError
+	if errors.As(copyErr, &pe) || errors.As(copyErr, &se) {
 		return false, copyErr
 	}
 	if diskspace.IsFull(copyErr) {
-		return false, diskspace.Map(filepath.Dir(p.file.Name()), copyErr)
+		return false, diskspace.Map(p.dir, copyErr)
 	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -332,11 +379,20 @@ func tooLarge(item string, max int64, detail string) error {
 
 // restart prepares the file for a full (200) answer.
 func (p *partial) restart(resp *http.Response) error {
-	if err := p.file.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := p.file.Seek(0, io.SeekStart); err != nil {
-		return err
+	if p.stream != nil {
+		if p.sent > 0 {
+			if err := p.stream.Restart(); err != nil {
+				return &StreamError{Err: err}
+			}
+			p.sent = 0
+		}
+	} else {
+		if err := p.file.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := p.file.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
 	}
 	p.offset = 0
 	p.total = resp.ContentLength
@@ -352,8 +408,10 @@ func (p *partial) restart(resp *http.Response) error {
 // written, never past MaxBytes; fewer than MinBytes in a StallWindow, or
 // the end of MaxDuration, cancels the request.
 func copyBody(ctx context.Context, cancel context.CancelCauseFunc, body io.Reader, p *partial, o Options) error {
-	if _, err := p.file.Seek(p.offset, io.SeekStart); err != nil {
-		return err
+	if p.stream == nil {
+		if _, err := p.file.Seek(p.offset, io.SeekStart); err != nil {
+			return err
+		}
 	}
 	var moved atomic.Int64
 	var watch func()
@@ -388,7 +446,12 @@ func copyBody(ctx context.Context, cancel context.CancelCauseFunc, body io.Reade
 			if p.offset+int64(n) > p.lim.MaxBytes {
 				return tooLarge(o.Item, p.lim.MaxBytes, "sends more")
 			}
-			if _, werr := p.file.Write(buf[:n]); werr != nil {
+			if p.stream != nil {
+				if _, werr := p.stream.Write(buf[:n]); werr != nil {
+					return &StreamError{Err: werr}
+				}
+				p.sent += int64(n)
+			} else if _, werr := p.file.Write(buf[:n]); werr != nil {
 				return werr
 			}
 			p.offset += int64(n)
