@@ -664,17 +664,10 @@ func keyword(t uint32, row *Row) string {
 	if row != nil && row.Keyword != "" {
 		return row.Keyword
 	}
-	if kw, ok := extraKeywords[t]; ok {
+	if kw, ok := dictKeyword[t]; ok && kw != "" {
 		return kw
 	}
 	return fmt.Sprintf("(%04X,%04X)", t>>16, t&0xFFFF)
-}
-
-var extraKeywords = map[uint32]string{
-	0x00081115: "ReferencedSeriesSequence", 0x00081199: "ReferencedSOPSequence", 0x00081150: "ReferencedSOPClassUID",
-	0x00400260: "PerformedProtocolCodeSequence", 0x00081032: "ProcedureCodeSequence", 0x52009229: "SharedFunctionalGroupsSequence",
-	0x52009230: "PerFrameFunctionalGroupsSequence", 0x00209221: "DimensionOrganizationSequence", 0x00209222: "DimensionIndexSequence",
-	0x00400275: "RequestAttributesSequence", 0x0040A730: "ContentSequence", 0x00081250: "RelatedSeriesSequence",
 }
 
 // change records a change; el.value is still the old value.

@@ -214,6 +214,20 @@ func TestPreviewAndRefusals(t *testing.T) {
 	if !found || len(res.Changes) < 10 {
 		t.Errorf("preview changes %+v", res.Changes)
 	}
+	res, err = Preview(pydicomFiles+"/test_files/CT_small.dcm", Options{Dates: DatesShift, DateShiftDays: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw := map[string]Change{}
+	for _, c := range res.Changes {
+		kw[c.Keyword] = c
+	}
+	if c := kw["InstanceCreationDate"]; c.Old != "20040119" || c.New != "20040118" || c.Action != "C" {
+		t.Errorf("shifted Instance Creation Date: %+v", c)
+	}
+	if c := kw["StudyInstanceUID"]; c.Action != "U" || !strings.HasPrefix(c.New, "2.25.") {
+		t.Errorf("Study Instance UID: %+v", c)
+	}
 	s, _ := NewSession(Options{})
 	if _, err := s.Rewrite(pydicomFiles+"/test_files/dicomdirtests/DICOMDIR", &bytes.Buffer{}); !errors.Is(err, ErrDICOMDIR) {
 		t.Errorf("DICOMDIR: %v", err)

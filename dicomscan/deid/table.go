@@ -50,11 +50,12 @@ type Row struct {
 var Edition string
 
 var (
-	exactRows  map[uint32]*Row
-	maskedRows []*Row // 50xx,xxxx and 60xx,xxxx rows
-	privateRow *Row
-	allRows    []*Row
-	dictVR     map[uint32]string
+	exactRows   map[uint32]*Row
+	maskedRows  []*Row // 50xx,xxxx and 60xx,xxxx rows
+	privateRow  *Row
+	allRows     []*Row
+	dictVR      map[uint32]string
+	dictKeyword map[uint32]string
 )
 
 // Rows returns every row of Table E.1-1 as embedded.
@@ -71,13 +72,17 @@ func init() {
 		panic("deid: table_e1_1.tsv: " + err.Error())
 	}
 	dictVR = make(map[uint32]string, 5000)
+	dictKeyword = make(map[uint32]string, 5000)
 	for _, l := range strings.Split(vrText, "\n") {
-		if len(l) != 10 || l[0] == '#' {
+		if len(l) < 10 || l[0] == '#' {
 			continue
 		}
 		t, err := strconv.ParseUint(l[:8], 16, 32)
 		if err == nil {
-			dictVR[uint32(t)] = l[8:]
+			dictVR[uint32(t)] = l[8:10]
+			if len(l) > 11 {
+				dictKeyword[uint32(t)] = l[11:]
+			}
 		}
 	}
 }

@@ -108,13 +108,14 @@ def main():
 
 
 def write_vr_dictionary():
-    """../vr_ps3_6.txt: tag and VR of every PS3.6 data element (not the table: the
-    engine needs the VR of elements in implicit VR files, which carry none)."""
-    lines = ["# tag VR of every PS3.6 data element, from pydicom %s's dictionary (gen/gen_table.py)"
+    """../vr_ps3_6.txt: tag, VR and keyword of every PS3.6 data element (not the
+    table: the engine needs the VR of elements in implicit VR files, which carry
+    none, and previews name what changed by keyword)."""
+    lines = ["# tag, VR and keyword of every PS3.6 data element, from pydicom %s's dictionary (gen/gen_table.py)"
              % __import__("pydicom").__version__]
     for tag in sorted(datadict.DicomDictionary):
-        vr = datadict.DicomDictionary[tag][0].split(" or ")[0]
-        lines.append("%08X%s" % (tag, vr))
+        ent = datadict.DicomDictionary[tag]
+        lines.append("%08X%s %s" % (tag, ent[0].split(" or ")[0], ent[4]))
     path = os.path.join(HERE, "..", "vr_ps3_6.txt")
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(lines) + "\n")
