@@ -164,6 +164,8 @@ func checkPseudonym(p string) error {
 	return nil
 }
 
+// utf8Error is what ranging over invalid UTF-8 yields: such a pseudonym is
+// refused rather than written as replacement characters.
 const utf8Error = '\uFFFD'
 
 // Options returns the session's options (with the generated pseudonym).

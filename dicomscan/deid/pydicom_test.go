@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -88,7 +89,7 @@ func rewriteAll(t *testing.T, s *Session, files []string) []checkPair {
 	dir := t.TempDir()
 	var pairs []checkPair
 	for i, f := range files {
-		out := filepath.Join(dir, strings.ReplaceAll(filepath.Base(f), " ", "_")+"."+itoa(i))
+		out := filepath.Join(dir, strings.ReplaceAll(filepath.Base(f), " ", "_")+"."+strconv.Itoa(i))
 		w, err := os.Create(out)
 		if err != nil {
 			t.Fatal(err)
@@ -114,10 +115,6 @@ func rewriteAll(t *testing.T, s *Session, files []string) []checkPair {
 		pairs = append(pairs, checkPair{In: f, Out: out, Shift: shift, Pseudonym: res.PatientName})
 	}
 	return pairs
-}
-
-func itoa(i int) string {
-	return strings.TrimLeft(string(rune('0'+i/100%10))+string(rune('0'+i/10%10))+string(rune('0'+i%10)), "")
 }
 
 // TestProfileOnThirdPartyFiles de-identifies every pydicom test and
