@@ -369,15 +369,16 @@ func examine(fsys fs.FS, p string, buf []byte) scanResult {
 func examineAt(fsys fs.FS, p string, dirfd int, name string, buf []byte, strs *interner) scanResult {
 	r := scanResult{path: p}
 	base := path.Base(p)
+	lower := lowerName(base)
 	if isDICOMDIRName(base) {
 		r.skipped = &Skipped{Path: p, Code: SkipDICOMDIR, Reason: "DICOMDIR (a directory of the medium, not an image)"}
 		return r
 	}
-	if isClutter(p) {
+	if isClutterName(lower) {
 		r.skipped = &Skipped{Path: p, Code: SkipClutter, Reason: "not DICOM (viewer, autorun or read-me file)"}
 		return r
 	}
-	h, done, err := readFile(fsys, p, base, dirfd, name, buf, strs, &r)
+	h, done, err := readFile(fsys, p, lower, dirfd, name, buf, strs, &r)
 	if done {
 		return r
 	}
@@ -387,7 +388,7 @@ func examineAt(fsys fs.FS, p string, dirfd int, name string, buf []byte, strs *i
 		if r.size >= 8 {
 			head = buf[:8] // the first bytes of this file: the reader filled buf from offset 0
 		}
-		if mime := documentType(base, head); head != nil && mime != "" {
+		if mime := documentTypeLower(lower, head); head != nil && mime != "" {
 			r.doc = &Document{Path: p, Size: r.size, MIMEType: mime}
 			return r
 		}
@@ -411,10 +412,10 @@ func examineAt(fsys fs.FS, p string, dirfd int, name string, buf []byte, strs *i
 }
 
 // readFile reads the header of p (name in the host folder dirfd when
-// dirfd >= 0). done is true when r already holds the outcome (unreadable,
-// not a regular file, a document).
-func readFile(fsys fs.FS, p, base string, dirfd int, name string, buf []byte, strs *interner, r *scanResult) (h *Header, done bool, err error) {
-	if hd, ok := fsys.(*hostDir); ok && hostFastPath && documentType(base, nil) == "" && fs.ValidPath(p) {
+// dirfd >= 0; lower is its base name made by lowerName). done is true when
+// r already holds the outcome (unreadable, not a regular file, a document).
+func readFile(fsys fs.FS, p, lower string, dirfd int, name string, buf []byte, strs *interner, r *scanResult) (h *Header, done bool, err error) {
+	if hd, ok := fsys.(*hostDir); ok && hostFastPath && documentTypeLower(lower, nil) == "" && fs.ValidPath(p) {
 		var notRegular bool
 		if dirfd >= 0 {
 			r.size, h, notRegular, err = readHostFileAt(dirfd, name, buf, strs)
@@ -443,7 +444,7 @@ func readFile(fsys fs.FS, p, base string, dirfd int, name string, buf []byte, st
 		return nil, true, nil
 	}
 	r.size = info.Size()
-	if mime := documentType(base, nil); mime != "" {
+	if mime := documentTypeLower(lower, nil); mime != "" {
 		r.doc = &Document{Path: p, Size: r.size, MIMEType: mime}
 		return nil, true, nil
 	}
@@ -511,20 +512,25 @@ var clutterNames = map[string]bool{
 	"readme": true, "license": true, "lizenz": true, "liesmich": true,
 }
 
-func isClutter(p string) bool {
-	name := strings.ToLower(path.Base(p))
-	name, _, _ = strings.Cut(name, ";")
+// lowerName is a file name for matching by name: lower case, without an
+// ISO 9660 version suffix.
+func lowerName(name string) string {
+	n, _, _ := strings.Cut(name, ";")
+	return strings.ToLower(n)
+}
+
+// isClutterName tells the files that are never DICOM on a patient CD by
+// their name, made by lowerName.
+func isClutterName(name string) bool {
 	if clutterNames[name] || strings.HasPrefix(name, "._") {
 		return true
 	}
 	return clutterExt[path.Ext(name)]
 }
 
-// documentType recognises PDF reports and JPEG/PNG pictures, by name or,
-// when head is given, by content.
-func documentType(name string, head []byte) string {
-	n := strings.ToLower(name)
-	n, _, _ = strings.Cut(n, ";")
+// documentTypeLower recognises PDF reports and JPEG/PNG pictures by their
+// name (made by lowerName) or, when head is given, by content.
+func documentTypeLower(n string, head []byte) string {
 	switch {
 	case strings.HasSuffix(n, ".pdf"):
 		return "application/pdf"
