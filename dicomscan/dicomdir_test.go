@@ -284,6 +284,35 @@ func TestDICOMDIRMissingFile(t *testing.T) {
 	}
 }
 
+// A referenced file that is now a folder, or a link, is missing too: the
+// listing the DICOMDIR path resolves against (no stat per record) holds
+// only regular files, and the full scan reports the link.
+func TestDICOMDIRReferencedNotAFile(t *testing.T) {
+	for _, kind := range []string{"folder", "link"} {
+		dir := dicomdirTree(t, "DICOMDIR")
+		p := filepath.Join(dir, "98892001", "CT2N", "6293")
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if kind == "folder" {
+			err = os.Mkdir(p, 0o755)
+		} else {
+			err = os.Symlink(filepath.Join(dir, "77654033", "CR1", "6154"), p)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := scanMedium(t, Options{}, dir)
+		if ix.Method != MethodScan || !strings.Contains(ix.FallbackReason, "missing") || !strings.Contains(ix.FallbackReason, "6293") {
+			t.Fatalf("%s: method %q, fallback %q", kind, ix.Method, ix.FallbackReason)
+		}
+		if code := skippedCode(ix, "98892001/CT2N/6293"); kind == "link" && code != SkipNotRegular {
+			t.Errorf("link skipped as %q", code)
+		}
+	}
+}
+
 // TINY_ALPHA has its DICOMDIR one folder down, as a copied CD folder
 // does; dropped together with a loose file that no DICOMDIR lists, the
 // medium needs a full scan.
