@@ -89,19 +89,18 @@ func (c charset) textIn(v []byte, strs *interner) string {
 		return s
 	}
 	s := c.text(v)
+	if strs.nText >= maxInterned {
+		return s
+	}
 	if m == nil {
 		if strs.text == nil {
 			strs.text = map[string]map[string]string{}
 		}
-		if len(strs.text) >= maxInterned {
-			return s
-		}
 		m = map[string]string{}
 		strs.text[c.value] = m
 	}
-	if len(m) < maxInterned {
-		m[string(t)] = s
-	}
+	m[string(t)] = s
+	strs.nText++
 	return s
 }
 

@@ -609,8 +609,10 @@ func uidBytes(v []byte) []byte {
 // concurrent use: the full scan keeps one per worker.
 type interner struct {
 	m map[string]string
-	// text holds decoded non-ASCII text by character set and raw bytes.
-	text map[string]map[string]string
+	// text holds decoded non-ASCII text by character set and raw bytes,
+	// nText values in all.
+	text  map[string]map[string]string
+	nText int
 }
 
 // maxInterned bounds an interner: values beyond it are copied, not kept

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
 )
@@ -196,5 +197,36 @@ func TestDICOMDIRPathDeterministic(t *testing.T) {
 		} else if got != want {
 			t.Fatalf("plain=%v workers=%d: index differs\n got %s\nwant %s", c.plain, c.workers, got, want)
 		}
+	}
+}
+
+// The interner shares values but stays bounded whatever a medium holds:
+// unique values (and character sets) beyond maxInterned are copied, not kept.
+func TestInternerBounded(t *testing.T) {
+	strs := newInterner()
+	a := strs.of([]byte("CT"))
+	if b := strs.of([]byte("CT")); unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("equal values not shared")
+	}
+	latin1 := newCharset("ISO_IR 100")
+	n1 := latin1.textIn([]byte("M\xfcller^J\xfcrgen "), strs)
+	if n1 != "Müller^Jürgen" {
+		t.Errorf("decoded %q", n1)
+	}
+	if n2 := latin1.textIn([]byte("M\xfcller^J\xfcrgen"), strs); unsafe.StringData(n1) != unsafe.StringData(n2) {
+		t.Error("equal decoded text not shared")
+	}
+	for i := range 3 * maxInterned {
+		v := []byte(fmt.Sprintf("UID.%d", i))
+		if got := strs.of(v); got != string(v) {
+			t.Fatalf("of(%q) = %q", v, got)
+		}
+		cs := newCharset(fmt.Sprintf("ISO_IR %d", i))
+		if got := cs.textIn([]byte{'A', 0xe4}, strs); got == "" {
+			t.Fatal("no text")
+		}
+	}
+	if len(strs.m) > maxInterned || strs.nText > maxInterned || len(strs.text) > maxInterned {
+		t.Errorf("interner holds %d values, %d texts in %d sets; bound %d", len(strs.m), strs.nText, len(strs.text), maxInterned)
 	}
 }
