@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/flate"
 
@@ -298,6 +299,8 @@ type file struct {
 	hadMeta bool
 }
 
+var inflaterPool = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+
 // maxInflateRatio bounds a deflated data set: deflate cannot exceed about
 // 1032:1, so more output than this is not a deflate stream we accept.
 const maxInflateRatio = 1100
@@ -351,8 +354,13 @@ func parseFile(b []byte) (*file, error) {
 	}
 	if f.ts == tsDeflated {
 		limit := int64(len(body))*maxInflateRatio + 1<<20
-		r := flate.NewReader(bytes.NewReader(body))
+		r := inflaterPool.Get().(io.ReadCloser)
+		defer inflaterPool.Put(r)
+		if err := r.(flate.Resetter).Reset(bytes.NewReader(body), nil); err != nil {
+			return nil, fmt.Errorf("%w: inflating the data set: %v", ErrMalformed, err)
+		}
 		var out bytes.Buffer
+		out.Grow(min(4*len(body), int(limit)))
 		n, err := io.Copy(&out, io.LimitReader(r, limit+1))
 		if err != nil {
 			return nil, fmt.Errorf("%w: inflating the data set: %v", ErrMalformed, err)
