@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"os"
@@ -293,5 +294,49 @@ func TestDeidBurnedInRefused(t *testing.T) {
 	}
 	if d := wait(t, practice, j); d.State != app.StateDone {
 		t.Errorf("accepted burned-in send: %+v", d.Error)
+	}
+}
+
+// TestSendDeidentifiedFromZip: a CD given as a ZIP (no host files for the
+// engine) is read through the medium; the clinic's list shows the
+// pseudonyms and every instance plus the DICOMDIR.
+func TestSendDeidentifiedFromZip(t *testing.T) {
+	p := startPortal(t, t.TempDir())
+	cl := newClinic(t, p, "bM1X")
+	cdDir, cd := generateCD(t, gencd.MinFiles)
+	zipPath := filepath.Join(t.TempDir(), "cd.zip")
+	zf, err := os.Create(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(zf)
+	if err := zw.AddFS(os.DirFS(cdDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	practice := openCore(t, app.Config{})
+	ix, err := practice.Scan(context.Background(), []string{zipPath}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := practice.StartSend(context.Background(), app.SendRequest{Portal: p.url, Inbox: "bM1X", Index: ix,
+		Sender: app.Sender{Name: "Praxis", Contact: "1"}, Deidentify: &app.Deidentify{Pseudonym: "Studie-A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := wait(t, practice, j); d.State != app.StateDone {
+		t.Fatalf("send from a ZIP: %+v", d.Error)
+	}
+	items, err := cl.core.InboxList(context.Background(), p.url, "bM1X", cl.apiKey)
+	if err != nil || len(items) != 1 || items[0].Summary == nil {
+		t.Fatalf("inbox %+v %v", items, err)
+	}
+	if s := items[0].Summary; s.Files != cd.Files+1 || s.Patients != len(cd.Patients) || !strings.HasPrefix(s.Patient, "Studie-A") {
+		t.Errorf("summary %+v, want %d files of %d patients as Studie-A…", s, cd.Files+1, len(cd.Patients))
 	}
 }
