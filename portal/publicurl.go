@@ -10,6 +10,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 
 	"github.com/bildbote/bildbote/internal/wire"
 )
@@ -637,7 +640,29 @@ func CheckPublicURL(raw string) (string, error) {
 	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
 		return "", fmt.Errorf("public URL %q: no user, query or fragment allowed", raw)
 	}
-	host, err := checkHost(u.Host)
+	// An internationalised name (bilder.praxis-saarbrücken.example) is
+	// checked in its ASCII form and kept as written (the code sheet
+	// prints it; HTTP clients send the ASCII form).
+	hostport := u.Host
+	idn := strings.IndexFunc(hostport, func(c rune) bool { return c >= utf8.RuneSelf }) >= 0
+	if idn {
+		name, port := splitHostPort(hostport)
+		ascii, err := idna.Lookup.ToASCII(name)
+		if err != nil || port == "-" {
+			return "", fmt.Errorf("public URL %q: host is no valid internationalised name", raw)
+		}
+		if port != "" {
+			ascii += ":" + port
+		}
+		if _, err := checkHost(ascii); err != nil {
+			return "", fmt.Errorf("public URL %q: %w", raw, err)
+		}
+		hostport = strings.ToLower(hostport)
+	}
+	host, err := hostport, error(nil)
+	if !idn {
+		host, err = checkHost(hostport)
+	}
 	if err != nil {
 		return "", fmt.Errorf("public URL %q: %w", raw, err)
 	}

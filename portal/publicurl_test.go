@@ -69,11 +69,14 @@ func TestParseTrustedProxies(t *testing.T) {
 
 func TestCheckPublicURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"https://portal.example":             "https://portal.example",
-		"https://Portal.Example:443/":        "https://portal.example",
-		"http://127.0.0.1:8080":              "http://127.0.0.1:8080",
-		"https://[2001:DB8::1]:8443/portal/": "https://[2001:db8::1]:8443/portal",
-		"https://example.org/a/b-c_d.e~f":    "https://example.org/a/b-c_d.e~f",
+		"https://portal.example":                          "https://portal.example",
+		"https://Portal.Example:443/":                     "https://portal.example",
+		"http://127.0.0.1:8080":                           "http://127.0.0.1:8080",
+		"https://[2001:DB8::1]:8443/portal/":              "https://[2001:db8::1]:8443/portal",
+		"https://example.org/a/b-c_d.e~f":                 "https://example.org/a/b-c_d.e~f",
+		"https://Bilder.Praxis-Saarbrücken.example:8443/": "https://bilder.praxis-saarbrücken.example:8443",
+		"https://bilder.praxis-saarbrücken.example":       "https://bilder.praxis-saarbrücken.example",
+		"https://bilder.praxis-saarbrücken.example:443":   "https://bilder.praxis-saarbrücken.example",
 	} {
 		got, err := CheckPublicURL(in)
 		if err != nil || got != want {
@@ -84,7 +87,7 @@ func TestCheckPublicURL(t *testing.T) {
 		"", "portal.example", "ftp://portal.example", "javascript:alert(1)", "https://user@portal.example",
 		"https://portal.example/?x=1", "https://portal.example/#f", "https://portal.example:0", "https://portal.example:65536",
 		"https://portal.example/../x", "https://portal.example/a//b", "https://portal.example/%2e%2e", "https://-bad.example",
-		"https://bad_host.example", "https://[fe80::1%25eth0]", "https://portal.example/a b",
+		"https://bad_host.example", "https://bücher..example", "https://xn--bcher-kva\u00fc.example", "https://b\u202eücher.example", "https://[fe80::1%25eth0]", "https://portal.example/a b",
 	} {
 		if got, err := CheckPublicURL(bad); err == nil {
 			t.Errorf("CheckPublicURL(%q) = %q, want an error", bad, got)
@@ -97,7 +100,6 @@ type originCase struct {
 	name    string
 	peer    string
 	header  http.Header
-	tls     bool
 	host    string
 	base    string // want; "" wants errBadForwarded
 	client  string // want ("" = the peer's)
