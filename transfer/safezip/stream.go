@@ -64,7 +64,11 @@ func ExtractStream(ctx context.Context, r io.Reader, dst string, lim Limits, o S
 		defer root.Close()
 		x := &streamer{ctx: ctx, lim: lim, o: o, root: root, dir: tmp, seen: map[string]bool{}}
 		x.br = newCountReader(r, 1<<20)
-		if err := x.run(); err != nil {
+		err = x.run()
+		if x.sub != nil {
+			x.sub.Close()
+		}
+		if err != nil {
 			return err
 		}
 		if o.Sync {
@@ -123,6 +127,9 @@ type streamer struct {
 	br   *countReader
 
 	entries []localEntry
+	// sub is the folder subName (slash path), open (see create).
+	sub     *os.Root
+	subName string
 	// refused is a *.dcm entry that is not DICOM: the archive is refused
 	// at its end (a limit it breaks later is the more telling refusal,
 	// as in Extract, which checks all limits first); nothing more is
@@ -269,12 +276,7 @@ func (x *streamer) entry() error {
 		x.entries = append(x.entries, e)
 		return nil
 	}
-	if d := path.Dir(name); d != "." {
-		if err := x.root.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("extract %s: %w", name, err)
-		}
-	}
-	out, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := x.create(name)
 	if err != nil {
 		return fmt.Errorf("extract %s: %w", name, err)
 	}
@@ -303,6 +305,33 @@ func (x *streamer) entry() error {
 	x.entries = append(x.entries, e)
 	x.res.Files++
 	return nil
+}
+
+// create makes the new file name (a cleaned slash path) and its folders.
+// The folder of the last file stays open as a root of its own: the files
+// of a series go to one folder, and opening them there saves walking the
+// path from the top for each (an openat per component, twice).
+func (x *streamer) create(name string) (*os.File, error) {
+	d, base := path.Split(name)
+	d = strings.TrimSuffix(d, "/")
+	if d == "" {
+		return x.root.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	}
+	if x.sub == nil || x.subName != d {
+		if x.sub != nil {
+			x.sub.Close()
+			x.sub = nil
+		}
+		if err := x.root.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+		sub, err := x.root.OpenRoot(d)
+		if err != nil {
+			return nil, err
+		}
+		x.sub, x.subName = sub, d
+	}
+	return x.sub.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 }
 
 // checkTotals: the total size cap, and the archive-wide ratio of what is
@@ -347,7 +376,9 @@ func (x *streamer) data(e *localEntry, name string, descriptor, zip64 bool, out 
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
-		m, err := src.Read(x.buf)
+		// Whole buffers: the inflater hands out at most 32 KiB a read,
+		// and a write per 32 KiB is a syscall storm.
+		m, err := fill(src, x.buf)
 		if m > 0 {
 			chunk := x.buf[:m]
 			n += int64(m)
@@ -414,6 +445,19 @@ func (x *streamer) data(e *localEntry, name string, descriptor, zip64 bool, out 
 		x.res.Bytes += n
 	}
 	return nil
+}
+
+// fill reads into p until it is full or the reader fails or ends.
+func fill(r io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // descriptor reads a data descriptor (signature optional, 4- or 8-byte
