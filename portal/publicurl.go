@@ -127,8 +127,44 @@ func (s *Server) withOrigin(next http.Handler) http.Handler {
 			writeError(w, http.StatusBadRequest, "bad-forwarded", err.Error())
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), originKey{}, o)))
+		next.ServeHTTP(&publicRedirect{ResponseWriter: w, base: o.base}, r.WithContext(context.WithValue(r.Context(), originKey{}, o)))
 	})
+}
+
+// publicRedirect makes a redirect to a path absolute on publicBase: the
+// mux's own (a missing trailing slash, an unclean path) would otherwise
+// drop a reverse proxy's path prefix.
+type publicRedirect struct {
+	http.ResponseWriter
+	base        string
+	wroteHeader bool
+}
+
+func (w *publicRedirect) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		if code >= 300 && code < 400 {
+			h := w.ResponseWriter.Header()
+			if loc := h.Get("Location"); strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, "/\\") {
+				h.Set("Location", w.base+loc)
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *publicRedirect) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *publicRedirect) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *publicRedirect) Flush() {
+	w.wroteHeader = true
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // publicBase is the portal's absolute address as the client of r reached

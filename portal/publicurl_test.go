@@ -283,6 +283,19 @@ func TestPublicURLsOverHTTP(t *testing.T) {
 			if id := strings.TrimPrefix(loc, want+wire.UploadsPath); id == "" || strings.ContainsAny(id, "/?#") {
 				t.Fatalf("Location %q: no plain upload ID", loc)
 			}
+			// The mux's redirect (no trailing slash) keeps the prefix.
+			req, _ := http.NewRequest("GET", p.ts.URL+strings.TrimSuffix(wire.UploadsPath, "/"), nil)
+			for k, v := range fwd {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if (resp.StatusCode != http.StatusMovedPermanently && resp.StatusCode != http.StatusTemporaryRedirect) || resp.Header.Get("Location") != want+wire.UploadsPath {
+				t.Fatalf("redirect: %d %q, want %s", resp.StatusCode, resp.Header.Get("Location"), want+wire.UploadsPath)
+			}
 			// Hostile values: refused from a trusted peer, ignored otherwise.
 			resp, body = p.do("GET", "/dlx/v1/api_info", hdr("X-Forwarded-Host", "evil.example/x"), nil)
 			if tc.want != "" && (resp.StatusCode != 400 || !strings.Contains(string(body), "bad-forwarded")) {

@@ -182,6 +182,14 @@ func testBehindProxy(t *testing.T, k proxyKind, bin, pdftoppm string) {
 		t.Fatalf("direct apiBasePath %q, want %q", info.APIBasePath, local+portal.DLXBasePath)
 	}
 
+	// A redirect of the portal's mux (no trailing slash) stays public.
+	noFollow := *client
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req0, _ := http.NewRequest("GET", public+strings.TrimSuffix(wire.UploadsPath, "/"), nil)
+	if r := do(t, &noFollow, req0); r.StatusCode/100 != 3 || r.Header.Get("Location") != public+wire.UploadsPath {
+		t.Fatalf("redirect through %s: %d %q, want %s", k.name, r.StatusCode, r.Header.Get("Location"), public+wire.UploadsPath)
+	}
+
 	// The code sheet: serve has no --public-url, so code issue asks for
 	// it before any code exists; with it, the QR code is the public one.
 	p := gen.Patients[0]
