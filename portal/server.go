@@ -284,7 +284,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// clientAddr is the peer's IP address (no port). Proxies are not trusted.
+// clientAddr is the TCP peer's IP address (no port), as logged; lock-outs
+// and quotas use requestClient, which believes a trusted proxy's for=.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
