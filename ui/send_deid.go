@@ -72,9 +72,6 @@ func (f *deidForm) content() fyne.CanvasObject {
 	return container.NewVBox(heading(f.s.u.t("ui.deid.heading")), f.check, f.policyNote, f.options)
 }
 
-// on: the send goes de-identified.
-func (f *deidForm) on() bool { return f.check.Checked }
-
 func (f *deidForm) changed() {
 	s := f.s
 	showIf(f.options, f.check.Checked)
