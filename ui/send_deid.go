@@ -96,6 +96,9 @@ func (f *deidForm) changed() {
 // policy requires de-identification for it.
 func (f *deidForm) follow(cm *app.Community) {
 	forced := cm != nil && f.s.u.core.Settings().DeidentifyRequired(cm.Code)
+	if forced {
+		f.policyNote.SetText(f.s.u.t("ui.deid.forced", cm.Code)) // another forced inbox: its code
+	}
 	if forced == f.forced {
 		return
 	}
@@ -103,7 +106,6 @@ func (f *deidForm) follow(cm *app.Community) {
 	if forced {
 		f.check.SetChecked(true)
 		f.check.Disable()
-		f.policyNote.SetText(f.s.u.t("ui.deid.forced", cm.Code))
 		f.policyNote.Show()
 	} else {
 		f.check.Enable()
