@@ -113,7 +113,7 @@ func TestRewriteCT(t *testing.T) {
 }
 
 func TestTableLoaded(t *testing.T) {
-	if len(allRows) != 460 {
+	if len(allRows) != 655 {
 		t.Errorf("%d rows", len(allRows))
 	}
 	if !strings.Contains(Edition, "PS3.15") {

@@ -189,6 +189,8 @@ class Checker:
         self.counts[a] = self.counts.get(a, 0) + 1
 
     def uid(self, where, old, new):
+        # Tags newer than pydicom's dictionary read back as UN (bytes) from implicit VR files.
+        old, new = [v.decode("ascii", "replace") if isinstance(v, bytes) else v for v in (old, new)]
         for o, n in zip(str(old).split("\\"), str(new).split("\\")):
             o, n = o.strip("\x00 "), n.strip("\x00 ")
             if not re.fullmatch(r"2\.25\.\d{1,39}", n) or o == n:
