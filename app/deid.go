@@ -180,7 +180,7 @@ func burnedInError(b BurnedIn) error {
 func reasonWords(reasons, modalities []string) string {
 	var out []string
 	for _, r := range reasons {
-		w := i18n.T(i18n.EN, "app.deid.reason."+r)
+		w := reasonWord(i18n.EN, r)
 		if r == BurnedInModality && len(modalities) > 0 {
 			w += " (" + strings.Join(modalities, ", ") + ")"
 		}
@@ -189,12 +189,24 @@ func reasonWords(reasons, modalities []string) string {
 	return strings.Join(out, "; ")
 }
 
+// reasonWord translates a warning code; a code the catalog does not know
+// yet (a newer engine) is shown as it is.
+func reasonWord(lang i18n.Lang, code string) string {
+	if k := "app.deid.reason." + code; i18n.Has(lang, k) {
+		return i18n.T(lang, k)
+	}
+	return code
+}
+
+// ReasonWord is reasonWord for the faces.
+func ReasonWord(lang i18n.Lang, code string) string { return reasonWord(lang, code) }
+
 // BurnedInLocal is the translated reason list of b, for faces that show it
 // apart from the error.
 func (b BurnedIn) Local(lang i18n.Lang) string {
 	var out []string
 	for _, r := range b.Reasons {
-		w := i18n.T(lang, "app.deid.reason."+r)
+		w := reasonWord(lang, r)
 		if r == BurnedInModality && len(b.Modalities) > 0 {
 			w += " (" + strings.Join(b.Modalities, ", ") + ")"
 		}

@@ -141,7 +141,7 @@ func printPreview(e *env, w io.Writer, pv *app.DeidPreview) {
 	}
 	tw.Flush()
 	for _, code := range pv.BurnedIn {
-		fmt.Fprintln(w, tr(e, "cli.deid.preview-burned-in", i18n.T(e.lang, "app.deid.reason."+code)))
+		fmt.Fprintln(w, tr(e, "cli.deid.preview-burned-in", app.ReasonWord(e.lang, code)))
 	}
 }
 

@@ -159,7 +159,7 @@ func (f *deidForm) previewBody(pv *app.DeidPreview) fyne.CanvasObject {
 	head.Wrapping = fyne.TextWrapWord
 	box := container.NewVBox(head)
 	for _, code := range pv.BurnedIn {
-		w := widget.NewLabel(u.t("ui.deid.previewBurnedIn", u.t("app.deid.reason."+code)))
+		w := widget.NewLabel(u.t("ui.deid.previewBurnedIn", app.ReasonWord(u.lang, code)))
 		w.Wrapping = fyne.TextWrapWord
 		w.Importance = widget.WarningImportance
 		box.Add(w)
