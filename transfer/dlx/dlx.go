@@ -14,7 +14,9 @@
 // download is capped in bytes and time and cut when it stalls (Limits).
 // When a bound ends the waits the error is a *transfer.GaveUpError that
 // says why. A download is written to "<dst>.part" and renamed to dst only
-// when complete.
+// when complete; DownloadStream hands it to a consumer as it arrives
+// instead (a ZIP extracted while it downloads), resuming the same way and
+// telling the consumer when it must start over.
 //
 // Extension beyond the standard: the reference portal (bildbote-portal)
 // adds the header "Bildbote-Code-Expires: <RFC 3339 UTC time>" to the 200

@@ -18,6 +18,10 @@
 // renamed to the destination only when every entry was written and its
 // CRC-32 checked; on any error — a full disk included, reported as
 // *diskspace.FullError — nothing is left behind.
+//
+// ExtractStream does the same for an archive read once, front to back, as
+// it downloads (local headers, data descriptors, ZIP64), and checks the
+// central directory against every local header at the end.
 package safezip
 
 import (

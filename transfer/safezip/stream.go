@@ -2,8 +2,8 @@ package safezip
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
-	"compress/flate"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -15,6 +15,8 @@ import (
 	"path"
 	"strings"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/diskspace"
@@ -189,7 +191,7 @@ func (x *streamer) run() error {
 			if len(x.entries) != 0 {
 				return corrupt("", "end record without central directory")
 			}
-			return x.end(0, 0, x.br.n-4)
+			return x.end(0, 0, x.br.pos()-4)
 		default:
 			return &CorruptError{Err: zip.ErrFormat}
 		}
@@ -199,7 +201,7 @@ func (x *streamer) run() error {
 // entry reads one local header and its data.
 func (x *streamer) entry() error {
 	var h [26]byte
-	start := x.br.n - 4
+	start := x.br.pos() - 4
 	if err := x.readFull("", h[:]); err != nil {
 		return err
 	}
@@ -342,7 +344,7 @@ func (x *streamer) checkTotals(name string, more uint64, moreIn int64) error {
 		return &LimitError{Name: name, What: "total size", Limit: float64(x.lim.MaxTotalBytes), Got: float64(total)}
 	}
 	if int64(total) > x.lim.ArchiveRatioFloor {
-		if ratio := float64(total) / float64(max(x.br.n+moreIn, 1)); ratio > x.lim.MaxArchiveRatio {
+		if ratio := float64(total) / float64(max(x.br.pos()+moreIn, 1)); ratio > x.lim.MaxArchiveRatio {
 			return &LimitError{What: "archive compression ratio", Limit: x.lim.MaxArchiveRatio, Got: ratio}
 		}
 	}
@@ -359,17 +361,18 @@ func (x *streamer) data(e *localEntry, name string, descriptor, zip64 bool, out 
 	}
 	x.crc.Reset()
 	x.head = x.head[:0]
-	start := x.br.n
+	start := x.br.pos()
 	var src io.Reader
 	var lr *io.LimitedReader
-	if descriptor {
-		src = x.inflater(x.br)
+	inflate := e.method == zip.Deflate
+	if inflate {
+		// Straight from the bufio.Reader (the inflater's fast path); it
+		// reads no further than its stream, and one that runs past the
+		// declared size is refused below.
+		src = x.inflater(x.br.Reader)
 	} else {
 		lr = &io.LimitedReader{R: x.br, N: int64(e.csize)}
 		src = lr
-		if e.method == zip.Deflate {
-			src = x.inflater(&limitedByteReader{lr})
-		}
 	}
 	var n int64
 	for {
@@ -385,12 +388,15 @@ func (x *streamer) data(e *localEntry, name string, descriptor, zip64 bool, out 
 			if !descriptor && uint64(n) > e.usize {
 				return corrupt(e.rawName, "more than the declared %d bytes", e.usize)
 			}
+			if !descriptor && uint64(x.br.pos()-start) > e.csize {
+				return corrupt(e.rawName, "compressed data runs past the declared %d bytes", e.csize)
+			}
 			if descriptor {
 				if n > x.lim.MaxFileBytes {
 					return &LimitError{Name: e.rawName, What: "file size", Limit: float64(x.lim.MaxFileBytes), Got: float64(n)}
 				}
 				if n > x.lim.RatioFloor {
-					if ratio := float64(n) / float64(max(x.br.n-start, 1)); ratio > x.lim.MaxRatio {
+					if ratio := float64(n) / float64(max(x.br.pos()-start, 1)); ratio > x.lim.MaxRatio {
 						return &LimitError{Name: e.rawName, What: "compression ratio", Limit: x.lim.MaxRatio, Got: ratio}
 					}
 				}
@@ -423,14 +429,14 @@ func (x *streamer) data(e *localEntry, name string, descriptor, zip64 bool, out 
 			return err // the stream's own error (network, cancel)
 		}
 	}
-	consumed := x.br.n - start
+	consumed := x.br.pos() - start
 	sum := x.crc.Sum32()
 	if descriptor {
 		if err := x.descriptor(e, zip64, consumed, n); err != nil {
 			return err
 		}
 	} else {
-		if lr.N != 0 || uint64(consumed) != e.csize {
+		if lr != nil && lr.N != 0 || uint64(consumed) != e.csize {
 			return corrupt(e.rawName, "compressed data ends at %d of the declared %d bytes", consumed, e.csize)
 		}
 		if uint64(n) != e.usize {
@@ -523,7 +529,7 @@ func (x *streamer) inflater(r flate.Reader) io.Reader {
 // central reads the central directory (its first signature is read) and
 // the end records, and compares them with the local headers.
 func (x *streamer) central() error {
-	cdStart := x.br.n - 4
+	cdStart := x.br.pos() - 4
 	count := 0
 	var sig [4]byte
 	for {
@@ -544,8 +550,8 @@ func (x *streamer) central() error {
 	if count != len(x.entries) {
 		return corrupt("", "central directory lists %d entries, the archive has %d", count, len(x.entries))
 	}
-	cdSize := x.br.n - 4 - cdStart
-	endAt := x.br.n - 4
+	cdSize := x.br.pos() - 4 - cdStart
+	endAt := x.br.pos() - 4
 	switch binary.LittleEndian.Uint32(sig[:]) {
 	case sigEnd64:
 		var h [52]byte // after the signature: size(8) + 44 bytes of fixed fields
@@ -765,89 +771,31 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-// countReader is a buffered reader that counts what it handed out (the
-// offset in the archive) and is a flate.Reader, so that the inflater
-// reads no further than its stream.
+// countReader is a buffered reader that knows its offset in the archive:
+// what it read from below minus what it holds. It hands the inflater its
+// *bufio.Reader, which the inflater reads byte by byte, no further than
+// the deflate stream.
 type countReader struct {
-	r    io.Reader
-	buf  []byte
-	i, j int
-	n    int64 // bytes handed out
-	err  error
+	*bufio.Reader
+	src countingSource
+}
+
+type countingSource struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingSource) Read(p []byte) (int, error) {
+	m, err := c.r.Read(p)
+	c.n += int64(m)
+	return m, err
 }
 
 func newCountReader(r io.Reader, size int) *countReader {
-	return &countReader{r: r, buf: make([]byte, size)}
+	c := &countReader{src: countingSource{r: r}}
+	c.Reader = bufio.NewReaderSize(&c.src, size)
+	return c
 }
 
-func (c *countReader) fill() {
-	if c.err != nil {
-		return
-	}
-	c.i, c.j = 0, 0
-	for tries := 0; c.j == 0 && tries < 100; tries++ {
-		m, err := c.r.Read(c.buf)
-		c.j = m
-		if err != nil {
-			c.err = err
-			return
-		}
-	}
-	if c.j == 0 {
-		c.err = io.ErrNoProgress
-	}
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	if c.i == c.j {
-		if len(p) >= len(c.buf) && c.err == nil {
-			m, err := c.r.Read(p)
-			c.n += int64(m)
-			if err != nil {
-				c.err = err
-				if m > 0 {
-					return m, nil
-				}
-			}
-			return m, err
-		}
-		c.fill()
-		if c.i == c.j {
-			return 0, c.err
-		}
-	}
-	m := copy(p, c.buf[c.i:c.j])
-	c.i += m
-	c.n += int64(m)
-	return m, nil
-}
-
-func (c *countReader) ReadByte() (byte, error) {
-	if c.i == c.j {
-		c.fill()
-		if c.i == c.j {
-			return 0, c.err
-		}
-	}
-	b := c.buf[c.i]
-	c.i++
-	c.n++
-	return b, nil
-}
-
-// limitedByteReader is an io.LimitedReader over a countReader that is a
-// flate.Reader too.
-type limitedByteReader struct{ l *io.LimitedReader }
-
-func (r *limitedByteReader) Read(p []byte) (int, error) { return r.l.Read(p) }
-
-func (r *limitedByteReader) ReadByte() (byte, error) {
-	if r.l.N <= 0 {
-		return 0, io.EOF
-	}
-	b, err := r.l.R.(*countReader).ReadByte()
-	if err == nil {
-		r.l.N--
-	}
-	return b, err
-}
+// pos is the offset of the next byte.
+func (c *countReader) pos() int64 { return c.src.n - int64(c.Buffered()) }
