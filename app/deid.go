@@ -21,6 +21,7 @@ import (
 	"github.com/bildbote/bildbote/dicomscan/deid"
 	"github.com/bildbote/bildbote/dicomscan/pdi"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/transfer/diskspace"
 	"github.com/bildbote/bildbote/transfer/envelope"
 )
 
@@ -480,6 +481,11 @@ func (c *Core) deidentify(ctx context.Context, r *jobRun, p *sendParams, in enve
 	var total int64
 	for _, ch := range list {
 		total += ch.inst.Size
+	}
+	// Room for the copies (the rewritten files and their file-set exist
+	// side by side for a moment) and the envelope after them.
+	if err := diskspace.Check(filepath.Dir(p.Spool), 2*total+envelope.EstimateSize(total, len(list))); err != nil {
+		return in, nothing, err
 	}
 	r.SetPhase(PhaseDeidentifying)
 	r.SetTotal(total)
