@@ -33,6 +33,8 @@
 #   python3-pydicom      /usr/bin/python3: pydicom (validate, pdi, gencd, stow,
 #                        dicomscan and deid tests, bench/scan.sh), its test files
 #   python3-numpy        pydicom's pixel read-back (gencd tests)
+#   python3-pil          pydicom's JPEG decoding (Pillow): dicomscan/pixel's
+#                        comparison with pydicom's pixel_array
 #   libgdcm-tools        gdcmscanner (bench/scan.sh); libgdcm3.0's example
 #   orthanc orthanc-dicomweb
 #                        the real PACS (app, stow tests, bench/stow.sh)
@@ -84,7 +86,7 @@ dist=("${build[@]}" gcc-mingw-w64-x86-64 msitools wixl osslsigncode openssl lint
 # make test runs the packaging e2e (which needs dist) and the benchmarks'
 # smoke runs, so test is a superset of dist.
 test=("${dist[@]}" xvfb xauth libgl1-mesa-dri xdotool imagemagick
-	dcmtk dicom3tools python3-pydicom python3-numpy libgdcm-tools orthanc orthanc-dicomweb
+	dcmtk dicom3tools python3-pydicom python3-numpy python3-pil libgdcm-tools orthanc orthanc-dicomweb
 	poppler-utils curl unzip zstd age iproute2 mount util-linux xorriso bc time squid-openssl
 	nginx-light haproxy libglib2.0-bin gsettings-desktop-schemas gnome-keyring dbus-daemon dbus-bin
 	krb5-kdc krb5-admin-server krb5-user)
@@ -104,6 +106,7 @@ verify() {
 	check "python3-pydicom + python3-numpy: /usr/bin/python3 -c 'import pydicom, numpy'" \
 		/usr/bin/python3 -c 'import pydicom, numpy, pydicom.fileset'
 	check "python3-yaml" /usr/bin/python3 -c 'import yaml'
+	check "python3-pil (pydicom's JPEG handler)" /usr/bin/python3 -c 'import PIL.Image'
 	check "pydicom test files" test -d /usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests
 	check "pydicom charset files" test -d /usr/lib/python3/dist-packages/pydicom/data/charset_files
 	check "dicom3tools example" test -f /usr/share/doc/dicom3tools/examples/0051.dcm
