@@ -69,6 +69,13 @@ func TestAgainstPydicom(t *testing.T) {
 		m, _ := filepath.Glob(pydicomFiles + pat)
 		files = append(files, m...)
 	}
+	// Other third-party examples on the machine (Siemens MR; XA in JPEG
+	// lossless).
+	for _, p := range []string{"/usr/share/doc/dicom3tools/examples/0051.dcm", "/usr/share/doc/libgdcm3.0/examples/00191113.dcm"} {
+		if _, err := os.Stat(p); err == nil {
+			files = append(files, p)
+		}
+	}
 	out := t.TempDir()
 	cmd := exec.Command(python, append([]string{"testdata/pydicom_pixels.py", out}, files...)...)
 	var stderr bytes.Buffer
