@@ -253,6 +253,8 @@ type Frame struct {
 	Signed      bool
 	Values      []int64
 	im          *Image
+	lo, hi      int64 // range of Values, once ranged
+	ranged      bool
 }
 
 // Frame decodes frame i (0-based).

@@ -207,3 +207,50 @@ func TestNoPreviewSyntax(t *testing.T) {
 		t.Fatalf("JPEG-LS: %v", err)
 	}
 }
+
+// TestRenderLUTMatchesDirect: the lookup-table path gives what Apply
+// gives pixel by pixel.
+func TestRenderLUTMatchesDirect(t *testing.T) {
+	vals := []int64{-2048, -1000, -1, 0, 1, 39, 40, 41, 240, 3071}
+	pix := []byte{}
+	for _, v := range vals {
+		pix = binary.LittleEndian.AppendUint16(pix, uint16(int16(v)))
+	}
+	im, err := Decode(synth(2, 5, 1, 16, true, [][2]any{{"intercept", "-1024"}, {"slope", "1.5"}}, pix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := im.Frame(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range append(Presets, f.DefaultWindow(), Window{Center: 0, Width: 0.5}) {
+		img := f.Render(w)
+		for i, v := range vals {
+			want := w.Apply(float64(v)*1.5 - 1024)
+			r, _, _, _ := img.At(i%5, i/5).RGBA()
+			if uint8(r>>8) != want {
+				t.Errorf("window %+v, value %d: %d, want %d", w, v, r>>8, want)
+			}
+		}
+	}
+}
+
+func BenchmarkRender512(b *testing.B) {
+	pix := make([]byte, 512*512*2)
+	for i := 0; i < 512*512; i++ {
+		binary.LittleEndian.PutUint16(pix[2*i:], uint16(i%4096))
+	}
+	im, err := Decode(synth(512, 512, 1, 16, false, [][2]any{{"intercept", "-1024"}}, pix))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := im.Frame(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.Render(Presets[i%3])
+	}
+}

@@ -37,15 +37,25 @@ func (f *Frame) DefaultWindow() Window {
 	if len(f.Values) == 0 {
 		return Window{Center: 127.5, Width: 256}
 	}
-	lo, hi := f.Values[0], f.Values[0]
-	for _, v := range f.Values {
-		lo, hi = min(lo, v), max(hi, v)
-	}
+	lo, hi := f.valueRange()
 	a, b := f.Modality(lo), f.Modality(hi)
 	if a > b {
 		a, b = b, a
 	}
 	return Window{Center: (a + b) / 2, Width: b - a + 1}
+}
+
+// valueRange returns the smallest and largest stored value (computed once).
+func (f *Frame) valueRange() (lo, hi int64) {
+	if f.ranged || len(f.Values) == 0 {
+		return f.lo, f.hi
+	}
+	lo, hi = f.Values[0], f.Values[0]
+	for _, v := range f.Values {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	f.lo, f.hi, f.ranged = lo, hi, true
+	return lo, hi
 }
 
 // Apply maps x through the linear VOI function of PS3.3 C.11.2.1.2.1 to
@@ -78,7 +88,29 @@ func (f *Frame) Render(w Window) image.Image {
 	if f.SamplesPerPixel == 1 {
 		g := image.NewGray(r)
 		inv := f.Photometric == "MONOCHROME1"
-		for p := 0; p < px && p < len(f.Values); p++ {
+		px = min(px, len(f.Values))
+		lo, hi := f.valueRange()
+		if hi-lo < 1<<20 {
+			// One lookup table over the stored range: a drag of the
+			// window re-renders a 512x512 slice in about a millisecond.
+			lut := make([]uint8, hi-lo+1)
+			for i := range lut {
+				v := w.Apply(f.Modality(lo + int64(i)))
+				if inv {
+					v = 255 - v
+				}
+				lut[i] = v
+			}
+			for y := 0; y < f.Rows && y*f.Columns < px; y++ {
+				row := f.Values[y*f.Columns : min(px, (y+1)*f.Columns)]
+				dst := g.Pix[y*g.Stride:]
+				for x, v := range row {
+					dst[x] = lut[v-lo]
+				}
+			}
+			return g
+		}
+		for p := 0; p < px; p++ {
 			v := w.Apply(f.Modality(f.Values[p]))
 			if inv {
 				v = 255 - v
