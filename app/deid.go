@@ -465,10 +465,12 @@ func (c *Core) deidentify(ctx context.Context, r *jobRun, p *sendParams, in enve
 	}
 	done := false
 	var media []*dicomscan.Medium
+	var removing sync.WaitGroup // the rewritten files go while sealing runs
 	cleanup := func() {
 		for _, m := range media {
 			m.Close()
 		}
+		removing.Wait()
 		os.RemoveAll(work)
 	}
 	defer func() {
@@ -523,7 +525,8 @@ func (c *Core) deidentify(ctx context.Context, r *jobRun, p *sendParams, in enve
 	}
 	m1.Close()
 	media = media[:0]
-	os.RemoveAll(flat)
+	removing.Add(1)
+	go func() { defer removing.Done(); os.RemoveAll(flat) }()
 	ix2, m2, err := scanWork(ctx, set)
 	if err != nil {
 		return in, nothing, err
@@ -567,7 +570,7 @@ func scanWork(ctx context.Context, dir string) (*dicomscan.Index, *dicomscan.Med
 
 // deidWorkers: the engine parses and writes; a few files at once keep
 // both cores busy without making a CD drive seek.
-func deidWorkers() int { return min(4, max(2, runtime.GOMAXPROCS(0))) }
+func deidWorkers() int { return min(4, 2*runtime.GOMAXPROCS(0)) }
 
 // rewriteAll de-identifies list into dir (one file per instance, named by
 // its position) on a few goroutines and returns the burned-in warnings
