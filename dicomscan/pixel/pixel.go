@@ -16,6 +16,8 @@ import (
 	"image/jpeg"
 	"io"
 	"os"
+
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // ErrNoPreview is matched (errors.Is) by a *NoPreviewError: the file's
@@ -40,6 +42,16 @@ func (e *NoPreviewError) Error() string {
 
 // Is makes errors.Is(err, ErrNoPreview) true.
 func (e *NoPreviewError) Is(target error) bool { return target == ErrNoPreview }
+
+// User returns the error for a person ("no preview for this
+// compression", with a hint), in German and English.
+func (e *NoPreviewError) User() *i18n.UserError {
+	return i18n.NewError(i18n.KindRefused, "pixel.no-preview", e.Name).WithHint("pixel.no-preview.hint").Wrap(e)
+}
+
+// NotForDiagnosisKey is the catalog key of the label every quick look
+// carries ("Schnellansicht – nicht für die Befundung").
+const NotForDiagnosisKey = "pixel.not-for-diagnosis"
 
 var tsNames = map[string]string{
 	tsImplicitLE:              "Implicit VR Little Endian",

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bildbote/bildbote/internal/i18n"
 )
 
 // TestWindowLinear checks the linear VOI function of PS3.3 C.11.2.1.2.1
@@ -252,5 +254,24 @@ func BenchmarkRender512(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		f.Render(Presets[i%3])
+	}
+}
+
+// TestNoPreviewUserError: the tile text names the compression in both
+// languages, with a hint, and keeps errors.Is.
+func TestNoPreviewUserError(t *testing.T) {
+	np := noPreview("1.2.840.10008.1.2.4.90", "").(*NoPreviewError)
+	ue := np.User()
+	if de := ue.Message(i18n.DE); de != "Keine Vorschau für diese Kompression (JPEG 2000 Lossless)." {
+		t.Errorf("de: %q", de)
+	}
+	if en := ue.Message(i18n.EN); en != "No preview for this compression (JPEG 2000 Lossless)." {
+		t.Errorf("en: %q", en)
+	}
+	if ue.Hint(i18n.DE) == "" || ue.Hint(i18n.EN) == "" || !errors.Is(ue, ErrNoPreview) {
+		t.Errorf("hint or chain missing: %v", ue)
+	}
+	if i18n.T(i18n.DE, NotForDiagnosisKey) != "Schnellansicht – nicht für die Befundung" {
+		t.Errorf("label: %q", i18n.T(i18n.DE, NotForDiagnosisKey))
 	}
 }
