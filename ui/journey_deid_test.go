@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/bildbote/bildbote/app"
+	"github.com/bildbote/bildbote/internal/gencd"
 	"github.com/bildbote/bildbote/internal/i18n"
 	"github.com/bildbote/bildbote/internal/testkit/corpus"
 )
@@ -92,10 +93,14 @@ func TestScreenshotsDeid(t *testing.T) {
 }
 
 // TestScreenshotsDeidForced: an inbox the policy forces: the switch is on
-// and locked, with the policy's note.
+// and locked, with the policy's note; the summary says that the CD's PDF
+// report stays here.
 func TestScreenshotsDeidForced(t *testing.T) {
 	p := startDemoPortal(t)
-	cd := demoCD(t)
+	cd, err := gencd.Generate(filepath.Join(t.TempDir(), "cd"), gencd.Options{Files: gencd.MinFiles, PixelSize: 16, Seed: 7, Documents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pol := filepath.Join(t.TempDir(), "policy.toml")
 	if err := os.WriteFile(pol, []byte(`deidentify_inboxes = ["`+p.inbox+`"]`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,6 +117,11 @@ func TestScreenshotsDeidForced(t *testing.T) {
 		h.mustShow(i18n.T(lang, "ui.deid.forced", p.inbox))
 		s.formScroll.ScrollToBottom()
 		h.shot(t, fmt.Sprintf("send_deid_forced_%s_1024x600", lang))
+		test.Tap(s.sendButton)
+		h.waitFor("the summary", func() bool { return s.confirmation != nil })
+		h.mustShow(i18n.N(lang, "ui.deid.documentsStay", len(cd.Documents), len(cd.Documents)))
+		h.shot(t, fmt.Sprintf("send_deid_forced_summary_%s_1024x600", lang))
+		s.confirmation.dismiss()
 	}
 }
 

@@ -287,6 +287,7 @@ func (s *sendScreen) confirmSend(acceptNewKey, acceptBurnedIn bool) {
 		as := widget.NewLabelWithStyle(u.t("ui.deid.confirmAs", d.Pseudonym), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		as.Wrapping = fyne.TextWrapWord
 		body.Add(as)
+		s.deid.confirmNotes(body)
 	}
 	s.confirmation = u.showModal(u.t("ui.send.confirmTitle"), body, u.t("ui.send.send"), u.t("ui.send.back"),
 		func() { s.confirmation = nil; s.startSend(acceptNewKey, acceptBurnedIn) },

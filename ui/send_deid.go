@@ -256,3 +256,14 @@ func (u *UI) deidNote(j *app.Job) string {
 	}
 	return u.t("ui.deid.as", j.Detail.Send.Pseudonym)
 }
+
+// confirmNotes adds to the summary what a de-identified send leaves at
+// home: the medium's documents (PDF reports cannot be de-identified).
+func (f *deidForm) confirmNotes(body *fyne.Container) {
+	if ix := f.s.index; ix != nil && len(ix.Documents) > 0 {
+		n := len(ix.Documents)
+		l := widget.NewLabel(f.s.u.n("ui.deid.documentsStay", n, n))
+		l.Wrapping = fyne.TextWrapWord
+		body.Add(l)
+	}
+}
