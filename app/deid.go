@@ -373,6 +373,7 @@ func PreviewDeidentifyFile(file string, d Deidentify) (*DeidPreview, error) {
 type chosen struct {
 	inst *dicomscan.Instance
 	se   *dicomscan.Series
+	pa   *dicomscan.Patient
 }
 
 func selectedInstances(ix *dicomscan.Index, studies []string) []chosen {
@@ -388,7 +389,7 @@ func selectedInstances(ix *dicomscan.Index, studies []string) []chosen {
 			}
 			for _, se := range st.Series {
 				for _, in := range se.Instances {
-					out = append(out, chosen{in, se})
+					out = append(out, chosen{in, se, pa})
 				}
 			}
 		}
@@ -578,6 +579,47 @@ func deidWorkers() int { return min(4, 2*runtime.GOMAXPROCS(0)) }
 func rewriteAll(ctx context.Context, s *deid.Session, src *fileSource, list []chosen, dir string, advance func(int64)) (BurnedIn, error) {
 	type result struct{ warn []deid.Warning }
 	results := make([]result, len(list))
+	one := func(i int, buf *bufio.Writer) error {
+		inst := list[i].inst
+		var res deid.Result
+		f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%06d", i)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			buf.Reset(f)
+			res, err = src.rewrite(s, inst, buf)
+			if err == nil {
+				err = buf.Flush()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return i18n.NewError(i18n.KindInput, "app.deid.failed", inst.Path).WithHint("app.deid.failed.hint").Wrap(err)
+		}
+		results[i].warn = res.Warnings
+		advance(inst.Size)
+		return nil
+	}
+	// The first file of each patient first, one after the other: the
+	// session names patients in the order it meets them (the pseudonym,
+	// then pseudonym-2 ...), which is then the index's order, not the
+	// workers' race.
+	var rest []int
+	seen := map[*dicomscan.Patient]bool{}
+	buf0 := bufio.NewWriterSize(nil, 256<<10)
+	for i, ch := range list {
+		if seen[ch.pa] {
+			rest = append(rest, i)
+			continue
+		}
+		seen[ch.pa] = true
+		if err := ctx.Err(); err != nil {
+			return BurnedIn{}, err
+		}
+		if err := one(i, buf0); err != nil {
+			return BurnedIn{}, err
+		}
+	}
 	jobs := make(chan int)
 	errc := make(chan error, deidWorkers())
 	var wg sync.WaitGroup
@@ -587,31 +629,16 @@ func rewriteAll(ctx context.Context, s *deid.Session, src *fileSource, list []ch
 			defer wg.Done()
 			buf := bufio.NewWriterSize(nil, 256<<10)
 			for i := range jobs {
-				inst := list[i].inst
-				var res deid.Result
-				f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%06d", i)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-				if err == nil {
-					buf.Reset(f)
-					res, err = src.rewrite(s, inst, buf)
-					if err == nil {
-						err = buf.Flush()
-					}
-					if cerr := f.Close(); err == nil {
-						err = cerr
-					}
-				}
-				if err != nil {
-					errc <- i18n.NewError(i18n.KindInput, "app.deid.failed", inst.Path).WithHint("app.deid.failed.hint").Wrap(err)
+				if err := one(i, buf); err != nil {
+					errc <- err
 					return
 				}
-				results[i].warn = res.Warnings
-				advance(inst.Size)
 			}
 		}()
 	}
 	var err error
 feed:
-	for i := range list {
+	for _, i := range rest {
 		select {
 		case jobs <- i:
 		case err = <-errc:

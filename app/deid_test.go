@@ -332,6 +332,17 @@ func TestSendDeidentifiedFromZip(t *testing.T) {
 	if d := wait(t, practice, j); d.State != app.StateDone {
 		t.Fatalf("send from a ZIP: %+v", d.Error)
 	}
+	// The patients get their names in the index's order (the first one
+	// the pseudonym itself), whatever the workers' race.
+	recs, err := practice.DeidLookup("Studie-A")
+	if err != nil || len(recs) != 1 || len(recs[0].Mapping.Patients) != len(ix.Patients) {
+		t.Fatalf("lookup %+v %v", recs, err)
+	}
+	for i, pm := range recs[0].Mapping.Patients {
+		if pm.OrigPatientID != ix.Patients[i].ID || (i == 0) != (pm.NewPatientName == "Studie-A") {
+			t.Errorf("patient %d: %s became %s", i, pm.OrigPatientID, pm.NewPatientName)
+		}
+	}
 	items, err := cl.core.InboxList(context.Background(), p.url, "bM1X", cl.apiKey)
 	if err != nil || len(items) != 1 || items[0].Summary == nil {
 		t.Fatalf("inbox %+v %v", items, err)
