@@ -64,9 +64,16 @@ func TestSetConsistency(t *testing.T) {
 
 // TestStudyUIDAcrossSessions: another send maps the same study elsewhere.
 func TestStudyUIDAcrossSessions(t *testing.T) {
-	a, _ := NewSession(Options{})
-	b, _ := NewSession(Options{})
-	if a.NewUID("1.2.3.4") == b.NewUID("1.2.3.4") || a.NewUID("1.2.3.4") != a.NewUID("1.2.3.4") {
+	a, err := NewSession(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewSession(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, again := a.NewUID("1.2.3.4"), a.NewUID("1.2.3.4")
+	if first == b.NewUID("1.2.3.4") || first != again {
 		t.Error("UIDs must be stable in a session and differ between sessions")
 	}
 	if u := a.NewUID("1.2.840.113619.2.1.1.322987881.621.736170080.681"); len(u) > 64 || !strings.HasPrefix(u, "2.25.") {
