@@ -521,8 +521,8 @@ func (c *Core) deidentify(ctx context.Context, r *jobRun, p *sendParams, in enve
 		return in, nothing, fmt.Errorf("deidentify: %d of %d de-identified files read back", ix1.Files, len(list))
 	}
 	set := filepath.Join(work, "set")
-	if _, err := pdi.WriteDir(ctx, set, ix1, pdi.Options{FileSetID: "BILDBOTE", Time: time.Now()}); err != nil {
-		return in, nothing, fmt.Errorf("deidentify: file-set: %w", err)
+	if err := layFileSet(ctx, ix1, flat, set); err != nil {
+		return in, nothing, err
 	}
 	m1.Close()
 	media = media[:0]
@@ -551,6 +551,45 @@ func (c *Core) deidentify(ctx context.Context, r *jobRun, p *sendParams, in enve
 	}
 	done = true
 	return out, cleanup, nil
+}
+
+// layFileSet makes the IHE PDI file-set of the de-identified copies in
+// flat: the plan and its DICOMDIR from pdi.Layout, then each copy renamed
+// into its place — the copies are ours and on the same disk, so the
+// file-set costs no second write of every byte (issue 19's benchmark:
+// copying them had made a de-identified send 1.7x a plain one).
+func layFileSet(ctx context.Context, ix *dicomscan.Index, flat, set string) error {
+	res, rootFiles, err := pdi.Layout(ctx, ix, pdi.Options{FileSetID: "BILDBOTE", Time: time.Now()})
+	if err != nil {
+		return fmt.Errorf("deidentify: file-set: %w", err)
+	}
+	if len(res.Skipped) > 0 {
+		return fmt.Errorf("deidentify: file-set: %d de-identified files left out (%s: %s)", len(res.Skipped), res.Skipped[0].Code, res.Skipped[0].Reason)
+	}
+	made := map[string]bool{}
+	for _, e := range res.Written {
+		to := filepath.Join(set, filepath.FromSlash(e.Path))
+		if dir := filepath.Dir(to); !made[dir] {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return fmt.Errorf("deidentify: file-set: %w", err)
+			}
+			made[dir] = true
+		}
+		if err := os.Rename(filepath.Join(flat, filepath.FromSlash(e.Source)), to); err != nil {
+			return fmt.Errorf("deidentify: file-set: %w", err)
+		}
+	}
+	// DICOMDIR last: a file-set cut short has none
+	for _, name := range []string{"README.TXT", "INDEX.HTM", "DICOMDIR"} {
+		data, ok := rootFiles[name]
+		if !ok {
+			return fmt.Errorf("deidentify: file-set: no %s planned", name)
+		}
+		if err := os.WriteFile(filepath.Join(set, name), data, 0o600); err != nil {
+			return fmt.Errorf("deidentify: file-set: %w", err)
+		}
+	}
+	return nil
 }
 
 // PhaseDeidentifying is a send's phase while it de-identifies.

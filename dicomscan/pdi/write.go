@@ -461,6 +461,10 @@ func (w *writer) commit(p *prepared) error {
 		if n, err = w.writeDeflated(p); err != nil {
 			return err
 		}
+	} else if _, layout := w.sink.(*layoutSink); layout {
+		// Layout: the caller moves the source into place itself
+		p.f.Close()
+		n = p.pi.inst.Size
 	} else {
 		defer p.f.Close()
 		out, err := w.sink.create(p.name, compressible(p.ref.ts), w.opts.Time)
