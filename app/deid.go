@@ -21,6 +21,7 @@ import (
 	"github.com/bildbote/bildbote/dicomscan/deid"
 	"github.com/bildbote/bildbote/dicomscan/pdi"
 	"github.com/bildbote/bildbote/internal/i18n"
+	"github.com/bildbote/bildbote/internal/workpool"
 	"github.com/bildbote/bildbote/transfer/diskspace"
 	"github.com/bildbote/bildbote/transfer/envelope"
 )
@@ -659,42 +660,10 @@ func rewriteAll(ctx context.Context, s *deid.Session, src *fileSource, list []ch
 			return BurnedIn{}, err
 		}
 	}
-	jobs := make(chan int)
-	errc := make(chan error, deidWorkers())
-	var wg sync.WaitGroup
-	for range deidWorkers() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := bufio.NewWriterSize(nil, 256<<10)
-			for i := range jobs {
-				if err := one(i, buf); err != nil {
-					errc <- err
-					return
-				}
-			}
-		}()
-	}
-	var err error
-feed:
-	for _, i := range rest {
-		select {
-		case jobs <- i:
-		case err = <-errc:
-			break feed
-		case <-ctx.Done():
-			err = ctx.Err()
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err == nil {
-		select {
-		case err = <-errc:
-		default:
-		}
-	}
+	err := workpool.Run(ctx, len(rest), deidWorkers(), func() func(int) error {
+		buf := bufio.NewWriterSize(nil, 256<<10)
+		return func(k int) error { return one(rest[k], buf) }
+	})
 	if err != nil {
 		return BurnedIn{}, err
 	}

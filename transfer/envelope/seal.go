@@ -24,6 +24,7 @@ import (
 	"filippo.io/age"
 	"github.com/bildbote/bildbote/crypto"
 	"github.com/bildbote/bildbote/dicomscan"
+	"github.com/bildbote/bildbote/internal/workpool"
 	"github.com/bildbote/bildbote/transfer"
 	"github.com/bildbote/bildbote/transfer/diskspace"
 	"github.com/klauspost/compress/zstd"
@@ -194,55 +195,26 @@ func hashFiles(ctx context.Context, fsys fs.FS, m *Manifest, prints *filePrints,
 	total := m.TotalBytes()
 	var mu sync.Mutex
 	var done int64
-	jobs := make(chan int)
-	errs := make(chan error, hashWorkers)
-	var wg sync.WaitGroup
-	for range hashWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 256<<10) // one per worker: 2000 files made 500 MB of garbage
-			for i := range jobs {
-				f := &m.Files[i]
-				sum, print, n, err := hashFile(ctx, fsys, f.Path, prints.seed, buf)
-				if err != nil {
-					errs <- err
-					return
-				}
-				if n != f.Size {
-					errs <- &SourceChangedError{Path: f.Path}
-					return
-				}
-				f.SHA256 = sum
-				prints.sums[i] = print
-				mu.Lock()
-				done += n
-				transfer.Report(progress, transfer.Status{State: transfer.StateHashing, Done: done, Total: total})
-				mu.Unlock()
+	return workpool.Run(ctx, len(m.Files), hashWorkers, func() func(int) error {
+		buf := make([]byte, 256<<10) // one per worker: 2000 files made 500 MB of garbage
+		return func(i int) error {
+			f := &m.Files[i]
+			sum, print, n, err := hashFile(ctx, fsys, f.Path, prints.seed, buf)
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	var err error
-feed:
-	for i := range m.Files {
-		select {
-		case jobs <- i:
-		case err = <-errs:
-			break feed
-		case <-ctx.Done():
-			err = ctx.Err()
-			break feed
+			if n != f.Size {
+				return &SourceChangedError{Path: f.Path}
+			}
+			f.SHA256 = sum
+			prints.sums[i] = print
+			mu.Lock()
+			done += n
+			transfer.Report(progress, transfer.Status{State: transfer.StateHashing, Done: done, Total: total})
+			mu.Unlock()
+			return nil
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err == nil {
-		select {
-		case err = <-errs:
-		default:
-		}
-	}
-	return err
+	})
 }
 
 func hashFile(ctx context.Context, fsys fs.FS, p string, seed maphash.Seed, buf []byte) (string, uint64, int64, error) {
