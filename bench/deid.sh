@@ -42,12 +42,7 @@ DATA=$T/portal
 : >"$T/portal.log"
 "$BIN/bildbote-portal" serve --data "$DATA" --listen 127.0.0.1:0 2>>"$T/portal.log" &
 PIDS+=($!)
-for _ in $(seq 1 100); do
-	ADDR=$(grep -o '"addr":"127.0.0.1:[0-9]*"' "$T/portal.log" | tail -1 | cut -d'"' -f4 || true)
-	[ -n "$ADDR" ] && curl -sf "http://$ADDR/healthz" >/dev/null && break
-	sleep 0.1
-done
-URL=http://$ADDR
+bench_wait_portal "$T/portal.log"
 
 # one_send STATE [FLAGS...]: wall seconds in $SECS
 one_send() {

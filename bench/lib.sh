@@ -102,3 +102,22 @@ bench_exit() {
 	fi
 	exit 0
 }
+
+# bench_wait_portal LOG: wait, 10 s at most, until the bildbote-portal
+# whose stderr goes to LOG (emptied before it started) answers /healthz;
+# sets ADDR and URL, or shows the log and exits 1.
+bench_wait_portal() {
+	local try
+	for try in $(seq 1 100); do
+		ADDR=$(grep -o '"addr":"127.0.0.1:[0-9]*"' "$1" | tail -1 | cut -d'"' -f4 || true)
+		if [ -n "$ADDR" ] && curl -sf "http://$ADDR/healthz" >/dev/null; then
+			# shellcheck disable=SC2034 # URL is the caller's
+			URL=http://$ADDR
+			return 0
+		fi
+		[ "$try" -lt 100 ] && sleep 0.1
+	done
+	cat "$1" >&2
+	echo "bench: the portal did not answer within 10 s (its log is above)" >&2
+	exit 1
+}

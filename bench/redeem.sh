@@ -43,13 +43,7 @@ DATA=$T/portal
 CODE=$("$BIN/bildbote-portal" code issue --data "$DATA" --dob 1958-02-14 --expires 30d "$CD" 2>/dev/null)
 "$BIN/bildbote-portal" serve --data "$DATA" --listen 127.0.0.1:0 2>"$T/portal.log" &
 PID=$!
-for _ in $(seq 1 100); do
-	ADDR=$(grep -o '"addr":"127.0.0.1:[0-9]*"' "$T/portal.log" | head -1 | cut -d'"' -f4 || true)
-	[ -n "$ADDR" ] && curl -sf "http://$ADDR/healthz" >/dev/null && break
-	sleep 0.1
-done
-[ -n "$ADDR" ] || { cat "$T/portal.log" >&2; echo "bench/redeem.sh: portal did not start" >&2; exit 1; }
-URL=http://$ADDR
+bench_wait_portal "$T/portal.log"
 B=$URL/dlx/v1
 
 # curl_redeem DIR: the peer, the same steps by hand: a ZIP is unzipped,

@@ -54,12 +54,7 @@ start_portal() {
 	: >"$T/portal.log"
 	"$BIN/bildbote-portal" serve --data "$1" --listen 127.0.0.1:0 ${2:+--public-url "$2"} 2>>"$T/portal.log" &
 	PIDS+=($!)
-	for _ in $(seq 1 100); do
-		ADDR=$(grep -o '"addr":"127.0.0.1:[0-9]*"' "$T/portal.log" | tail -1 | cut -d'"' -f4 || true)
-		[ -n "$ADDR" ] && curl -sf "http://$ADDR/healthz" >/dev/null && break
-		sleep 0.1
-	done
-	URL=http://$ADDR
+	bench_wait_portal "$T/portal.log"
 }
 
 # tus_upload BASE FILE SHA: POST create + PATCH the whole file with curl.
